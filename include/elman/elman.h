@@ -1,0 +1,19 @@
+/* elman: a C toolkit for recurrent sequence models.  This header includes
+ * all the others; each can also be included on its own. */
+#ifndef ELMAN_ELMAN_H
+#define ELMAN_ELMAN_H
+
+#include "activation.h"
+#include "dense.h"
+#include "dropout.h"
+#include "loss.h"
+#include "ops.h"
+#include "optim.h"
+#include "param.h"
+#include "rng.h"
+#include "runtime.h"
+#include "schedule.h"
+#include "status.h"
+#include "tensor.h"
+
+#endif

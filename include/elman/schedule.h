@@ -1,0 +1,43 @@
+/* elman: learning-rate schedules.
+ *
+ * A schedule is a plain description; el_lr_at(schedule, step) gives the rate
+ * for a 0-based step, so a resumed run computes the same rates.  An optional
+ * linear warm-up rises from base_lr / warmup_steps to base_lr over the first
+ * warmup_steps steps; the decay below then starts counting after it. */
+#ifndef ELMAN_SCHEDULE_H
+#define ELMAN_SCHEDULE_H
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum el_lr_kind {
+    EL_LR_CONSTANT = 0, /* base_lr */
+    EL_LR_STEP,         /* base_lr * gamma^floor(t / step_size)  (torch StepLR) */
+    EL_LR_COSINE        /* min_lr + (base_lr - min_lr) * (1 + cos(pi * t / T)) / 2 over
+                           T = total_steps - warmup_steps, then min_lr
+                           (torch CosineAnnealingLR with eta_min = min_lr) */
+} el_lr_kind;
+
+typedef struct el_lr_schedule {
+    el_lr_kind kind;
+    float base_lr;
+    long warmup_steps;
+    long step_size; /* EL_LR_STEP */
+    float gamma;    /* EL_LR_STEP */
+    long total_steps; /* EL_LR_COSINE */
+    float min_lr;     /* EL_LR_COSINE */
+} el_lr_schedule;
+
+/* Checks the description: positive sizes where the kind needs them. */
+EL_API el_status el_lr_schedule_check(const el_lr_schedule *schedule);
+
+/* The learning rate for step (0-based). */
+EL_API float el_lr_at(const el_lr_schedule *schedule, long step);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

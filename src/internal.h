@@ -1,0 +1,36 @@
+/* elman internals shared by the library's source files; not installed. */
+#ifndef ELMAN_INTERNAL_H
+#define ELMAN_INTERNAL_H
+
+#include <stddef.h>
+
+#include "elman/status.h"
+#include "elman/tensor.h"
+
+/* Records a message for el_last_error() and returns status, so that a
+ * failing path reads: return el__fail(EL_ERR_SHAPE, "...", ...); */
+el_status el__fail(el_status status, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* All library memory comes from here: 64-byte aligned (a cache line, and
+ * what AVX-512 loads like), NULL on failure or when the size overflows. */
+void *el__alloc(size_t bytes);
+void *el__alloc_zero(size_t count, size_t size);
+void *el__realloc(void *ptr, size_t bytes); /* plain alignment, for arrays of pointers */
+void el__free(void *ptr);
+
+/* A test hook: after n more successful allocations, every allocation fails
+ * (n < 0 turns the hook off).  Per thread. */
+void el__fail_allocations_after(long n);
+
+/* Fails with EL_ERR_INVALID naming the function and argument when p is NULL. */
+#define EL_REQUIRE(p, fn)                                                        \
+    do {                                                                         \
+        if ((p) == NULL) return el__fail(EL_ERR_INVALID, "%s: %s is NULL", fn, #p); \
+    } while (0)
+
+/* Fails with EL_ERR_SHAPE when a and b hold different numbers of elements. */
+el_status el__check_same_size(const char *fn, const char *name_a, const el_tensor *a,
+                              const char *name_b, const el_tensor *b);
+
+#endif
