@@ -21,11 +21,11 @@ el_optimizer_config el_optimizer_defaults(el_optimizer_kind kind)
 {
     el_optimizer_config c = {0};
     c.kind = kind;
-    c.lr = kind == EL_OPT_SGD ? 0.01f : 1e-3f;
-    c.beta1 = 0.9f;
-    c.beta2 = 0.999f;
-    c.eps = 1e-8f;
-    c.weight_decay = kind == EL_OPT_ADAMW ? 0.01f : 0.0f;
+    c.lr = kind == EL_OPT_SGD ? 0.01 : 1e-3;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    c.eps = 1e-8;
+    c.weight_decay = kind == EL_OPT_ADAMW ? 0.01 : 0.0;
     return c;
 }
 
@@ -133,9 +133,11 @@ void el_optimizer_free(el_optimizer *opt)
 
 static void sgd_update(const el_optimizer_config *c, long steps, el_param *p, el_tensor *buf)
 {
+    /* Each scalar rounded to float once, as PyTorch's kernels receive them. */
     float *w = p->value.data;
     const float *g = p->grad.data;
-    float lr = c->lr, wd = c->weight_decay, mu = c->momentum, keep = 1.0f - c->dampening;
+    float lr = (float)c->lr, wd = (float)c->weight_decay, mu = (float)c->momentum;
+    float keep = (float)(1.0 - c->dampening);
     for (size_t j = 0; j < p->value.size; j++) {
         float d = g[j] + wd * w[j];
         if (buf) {
@@ -157,16 +159,17 @@ static void adam_update(const el_optimizer_config *c, long step, el_param *p, el
     double bias2_sqrt = sqrt(1.0 - pow(c->beta2, (double)step));
     float step_size = (float)(c->lr / bias1);
     float bias2_sqrt_f = (float)bias2_sqrt;
-    float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-    float l2 = c->kind == EL_OPT_ADAM ? c->weight_decay : 0.0f;
-    float decay = c->kind == EL_OPT_ADAMW ? (float)(1.0 - (double)c->lr * c->weight_decay) : 1.0f;
+    float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+    float one_minus_b1 = (float)(1.0 - c->beta1), one_minus_b2 = (float)(1.0 - c->beta2);
+    float l2 = c->kind == EL_OPT_ADAM ? (float)c->weight_decay : 0.0f;
+    float decay = c->kind == EL_OPT_ADAMW ? (float)(1.0 - c->lr * c->weight_decay) : 1.0f;
     float *w = p->value.data, *md = m->data, *vd = v->data;
     const float *g = p->grad.data;
     for (size_t j = 0; j < p->value.size; j++) {
         w[j] *= decay;
         float d = g[j] + l2 * w[j];
-        md[j] = b1 * md[j] + (1.0f - b1) * d;
-        vd[j] = b2 * vd[j] + (1.0f - b2) * d * d;
+        md[j] = b1 * md[j] + one_minus_b1 * d;
+        vd[j] = b2 * vd[j] + one_minus_b2 * d * d;
         float denom = sqrtf(vd[j]) / bias2_sqrt_f + eps;
         w[j] -= step_size * (md[j] / denom);
     }
@@ -201,9 +204,9 @@ void el_optimizer_zero_grad(el_optimizer *opt)
     if (opt) el_param_list_zero_grad((el_param_list *)opt->list);
 }
 
-float el_optimizer_lr(const el_optimizer *opt) { return opt ? opt->config.lr : 0.0f; }
+double el_optimizer_lr(const el_optimizer *opt) { return opt ? opt->config.lr : 0.0; }
 
-void el_optimizer_set_lr(el_optimizer *opt, float lr)
+void el_optimizer_set_lr(el_optimizer *opt, double lr)
 {
     if (opt) opt->config.lr = lr;
 }

@@ -28,21 +28,21 @@ el_status el_lr_schedule_check(const el_lr_schedule *s)
     return el__fail(EL_ERR_INVALID, "%s: unknown schedule kind %d", fn, (int)s->kind);
 }
 
-float el_lr_at(const el_lr_schedule *s, long step)
+double el_lr_at(const el_lr_schedule *s, long step)
 {
-    if (!s) return 0.0f;
+    if (!s) return 0.0;
     if (step < 0) step = 0;
-    if (step < s->warmup_steps) return (float)((double)s->base_lr * (step + 1) / s->warmup_steps);
+    if (step < s->warmup_steps) return s->base_lr * (double)(step + 1) / (double)s->warmup_steps;
     long t = step - s->warmup_steps;
     switch (s->kind) {
     case EL_LR_STEP:
         if (s->step_size <= 0) break;
-        return (float)(s->base_lr * pow(s->gamma, (double)(t / s->step_size)));
+        return s->base_lr * pow(s->gamma, (double)(t / s->step_size));
     case EL_LR_COSINE: {
         long span = s->total_steps - s->warmup_steps;
         if (span <= 0 || t >= span) return s->min_lr;
         double cosine = 0.5 * (1.0 + cos(3.14159265358979323846 * (double)t / (double)span));
-        return (float)(s->min_lr + (s->base_lr - s->min_lr) * cosine);
+        return s->min_lr + (s->base_lr - s->min_lr) * cosine;
     }
     case EL_LR_CONSTANT: break;
     }

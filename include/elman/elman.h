@@ -11,6 +11,7 @@
 #include "optim.h"
 #include "param.h"
 #include "rng.h"
+#include "rnn.h"
 #include "runtime.h"
 #include "schedule.h"
 #include "status.h"

@@ -21,18 +21,20 @@ extern "C" {
 
 typedef enum el_optimizer_kind { EL_OPT_SGD = 0, EL_OPT_ADAM, EL_OPT_ADAMW } el_optimizer_kind;
 
+/* The hyperparameters are doubles, as PyTorch's (Python floats) are: a
+ * float 0.999 would make 1 - beta2 differ from PyTorch's in the fifth digit. */
 typedef struct el_optimizer_config {
     el_optimizer_kind kind;
-    float lr;
-    float weight_decay; /* SGD and Adam: L2 added to the gradient; AdamW: decoupled */
+    double lr;
+    double weight_decay; /* SGD and Adam: L2 added to the gradient; AdamW: decoupled */
     /* SGD */
-    float momentum;
-    float dampening;
+    double momentum;
+    double dampening;
     int nesterov; /* needs momentum > 0 and dampening == 0, as in PyTorch */
     /* Adam and AdamW */
-    float beta1;
-    float beta2;
-    float eps;
+    double beta1;
+    double beta2;
+    double eps;
 } el_optimizer_config;
 
 /* PyTorch's defaults for the kind: lr 0.01 for SGD (PyTorch has none),
@@ -57,8 +59,8 @@ EL_API el_status el_optimizer_step(el_optimizer *opt);
 /* Sets every gradient of the list to zero. */
 EL_API void el_optimizer_zero_grad(el_optimizer *opt);
 
-EL_API float el_optimizer_lr(const el_optimizer *opt);
-EL_API void el_optimizer_set_lr(el_optimizer *opt, float lr);
+EL_API double el_optimizer_lr(const el_optimizer *opt);
+EL_API void el_optimizer_set_lr(el_optimizer *opt, double lr);
 EL_API const el_optimizer_config *el_optimizer_get_config(const el_optimizer *opt);
 
 /* Updates applied so far (PyTorch's "step"); settable for resuming. */

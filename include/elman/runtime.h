@@ -2,7 +2,9 @@
  *
  * Matrix products run in OpenBLAS, whose thread pool is process-wide.  On
  * small machines and RNN-sized matrices a second BLAS thread is often slower
- * than one, so elman starts with one BLAS thread; programs take --threads N. */
+ * than one, so elman's programs set one thread unless --threads N says
+ * otherwise.  The library itself leaves OpenBLAS's own default (its
+ * OPENBLAS_NUM_THREADS variable, else the core count) until el_set_threads. */
 #ifndef ELMAN_RUNTIME_H
 #define ELMAN_RUNTIME_H
 
@@ -21,7 +23,7 @@ EL_API const char *el_version(void);
 
 /* Sets the number of threads OpenBLAS uses (1 .. 256). */
 EL_API el_status el_set_threads(int threads);
-/* The number set last (1 until someone sets it). */
+/* The number of threads OpenBLAS uses now. */
 EL_API int el_get_threads(void);
 
 /* OpenBLAS's own description of itself (version, kernel, thread limit). */

@@ -23,19 +23,19 @@ typedef enum el_lr_kind {
 
 typedef struct el_lr_schedule {
     el_lr_kind kind;
-    float base_lr;
+    double base_lr;
     long warmup_steps;
     long step_size; /* EL_LR_STEP */
-    float gamma;    /* EL_LR_STEP */
+    double gamma;   /* EL_LR_STEP */
     long total_steps; /* EL_LR_COSINE */
-    float min_lr;     /* EL_LR_COSINE */
+    double min_lr;    /* EL_LR_COSINE */
 } el_lr_schedule;
 
 /* Checks the description: positive sizes where the kind needs them. */
 EL_API el_status el_lr_schedule_check(const el_lr_schedule *schedule);
 
 /* The learning rate for step (0-based). */
-EL_API float el_lr_at(const el_lr_schedule *schedule, long step);
+EL_API double el_lr_at(const el_lr_schedule *schedule, long step);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,623 @@
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "elman/dropout.h"
+#include "elman/ops.h"
+#include "elman/rnn.h"
+#include "internal.h"
+#include "rnn_cell.h"
+
+/* Layout.  Sequences are sorted by decreasing length (stably) and packed as
+ * PyTorch's PackedSequence is: step t holds the batch_sizes[t] longest
+ * sequences, contiguous, at row offsets[t] of an (N, ...) matrix, N being
+ * the sum of the lengths.  So every per-step GEMM works on a contiguous
+ * prefix of rows, padding costs nothing, and the input projection and the
+ * weight gradients are each one GEMM over all N rows. */
+
+/* What forward stores for one layer and direction. */
+typedef struct rnn_track {
+    el_tensor gates;   /* (N, G) activated gates */
+    el_tensor hprev;   /* (N, H) the state each step started from */
+    el_tensor hn_gate; /* GRU (N, H): W_hn h + b_hn */
+    el_tensor cprev;   /* LSTM (N, H) */
+    el_tensor tanh_c;  /* LSTM (N, H) */
+} rnn_track;
+
+struct el_rnn_cache {
+    el_rnn_config config; /* of the last forward */
+    int steps, batch, rows; /* T, B, N */
+    int forward_done;
+    int dropout_active; /* dropout was applied between layers */
+    int *perm;        /* (B) sorted position -> batch index */
+    int *batch_sizes; /* (T) */
+    int *offsets;     /* (T + 1) */
+    int *counts;      /* (T + 1) sequences of each length, for the sort */
+    int capacity_batch, capacity_steps;
+    el_tensor x;      /* (N, in) packed input */
+    el_tensor *out;   /* per layer (N, D*H): its output */
+    el_tensor *dropped; /* per layer but the last (N, D*H): out after dropout */
+    el_tensor *mask;  /* per layer but the last (N, D*H) */
+    rnn_track *tracks; /* per layer and direction */
+    int layer_slots;  /* layers the arrays above were made for */
+    int track_slots;
+    el_tensor h, c;   /* (B, H) the running state, or its gradient */
+    el_tensor gh;     /* (B, G) the state pre-activations of one step */
+    el_tensor dgx, dgh; /* (N, G) */
+    el_tensor dout, din; /* (N, max width) gradients flowing between layers */
+};
+
+static int directions(const el_rnn_config *c) { return c->bidirectional ? 2 : 1; }
+
+el_status el_cell_parse(const char *text, el_cell *cell)
+{
+    EL_REQUIRE(cell, "el_cell_parse");
+    static const struct { const char *name; el_cell cell; } names[] = {
+        {"rnn", EL_CELL_RNN_TANH}, {"rnn_tanh", EL_CELL_RNN_TANH},
+        {"rnn_relu", EL_CELL_RNN_RELU}, {"gru", EL_CELL_GRU}, {"lstm", EL_CELL_LSTM}};
+    for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(text, names[i].name) == 0) {
+            *cell = names[i].cell;
+            return EL_OK;
+        }
+    return el__fail(EL_ERR_INVALID, "unknown cell \"%s\" (rnn, rnn_relu, gru or lstm)",
+                    text ? text : "(null)");
+}
+
+const char *el_cell_name(el_cell cell)
+{
+    switch (cell) {
+    case EL_CELL_RNN_TANH: return "rnn_tanh";
+    case EL_CELL_RNN_RELU: return "rnn_relu";
+    case EL_CELL_GRU: return "gru";
+    case EL_CELL_LSTM: return "lstm";
+    }
+    return "unknown";
+}
+
+int el_cell_gates(el_cell cell)
+{
+    return cell == EL_CELL_GRU ? 3 : cell == EL_CELL_LSTM ? 4 : 1;
+}
+
+static el_status check_config(const el_rnn_config *c)
+{
+    const char *fn = "el_rnn_init";
+    if ((unsigned)c->cell > EL_CELL_LSTM)
+        return el__fail(EL_ERR_INVALID, "%s: unknown cell %d", fn, (int)c->cell);
+    if (c->input_size < 1 || c->hidden_size < 1 || c->num_layers < 1)
+        return el__fail(EL_ERR_INVALID, "%s: input %d, hidden %d, layers %d (all must be positive)",
+                        fn, c->input_size, c->hidden_size, c->num_layers);
+    if (c->bidirectional != 0 && c->bidirectional != 1)
+        return el__fail(EL_ERR_INVALID, "%s: bidirectional is %d (0 or 1)", fn, c->bidirectional);
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return el__fail(EL_ERR_INVALID, "%s: dropout %g outside [0, 1)", fn, c->dropout);
+    return EL_OK;
+}
+
+static el_status init_weights(el_rnn_weights *w, const char *name, int layer, int reverse,
+                              int in, int hidden, int gates, el_rng *rng)
+{
+    char suffix[48];
+    const char *rev = reverse ? "_reverse" : "";
+    el_param *p[4] = {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh};
+    const char *kind[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    int shapes[4][2] = {{gates * hidden, in}, {gates * hidden, hidden}, {gates * hidden, 0},
+                        {gates * hidden, 0}};
+    float bound = 1.0f / sqrtf((float)hidden);
+    for (int i = 0; i < 4; i++) {
+        snprintf(suffix, sizeof suffix, "%s_l%d%s", kind[i], layer, rev);
+        el_status s = el_param_init(p[i], name, suffix, i < 2 ? 2 : 1, shapes[i]);
+        if (!s && rng) s = el_init_uniform(&p[i]->value, rng, -bound, bound);
+        if (s) return s;
+    }
+    return EL_OK;
+}
+
+el_status el_rnn_init(el_rnn *rnn, const char *name, const el_rnn_config *config, el_rng *rng)
+{
+    EL_REQUIRE(rnn, "el_rnn_init");
+    EL_REQUIRE(config, "el_rnn_init");
+    memset(rnn, 0, sizeof *rnn);
+    el_status s = check_config(config);
+    if (s) return s;
+    int D = directions(config), count = config->num_layers * D;
+    rnn->layers = el__alloc_zero((size_t)count, sizeof *rnn->layers);
+    if (!rnn->layers) return el__fail(EL_ERR_NOMEM, "el_rnn_init: out of memory");
+    rnn->config = *config;
+    rnn->training = 1;
+    for (int l = 0; l < config->num_layers && !s; l++)
+        for (int d = 0; d < D && !s; d++) {
+            int in = l == 0 ? config->input_size : D * config->hidden_size;
+            s = init_weights(&rnn->layers[l * D + d], name, l, d, in, config->hidden_size,
+                             el_cell_gates(config->cell), rng);
+        }
+    if (s) el_rnn_free(rnn);
+    return s;
+}
+
+void el_rnn_free(el_rnn *rnn)
+{
+    if (!rnn || !rnn->layers) return;
+    int count = rnn->config.num_layers * directions(&rnn->config);
+    for (int i = 0; i < count; i++) {
+        el_param_free(&rnn->layers[i].weight_ih);
+        el_param_free(&rnn->layers[i].weight_hh);
+        el_param_free(&rnn->layers[i].bias_ih);
+        el_param_free(&rnn->layers[i].bias_hh);
+    }
+    el__free(rnn->layers);
+    memset(rnn, 0, sizeof *rnn);
+}
+
+el_status el_rnn_params(el_rnn *rnn, el_param_list *list)
+{
+    EL_REQUIRE(rnn, "el_rnn_params");
+    int count = rnn->config.num_layers * directions(&rnn->config);
+    el_status s = EL_OK;
+    for (int i = 0; i < count && !s; i++) {
+        el_rnn_weights *w = &rnn->layers[i];
+        s = el_param_list_add(list, &w->weight_ih);
+        if (!s) s = el_param_list_add(list, &w->weight_hh);
+        if (!s) s = el_param_list_add(list, &w->bias_ih);
+        if (!s) s = el_param_list_add(list, &w->bias_hh);
+    }
+    return s;
+}
+
+el_rnn_weights *el_rnn_layer(el_rnn *rnn, int layer, int direction)
+{
+    if (!rnn || !rnn->layers || layer < 0 || layer >= rnn->config.num_layers || direction < 0 ||
+        direction >= directions(&rnn->config))
+        return NULL;
+    return &rnn->layers[layer * directions(&rnn->config) + direction];
+}
+
+el_status el_rnn_cache_create(el_rnn_cache **out)
+{
+    EL_REQUIRE(out, "el_rnn_cache_create");
+    *out = el__alloc_zero(1, sizeof **out);
+    return *out ? EL_OK : el__fail(EL_ERR_NOMEM, "el_rnn_cache_create: out of memory");
+}
+
+static void free_tensors(el_tensor *t, int n)
+{
+    for (int i = 0; t && i < n; i++) el_tensor_free(&t[i]);
+    el__free(t);
+}
+
+static void free_layer_arrays(el_rnn_cache *c)
+{
+    free_tensors(c->out, c->layer_slots);
+    free_tensors(c->dropped, c->layer_slots);
+    free_tensors(c->mask, c->layer_slots);
+    for (int i = 0; c->tracks && i < c->track_slots; i++) {
+        rnn_track *t = &c->tracks[i];
+        el_tensor_free(&t->gates);
+        el_tensor_free(&t->hprev);
+        el_tensor_free(&t->hn_gate);
+        el_tensor_free(&t->cprev);
+        el_tensor_free(&t->tanh_c);
+    }
+    el__free(c->tracks);
+    c->out = c->dropped = c->mask = NULL;
+    c->tracks = NULL;
+    c->layer_slots = c->track_slots = 0;
+}
+
+void el_rnn_cache_free(el_rnn_cache *c)
+{
+    if (!c) return;
+    free_layer_arrays(c);
+    el__free(c->perm);
+    el__free(c->batch_sizes);
+    el__free(c->offsets);
+    el__free(c->counts);
+    el_tensor *own[] = {&c->x, &c->h, &c->c, &c->gh, &c->dgx, &c->dgh, &c->dout, &c->din};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) el_tensor_free(own[i]);
+    el__free(c);
+}
+
+/* C = alpha op(A) op(B) + beta C on raw row-major blocks; the callers have
+ * checked every dimension at the API boundary. */
+static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0) { /* BLAS leaves this corner to the implementation */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] *= beta;
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static el_status grow_int_array(int **array, size_t count)
+{
+    int *p = el__realloc(*array, count * sizeof *p);
+    if (!p) return el__fail(EL_ERR_NOMEM, "el_rnn_forward: out of memory");
+    *array = p;
+    return EL_OK;
+}
+
+/* Sorts the sequences by decreasing length (stably, by counting) and lays
+ * out the packed steps. */
+static el_status plan_batch(el_rnn_cache *c, int steps, int batch, const int *lengths)
+{
+    el_status s = EL_OK;
+    if (batch > c->capacity_batch) {
+        s = grow_int_array(&c->perm, (size_t)batch);
+        if (s) return s;
+        c->capacity_batch = batch;
+    }
+    if (steps > c->capacity_steps || !c->offsets) {
+        if ((s = grow_int_array(&c->batch_sizes, (size_t)steps + 1)) ||
+            (s = grow_int_array(&c->offsets, (size_t)steps + 1)) ||
+            (s = grow_int_array(&c->counts, (size_t)steps + 1)))
+            return s;
+        c->capacity_steps = steps;
+    }
+    int *counts = c->counts;
+    for (int len = 0; len <= steps; len++) counts[len] = 0;
+    for (int b = 0; b < batch; b++) counts[lengths ? lengths[b] : steps]++;
+    /* counts[len] becomes the first sorted position of that length. */
+    int position = 0;
+    for (int len = steps; len >= 0; len--) {
+        int n = counts[len];
+        counts[len] = position;
+        position += n;
+    }
+    for (int b = 0; b < batch; b++) c->perm[counts[lengths ? lengths[b] : steps]++] = b;
+    c->offsets[0] = 0;
+    int active = batch;
+    for (int t = 0; t < steps; t++) {
+        while (active > 0 && (lengths ? lengths[c->perm[active - 1]] : steps) <= t) active--;
+        c->batch_sizes[t] = active;
+        c->offsets[t + 1] = c->offsets[t] + active;
+    }
+    c->steps = steps;
+    c->batch = batch;
+    c->rows = c->offsets[steps];
+    return EL_OK;
+}
+
+static el_status alloc_layer_arrays(el_rnn_cache *c, int layers, int tracks)
+{
+    if (c->layer_slots == layers && c->track_slots == tracks) return EL_OK;
+    free_layer_arrays(c);
+    c->out = el__alloc_zero((size_t)layers, sizeof *c->out);
+    c->dropped = el__alloc_zero((size_t)layers, sizeof *c->dropped);
+    c->mask = el__alloc_zero((size_t)layers, sizeof *c->mask);
+    c->tracks = el__alloc_zero((size_t)tracks, sizeof *c->tracks);
+    if (!c->out || !c->dropped || !c->mask || !c->tracks) {
+        free_layer_arrays(c);
+        return el__fail(EL_ERR_NOMEM, "el_rnn_forward: out of memory");
+    }
+    c->layer_slots = layers;
+    c->track_slots = tracks;
+    return EL_OK;
+}
+
+static el_status ensure2(el_tensor *t, int rows, int cols)
+{
+    el_status s = el_tensor_ensure(t, 2, (int[]){rows, cols});
+    return s ? el__fail(s, "el_rnn_forward: out of memory for the cache") : EL_OK;
+}
+
+/* Sizes every buffer forward writes for this batch shape. */
+static el_status size_forward_buffers(el_rnn_cache *c, const el_rnn_config *cfg)
+{
+    int L = cfg->num_layers, D = directions(cfg), H = cfg->hidden_size;
+    int G = el_cell_gates(cfg->cell) * H, N = c->rows, B = c->batch;
+    el_status s = alloc_layer_arrays(c, L, L * D);
+    if (!s) s = ensure2(&c->x, N, cfg->input_size);
+    if (!s) s = ensure2(&c->h, B, H);
+    if (!s) s = ensure2(&c->c, B, H);
+    if (!s) s = ensure2(&c->gh, B, G);
+    for (int l = 0; l < L && !s; l++) {
+        s = ensure2(&c->out[l], N, D * H);
+        if (!s && c->dropout_active && l < L - 1) {
+            s = ensure2(&c->dropped[l], N, D * H);
+            if (!s) s = ensure2(&c->mask[l], N, D * H);
+        }
+    }
+    for (int i = 0; i < L * D && !s; i++) {
+        rnn_track *t = &c->tracks[i];
+        s = ensure2(&t->gates, N, G);
+        if (!s) s = ensure2(&t->hprev, N, H);
+        if (!s && cfg->cell == EL_CELL_GRU) s = ensure2(&t->hn_gate, N, H);
+        if (!s && cfg->cell == EL_CELL_LSTM) s = ensure2(&t->cprev, N, H);
+        if (!s && cfg->cell == EL_CELL_LSTM) s = ensure2(&t->tanh_c, N, H);
+    }
+    return s;
+}
+
+/* Checks that t is (d0, d1, d2), naming it in the message. */
+static el_status check_shape3(const char *fn, const char *name, const el_tensor *t, int d0,
+                              int d1, int d2)
+{
+    if (t->ndim == 3 && t->shape[0] == d0 && t->shape[1] == d1 && t->shape[2] == d2)
+        return EL_OK;
+    char have[64];
+    return el__fail(EL_ERR_SHAPE, "%s: %s is %s, expected %dx%dx%d", fn, name,
+                    el_tensor_shape_string(t, have, sizeof have), d0, d1, d2);
+}
+
+/* Copies rows between a (T, B, width) padded tensor and the packed layout. */
+static void pack_rows(const el_rnn_cache *c, const float *padded, float *packed, int width)
+{
+    for (int t = 0; t < c->steps; t++)
+        for (int r = 0; r < c->batch_sizes[t]; r++)
+            memcpy(packed + (size_t)(c->offsets[t] + r) * width,
+                   padded + ((size_t)t * c->batch + c->perm[r]) * width, (size_t)width * sizeof(float));
+}
+
+static void unpack_rows(const el_rnn_cache *c, const float *packed, float *padded, int width)
+{
+    memset(padded, 0, (size_t)c->steps * c->batch * width * sizeof(float));
+    for (int t = 0; t < c->steps; t++)
+        for (int r = 0; r < c->batch_sizes[t]; r++)
+            memcpy(padded + ((size_t)t * c->batch + c->perm[r]) * width,
+                   packed + (size_t)(c->offsets[t] + r) * width, (size_t)width * sizeof(float));
+}
+
+/* Between the (layers*D, B, H) state tensors and the sorted (B, H) buffers. */
+static void gather_state(const el_rnn_cache *c, const el_tensor *state, int slot, float *sorted,
+                         int hidden)
+{
+    for (int r = 0; r < c->batch; r++) {
+        float *dst = sorted + (size_t)r * hidden;
+        if (state)
+            memcpy(dst, state->data + ((size_t)slot * c->batch + c->perm[r]) * hidden,
+                   (size_t)hidden * sizeof(float));
+        else
+            memset(dst, 0, (size_t)hidden * sizeof(float));
+    }
+}
+
+static void scatter_state(const el_rnn_cache *c, const float *sorted, el_tensor *state, int slot,
+                          int hidden)
+{
+    if (!state) return;
+    for (int r = 0; r < c->batch; r++)
+        memcpy(state->data + ((size_t)slot * c->batch + c->perm[r]) * hidden,
+               sorted + (size_t)r * hidden, (size_t)hidden * sizeof(float));
+}
+
+/* The input of layer l as forward saw it: (N, width). */
+static const float *layer_input(const el_rnn_cache *c, int l, int *width)
+{
+    if (l == 0) {
+        *width = el_tensor_cols(&c->x);
+        return c->x.data;
+    }
+    *width = el_tensor_cols(&c->out[l - 1]);
+    return c->dropout_active ? c->dropped[l - 1].data : c->out[l - 1].data;
+}
+
+static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const el_tensor *h0,
+                              const el_tensor *c0, el_tensor *hn, el_tensor *cn)
+{
+    const el_rnn_config *cfg = &rnn->config;
+    int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
+    int lstm = cfg->cell == EL_CELL_LSTM, slot = l * D + d, in;
+    const float *input = layer_input(c, l, &in);
+    el_rnn_weights *w = &rnn->layers[slot];
+    rnn_track *track = &c->tracks[slot];
+    /* The input projection of every step at once. */
+    gemm(0, 1, c->rows, G, in, 1.0f, input, in, w->weight_ih.value.data, in, 0.0f,
+         track->gates.data, G);
+    gather_state(c, h0, slot, c->h.data, H);
+    if (lstm) gather_state(c, c0, slot, c->c.data, H);
+    rnn_step step = {.cell = cfg->cell, .hidden = H, .b_ih = w->bias_ih.value.data,
+                     .b_hh = w->bias_hh.value.data, .gh = c->gh.data, .h = c->h.data,
+                     .c = c->c.data, .out_stride = D * H};
+    for (int i = 0; i < c->steps; i++) {
+        int t = d == 0 ? i : c->steps - 1 - i, n = c->batch_sizes[t];
+        size_t off = (size_t)c->offsets[t];
+        if (n == 0) continue;
+        float *hprev = track->hprev.data + off * H;
+        memcpy(hprev, c->h.data, (size_t)n * H * sizeof(float));
+        if (lstm) memcpy(track->cprev.data + off * H, c->c.data, (size_t)n * H * sizeof(float));
+        gemm(0, 1, n, G, H, 1.0f, hprev, H, w->weight_hh.value.data, H, 0.0f, c->gh.data, G);
+        step.rows = n;
+        step.gates = track->gates.data + off * G;
+        step.hprev = hprev;
+        step.hn_gate = cfg->cell == EL_CELL_GRU ? track->hn_gate.data + off * H : NULL;
+        step.cprev = lstm ? track->cprev.data + off * H : NULL;
+        step.tanh_c = lstm ? track->tanh_c.data + off * H : NULL;
+        step.out = c->out[l].data + off * D * H + (size_t)d * H;
+        el__rnn_step_forward(&step);
+    }
+    scatter_state(c, c->h.data, hn, slot, H);
+    if (lstm) scatter_state(c, c->c.data, cn, slot, H);
+}
+
+static el_status check_forward_args(const el_rnn *rnn, const el_tensor *x, const int *lengths,
+                                    const el_tensor *h0, const el_tensor *c0, const el_tensor *y,
+                                    const el_tensor *hn, const el_tensor *cn)
+{
+    const char *fn = "el_rnn_forward";
+    const el_rnn_config *cfg = &rnn->config;
+    if (x->ndim != 3 || x->shape[2] != cfg->input_size) {
+        char have[64];
+        return el__fail(EL_ERR_SHAPE, "%s: x is %s, expected (T, B, %d)", fn,
+                        el_tensor_shape_string(x, have, sizeof have), cfg->input_size);
+    }
+    int T = x->shape[0], B = x->shape[1], D = directions(cfg), H = cfg->hidden_size;
+    int states = cfg->num_layers * D;
+    el_status s = check_shape3(fn, "y", y, T, B, D * H);
+    if (!s && h0) s = check_shape3(fn, "h0", h0, states, B, H);
+    if (!s && hn) s = check_shape3(fn, "hn", hn, states, B, H);
+    if (!s && (c0 || cn) && cfg->cell != EL_CELL_LSTM)
+        return el__fail(EL_ERR_INVALID, "%s: a cell state was given to a %s layer", fn,
+                        el_cell_name(cfg->cell));
+    if (!s && c0) s = check_shape3(fn, "c0", c0, states, B, H);
+    if (!s && cn) s = check_shape3(fn, "cn", cn, states, B, H);
+    for (int b = 0; !s && lengths && b < B; b++)
+        if (lengths[b] < 0 || lengths[b] > T)
+            return el__fail(EL_ERR_INVALID, "%s: lengths[%d] is %d, outside [0, %d]", fn, b,
+                            lengths[b], T);
+    return s;
+}
+
+el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
+                         const int *lengths, const el_tensor *h0, const el_tensor *c0,
+                         el_tensor *y, el_tensor *hn, el_tensor *cn)
+{
+    const char *fn = "el_rnn_forward";
+    EL_REQUIRE(rnn, fn);
+    EL_REQUIRE(cache, fn);
+    EL_REQUIRE(x, fn);
+    EL_REQUIRE(y, fn);
+    if (!rnn->layers) return el__fail(EL_ERR_STATE, "%s: the layer is not initialised", fn);
+    el_status s = check_forward_args(rnn, x, lengths, h0, c0, y, hn, cn);
+    if (s) return s;
+    const el_rnn_config *cfg = &rnn->config;
+    int L = cfg->num_layers, D = directions(cfg);
+    int dropout_active = rnn->training && cfg->dropout > 0 && L > 1;
+    if (dropout_active) EL_REQUIRE(rng, fn);
+    cache->forward_done = 0;
+    cache->config = *cfg;
+    cache->dropout_active = dropout_active;
+    s = plan_batch(cache, x->shape[0], x->shape[1], lengths);
+    if (!s) s = size_forward_buffers(cache, cfg);
+    if (s) return s;
+    pack_rows(cache, x->data, cache->x.data, cfg->input_size);
+    el_dropout dropout = {cfg->dropout, 1};
+    for (int l = 0; l < L; l++) {
+        for (int d = 0; d < D; d++) forward_direction(rnn, cache, l, d, h0, c0, hn, cn);
+        if (dropout_active && l < L - 1) {
+            s = el_dropout_forward(&dropout, rng, &cache->out[l], &cache->dropped[l],
+                                   &cache->mask[l]);
+            if (s) return s;
+        }
+    }
+    unpack_rows(cache, cache->out[L - 1].data, y->data, D * cfg->hidden_size);
+    cache->forward_done = 1;
+    return EL_OK;
+}
+
+static void column_sums(float *out, const float *x, int rows, int cols)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *row = x + (size_t)i * cols;
+        for (int j = 0; j < cols; j++) out[j] += row[j];
+    }
+}
+
+/* Backpropagates one layer and direction.  dout (N, D*H) holds the gradient
+ * of the layer's outputs; din (N, in) receives (beta 0) or gains (beta 1)
+ * the gradient of its input. */
+static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
+                               float *din, float beta, const el_tensor *dhn,
+                               const el_tensor *dcn, el_tensor *dh0, el_tensor *dc0)
+{
+    const el_rnn_config *cfg = &rnn->config;
+    int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
+    int lstm = cfg->cell == EL_CELL_LSTM, gru = cfg->cell == EL_CELL_GRU, slot = l * D + d, in;
+    const float *input = layer_input(c, l, &in);
+    el_rnn_weights *w = &rnn->layers[slot];
+    rnn_track *track = &c->tracks[slot];
+    float *dgh = gru ? c->dgh.data : c->dgx.data;
+    gather_state(c, dhn, slot, c->h.data, H);
+    if (lstm) gather_state(c, dcn, slot, c->c.data, H);
+    rnn_step step = {.cell = cfg->cell, .hidden = H, .h = c->h.data, .c = c->c.data,
+                     .out_stride = D * H};
+    /* Steps in the reverse of forward's order. */
+    for (int i = 0; i < c->steps; i++) {
+        int t = d == 0 ? c->steps - 1 - i : i, n = c->batch_sizes[t];
+        size_t off = (size_t)c->offsets[t];
+        if (n == 0) continue;
+        step.rows = n;
+        step.gates = track->gates.data + off * G;
+        step.hprev = track->hprev.data + off * H;
+        step.hn_gate = gru ? track->hn_gate.data + off * H : NULL;
+        step.cprev = lstm ? track->cprev.data + off * H : NULL;
+        step.tanh_c = lstm ? track->tanh_c.data + off * H : NULL;
+        step.out = (float *)dout + off * D * H + (size_t)d * H;
+        step.dgx = c->dgx.data + off * G;
+        step.dgh = dgh + off * G;
+        el__rnn_step_backward(&step);
+        gemm(0, 0, n, H, G, 1.0f, dgh + off * G, G, w->weight_hh.value.data, H, 1.0f, c->h.data, H);
+    }
+    scatter_state(c, c->h.data, dh0, slot, H);
+    if (lstm) scatter_state(c, c->c.data, dc0, slot, H);
+    /* Every step's weight gradient at once, after the time loop. */
+    int N = c->rows;
+    gemm(1, 0, G, in, N, 1.0f, c->dgx.data, G, input, in, 1.0f, w->weight_ih.grad.data, in);
+    gemm(1, 0, G, H, N, 1.0f, dgh, G, track->hprev.data, H, 1.0f, w->weight_hh.grad.data, H);
+    column_sums(w->bias_ih.grad.data, c->dgx.data, N, G);
+    column_sums(w->bias_hh.grad.data, dgh, N, G);
+    gemm(0, 0, N, in, G, 1.0f, c->dgx.data, G, w->weight_ih.value.data, in, beta, din, in);
+}
+
+static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c,
+                                     const el_tensor *dy, const el_tensor *dhn,
+                                     const el_tensor *dcn, const el_tensor *dx,
+                                     const el_tensor *dh0, const el_tensor *dc0)
+{
+    const char *fn = "el_rnn_backward";
+    const el_rnn_config *cfg = &rnn->config;
+    if (!c->forward_done)
+        return el__fail(EL_ERR_STATE, "%s: no forward call to backpropagate through", fn);
+    if (memcmp(&c->config, cfg, sizeof *cfg) != 0)
+        return el__fail(EL_ERR_STATE, "%s: the cache was filled by a layer of another configuration", fn);
+    int T = c->steps, B = c->batch, D = directions(cfg), H = cfg->hidden_size;
+    int states = cfg->num_layers * D;
+    el_status s = EL_OK;
+    if (dy) s = check_shape3(fn, "dy", dy, T, B, D * H);
+    if (!s && dx) s = check_shape3(fn, "dx", dx, T, B, cfg->input_size);
+    if (!s && dhn) s = check_shape3(fn, "dhn", dhn, states, B, H);
+    if (!s && dh0) s = check_shape3(fn, "dh0", dh0, states, B, H);
+    if (!s && (dcn || dc0) && cfg->cell != EL_CELL_LSTM)
+        return el__fail(EL_ERR_INVALID, "%s: a cell state gradient was given to a %s layer", fn,
+                        el_cell_name(cfg->cell));
+    if (!s && dcn) s = check_shape3(fn, "dcn", dcn, states, B, H);
+    if (!s && dc0) s = check_shape3(fn, "dc0", dc0, states, B, H);
+    return s;
+}
+
+el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
+                          const el_tensor *dhn, const el_tensor *dcn, el_tensor *dx,
+                          el_tensor *dh0, el_tensor *dc0)
+{
+    const char *fn = "el_rnn_backward";
+    EL_REQUIRE(rnn, fn);
+    EL_REQUIRE(cache, fn);
+    el_status s = check_backward_args(rnn, cache, dy, dhn, dcn, dx, dh0, dc0);
+    if (s) return s;
+    const el_rnn_config *cfg = &rnn->config;
+    int L = cfg->num_layers, D = directions(cfg), H = cfg->hidden_size;
+    int G = el_cell_gates(cfg->cell) * H, N = cache->rows;
+    int width = cfg->input_size > D * H ? cfg->input_size : D * H;
+    if ((s = ensure2(&cache->dgx, N, G)) ||
+        (cfg->cell == EL_CELL_GRU && (s = ensure2(&cache->dgh, N, G))) ||
+        (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)))
+        return s;
+    float *dout = cache->dout.data, *din = cache->din.data;
+    if (dy)
+        pack_rows(cache, dy->data, dout, D * H);
+    else
+        memset(dout, 0, (size_t)N * D * H * sizeof(float));
+    el_dropout dropout = {cfg->dropout, 1};
+    for (int l = L - 1; l >= 0; l--) {
+        for (int d = 0; d < D; d++)
+            backward_direction(rnn, cache, l, d, dout, din, d == 0 ? 0.0f : 1.0f, dhn, dcn, dh0,
+                               dc0);
+        if (l == 0) break;
+        if (cache->dropout_active) {
+            el_tensor grad, mask = cache->mask[l - 1];
+            if ((s = el_tensor_wrap(&grad, din, 2, (int[]){N, D * H})) ||
+                (s = el_dropout_backward(&dropout, &mask, &grad, &grad)))
+                return s;
+        }
+        float *swap = dout;
+        dout = din;
+        din = swap;
+    }
+    if (dx) unpack_rows(cache, din, dx->data, cfg->input_size);
+    return EL_OK;
+}

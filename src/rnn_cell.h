@@ -1,0 +1,38 @@
+/* The element-wise half of one recurrent time step, per cell kind; the
+ * matrix half (the GEMMs) is in rnn.c.  Not installed.
+ *
+ * A step works on the n active rows of a packed block.  Row r's gate
+ * pre-activations from the input are gx[r*G ..], from the state gh[r*G ..]
+ * (both without biases); G = gates * H. */
+#ifndef ELMAN_RNN_CELL_H
+#define ELMAN_RNN_CELL_H
+
+#include "elman/rnn.h"
+
+typedef struct rnn_step {
+    el_cell cell;
+    int rows;           /* n: the active rows of this step */
+    int hidden;         /* H */
+    const float *b_ih;  /* (G) */
+    const float *b_hh;  /* (G) */
+    float *gates;       /* (n, G): in forward the input pre-activations, replaced by the
+                           activated gates (RNN: the new state) */
+    const float *gh;    /* (n, G) forward: the state pre-activations */
+    float *hn_gate;     /* GRU (n, H): W_hn h + b_hn, stored by forward */
+    const float *hprev; /* (n, H) the state this step started from */
+    const float *cprev; /* LSTM (n, H) */
+    float *tanh_c;      /* LSTM (n, H): tanh of the new cell state, stored by forward */
+    float *h;           /* (n, H) running state: forward writes h', backward the
+                           gradient for the previous state (its direct part) */
+    float *c;           /* LSTM (n, H) running cell state, or its gradient in backward */
+    float *out;         /* row r's output (forward) or output gradient (backward), at
+                           out[r * out_stride] */
+    int out_stride;
+    float *dgx;         /* backward (n, G): gradient of the input pre-activations */
+    float *dgh;         /* backward (n, G): of the state pre-activations (GRU differs) */
+} rnn_step;
+
+void el__rnn_step_forward(const rnn_step *s);
+void el__rnn_step_backward(const rnn_step *s);
+
+#endif
