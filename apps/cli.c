@@ -1,0 +1,122 @@
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cli_parse_u64 reads with strtoull, so it must hold exactly 64 bits. */
+_Static_assert(ULLONG_MAX == UINT64_MAX, "unsigned long long is not 64 bits");
+
+static const char *program_name = "elman";
+
+void cli_set_program_name(const char *name) { program_name = name; }
+
+const char *cli_program_name(void) { return program_name; }
+
+void cli_error(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fprintf(stderr, "%s: ", program_name);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
+
+int cli_flag_value(int argc, char **argv, int *index, const char *flag, const char **value)
+{
+    const char *arg = argv[*index];
+    size_t length = strlen(flag);
+    if (strncmp(arg, flag, length) != 0) return 0;
+    if (arg[length] == '=') {
+        *value = arg + length + 1;
+        return 1;
+    }
+    if (arg[length] != '\0') return 0; /* a longer flag that starts the same */
+    if (*index + 1 >= argc) {
+        cli_error("%s needs a value", flag);
+        *value = NULL;
+        return 1;
+    }
+    *index += 1;
+    *value = argv[*index];
+    return 1;
+}
+
+/* strtol and friends skip leading spaces and accept an empty number, so a
+ * value is only taken whole: something that starts like a number (no space)
+ * and converts to its last character. */
+static int starts_like_number(const char *text)
+{
+    return text[0] != '\0' && !isspace((unsigned char)text[0]);
+}
+
+int cli_parse_int(const char *flag, const char *text, int min, int max, int *out)
+{
+    if (!text) return -1; /* cli_flag_value has said that it is missing */
+    char *end;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (!starts_like_number(text) || *end != '\0' || errno == ERANGE || value < min ||
+        value > max) {
+        cli_error("%s: expected an integer from %d to %d, got '%s'", flag, min, max, text);
+        return -1;
+    }
+    *out = (int)value;
+    return 0;
+}
+
+int cli_parse_u64(const char *flag, const char *text, uint64_t *out)
+{
+    if (!text) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    /* strtoull quietly negates "-1" into a huge number: refuse any sign. */
+    if (!starts_like_number(text) || text[0] == '-' || text[0] == '+' || *end != '\0' ||
+        errno == ERANGE) {
+        cli_error("%s: expected an integer from 0 to %llu, got '%s'", flag,
+                  (unsigned long long)UINT64_MAX, text);
+        return -1;
+    }
+    *out = (uint64_t)value;
+    return 0;
+}
+
+int cli_parse_float(const char *flag, const char *text, double min, double max, float *out)
+{
+    if (!text) return -1;
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (!starts_like_number(text) || *end != '\0' || errno == ERANGE || !isfinite(value) ||
+        value < min || value > max) {
+        cli_error("%s: expected a number from %g to %g, got '%s'", flag, min, max, text);
+        return -1;
+    }
+    *out = (float)value;
+    return 0;
+}
+
+int cli_parse_choice(const char *flag, const char *text, const char *const *choices, int *out)
+{
+    if (!text) return -1; /* cli_flag_value has said that it is missing */
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(text, choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    char list[256] = "";
+    for (int i = 0; choices[i]; i++) {
+        if (i > 0) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, choices[i], sizeof list - strlen(list) - 1);
+    }
+    cli_error("%s: expected one of %s, got '%s'", flag, list, text);
+    return -1;
+}

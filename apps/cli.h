@@ -1,0 +1,51 @@
+/* Command-line helpers shared by elman's programs (not part of libelman).
+ *
+ * Every program reads its flags the same way: "--flag value" or
+ * "--flag=value".  A parser checks the whole value and its range and, when
+ * either is wrong, prints one line to stderr naming the program, the flag
+ * and the value, then returns -1; the program exits with CLI_EXIT_USAGE. */
+#ifndef ELMAN_APPS_CLI_H
+#define ELMAN_APPS_CLI_H
+
+#include <stdint.h>
+
+/* The exit status for a bad command line, as most Unix tools use. */
+#define CLI_EXIT_USAGE 2
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLI_PRINTF(fmt, args)
+#endif
+
+/* The name that starts every message ("mlp-demo"); set it first. */
+void cli_set_program_name(const char *name);
+const char *cli_program_name(void);
+
+/* Prints "<program>: <message>" and a newline to stderr. */
+void cli_error(const char *format, ...) CLI_PRINTF(1, 2);
+
+/* Matches argv[*index] against flag, which takes a value: returns 1 when it
+ * is "flag=value", or "flag" followed by the value (then *index moves onto
+ * the value), and 0 when it is some other argument.  A flag with no value
+ * left is reported here and gives *value = NULL, which every parser below
+ * refuses without a second message, so a caller can chain the two:
+ *     if (cli_flag_value(argc, argv, &i, "--hidden", &value))
+ *         return cli_parse_int("--hidden", value, 1, 4096, &hidden); */
+int cli_flag_value(int argc, char **argv, int *index, const char *flag, const char **value);
+
+/* Each parser returns 0 and sets *out, or reports the error and returns -1. */
+
+/* A decimal integer in [min, max]. */
+int cli_parse_int(const char *flag, const char *text, int min, int max, int *out);
+
+/* A decimal integer in [0, 2^64 - 1], e.g. a seed. */
+int cli_parse_u64(const char *flag, const char *text, uint64_t *out);
+
+/* A finite number in [min, max]. */
+int cli_parse_float(const char *flag, const char *text, double min, double max, float *out);
+
+/* One of the NULL-terminated choices; *out is its index. */
+int cli_parse_choice(const char *flag, const char *text, const char *const *choices, int *out);
+
+#endif
