@@ -44,7 +44,7 @@ static el_status fans(const char *fn, const el_tensor *t, double *fan_in, double
 el_status el_init_xavier_uniform(el_tensor *t, el_rng *rng, float gain)
 {
     EL_REQUIRE(t, "el_init_xavier_uniform");
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     el_status s = fans("el_init_xavier_uniform", t, &fan_in, &fan_out);
     if (s) return s;
     float a = (float)(gain * sqrt(6.0 / (fan_in + fan_out)));
@@ -54,7 +54,7 @@ el_status el_init_xavier_uniform(el_tensor *t, el_rng *rng, float gain)
 el_status el_init_xavier_normal(el_tensor *t, el_rng *rng, float gain)
 {
     EL_REQUIRE(t, "el_init_xavier_normal");
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     el_status s = fans("el_init_xavier_normal", t, &fan_in, &fan_out);
     if (s) return s;
     return el_init_normal(t, rng, 0.0f, (float)(gain * sqrt(2.0 / (fan_in + fan_out))));
@@ -63,7 +63,7 @@ el_status el_init_xavier_normal(el_tensor *t, el_rng *rng, float gain)
 el_status el_init_kaiming_uniform(el_tensor *t, el_rng *rng, float gain, el_fan_mode mode)
 {
     EL_REQUIRE(t, "el_init_kaiming_uniform");
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     el_status s = fans("el_init_kaiming_uniform", t, &fan_in, &fan_out);
     if (s) return s;
     float b = (float)(gain * sqrt(3.0 / (mode == EL_FAN_OUT ? fan_out : fan_in)));
@@ -73,7 +73,7 @@ el_status el_init_kaiming_uniform(el_tensor *t, el_rng *rng, float gain, el_fan_
 el_status el_init_kaiming_normal(el_tensor *t, el_rng *rng, float gain, el_fan_mode mode)
 {
     EL_REQUIRE(t, "el_init_kaiming_normal");
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     el_status s = fans("el_init_kaiming_normal", t, &fan_in, &fan_out);
     if (s) return s;
     return el_init_normal(t, rng, 0.0f,

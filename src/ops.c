@@ -35,7 +35,7 @@ el_status el_matmul(el_tensor *c, const el_tensor *a, el_transpose trans_a, cons
     EL_REQUIRE(c, "el_matmul");
     EL_REQUIRE(a, "el_matmul");
     EL_REQUIRE(b, "el_matmul");
-    int m, n, k;
+    int m = 0, n = 0, k = 0;
     el_status s = product_dims("el_matmul", a, trans_a, b, trans_b, &m, &n, &k);
     if (s) return s;
     if (el_tensor_rows(c) != m || el_tensor_cols(c) != n)
@@ -59,7 +59,7 @@ el_status el_matmul_backward(el_tensor *da, el_tensor *db, const el_tensor *a,
     EL_REQUIRE(a, "el_matmul_backward");
     EL_REQUIRE(b, "el_matmul_backward");
     EL_REQUIRE(dc, "el_matmul_backward");
-    int m, n, k;
+    int m = 0, n = 0, k = 0;
     el_status s = product_dims("el_matmul_backward", a, trans_a, b, trans_b, &m, &n, &k);
     if (s) return s;
     if (el_tensor_rows(dc) != m || el_tensor_cols(dc) != n)

@@ -1,153 +1,186 @@
-#include <math.h>
-
+#include "fastmath.h"
 #include "rnn_cell.h"
 
-static inline float sigmoid(float x)
-{
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
+/* Each kernel is a function of one row whose arrays are restrict
+ * parameters: GCC vectorises the j loops only when it knows that the
+ * stores do not overlap the loads, and it reads that from parameters. */
 
-static void rnn_forward(const rnn_step *s)
+static void rnn_row_forward(int H, int relu, const float *restrict bi, const float *restrict bh,
+                            const float *restrict gh, float *restrict a, float *restrict h,
+                            float *restrict out)
 {
-    int H = s->hidden, relu = s->cell == EL_CELL_RNN_RELU;
-    for (int r = 0; r < s->rows; r++) {
-        float *a = s->gates + (size_t)r * H, *h = s->h + (size_t)r * H;
-        const float *gh = s->gh + (size_t)r * H;
-        float *out = s->out + (size_t)r * s->out_stride;
-        for (int j = 0; j < H; j++) {
-            float pre = a[j] + s->b_ih[j] + gh[j] + s->b_hh[j];
-            float v = relu ? (pre > 0 ? pre : 0.0f) : tanhf(pre);
-            a[j] = h[j] = out[j] = v;
-        }
+    for (int j = 0; j < H; j++) {
+        float pre = a[j] + bi[j] + gh[j] + bh[j];
+        float v = relu ? (pre > 0 ? pre : 0.0f) : el__tanh(pre);
+        a[j] = v;
+        h[j] = v;
+        out[j] = v;
     }
 }
 
-static void rnn_backward(const rnn_step *s)
+static void rnn_row_backward(int H, int relu, const float *restrict v,
+                             const float *restrict dout, float *restrict dh, float *restrict dg)
 {
-    int H = s->hidden, relu = s->cell == EL_CELL_RNN_RELU;
-    for (int r = 0; r < s->rows; r++) {
-        const float *v = s->gates + (size_t)r * H, *dout = s->out + (size_t)r * s->out_stride;
-        float *dh = s->h + (size_t)r * H, *dg = s->dgx + (size_t)r * H;
-        for (int j = 0; j < H; j++) {
-            float g = dh[j] + dout[j];
-            dg[j] = relu ? (v[j] > 0 ? g : 0.0f) : g * (1.0f - v[j] * v[j]);
-            dh[j] = 0.0f; /* the state reaches h' only through W_hh */
-        }
+    for (int j = 0; j < H; j++) {
+        float g = dh[j] + dout[j];
+        dg[j] = relu ? (v[j] > 0 ? g : 0.0f) : g * (1.0f - v[j] * v[j]);
+        dh[j] = 0.0f; /* the state reaches h' only through W_hh */
     }
 }
 
-static void gru_forward(const rnn_step *s)
+/* gx: the input pre-activations r, z, n, replaced by the gates; gh: the
+ * state pre-activations; ahn receives W_hn h + b_hn. */
+static void gru_row_forward(int H, const float *restrict bir, const float *restrict biz,
+                            const float *restrict bin, const float *restrict bhr,
+                            const float *restrict bhz, const float *restrict bhn,
+                            const float *restrict hr, const float *restrict hz,
+                            const float *restrict hn_pre, const float *restrict hp,
+                            float *restrict gr, float *restrict gz, float *restrict gn,
+                            float *restrict ahn, float *restrict h, float *restrict out)
 {
-    int H = s->hidden, G = 3 * H;
-    const float *bi = s->b_ih, *bh = s->b_hh;
-    for (int r = 0; r < s->rows; r++) {
-        float *g = s->gates + (size_t)r * G, *ahn = s->hn_gate + (size_t)r * H;
-        const float *gh = s->gh + (size_t)r * G, *hp = s->hprev + (size_t)r * H;
-        float *h = s->h + (size_t)r * H, *out = s->out + (size_t)r * s->out_stride;
-        for (int j = 0; j < H; j++) {
-            float rg = sigmoid(g[j] + bi[j] + gh[j] + bh[j]);
-            float zg = sigmoid(g[H + j] + bi[H + j] + gh[H + j] + bh[H + j]);
-            float hn = gh[2 * H + j] + bh[2 * H + j];
-            float ng = tanhf(g[2 * H + j] + bi[2 * H + j] + rg * hn);
-            g[j] = rg;
-            g[H + j] = zg;
-            g[2 * H + j] = ng;
-            ahn[j] = hn;
-            h[j] = out[j] = (1.0f - zg) * ng + zg * hp[j];
-        }
+    for (int j = 0; j < H; j++) {
+        float rg = el__sigmoid(gr[j] + bir[j] + hr[j] + bhr[j]);
+        float zg = el__sigmoid(gz[j] + biz[j] + hz[j] + bhz[j]);
+        float hn = hn_pre[j] + bhn[j];
+        float ng = el__tanh(gn[j] + bin[j] + rg * hn);
+        float hv = (1.0f - zg) * ng + zg * hp[j];
+        gr[j] = rg;
+        gz[j] = zg;
+        gn[j] = ng;
+        ahn[j] = hn;
+        h[j] = hv;
+        out[j] = hv;
     }
 }
 
-static void gru_backward(const rnn_step *s)
+static void gru_row_backward(int H, const float *restrict gr, const float *restrict gz,
+                             const float *restrict gn, const float *restrict ahn,
+                             const float *restrict hp, const float *restrict dout,
+                             float *restrict dh, float *restrict dxr, float *restrict dxz,
+                             float *restrict dxn, float *restrict dhr, float *restrict dhz,
+                             float *restrict dhn)
 {
-    int H = s->hidden, G = 3 * H;
-    for (int r = 0; r < s->rows; r++) {
-        const float *g = s->gates + (size_t)r * G, *ahn = s->hn_gate + (size_t)r * H;
-        const float *hp = s->hprev + (size_t)r * H, *dout = s->out + (size_t)r * s->out_stride;
-        float *dh = s->h + (size_t)r * H;
-        float *dx = s->dgx + (size_t)r * G, *dhh = s->dgh + (size_t)r * G;
-        for (int j = 0; j < H; j++) {
-            float rg = g[j], zg = g[H + j], ng = g[2 * H + j];
-            float d = dh[j] + dout[j];
-            float dn = d * (1.0f - zg) * (1.0f - ng * ng);
-            float dz = d * (hp[j] - ng) * zg * (1.0f - zg);
-            float dr = dn * ahn[j] * rg * (1.0f - rg);
-            dx[j] = dhh[j] = dr;
-            dx[H + j] = dhh[H + j] = dz;
-            dx[2 * H + j] = dn;
-            dhh[2 * H + j] = dn * rg; /* r scales W_hn h + b_hn */
-            dh[j] = d * zg;
-        }
+    for (int j = 0; j < H; j++) {
+        float rg = gr[j], zg = gz[j], ng = gn[j];
+        float d = dh[j] + dout[j];
+        float dn = d * (1.0f - zg) * (1.0f - ng * ng);
+        float dz = d * (hp[j] - ng) * zg * (1.0f - zg);
+        float dr = dn * ahn[j] * rg * (1.0f - rg);
+        dxr[j] = dr;
+        dhr[j] = dr;
+        dxz[j] = dz;
+        dhz[j] = dz;
+        dxn[j] = dn;
+        dhn[j] = dn * rg; /* r scales W_hn h + b_hn */
+        dh[j] = d * zg;
     }
 }
 
-static void lstm_forward(const rnn_step *s)
+/* The bias pairs b_ih + b_hh of the four gates i, f, g, o, and the gates'
+ * input (gx*, replaced by the activations) and state (gh*) pre-activations. */
+typedef struct lstm_biases {
+    const float *restrict bi[4];
+    const float *restrict bh[4];
+} lstm_biases;
+
+static void lstm_row_forward(int H, const lstm_biases *b, const float *restrict hi,
+                             const float *restrict hf, const float *restrict hg,
+                             const float *restrict ho, const float *restrict cp,
+                             float *restrict gi, float *restrict gf, float *restrict gc,
+                             float *restrict go, float *restrict c, float *restrict tc,
+                             float *restrict h, float *restrict out)
 {
-    int H = s->hidden, G = 4 * H;
-    const float *bi = s->b_ih, *bh = s->b_hh;
-    for (int r = 0; r < s->rows; r++) {
-        float *g = s->gates + (size_t)r * G, *tc = s->tanh_c + (size_t)r * H;
-        const float *gh = s->gh + (size_t)r * G, *cp = s->cprev + (size_t)r * H;
-        float *h = s->h + (size_t)r * H, *c = s->c + (size_t)r * H;
-        float *out = s->out + (size_t)r * s->out_stride;
-        for (int j = 0; j < H; j++) {
-            float ig = sigmoid(g[j] + bi[j] + gh[j] + bh[j]);
-            float fg = sigmoid(g[H + j] + bi[H + j] + gh[H + j] + bh[H + j]);
-            float gg = tanhf(g[2 * H + j] + bi[2 * H + j] + gh[2 * H + j] + bh[2 * H + j]);
-            float og = sigmoid(g[3 * H + j] + bi[3 * H + j] + gh[3 * H + j] + bh[3 * H + j]);
-            float cn = fg * cp[j] + ig * gg;
-            float t = tanhf(cn);
-            g[j] = ig;
-            g[H + j] = fg;
-            g[2 * H + j] = gg;
-            g[3 * H + j] = og;
-            c[j] = cn;
-            tc[j] = t;
-            h[j] = out[j] = og * t;
-        }
+    const float *restrict bii = b->bi[0], *restrict bif = b->bi[1];
+    const float *restrict bic = b->bi[2], *restrict bio = b->bi[3];
+    const float *restrict bhi = b->bh[0], *restrict bhf = b->bh[1];
+    const float *restrict bhc = b->bh[2], *restrict bho = b->bh[3];
+    for (int j = 0; j < H; j++) {
+        float ig = el__sigmoid(gi[j] + bii[j] + hi[j] + bhi[j]);
+        float fg = el__sigmoid(gf[j] + bif[j] + hf[j] + bhf[j]);
+        float gg = el__tanh(gc[j] + bic[j] + hg[j] + bhc[j]);
+        float og = el__sigmoid(go[j] + bio[j] + ho[j] + bho[j]);
+        float cn = fg * cp[j] + ig * gg;
+        float t = el__tanh(cn);
+        gi[j] = ig;
+        gf[j] = fg;
+        gc[j] = gg;
+        go[j] = og;
+        c[j] = cn;
+        tc[j] = t;
+        h[j] = og * t;
+        out[j] = og * t;
     }
 }
 
-static void lstm_backward(const rnn_step *s)
+static void lstm_row_backward(int H, const float *restrict gi, const float *restrict gf,
+                              const float *restrict gc, const float *restrict go,
+                              const float *restrict tc, const float *restrict cp,
+                              const float *restrict dout, float *restrict dh, float *restrict dc,
+                              float *restrict dgi, float *restrict dgf, float *restrict dgc,
+                              float *restrict dgo)
 {
-    int H = s->hidden, G = 4 * H;
-    for (int r = 0; r < s->rows; r++) {
-        const float *g = s->gates + (size_t)r * G, *tc = s->tanh_c + (size_t)r * H;
-        const float *cp = s->cprev + (size_t)r * H, *dout = s->out + (size_t)r * s->out_stride;
-        float *dh = s->h + (size_t)r * H, *dc = s->c + (size_t)r * H;
-        float *dx = s->dgx + (size_t)r * G;
-        for (int j = 0; j < H; j++) {
-            float ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-            float d = dh[j] + dout[j];
-            float dct = dc[j] + d * og * (1.0f - tc[j] * tc[j]);
-            dx[j] = dct * gg * ig * (1.0f - ig);
-            dx[H + j] = dct * cp[j] * fg * (1.0f - fg);
-            dx[2 * H + j] = dct * ig * (1.0f - gg * gg);
-            dx[3 * H + j] = d * tc[j] * og * (1.0f - og);
-            dc[j] = dct * fg;
-            dh[j] = 0.0f;
-        }
+    for (int j = 0; j < H; j++) {
+        float ig = gi[j], fg = gf[j], gg = gc[j], og = go[j];
+        float d = dh[j] + dout[j];
+        float dct = dc[j] + d * og * (1.0f - tc[j] * tc[j]);
+        dgi[j] = dct * gg * ig * (1.0f - ig);
+        dgf[j] = dct * cp[j] * fg * (1.0f - fg);
+        dgc[j] = dct * ig * (1.0f - gg * gg);
+        dgo[j] = d * tc[j] * og * (1.0f - og);
+        dc[j] = dct * fg;
+        dh[j] = 0.0f;
     }
 }
 
 void el__rnn_step_forward(const rnn_step *s)
 {
-    switch (s->cell) {
-    case EL_CELL_RNN_TANH:
-    case EL_CELL_RNN_RELU: rnn_forward(s); break;
-    case EL_CELL_GRU: gru_forward(s); break;
-    case EL_CELL_LSTM: lstm_forward(s); break;
+    const int H = s->hidden, G = el_cell_gates(s->cell) * H;
+    const float *bi = s->b_ih, *bh = s->b_hh;
+    lstm_biases lb = {{bi, bi + H, bi + 2 * H, bi + 3 * H}, {bh, bh + H, bh + 2 * H, bh + 3 * H}};
+    for (int r = 0; r < s->rows; r++) {
+        float *g = s->gates + (size_t)r * G, *out = s->out + (size_t)r * s->out_stride;
+        const float *gh = s->gh + (size_t)r * G;
+        size_t row = (size_t)r * H;
+        switch (s->cell) {
+        case EL_CELL_RNN_TANH:
+        case EL_CELL_RNN_RELU:
+            rnn_row_forward(H, s->cell == EL_CELL_RNN_RELU, bi, bh, gh, g, s->h + row, out);
+            break;
+        case EL_CELL_GRU:
+            gru_row_forward(H, bi, bi + H, bi + 2 * H, bh, bh + H, bh + 2 * H, gh, gh + H,
+                            gh + 2 * H, s->hprev + row, g, g + H, g + 2 * H, s->hn_gate + row,
+                            s->h + row, out);
+            break;
+        case EL_CELL_LSTM:
+            lstm_row_forward(H, &lb, gh, gh + H, gh + 2 * H, gh + 3 * H, s->cprev + row, g,
+                             g + H, g + 2 * H, g + 3 * H, s->c + row, s->tanh_c + row,
+                             s->h + row, out);
+            break;
+        }
     }
 }
 
 void el__rnn_step_backward(const rnn_step *s)
 {
-    switch (s->cell) {
-    case EL_CELL_RNN_TANH:
-    case EL_CELL_RNN_RELU: rnn_backward(s); break;
-    case EL_CELL_GRU: gru_backward(s); break;
-    case EL_CELL_LSTM: lstm_backward(s); break;
+    const int H = s->hidden, G = el_cell_gates(s->cell) * H;
+    for (int r = 0; r < s->rows; r++) {
+        const float *g = s->gates + (size_t)r * G, *dout = s->out + (size_t)r * s->out_stride;
+        float *dx = s->dgx + (size_t)r * G, *dhh = s->dgh + (size_t)r * G;
+        size_t row = (size_t)r * H;
+        switch (s->cell) {
+        case EL_CELL_RNN_TANH:
+        case EL_CELL_RNN_RELU:
+            rnn_row_backward(H, s->cell == EL_CELL_RNN_RELU, g, dout, s->h + row, dx);
+            break;
+        case EL_CELL_GRU:
+            gru_row_backward(H, g, g + H, g + 2 * H, s->hn_gate + row, s->hprev + row, dout,
+                             s->h + row, dx, dx + H, dx + 2 * H, dhh, dhh + H, dhh + 2 * H);
+            break;
+        case EL_CELL_LSTM:
+            lstm_row_backward(H, g, g + H, g + 2 * H, g + 3 * H, s->tanh_c + row,
+                              s->cprev + row, dout, s->h + row, s->c + row, dx, dx + H,
+                              dx + 2 * H, dx + 3 * H);
+            break;
+        }
     }
 }
