@@ -60,6 +60,10 @@ el_status el_dense_forward(const el_dense *layer, const el_tensor *x, el_tensor 
     EL_REQUIRE(y, "el_dense_forward");
     el_status s = check_input("el_dense_forward", layer, x);
     if (s) return s;
+    if (el_tensor_rows(y) != el_tensor_rows(x) || el_tensor_cols(y) != layer->out_features)
+        return el__fail(EL_ERR_SHAPE, "el_dense_forward: y is %dx%d, expected %dx%d",
+                        el_tensor_rows(y), el_tensor_cols(y), el_tensor_rows(x),
+                        layer->out_features);
     s = el_matmul(y, x, EL_NO_TRANS, &layer->weight.value, EL_TRANS, 1.0f, 0.0f);
     if (!s && layer->has_bias) s = el_add_row(y, &layer->bias.value);
     return s;
@@ -77,6 +81,12 @@ el_status el_dense_backward(el_dense *layer, const el_tensor *x, const el_tensor
         return el__fail(EL_ERR_SHAPE, "el_dense_backward: dy is %dx%d, expected %dx%d",
                         el_tensor_rows(dy), el_tensor_cols(dy), el_tensor_rows(x),
                         layer->out_features);
+    /* Every shape is checked before the gradients accumulate, so a failure
+     * leaves them as they were. */
+    if (dx && (el_tensor_rows(dx) != el_tensor_rows(x) || el_tensor_cols(dx) != layer->in_features))
+        return el__fail(EL_ERR_SHAPE, "el_dense_backward: dx is %dx%d, expected %dx%d",
+                        el_tensor_rows(dx), el_tensor_cols(dx), el_tensor_rows(x),
+                        layer->in_features);
     s = el_matmul(&layer->weight.grad, dy, EL_TRANS, x, EL_NO_TRANS, 1.0f, 1.0f);
     if (!s && layer->has_bias) s = el_sum_rows(&layer->bias.grad, dy, 1.0f);
     if (!s && dx) s = el_matmul(dx, dy, EL_NO_TRANS, &layer->weight.value, EL_NO_TRANS, 1.0f, 0.0f);

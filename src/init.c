@@ -60,9 +60,16 @@ el_status el_init_xavier_normal(el_tensor *t, el_rng *rng, float gain)
     return el_init_normal(t, rng, 0.0f, (float)(gain * sqrt(2.0 / (fan_in + fan_out))));
 }
 
+static el_status check_mode(const char *fn, el_fan_mode mode)
+{
+    if (mode == EL_FAN_IN || mode == EL_FAN_OUT) return EL_OK;
+    return el__fail(EL_ERR_INVALID, "%s: fan mode %d (EL_FAN_IN or EL_FAN_OUT)", fn, (int)mode);
+}
+
 el_status el_init_kaiming_uniform(el_tensor *t, el_rng *rng, float gain, el_fan_mode mode)
 {
     EL_REQUIRE(t, "el_init_kaiming_uniform");
+    if (check_mode("el_init_kaiming_uniform", mode)) return EL_ERR_INVALID;
     double fan_in = 0, fan_out = 0;
     el_status s = fans("el_init_kaiming_uniform", t, &fan_in, &fan_out);
     if (s) return s;
@@ -73,6 +80,7 @@ el_status el_init_kaiming_uniform(el_tensor *t, el_rng *rng, float gain, el_fan_
 el_status el_init_kaiming_normal(el_tensor *t, el_rng *rng, float gain, el_fan_mode mode)
 {
     EL_REQUIRE(t, "el_init_kaiming_normal");
+    if (check_mode("el_init_kaiming_normal", mode)) return EL_ERR_INVALID;
     double fan_in = 0, fan_out = 0;
     el_status s = fans("el_init_kaiming_normal", t, &fan_in, &fan_out);
     if (s) return s;

@@ -52,6 +52,16 @@ el_status el_matmul(el_tensor *c, const el_tensor *a, el_transpose trans_a, cons
     return EL_OK;
 }
 
+static el_status check_same_matrix(const char *fn, const char *name_g, const el_tensor *g,
+                                   const char *name_x, const el_tensor *x)
+{
+    if (el_tensor_rows(g) == el_tensor_rows(x) && el_tensor_cols(g) == el_tensor_cols(x))
+        return EL_OK;
+    return el__fail(EL_ERR_SHAPE, "%s: %s is %dx%d but %s is %dx%d", fn, name_g,
+                    el_tensor_rows(g), el_tensor_cols(g), name_x, el_tensor_rows(x),
+                    el_tensor_cols(x));
+}
+
 el_status el_matmul_backward(el_tensor *da, el_tensor *db, const el_tensor *a,
                              el_transpose trans_a, const el_tensor *b, el_transpose trans_b,
                              const el_tensor *dc, float alpha, float beta)
@@ -65,6 +75,10 @@ el_status el_matmul_backward(el_tensor *da, el_tensor *db, const el_tensor *a,
     if (el_tensor_rows(dc) != m || el_tensor_cols(dc) != n)
         return el__fail(EL_ERR_SHAPE, "el_matmul_backward: dC is %dx%d but C is %dx%d",
                         el_tensor_rows(dc), el_tensor_cols(dc), m, n);
+    /* Both gradients are checked before either is written, so a failure
+     * leaves them as they were. */
+    if (da && (s = check_same_matrix("el_matmul_backward", "dA", da, "A", a))) return s;
+    if (db && (s = check_same_matrix("el_matmul_backward", "dB", db, "B", b))) return s;
     /* d op(A) = alpha dC op(B)^T and d op(B) = alpha op(A)^T dC; a transposed
      * operand takes the transpose of its gradient. */
     if (da) {

@@ -302,8 +302,7 @@ static el_status alloc_layer_arrays(el_rnn_cache *c, int layers, int tracks)
 
 static el_status ensure2(el_tensor *t, int rows, int cols)
 {
-    el_status s = el_tensor_ensure(t, 2, (int[]){rows, cols});
-    return s ? el__fail(s, "el_rnn_forward: out of memory for the cache") : EL_OK;
+    return el_tensor_ensure(t, 2, (int[]){rows, cols});
 }
 
 /* Sizes every buffer forward writes for this batch shape. */

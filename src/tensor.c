@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,15 @@ static el_status shape_size(const char *fn, int ndim, const int *shape, size_t *
             return el__fail(EL_ERR_NOMEM, "%s: shape too large for memory", fn);
         n *= (size_t)shape[i];
     }
+    /* Matrix code sees rows * cols with int rows (BLAS's integer), so the
+     * leading dimensions together must fit an int. */
+    size_t rows = 1;
+    for (int i = 0; i < ndim - 1 && rows > 0; i++) {
+        rows *= (size_t)shape[i];
+        if (rows > INT_MAX)
+            return el__fail(EL_ERR_INVALID, "%s: the leading dimensions exceed %d rows", fn,
+                            INT_MAX);
+    }
     *size = n;
     return EL_OK;
 }
@@ -37,9 +47,14 @@ el_status el_tensor_alloc(el_tensor *t, int ndim, const int *shape)
     size_t size;
     el_status s = shape_size("el_tensor_alloc", ndim, shape, &size);
     if (s) return s;
-    float *data = el__alloc_zero(size, sizeof(float));
-    if (!data)
-        return el__fail(EL_ERR_NOMEM, "el_tensor_alloc: out of memory for %zu floats", size);
+    /* An empty tensor holds no memory, so that capacity 0 with data still
+     * means a view, and an empty workspace can grow later. */
+    float *data = NULL;
+    if (size) {
+        data = el__alloc_zero(size, sizeof(float));
+        if (!data)
+            return el__fail(EL_ERR_NOMEM, "el_tensor_alloc: out of memory for %zu floats", size);
+    }
     t->data = data;
     t->capacity = size;
     set_shape(t, ndim, shape, size);
@@ -54,7 +69,7 @@ el_status el_tensor_ensure(el_tensor *t, int ndim, const int *shape)
     if (s) return s;
     if (t->data && t->capacity == 0)
         return el__fail(EL_ERR_INVALID, "el_tensor_ensure: the tensor is a view");
-    if (size > t->capacity || !t->data) {
+    if (size > t->capacity) {
         float *data = el__alloc_zero(size, sizeof(float));
         if (!data)
             return el__fail(EL_ERR_NOMEM, "el_tensor_ensure: out of memory for %zu floats",
