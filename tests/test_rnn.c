@@ -1,0 +1,782 @@
+/* The recurrent layer (include/elman/rnn.h) against PyTorch and against
+ * finite differences, and its contracts: padded steps, truncated BPTT,
+ * dropout between layers, errors and cache reuse.
+ *
+ * The PyTorch tests read tests/fixtures/rnn.txt (tools/make_rnn_fixtures.py)
+ * and compare every output and gradient within rtol 1e-5, atol 1e-6: both
+ * sides compute in float32, so they may differ in the last bits where the
+ * order of operations differs, but no more.  Shapes are small so that the
+ * tests stay quick under ASan. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "gradcheck.h"
+#include "support.h"
+
+#define RTOL 1e-5
+#define ATOL 1e-6
+
+enum { MAX_BATCH = 8 };
+
+static const el_cell all_cells[] = {EL_CELL_RNN_TANH, EL_CELL_RNN_RELU, EL_CELL_GRU,
+                                    EL_CELL_LSTM};
+
+/* Writes a name into key (EL_FIXTURE_NAME_MAX characters) and returns key;
+ * a name that does not fit fails the test. */
+static const char *keyf(char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(key, EL_FIXTURE_NAME_MAX, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && n < EL_FIXTURE_NAME_MAX, "name too long: %s...", key);
+    return key;
+}
+
+static int directions(const el_rnn_config *cfg) { return cfg->bidirectional ? 2 : 1; }
+
+/* An empty tensor stands for an argument not given (c0 and friends of the
+ * cells that have no cell state). */
+static el_tensor *given(el_tensor *t) { return t->data ? t : NULL; }
+
+/* ---- one forward and backward call ----------------------------------- */
+
+/* The tensors of one call: inputs, upstream gradients, outputs and input
+ * gradients.  The upstream gradients are also the weights of the loss
+ * sum(y dy) + sum(hn dhn) + sum(cn dcn) that the finite differences take.
+ * c0, cn, dcn and dc0 stay empty except for the LSTM. */
+typedef struct rnn_io {
+    int lengths[MAX_BATCH];
+    int ragged; /* 0: lengths is passed as NULL, every sequence T long */
+    el_tensor x, h0, c0;
+    el_tensor dy, dhn, dcn;
+    el_tensor y, hn, cn;
+    el_tensor dx, dh0, dc0;
+} rnn_io;
+
+static void io_alloc_results(rnn_io *io, const el_rnn_config *cfg, int steps, int batch)
+{
+    int states = cfg->num_layers * directions(cfg), H = cfg->hidden_size;
+    int state_shape[3] = {states, batch, H};
+    EL_TEST_OK(el_tensor_alloc(&io->y, 3, (int[]){steps, batch, directions(cfg) * H}));
+    EL_TEST_OK(el_tensor_alloc(&io->hn, 3, state_shape));
+    EL_TEST_OK(el_tensor_alloc(&io->dx, 3, (int[]){steps, batch, cfg->input_size}));
+    EL_TEST_OK(el_tensor_alloc(&io->dh0, 3, state_shape));
+    if (cfg->cell == EL_CELL_LSTM) {
+        EL_TEST_OK(el_tensor_alloc(&io->cn, 3, state_shape));
+        EL_TEST_OK(el_tensor_alloc(&io->dc0, 3, state_shape));
+    }
+}
+
+/* Random inputs in [-1, 1) and upstream gradients, the latter at padded
+ * steps too, where elman must ignore them.  lengths may be NULL. */
+static void io_random(rnn_io *io, const el_rnn_config *cfg, int steps, int batch,
+                      const int *lengths, el_rng *rng)
+{
+    cr_assert(batch <= MAX_BATCH);
+    memset(io, 0, sizeof *io);
+    io->ragged = lengths != NULL;
+    for (int b = 0; b < batch; b++) io->lengths[b] = lengths ? lengths[b] : steps;
+    int D = directions(cfg), H = cfg->hidden_size;
+    int state_shape[3] = {cfg->num_layers * D, batch, H};
+    el_test_random_tensor(&io->x, rng, 3, (int[]){steps, batch, cfg->input_size}, -1, 1);
+    el_test_random_tensor(&io->h0, rng, 3, state_shape, -1, 1);
+    el_test_random_tensor(&io->dy, rng, 3, (int[]){steps, batch, D * H}, -1, 1);
+    el_test_random_tensor(&io->dhn, rng, 3, state_shape, -1, 1);
+    if (cfg->cell == EL_CELL_LSTM) {
+        el_test_random_tensor(&io->c0, rng, 3, state_shape, -1, 1);
+        el_test_random_tensor(&io->dcn, rng, 3, state_shape, -1, 1);
+    }
+    io_alloc_results(io, cfg, steps, batch);
+}
+
+static void io_free(rnn_io *io)
+{
+    el_tensor *all[] = {&io->x,  &io->h0, &io->c0, &io->dy, &io->dhn, &io->dcn,
+                        &io->y,  &io->hn, &io->cn, &io->dx, &io->dh0, &io->dc0};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
+}
+
+static void io_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, rnn_io *io)
+{
+    EL_TEST_OK(el_rnn_forward(rnn, cache, rng, &io->x, io->ragged ? io->lengths : NULL, &io->h0,
+                              given(&io->c0), &io->y, &io->hn, given(&io->cn)));
+}
+
+static void io_backward(el_rnn *rnn, el_rnn_cache *cache, rnn_io *io)
+{
+    EL_TEST_OK(el_rnn_backward(rnn, cache, &io->dy, &io->dhn, given(&io->dcn), &io->dx,
+                               &io->dh0, given(&io->dc0)));
+}
+
+static double io_loss(const rnn_io *io)
+{
+    double loss = el_test_weighted_sum(&io->dy, &io->y) + el_test_weighted_sum(&io->dhn, &io->hn);
+    if (io->cn.data) loss += el_test_weighted_sum(&io->dcn, &io->cn);
+    return loss;
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+static void param_list(el_rnn *rnn, el_param_list *list)
+{
+    *list = (el_param_list){0};
+    EL_TEST_OK(el_rnn_params(rnn, list));
+}
+
+static void zero_grads(el_rnn *rnn)
+{
+    el_param_list list;
+    param_list(rnn, &list);
+    el_param_list_zero_grad(&list);
+    el_param_list_free(&list);
+}
+
+/* Every parameter gradient, concatenated in el_rnn_params order. */
+static void snapshot_grads(el_rnn *rnn, el_tensor *out)
+{
+    el_param_list list;
+    param_list(rnn, &list);
+    EL_TEST_OK(el_tensor_alloc(out, 1, (int[]){(int)el_param_list_numel(&list)}));
+    size_t at = 0;
+    for (int i = 0; i < list.count; i++) {
+        const el_tensor *g = &list.items[i]->grad;
+        memcpy(out->data + at, g->data, g->size * sizeof *g->data);
+        at += g->size;
+    }
+    el_param_list_free(&list);
+}
+
+static void copy_of(el_tensor *dst, const el_tensor *src)
+{
+    EL_TEST_OK(el_tensor_alloc(dst, src->ndim, src->shape));
+    EL_TEST_OK(el_tensor_copy(dst, src));
+}
+
+static void expect_same(const char *what, const el_tensor *got, const el_tensor *want,
+                        double rtol, double atol)
+{
+    cr_assert(el_tensor_same_shape(got, want), "%s: shapes differ", what);
+    el_test_assert_close(what, got->data, want->data, want->size, rtol, atol);
+}
+
+/* ---- PyTorch ------------------------------------------------------------ */
+
+/* A configuration of tools/make_rnn_fixtures.py, named as its arrays are. */
+typedef struct torch_config {
+    char name[32];
+    el_cell cell;
+    int layers, bidirectional;
+    int equal; /* all lengths T: elman gets NULL lengths */
+} torch_config;
+
+/* The SHAPES of tools/make_rnn_fixtures.py, for one cell. */
+#define TORCH_SHAPES(cell, name)                                                         \
+    {name "_l1", cell, 1, 0, 0}, {name "_l2", cell, 2, 0, 0}, {name "_bi", cell, 1, 1, 0},  \
+        {name "_l2bi", cell, 2, 1, 0}, {name "_l1_equal", cell, 1, 0, 1},                \
+        {name "_l2bi_equal", cell, 2, 1, 1}
+
+ParameterizedTestParameters(rnn_torch, matches_pytorch)
+{
+    static torch_config configs[] = {
+        TORCH_SHAPES(EL_CELL_RNN_TANH, "rnn_tanh"), TORCH_SHAPES(EL_CELL_RNN_RELU, "rnn_relu"),
+        TORCH_SHAPES(EL_CELL_GRU, "gru"), TORCH_SHAPES(EL_CELL_LSTM, "lstm")};
+    return cr_make_param_array(torch_config, configs, sizeof configs / sizeof configs[0]);
+}
+
+/* Copies the fixture array called name into t, which must have its shape. */
+static void load_into(const el_fixture *fx, const char *name, el_tensor *t)
+{
+    const el_fixture_array *a = el_fixture_get(fx, name);
+    int same = a->ndim == t->ndim;
+    for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == t->shape[d];
+    char shape[64];
+    cr_assert(same, "%s: elman's tensor is %s, PyTorch's has another shape", name,
+              el_tensor_shape_string(t, shape, sizeof shape));
+    memcpy(t->data, a->data, a->size * sizeof *a->data);
+}
+
+/* Whether a fixture array is a parameter value of configuration prefix:
+ * "<prefix>.weight_*" or "<prefix>.bias_*" (gradients start with "d"). */
+static int is_parameter_of(const char *name, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    if (strncmp(name, prefix, len) != 0 || name[len] != '.') return 0;
+    const char *rest = name + len + 1;
+    return strncmp(rest, "weight_", 7) == 0 || strncmp(rest, "bias_", 5) == 0;
+}
+
+/* Checks that elman names the parameters as PyTorch does, in PyTorch's
+ * order (per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh),
+ * that the fixture has no parameter elman lacks, and loads PyTorch's values. */
+static void load_torch_weights(const el_fixture *fx, el_rnn *rnn, const char *prefix)
+{
+    static const char *const kinds[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    el_param_list list;
+    param_list(rnn, &list);
+    int D = directions(&rnn->config), i = 0;
+    char key[EL_FIXTURE_NAME_MAX];
+    for (int l = 0; l < rnn->config.num_layers; l++)
+        for (int d = 0; d < D; d++) {
+            el_rnn_weights *w = el_rnn_layer(rnn, l, d);
+            el_param *own[4] = {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh};
+            for (int k = 0; k < 4; k++, i++) {
+                keyf(key, "%s.%s_l%d%s", prefix, kinds[k], l, d ? "_reverse" : "");
+                cr_assert(el_param_list_find(&list, key) == own[k],
+                          "elman has no parameter %s, or it is not layer %d direction %d's %s",
+                          key, l, d, kinds[k]);
+                cr_assert(i < list.count && list.items[i] == own[k],
+                          "%s is not parameter %d of el_rnn_params, as in PyTorch's order", key,
+                          i);
+                load_into(fx, key, &own[k]->value);
+            }
+        }
+    cr_assert_eq(list.count, i, "el_rnn_params lists %d parameters, PyTorch's layer has %d",
+                 list.count, i);
+    int in_fixture = 0;
+    for (int a = 0; a < fx->count; a++) in_fixture += is_parameter_of(fx->arrays[a].name, prefix);
+    cr_assert_eq(in_fixture, i, "PyTorch's %s has %d parameters, elman's %d", prefix, in_fixture,
+                 i);
+    el_param_list_free(&list);
+}
+
+/* Reads the inputs and upstream gradients of configuration c. */
+static void load_torch_io(const el_fixture *fx, const torch_config *c, const el_rnn_config *cfg,
+                          rnn_io *io)
+{
+    char key[EL_FIXTURE_NAME_MAX];
+    memset(io, 0, sizeof *io);
+    el_fixture_tensor(fx, keyf(key, "%s.x", c->name), &io->x);
+    int steps = io->x.shape[0], batch = io->x.shape[1];
+    cr_assert(batch <= MAX_BATCH);
+    el_fixture_ints(fx, keyf(key, "%s.lengths", c->name), io->lengths, (size_t)batch);
+    for (int b = 0; c->equal && b < batch; b++)
+        cr_assert_eq(io->lengths[b], steps, "%s: lengths[%d] is not T", c->name, b);
+    io->ragged = !c->equal;
+    el_fixture_tensor(fx, keyf(key, "%s.h0", c->name), &io->h0);
+    el_fixture_tensor(fx, keyf(key, "%s.dy", c->name), &io->dy);
+    el_fixture_tensor(fx, keyf(key, "%s.dhn", c->name), &io->dhn);
+    if (c->cell == EL_CELL_LSTM) {
+        el_fixture_tensor(fx, keyf(key, "%s.c0", c->name), &io->c0);
+        el_fixture_tensor(fx, keyf(key, "%s.dcn", c->name), &io->dcn);
+    }
+    io_alloc_results(io, cfg, steps, batch);
+}
+
+static void expect_torch(const el_fixture *fx, const char *prefix, const char *what,
+                         const el_tensor *got)
+{
+    char key[EL_FIXTURE_NAME_MAX];
+    el_fixture_expect_tensor(fx, keyf(key, "%s.%s", prefix, what), got, RTOL, ATOL);
+}
+
+ParameterizedTest(torch_config *c, rnn_torch, matches_pytorch)
+{
+    el_fixture fx;
+    el_fixture_load(&fx, "rnn.txt");
+    char key[EL_FIXTURE_NAME_MAX];
+    const el_fixture_array *x = el_fixture_get(&fx, keyf(key, "%s.x", c->name));
+    const el_fixture_array *h0 = el_fixture_get(&fx, keyf(key, "%s.h0", c->name));
+    el_rnn_config cfg = {.cell = c->cell, .input_size = x->shape[2],
+                         .hidden_size = h0->shape[2], .num_layers = c->layers,
+                         .bidirectional = c->bidirectional, .dropout = 0};
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, c->name, &cfg, NULL));
+    load_torch_weights(&fx, &rnn, c->name);
+    rnn_io io;
+    load_torch_io(&fx, c, &cfg, &io);
+    el_rnn_cache *cache;
+    EL_TEST_OK(el_rnn_cache_create(&cache));
+
+    io_forward(&rnn, cache, NULL, &io);
+    expect_torch(&fx, c->name, "y", &io.y);
+    expect_torch(&fx, c->name, "hn", &io.hn);
+    if (c->cell == EL_CELL_LSTM) expect_torch(&fx, c->name, "cn", &io.cn);
+
+    io_backward(&rnn, cache, &io);
+    expect_torch(&fx, c->name, "dx", &io.dx);
+    expect_torch(&fx, c->name, "dh0", &io.dh0);
+    if (c->cell == EL_CELL_LSTM) expect_torch(&fx, c->name, "dc0", &io.dc0);
+    el_param_list list;
+    param_list(&rnn, &list);
+    size_t skip = strlen(c->name) + 1; /* "gru_l2bi.weight_ih_l0" -> "weight_ih_l0" */
+    for (int i = 0; i < list.count; i++) {
+        keyf(key, "d%s", list.items[i]->name + skip);
+        expect_torch(&fx, c->name, key, &list.items[i]->grad);
+    }
+
+    el_param_list_free(&list);
+    el_rnn_cache_free(cache);
+    io_free(&io);
+    el_rnn_free(&rnn);
+    el_fixture_free(&fx);
+}
+
+/* ---- finite differences --------------------------------------------------- */
+
+/* A layer and one call's tensors; the loss replays the generator from start
+ * before each forward call, so that every evaluation draws the same dropout
+ * masks as the one backward went through. */
+typedef struct fd_case {
+    el_rnn rnn;
+    el_rnn_cache *cache;
+    el_rng start;
+    rnn_io io;
+} fd_case;
+
+static double fd_loss(void *ctx)
+{
+    fd_case *c = ctx;
+    el_rng rng = c->start;
+    io_forward(&c->rnn, c->cache, &rng, &c->io);
+    return io_loss(&c->io);
+}
+
+static void fd_setup(fd_case *c, const el_rnn_config *cfg, int steps, int batch,
+                     const int *lengths, uint64_t seed)
+{
+    el_rng rng;
+    el_rng_seed(&rng, seed);
+    EL_TEST_OK(el_rnn_init(&c->rnn, "rnn", cfg, &rng));
+    io_random(&c->io, cfg, steps, batch, lengths, &rng);
+    c->start = rng;
+    EL_TEST_OK(el_rnn_cache_create(&c->cache));
+}
+
+static void fd_free(fd_case *c)
+{
+    el_rnn_cache_free(c->cache);
+    io_free(&c->io);
+    el_rnn_free(&c->rnn);
+}
+
+/* The loss sums about a hundred float32 outputs, each rounded, so its
+ * central differences carry noise of up to about 1e-4 (8e-5 seen); a floor
+ * of 1e-2 keeps that from reading as a relative error of the gradients
+ * smaller than 1e-2, and still catches an error of more than 1e-4 in any. */
+static const el_test_gradcheck_opts fd_opts = {.eps = 1e-2, .tolerance = 1e-2, .floor = 1e-2};
+
+/* Runs backward once, then compares the gradients of x, h0, c0 and every
+ * parameter with central differences of the loss. */
+static void fd_check_all(fd_case *c, const char *label)
+{
+    zero_grads(&c->rnn);
+    fd_loss(c);
+    io_backward(&c->rnn, c->cache, &c->io);
+    char what[EL_FIXTURE_NAME_MAX];
+    el_test_gradcheck(keyf(what, "%s: x", label), fd_loss, c, &c->io.x, &c->io.dx, &fd_opts);
+    el_test_gradcheck(keyf(what, "%s: h0", label), fd_loss, c, &c->io.h0, &c->io.dh0, &fd_opts);
+    if (c->io.c0.data)
+        el_test_gradcheck(keyf(what, "%s: c0", label), fd_loss, c, &c->io.c0, &c->io.dc0, &fd_opts);
+    el_param_list list;
+    param_list(&c->rnn, &list);
+    for (int i = 0; i < list.count; i++) {
+        el_param *p = list.items[i];
+        el_test_gradcheck(keyf(what, "%s: %s", label, p->name), fd_loss, c, &p->value, &p->grad,
+                          &fd_opts);
+    }
+    el_param_list_free(&list);
+}
+
+/* A ReLU RNN has no derivative where a pre-activation is 0, and a central
+ * difference that steps across 0 measures neither side.  So here every
+ * hidden unit has bias_ih +1 or -1 (alternately) and every weight and
+ * bias_hh is at most 0.05: with inputs and h0 in [-1, 1] the states stay
+ * below 1.8 and the rest of every pre-activation below 0.75 in magnitude,
+ * so each one is at least 0.25 from the kink, while a step of eps moves it
+ * by less than 0.05.  Half the units are on, half off: both branches of the
+ * derivative are checked. */
+static void keep_relu_off_kinks(el_rnn *rnn, el_rng *rng)
+{
+    int D = directions(&rnn->config);
+    for (int l = 0; l < rnn->config.num_layers; l++)
+        for (int d = 0; d < D; d++) {
+            el_rnn_weights *w = el_rnn_layer(rnn, l, d);
+            EL_TEST_OK(el_init_uniform(&w->weight_ih.value, rng, -0.05f, 0.05f));
+            EL_TEST_OK(el_init_uniform(&w->weight_hh.value, rng, -0.05f, 0.05f));
+            EL_TEST_OK(el_init_uniform(&w->bias_hh.value, rng, -0.05f, 0.05f));
+            for (size_t j = 0; j < w->bias_ih.value.size; j++)
+                w->bias_ih.value.data[j] = j % 2 ? -1.0f : 1.0f;
+        }
+}
+
+/* The outputs of the last layer bear the margin out: each is 0 (off, or
+ * padding) or at least 0.25. */
+static void expect_off_kinks(const el_tensor *y)
+{
+    for (size_t i = 0; i < y->size; i++)
+        cr_assert(y->data[i] == 0 || y->data[i] >= 0.25f,
+                  "ReLU output %zu is %g, too close to the kink", i, (double)y->data[i]);
+}
+
+/* Two bidirectional layers over ragged lengths with an empty sequence. */
+static void check_cell_gradients(el_cell cell, uint64_t seed)
+{
+    el_rnn_config cfg = {.cell = cell, .input_size = 3, .hidden_size = 3, .num_layers = 2,
+                         .bidirectional = 1};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, 4, 3, (int[]){2, 4, 0}, seed);
+    if (cell == EL_CELL_RNN_RELU) {
+        keep_relu_off_kinks(&c.rnn, &c.start);
+        fd_loss(&c);
+        expect_off_kinks(&c.io.y);
+    }
+    fd_check_all(&c, el_cell_name(cell));
+    fd_free(&c);
+}
+
+Test(rnn_gradcheck, rnn_tanh) { check_cell_gradients(EL_CELL_RNN_TANH, 200); }
+Test(rnn_gradcheck, rnn_relu) { check_cell_gradients(EL_CELL_RNN_RELU, 201); }
+Test(rnn_gradcheck, gru) { check_cell_gradients(EL_CELL_GRU, 202); }
+Test(rnn_gradcheck, lstm) { check_cell_gradients(EL_CELL_LSTM, 203); }
+
+/* ---- padded steps ---------------------------------------------------------- */
+
+/* Sequence b of two (layers*D, B, H) state tensors is the same in every slot. */
+static void expect_sequence(const char *what, const el_tensor *got, const el_tensor *want, int b)
+{
+    int states = want->shape[0], batch = want->shape[1], H = want->shape[2];
+    for (int s = 0; s < states; s++) {
+        size_t at = ((size_t)s * batch + b) * H;
+        el_test_assert_close(what, got->data + at, want->data + at, (size_t)H, 0, 0);
+    }
+}
+
+/* Outputs at t >= length are exactly 0, what x holds there (NaN here)
+ * reaches neither the outputs, the final states nor the gradients, and an
+ * empty sequence leaves its state alone. */
+static void check_padding(el_cell cell, uint64_t seed)
+{
+    enum { T = 5, B = 4 };
+    static const int lengths[B] = {5, 0, 3, 1};
+    el_rnn_config cfg = {.cell = cell, .input_size = 3, .hidden_size = 3, .num_layers = 2,
+                         .bidirectional = 1};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, T, B, lengths, seed);
+    rnn_io *io = &c.io;
+    io_forward(&c.rnn, c.cache, NULL, io);
+    io_backward(&c.rnn, c.cache, io);
+    int width = io->y.shape[2], in = cfg.input_size;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            for (int j = 0; t >= lengths[b] && j < width; j++)
+                cr_assert(io->y.data[((size_t)t * B + b) * width + j] == 0,
+                          "%s: y[%d][%d][%d] is not 0 beyond length %d", el_cell_name(cell), t,
+                          b, j, lengths[b]);
+    /* The empty sequence keeps its initial state, and its initial state's
+     * gradient is the final state's. */
+    expect_sequence("empty sequence: hn = h0", &io->hn, &io->h0, 1);
+    expect_sequence("empty sequence: dh0 = dhn", &io->dh0, &io->dhn, 1);
+    if (io->cn.data) {
+        expect_sequence("empty sequence: cn = c0", &io->cn, &io->c0, 1);
+        expect_sequence("empty sequence: dc0 = dcn", &io->dc0, &io->dcn, 1);
+    }
+
+    el_tensor y = {0}, hn = {0}, cn = {0}, dx = {0}, dh0 = {0};
+    copy_of(&y, &io->y);
+    copy_of(&hn, &io->hn);
+    copy_of(&dx, &io->dx);
+    copy_of(&dh0, &io->dh0);
+    if (io->cn.data) copy_of(&cn, &io->cn);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            for (int j = 0; t >= lengths[b] && j < in; j++)
+                io->x.data[((size_t)t * B + b) * in + j] = NAN;
+    io_forward(&c.rnn, c.cache, NULL, io);
+    io_backward(&c.rnn, c.cache, io);
+    expect_same("y with NaN padding", &io->y, &y, 0, 0);
+    expect_same("hn with NaN padding", &io->hn, &hn, 0, 0);
+    if (io->cn.data) expect_same("cn with NaN padding", &io->cn, &cn, 0, 0);
+    expect_same("dx with NaN padding", &io->dx, &dx, 0, 0);
+    expect_same("dh0 with NaN padding", &io->dh0, &dh0, 0, 0);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            for (int j = 0; t >= lengths[b] && j < in; j++)
+                cr_assert(dx.data[((size_t)t * B + b) * in + j] == 0,
+                          "%s: dx[%d][%d][%d] is not 0 beyond length %d", el_cell_name(cell), t,
+                          b, j, lengths[b]);
+    el_tensor *copies[] = {&y, &hn, &cn, &dx, &dh0};
+    for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++) el_tensor_free(copies[i]);
+    fd_free(&c);
+}
+
+Test(rnn, padded_steps)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        check_padding(all_cells[i], 300 + i);
+}
+
+/* ---- truncated BPTT ------------------------------------------------------- */
+
+/* Steps [first, first + count) of a (T, B, ...) tensor, as a view. */
+static el_tensor steps_view(const el_tensor *t, int first, int count)
+{
+    el_tensor v;
+    size_t step = t->size / (size_t)t->shape[0];
+    EL_TEST_OK(el_tensor_view(&v, t, (size_t)first * step, 3,
+                              (int[]){count, t->shape[1], t->shape[2]}));
+    return v;
+}
+
+static void alloc_like(el_tensor *t, const el_tensor *like)
+{
+    if (like->data) EL_TEST_OK(el_tensor_alloc(t, like->ndim, like->shape));
+}
+
+/* Six steps as one call, and as two calls of three where the second starts
+ * from the first's final state: the same outputs.  Backward of the second
+ * chunk with the final-state gradient gives the gradient of its initial
+ * state, and that, as the first chunk's final-state gradient, reproduces the
+ * whole sequence's gradients: the state is carried across the edge, and the
+ * gradient crosses it only through what is passed by hand. */
+static void check_truncated_bptt(el_cell cell, uint64_t seed)
+{
+    enum { T = 6, HALF = 3, B = 3 };
+    el_rnn_config cfg = {.cell = cell, .input_size = 3, .hidden_size = 4, .num_layers = 2};
+    fd_case whole = {0};
+    fd_setup(&whole, &cfg, T, B, NULL, seed);
+    rnn_io *io = &whole.io;
+    io_forward(&whole.rnn, whole.cache, NULL, io);
+    io_backward(&whole.rnn, whole.cache, io);
+    el_tensor grads = {0};
+    snapshot_grads(&whole.rnn, &grads);
+    zero_grads(&whole.rnn);
+
+    el_rnn_cache *first, *second;
+    EL_TEST_OK(el_rnn_cache_create(&first));
+    EL_TEST_OK(el_rnn_cache_create(&second));
+    el_tensor y = {0}, dx = {0}, h_mid = {0}, c_mid = {0}, hn = {0}, cn = {0};
+    el_tensor dh_mid = {0}, dc_mid = {0}, dh0 = {0}, dc0 = {0};
+    alloc_like(&y, &io->y);
+    alloc_like(&dx, &io->dx);
+    el_tensor *states[] = {&h_mid, &hn, &dh_mid, &dh0};
+    for (size_t i = 0; i < 4; i++) alloc_like(states[i], &io->hn);
+    el_tensor *cell_states[] = {&c_mid, &cn, &dc_mid, &dc0};
+    for (size_t i = 0; i < 4; i++) alloc_like(cell_states[i], &io->cn);
+    el_tensor x1 = steps_view(&io->x, 0, HALF), x2 = steps_view(&io->x, HALF, HALF);
+    el_tensor y1 = steps_view(&y, 0, HALF), y2 = steps_view(&y, HALF, HALF);
+    el_tensor dy1 = steps_view(&io->dy, 0, HALF), dy2 = steps_view(&io->dy, HALF, HALF);
+    el_tensor dx1 = steps_view(&dx, 0, HALF), dx2 = steps_view(&dx, HALF, HALF);
+
+    EL_TEST_OK(el_rnn_forward(&whole.rnn, first, NULL, &x1, NULL, &io->h0, given(&io->c0), &y1,
+                              &h_mid, given(&c_mid)));
+    EL_TEST_OK(el_rnn_forward(&whole.rnn, second, NULL, &x2, NULL, &h_mid, given(&c_mid), &y2,
+                              &hn, given(&cn)));
+    /* Not bit for bit: the chunks' input projections are GEMMs over fewer
+     * rows, which BLAS may split into blocks with differently fused
+     * multiply-adds; every step's arithmetic is otherwise the same. */
+    expect_same("chunked y", &y, &io->y, 1e-6, 1e-7);
+    expect_same("chunked hn", &hn, &io->hn, 1e-6, 1e-7);
+    if (cn.data) expect_same("chunked cn", &cn, &io->cn, 1e-6, 1e-7);
+
+    EL_TEST_OK(el_rnn_backward(&whole.rnn, second, &dy2, &io->dhn, given(&io->dcn), &dx2,
+                               &dh_mid, given(&dc_mid)));
+    EL_TEST_OK(el_rnn_backward(&whole.rnn, first, &dy1, &dh_mid, given(&dc_mid), &dx1, &dh0,
+                               given(&dc0)));
+    el_tensor chunk_grads = {0};
+    snapshot_grads(&whole.rnn, &chunk_grads);
+    expect_same("chunked dx", &dx, &io->dx, RTOL, ATOL);
+    expect_same("chunked dh0", &dh0, &io->dh0, RTOL, ATOL);
+    if (dc0.data) expect_same("chunked dc0", &dc0, &io->dc0, RTOL, ATOL);
+    /* Each chunk's weight gradient is one GEMM over its own rows, added to
+     * the other's: another summation order than one GEMM over all rows. */
+    expect_same("chunked parameter gradients", &chunk_grads, &grads, RTOL, ATOL);
+
+    el_tensor *owned[] = {&y,  &dx, &h_mid, &c_mid, &hn, &cn, &dh_mid, &dc_mid, &dh0, &dc0,
+                          &grads, &chunk_grads};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) el_tensor_free(owned[i]);
+    el_rnn_cache_free(first);
+    el_rnn_cache_free(second);
+    fd_free(&whole);
+}
+
+Test(rnn, truncated_bptt)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        check_truncated_bptt(all_cells[i], 400 + i);
+}
+
+/* ---- dropout between layers ----------------------------------------------- */
+
+static int differs(const el_tensor *a, const el_tensor *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a->data[i] != b->data[i]) return 1;
+    return 0;
+}
+
+/* Dropout 0.5 on the first layer's outputs: training differs from
+ * evaluation, the same seed gives the same outputs, another seed others,
+ * the first layer's final states are untouched (dropout acts between
+ * layers, not on the recurrence), and the gradients through the masks are
+ * right. */
+Test(rnn, dropout_between_layers)
+{
+    el_rnn_config cfg = {.cell = EL_CELL_LSTM, .input_size = 3, .hidden_size = 3,
+                         .num_layers = 2, .bidirectional = 1, .dropout = 0.5f};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, 4, 3, (int[]){4, 1, 3}, 500);
+    el_tensor y = {0}, hn = {0};
+    fd_loss(&c);
+    copy_of(&y, &c.io.y);
+    copy_of(&hn, &c.io.hn);
+
+    fd_loss(&c);
+    expect_same("y, same seed", &c.io.y, &y, 0, 0);
+    expect_same("hn, same seed", &c.io.hn, &hn, 0, 0);
+    el_rng other;
+    el_rng_seed(&other, 501);
+    io_forward(&c.rnn, c.cache, &other, &c.io);
+    cr_assert(differs(&c.io.y, &y, y.size), "another seed gave the same outputs");
+
+    c.rnn.training = 0;
+    io_forward(&c.rnn, c.cache, NULL, &c.io);
+    cr_assert(differs(&c.io.y, &y, y.size), "training and evaluation gave the same outputs");
+    size_t first_layer = hn.size / 2; /* slots 0 and 1 of (layers*D, B, H) */
+    el_test_assert_close("first layer's hn, training vs evaluation", c.io.hn.data, hn.data,
+                         first_layer, 0, 0);
+    c.rnn.training = 1;
+
+    fd_check_all(&c, "lstm, dropout 0.5");
+    el_tensor_free(&y);
+    el_tensor_free(&hn);
+    fd_free(&c);
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static void expect_failure(const char *what, el_status got, el_status want, const char *mention)
+{
+    cr_assert_eq(got, want, "%s: returned %s, expected %s", what, el_status_name(got),
+                 el_status_name(want));
+    cr_assert(strstr(el_last_error(), mention), "%s: the message \"%s\" does not mention %s",
+              what, el_last_error(), mention);
+}
+
+Test(rnn, errors)
+{
+    enum { T = 5, B = 2 };
+    el_rnn_config cfg = {.cell = EL_CELL_GRU, .input_size = 3, .hidden_size = 4, .num_layers = 2,
+                         .bidirectional = 1};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, T, B, (int[]){5, 3}, 600);
+    rnn_io *io = &c.io;
+    el_rnn *rnn = &c.rnn;
+    el_tensor bad = {0}, c0 = {0};
+
+    el_clear_error();
+    expect_failure("backward before forward",
+                   el_rnn_backward(rnn, c.cache, &io->dy, NULL, NULL, &io->dx, NULL, NULL),
+                   EL_ERR_STATE, "el_rnn_backward");
+
+    EL_TEST_OK(el_tensor_alloc(&bad, 3, (int[]){T, B, 4}));
+    el_clear_error();
+    expect_failure("x with 4 features",
+                   el_rnn_forward(rnn, c.cache, NULL, &bad, NULL, NULL, NULL, &io->y, NULL, NULL),
+                   EL_ERR_SHAPE, "x is 5x2x4");
+    el_tensor_free(&bad);
+    EL_TEST_OK(el_tensor_alloc(&bad, 2, (int[]){T * B, 3}));
+    el_clear_error();
+    expect_failure("2-D x",
+                   el_rnn_forward(rnn, c.cache, NULL, &bad, NULL, NULL, NULL, &io->y, NULL, NULL),
+                   EL_ERR_SHAPE, "x is 10x3");
+    el_tensor_free(&bad);
+
+    EL_TEST_OK(el_tensor_alloc(&bad, 3, (int[]){2, B, 4})); /* needs layers*D = 4 */
+    el_clear_error();
+    expect_failure("h0 with 2 states",
+                   el_rnn_forward(rnn, c.cache, NULL, &io->x, NULL, &bad, NULL, &io->y, NULL,
+                                  NULL),
+                   EL_ERR_SHAPE, "h0 is 2x2x4");
+    el_tensor_free(&bad);
+
+    int too_long[B] = {5, 6}, negative[B] = {-1, 5};
+    el_clear_error();
+    expect_failure("length T + 1",
+                   el_rnn_forward(rnn, c.cache, NULL, &io->x, too_long, NULL, NULL, &io->y, NULL,
+                                  NULL),
+                   EL_ERR_INVALID, "lengths[1] is 6");
+    el_clear_error();
+    expect_failure("length -1",
+                   el_rnn_forward(rnn, c.cache, NULL, &io->x, negative, NULL, NULL, &io->y, NULL,
+                                  NULL),
+                   EL_ERR_INVALID, "lengths[0] is -1");
+
+    copy_of(&c0, &io->h0);
+    el_clear_error();
+    expect_failure("c0 given to a GRU",
+                   el_rnn_forward(rnn, c.cache, NULL, &io->x, NULL, &io->h0, &c0, &io->y, NULL,
+                                  NULL),
+                   EL_ERR_INVALID, "gru");
+
+    /* None of that left the cache half-filled: a whole call still works. */
+    io_forward(rnn, c.cache, NULL, io);
+    el_clear_error();
+    expect_failure("dcn given to a GRU",
+                   el_rnn_backward(rnn, c.cache, &io->dy, NULL, &c0, &io->dx, NULL, NULL),
+                   EL_ERR_INVALID, "gru");
+    io_backward(rnn, c.cache, io);
+    el_tensor_free(&c0);
+    fd_free(&c);
+}
+
+/* ---- cache reuse ------------------------------------------------------------ */
+
+/* One cache through a long, a short and again a long batch gives, bit for
+ * bit, what a fresh cache gives for each: no stale sizes or contents carry
+ * over (dropout included, so the masks' buffers are reused too). */
+Test(rnn, cache_reused_across_shapes)
+{
+    static const struct { int steps, batch; int lengths[4]; } shapes[] = {
+        {6, 4, {6, 2, 0, 5}}, {3, 2, {1, 3}}, {5, 3, {2, 5, 4}}};
+    el_rnn_config cfg = {.cell = EL_CELL_LSTM, .input_size = 3, .hidden_size = 4,
+                         .num_layers = 2, .bidirectional = 1, .dropout = 0.3f};
+    el_rng rng;
+    el_rng_seed(&rng, 700);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, "rnn", &cfg, &rng));
+    el_rnn_cache *reused;
+    EL_TEST_OK(el_rnn_cache_create(&reused));
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        /* a and b: the same inputs, and the same masks from the same seed. */
+        rnn_io a, b;
+        el_rng start = rng, masks_a, masks_b;
+        io_random(&a, &cfg, shapes[s].steps, shapes[s].batch, shapes[s].lengths, &rng);
+        masks_a = rng;
+        io_random(&b, &cfg, shapes[s].steps, shapes[s].batch, shapes[s].lengths, &start);
+        masks_b = start;
+
+        zero_grads(&rnn);
+        io_forward(&rnn, reused, &masks_a, &a);
+        io_backward(&rnn, reused, &a);
+        el_tensor grads_a = {0}, grads_b = {0};
+        snapshot_grads(&rnn, &grads_a);
+
+        el_rnn_cache *fresh;
+        EL_TEST_OK(el_rnn_cache_create(&fresh));
+        zero_grads(&rnn);
+        io_forward(&rnn, fresh, &masks_b, &b);
+        io_backward(&rnn, fresh, &b);
+        snapshot_grads(&rnn, &grads_b);
+        el_rnn_cache_free(fresh);
+
+        expect_same("y", &a.y, &b.y, 0, 0);
+        expect_same("hn", &a.hn, &b.hn, 0, 0);
+        expect_same("cn", &a.cn, &b.cn, 0, 0);
+        expect_same("dx", &a.dx, &b.dx, 0, 0);
+        expect_same("dh0", &a.dh0, &b.dh0, 0, 0);
+        expect_same("dc0", &a.dc0, &b.dc0, 0, 0);
+        expect_same("parameter gradients", &grads_a, &grads_b, 0, 0);
+        el_tensor_free(&grads_a);
+        el_tensor_free(&grads_b);
+        io_free(&a);
+        io_free(&b);
+    }
+    el_rnn_cache_free(reused);
+    el_rnn_free(&rnn);
+}
