@@ -1,0 +1,142 @@
+/* Times one recurrent layer's forward + backward pass in elman, and the
+ * bare cblas_sgemm calls of the same shapes, for bench/rnn.py.
+ *
+ *   rnn-bench CELL HIDDEN THREADS [STEPS BATCH INPUT]
+ *
+ * prints one line: "elman_ms=X sgemm_ms=Y gflop=Z", each time the median of
+ * repeated runs after a warm-up. */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "elman/elman.h"
+
+#define RUNS 9
+
+typedef struct shape {
+    int steps, batch, input, hidden, gates;
+} shape;
+
+typedef struct layer_run {
+    el_rnn rnn;
+    el_rnn_cache *cache;
+    el_tensor x, y, dy, dx;
+} layer_run;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return v[n / 2];
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "rnn-bench: %s: %s\n", what, el_last_error());
+    exit(1);
+}
+
+static void setup_layer(layer_run *run, el_cell cell, const shape *s)
+{
+    el_rng rng;
+    el_rng_seed(&rng, 1);
+    el_rnn_config config = {cell, s->input, s->hidden, 1, 0, 0.0f};
+    if (el_rnn_init(&run->rnn, "rnn", &config, &rng) || el_rnn_cache_create(&run->cache))
+        die("init");
+    int xs[3] = {s->steps, s->batch, s->input}, ys[3] = {s->steps, s->batch, s->hidden};
+    if (el_tensor_alloc(&run->x, 3, xs) || el_tensor_alloc(&run->dx, 3, xs) ||
+        el_tensor_alloc(&run->y, 3, ys) || el_tensor_alloc(&run->dy, 3, ys) ||
+        el_init_uniform(&run->x, &rng, -1, 1) || el_init_uniform(&run->dy, &rng, -1, 1))
+        die("tensors");
+}
+
+static double time_layer(layer_run *run)
+{
+    double t0 = now();
+    if (el_rnn_forward(&run->rnn, run->cache, NULL, &run->x, NULL, NULL, NULL, &run->y, NULL,
+                       NULL) ||
+        el_rnn_backward(&run->rnn, run->cache, &run->dy, NULL, NULL, &run->dx, NULL, NULL))
+        die("run");
+    return now() - t0;
+}
+
+static void sgemm(int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
+}
+
+/* The matrix products a layer's forward and backward pass must do, and
+ * nothing else: the ceiling that elman's time is compared with. */
+static double time_gemms(const shape *s, float *a, float *b, float *c)
+{
+    int T = s->steps, B = s->batch, In = s->input, H = s->hidden, G = s->gates * H;
+    double t0 = now();
+    sgemm(0, 1, T * B, G, In, a, b, c); /* input projection */
+    for (int t = 0; t < T; t++) sgemm(0, 1, B, G, H, a, b, c); /* recurrence */
+    for (int t = 0; t < T; t++) sgemm(0, 0, B, H, G, a, b, c); /* state gradient */
+    sgemm(1, 0, G, In, T * B, a, b, c); /* dW_ih */
+    sgemm(1, 0, G, H, T * B, a, b, c); /* dW_hh */
+    sgemm(0, 0, T * B, In, G, a, b, c); /* dx */
+    return now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4 && argc != 7) {
+        fprintf(stderr, "usage: rnn-bench CELL HIDDEN THREADS [STEPS BATCH INPUT]\n");
+        return 2;
+    }
+    el_cell cell;
+    if (el_cell_parse(argv[1], &cell)) die("cell");
+    shape s = {32, 64, 64, atoi(argv[2]), el_cell_gates(cell)};
+    if (argc == 7) {
+        s.steps = atoi(argv[4]);
+        s.batch = atoi(argv[5]);
+        s.input = atoi(argv[6]);
+    }
+    if (el_set_threads(atoi(argv[3]))) die("threads");
+    layer_run run = {0};
+    setup_layer(&run, cell, &s);
+
+    size_t big = (size_t)s.steps * s.batch + (size_t)s.gates * s.hidden + (size_t)s.hidden;
+    big *= (size_t)(s.gates * s.hidden > s.input ? s.gates * s.hidden : s.input) + s.hidden;
+    float *a = calloc(big, sizeof(float)), *b = calloc(big, sizeof(float)),
+          *c = calloc(big, sizeof(float));
+    if (!a || !b || !c) die("memory");
+
+    double layer[RUNS], gemms[RUNS];
+    time_layer(&run);
+    time_gemms(&s, a, b, c);
+    for (int i = 0; i < RUNS; i++) {
+        layer[i] = time_layer(&run);
+        gemms[i] = time_gemms(&s, a, b, c);
+    }
+    double flop = 6.0 * s.steps * s.batch * (double)s.gates * s.hidden * (s.input + s.hidden);
+    printf("elman_ms=%.4f sgemm_ms=%.4f gflop=%.6f\n", 1e3 * median(layer, RUNS),
+           1e3 * median(gemms, RUNS), flop * 1e-9);
+    free(a);
+    free(b);
+    free(c);
+    el_tensor_free(&run.x);
+    el_tensor_free(&run.y);
+    el_tensor_free(&run.dx);
+    el_tensor_free(&run.dy);
+    el_rnn_cache_free(run.cache);
+    el_rnn_free(&run.rnn);
+    return 0;
+}

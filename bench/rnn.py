@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""elman's recurrent layer against PyTorch's, measured in the same run.
+
+For each cell (RNN, GRU, LSTM), hidden size and thread count this times one
+layer's forward + backward pass (T=32, B=64, input 64, gradients of the input
+and of every parameter) in elman (bench/rnn-bench) and in PyTorch (Debian's
+python3-torch), each in a fresh process, and prints the ratio.  It also
+reports elman's GFLOP/s as a fraction of what the bare cblas_sgemm calls of
+the same shapes reach at the same thread count.  The last line is
+"min_speedup_vs_torch: X", the smallest ratio in the table.
+
+    bench/rnn.py [--build DIR] [--hidden 128,256,512,1024] [--threads 1,2]
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+TORCH_TIMER = r"""
+import sys, time, torch
+cell, hidden, threads, steps, batch, inp = sys.argv[1], *map(int, sys.argv[2:])
+torch.set_num_threads(threads)
+torch.manual_seed(1)
+layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](inp, hidden)
+x = torch.rand(steps, batch, inp, requires_grad=True)
+dy = torch.rand(steps, batch, hidden)
+def once():
+    for p in layer.parameters():
+        p.grad = None
+    x.grad = None
+    t0 = time.perf_counter()
+    y, _ = layer(x)
+    y.backward(dy)
+    return time.perf_counter() - t0
+once()
+runs = sorted(once() for _ in range(9))
+print(f"torch_ms={1e3 * runs[len(runs) // 2]:.4f}")
+"""
+
+
+def parse(line):
+    return {k: float(v) for k, v in (item.split("=") for item in line.split())}
+
+
+def run_elman(build, cell, hidden, threads, shape):
+    exe = os.path.join(build, "bench", "rnn-bench")
+    out = subprocess.run([exe, cell, str(hidden), str(threads), *map(str, shape)],
+                         check=True, capture_output=True, text=True).stdout
+    return parse(out)
+
+
+def run_torch(cell, hidden, threads, shape):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if threads > 1:
+        # Without it PyTorch's OpenMP threads spin between the small matrix
+        # products of a time step and run several times slower on 2 cores.
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", TORCH_TIMER, cell, str(hidden), str(threads),
+                          *map(str, shape)], check=True, capture_output=True, text=True,
+                         env=env).stdout
+    return parse(out)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(here, "..", "build"))
+    ap.add_argument("--hidden", default="128,256,512,1024")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--cells", default="rnn,gru,lstm")
+    args = ap.parse_args()
+    shape = (32, 64, 64)
+    print(f"one layer, forward + backward, T={shape[0]} B={shape[1]} input={shape[2]}; "
+          f"times are medians of 9 runs")
+    print(f"{'cell':5} {'hidden':>6} {'thr':>3} {'elman ms':>9} {'torch ms':>9} "
+          f"{'speedup':>7} {'GFLOP/s':>7} {'of sgemm':>8}")
+    speedups = []
+    by_config = {}
+    for cell in args.cells.split(","):
+        for hidden in map(int, args.hidden.split(",")):
+            for threads in map(int, args.threads.split(",")):
+                e = run_elman(args.build, cell, hidden, threads, shape)
+                t = run_torch(cell, hidden, threads, shape)
+                speedup = t["torch_ms"] / e["elman_ms"]
+                speedups.append(speedup)
+                by_config[(cell, hidden, threads)] = e["elman_ms"]
+                gflops = e["gflop"] / (e["elman_ms"] * 1e-3)
+                print(f"{cell:5} {hidden:6d} {threads:3d} {e['elman_ms']:9.2f} "
+                      f"{t['torch_ms']:9.2f} {speedup:6.2f}x {gflops:7.1f} "
+                      f"{e['sgemm_ms'] / e['elman_ms']:7.0%}", flush=True)
+    for (cell, hidden, threads), ms in by_config.items():
+        one = by_config.get((cell, hidden, 1))
+        if threads == 2 and one:
+            print(f"{cell} hidden {hidden}: 2 threads are {one / ms:.2f}x as fast as 1")
+    print(f"min_speedup_vs_torch: {min(speedups):.2f}")
+
+
+if __name__ == "__main__":
+    main()
