@@ -81,7 +81,7 @@ static void print_usage(void)
            "                            xor, 2000 for spirals)\n"
            "  --lr X                    Adam's learning rate, 1e-6 to 10 (default %g)\n"
            "  --seed N                  seed for the data and the weights (default %llu)\n"
-           "  --threads N               OpenBLAS threads, 1 to 256 (default 1)\n"
+           "  --threads N               threads, 1 to 64 (default 1)\n"
            "  --help                    show this help and exit\n",
            default_options.hidden, (double)default_options.lr,
            (unsigned long long)default_options.seed);
@@ -107,7 +107,7 @@ static int parse_flag(int argc, char **argv, int *index, options *opts)
     if (cli_flag_value(argc, argv, index, "--seed", &value))
         return cli_parse_u64("--seed", value, &opts->seed);
     if (cli_flag_value(argc, argv, index, "--threads", &value))
-        return cli_parse_int("--threads", value, 1, 256, &opts->threads);
+        return cli_parse_int("--threads", value, 1, 64, &opts->threads);
     return FLAG_UNKNOWN;
 }
 

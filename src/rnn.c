@@ -7,6 +7,7 @@
 #include "elman/ops.h"
 #include "elman/rnn.h"
 #include "internal.h"
+#include "parallel.h"
 #include "rnn_cell.h"
 
 /* Layout.  Sequences are sorted by decreasing length (stably) and packed as
@@ -362,11 +363,12 @@ static void unpack_rows(const el_rnn_cache *c, const float *packed, float *padde
                    packed + (size_t)(c->offsets[t] + r) * width, (size_t)width * sizeof(float));
 }
 
-/* Between the (layers*D, B, H) state tensors and the sorted (B, H) buffers. */
+/* Between the (layers*D, B, H) state tensors and the sorted (B, H) buffers,
+ * for the rows first, first + step, ... that one thread owns. */
 static void gather_state(const el_rnn_cache *c, const el_tensor *state, int slot, float *sorted,
-                         int hidden)
+                         int hidden, int first, int step)
 {
-    for (int r = 0; r < c->batch; r++) {
+    for (int r = first; r < c->batch; r += step) {
         float *dst = sorted + (size_t)r * hidden;
         if (state)
             memcpy(dst, state->data + ((size_t)slot * c->batch + c->perm[r]) * hidden,
@@ -377,13 +379,23 @@ static void gather_state(const el_rnn_cache *c, const el_tensor *state, int slot
 }
 
 static void scatter_state(const el_rnn_cache *c, const float *sorted, el_tensor *state, int slot,
-                          int hidden)
+                          int hidden, int first, int step)
 {
     if (!state) return;
-    for (int r = 0; r < c->batch; r++)
+    for (int r = first; r < c->batch; r += step)
         memcpy(state->data + ((size_t)slot * c->batch + c->perm[r]) * hidden,
                sorted + (size_t)r * hidden, (size_t)hidden * sizeof(float));
 }
+
+/* Copies the rows first, first + step, ... below n of an (n, width) block. */
+static void copy_rows(float *dst, const float *src, int n, int width, int first, int step)
+{
+    for (int r = first; r < n; r += step)
+        memcpy(dst + (size_t)r * width, src + (size_t)r * width, (size_t)width * sizeof(float));
+}
+
+/* How many of the rows first, first + step, ... lie below n. */
+static int owned_rows(int n, int first, int step) { return n > first ? (n - first + step - 1) / step : 0; }
 
 /* The input of layer l as forward saw it: (N, width). */
 static const float *layer_input(const el_rnn_cache *c, int l, int *width)
@@ -396,42 +408,98 @@ static const float *layer_input(const el_rnn_cache *c, int l, int *width)
     return c->dropout_active ? c->dropped[l - 1].data : c->out[l - 1].data;
 }
 
-static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const el_tensor *h0,
-                              const el_tensor *c0, el_tensor *hn, el_tensor *cn)
+/* One layer and direction of a forward or backward call, shared by the
+ * threads that run it. */
+typedef struct direction_pass {
+    el_rnn *rnn;
+    el_rnn_cache *c;
+    int layer, dir;
+    const el_tensor *h0, *c0; /* forward */
+    el_tensor *hn, *cn;
+    const float *dout; /* backward: (N, D*H) gradient of the layer's outputs */
+    float *din;        /* backward: (N, in) gradient of its input */
+    float beta;        /* 0: din is written, 1: added to */
+    const el_tensor *dhn, *dcn;
+    el_tensor *dh0, *dc0;
+} direction_pass;
+
+/* Work below this many floating-point operations runs on one thread: waking
+ * the others would cost more than it saves. */
+#define EL_RNN_PARALLEL_FLOPS 8e6
+
+static int too_small_to_split(const el_rnn_cache *c, int in)
 {
-    const el_rnn_config *cfg = &rnn->config;
+    int G = el_cell_gates(c->config.cell) * c->config.hidden_size;
+    return 2.0 * c->rows * G * (in + c->config.hidden_size) < EL_RNN_PARALLEL_FLOPS;
+}
+
+/* The input projection of every step at once, split by rows. */
+static void project_task(void *context, int index, int count)
+{
+    const direction_pass *p = context;
+    const el_rnn_cache *c = p->c;
+    int G = el_cell_gates(c->config.cell) * c->config.hidden_size, in, begin, end;
+    const float *input = layer_input(c, p->layer, &in);
+    const el_rnn_weights *w = &p->rnn->layers[p->layer * directions(&c->config) + p->dir];
+    float *gates = c->tracks[p->layer * directions(&c->config) + p->dir].gates.data;
+    el__split(c->rows, index, count, &begin, &end);
+    gemm(0, 1, end - begin, G, in, 1.0f, input + (size_t)begin * in, in,
+         w->weight_ih.value.data, in, 0.0f, gates + (size_t)begin * G, G);
+}
+
+/* The time loop over the sequences this thread owns: sorted rows index,
+ * index + count, ...  A sequence's steps depend only on its own earlier
+ * steps, so the threads never wait for each other here. */
+static void forward_steps_task(void *context, int index, int count)
+{
+    const direction_pass *p = context;
+    el_rnn_cache *c = p->c;
+    const el_rnn_config *cfg = &c->config;
     int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
-    int lstm = cfg->cell == EL_CELL_LSTM, slot = l * D + d, in;
-    const float *input = layer_input(c, l, &in);
-    el_rnn_weights *w = &rnn->layers[slot];
+    int lstm = cfg->cell == EL_CELL_LSTM, slot = p->layer * D + p->dir;
+    const el_rnn_weights *w = &p->rnn->layers[slot];
     rnn_track *track = &c->tracks[slot];
-    /* The input projection of every step at once. */
-    gemm(0, 1, c->rows, G, in, 1.0f, input, in, w->weight_ih.value.data, in, 0.0f,
-         track->gates.data, G);
-    gather_state(c, h0, slot, c->h.data, H);
-    if (lstm) gather_state(c, c0, slot, c->c.data, H);
-    rnn_step step = {.cell = cfg->cell, .hidden = H, .b_ih = w->bias_ih.value.data,
-                     .b_hh = w->bias_hh.value.data, .gh = c->gh.data, .h = c->h.data,
-                     .c = c->c.data, .out_stride = D * H};
+    float *h = c->h.data + (size_t)index * H, *cs = c->c.data + (size_t)index * H;
+    gather_state(c, p->h0, slot, c->h.data, H, index, count);
+    if (lstm) gather_state(c, p->c0, slot, c->c.data, H, index, count);
+    rnn_step step = {.cell = cfg->cell, .hidden = H, .stride = count,
+                     .b_ih = w->bias_ih.value.data, .b_hh = w->bias_hh.value.data,
+                     .gh = c->gh.data + (size_t)index * G, .h = h, .c = cs,
+                     .out_stride = D * H};
     for (int i = 0; i < c->steps; i++) {
-        int t = d == 0 ? i : c->steps - 1 - i, n = c->batch_sizes[t];
-        size_t off = (size_t)c->offsets[t];
-        if (n == 0) continue;
-        float *hprev = track->hprev.data + off * H;
-        memcpy(hprev, c->h.data, (size_t)n * H * sizeof(float));
-        if (lstm) memcpy(track->cprev.data + off * H, c->c.data, (size_t)n * H * sizeof(float));
-        gemm(0, 1, n, G, H, 1.0f, hprev, H, w->weight_hh.value.data, H, 0.0f, c->gh.data, G);
-        step.rows = n;
+        int t = p->dir == 0 ? i : c->steps - 1 - i, n = c->batch_sizes[t];
+        int mine = owned_rows(n, index, count);
+        if (mine == 0) continue;
+        size_t off = (size_t)c->offsets[t] + index;
+        float *hprev = track->hprev.data + (size_t)c->offsets[t] * H;
+        copy_rows(hprev, c->h.data, n, H, index, count);
+        if (lstm)
+            copy_rows(track->cprev.data + (size_t)c->offsets[t] * H, c->c.data, n, H, index, count);
+        gemm(0, 1, mine, G, H, 1.0f, hprev + (size_t)index * H, count * H,
+             w->weight_hh.value.data, H, 0.0f, c->gh.data + (size_t)index * G, count * G);
+        step.rows = mine;
         step.gates = track->gates.data + off * G;
-        step.hprev = hprev;
+        step.hprev = track->hprev.data + off * H;
         step.hn_gate = cfg->cell == EL_CELL_GRU ? track->hn_gate.data + off * H : NULL;
         step.cprev = lstm ? track->cprev.data + off * H : NULL;
         step.tanh_c = lstm ? track->tanh_c.data + off * H : NULL;
-        step.out = c->out[l].data + off * D * H + (size_t)d * H;
+        step.out = c->out[p->layer].data + off * D * H + (size_t)p->dir * H;
         el__rnn_step_forward(&step);
     }
-    scatter_state(c, c->h.data, hn, slot, H);
-    if (lstm) scatter_state(c, c->c.data, cn, slot, H);
+    scatter_state(c, c->h.data, p->hn, slot, H, index, count);
+    if (lstm) scatter_state(c, c->c.data, p->cn, slot, H, index, count);
+}
+
+static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const el_tensor *h0,
+                              const el_tensor *c0, el_tensor *hn, el_tensor *cn)
+{
+    direction_pass pass = {.rnn = rnn, .c = c, .layer = l, .dir = d, .h0 = h0, .c0 = c0,
+                           .hn = hn, .cn = cn};
+    int in;
+    layer_input(c, l, &in);
+    int single = too_small_to_split(c, in);
+    el__parallel_run(project_task, &pass, single);
+    el__parallel_run(forward_steps_task, &pass, single);
 }
 
 static el_status check_forward_args(const el_rnn *rnn, const el_tensor *x, const int *lengths,
@@ -499,58 +567,90 @@ el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     return EL_OK;
 }
 
-static void column_sums(float *out, const float *x, int rows, int cols)
+/* The backward time loop over the sequences this thread owns, in the
+ * reverse of forward's order. */
+static void backward_steps_task(void *context, int index, int count)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *row = x + (size_t)i * cols;
-        for (int j = 0; j < cols; j++) out[j] += row[j];
-    }
-}
-
-/* Backpropagates one layer and direction.  dout (N, D*H) holds the gradient
- * of the layer's outputs; din (N, in) receives (beta 0) or gains (beta 1)
- * the gradient of its input. */
-static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
-                               float *din, float beta, const el_tensor *dhn,
-                               const el_tensor *dcn, el_tensor *dh0, el_tensor *dc0)
-{
-    const el_rnn_config *cfg = &rnn->config;
+    const direction_pass *p = context;
+    el_rnn_cache *c = p->c;
+    const el_rnn_config *cfg = &c->config;
     int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
-    int lstm = cfg->cell == EL_CELL_LSTM, gru = cfg->cell == EL_CELL_GRU, slot = l * D + d, in;
-    const float *input = layer_input(c, l, &in);
-    el_rnn_weights *w = &rnn->layers[slot];
+    int lstm = cfg->cell == EL_CELL_LSTM, gru = cfg->cell == EL_CELL_GRU;
+    int slot = p->layer * D + p->dir;
+    const el_rnn_weights *w = &p->rnn->layers[slot];
     rnn_track *track = &c->tracks[slot];
     float *dgh = gru ? c->dgh.data : c->dgx.data;
-    gather_state(c, dhn, slot, c->h.data, H);
-    if (lstm) gather_state(c, dcn, slot, c->c.data, H);
-    rnn_step step = {.cell = cfg->cell, .hidden = H, .h = c->h.data, .c = c->c.data,
+    gather_state(c, p->dhn, slot, c->h.data, H, index, count);
+    if (lstm) gather_state(c, p->dcn, slot, c->c.data, H, index, count);
+    rnn_step step = {.cell = cfg->cell, .hidden = H, .stride = count,
+                     .h = c->h.data + (size_t)index * H, .c = c->c.data + (size_t)index * H,
                      .out_stride = D * H};
-    /* Steps in the reverse of forward's order. */
     for (int i = 0; i < c->steps; i++) {
-        int t = d == 0 ? c->steps - 1 - i : i, n = c->batch_sizes[t];
-        size_t off = (size_t)c->offsets[t];
-        if (n == 0) continue;
-        step.rows = n;
+        int t = p->dir == 0 ? c->steps - 1 - i : i, n = c->batch_sizes[t];
+        int mine = owned_rows(n, index, count);
+        if (mine == 0) continue;
+        size_t off = (size_t)c->offsets[t] + index;
+        step.rows = mine;
         step.gates = track->gates.data + off * G;
         step.hprev = track->hprev.data + off * H;
         step.hn_gate = gru ? track->hn_gate.data + off * H : NULL;
         step.cprev = lstm ? track->cprev.data + off * H : NULL;
         step.tanh_c = lstm ? track->tanh_c.data + off * H : NULL;
-        step.out = (float *)dout + off * D * H + (size_t)d * H;
+        step.out = (float *)p->dout + off * D * H + (size_t)p->dir * H;
         step.dgx = c->dgx.data + off * G;
         step.dgh = dgh + off * G;
         el__rnn_step_backward(&step);
-        gemm(0, 0, n, H, G, 1.0f, dgh + off * G, G, w->weight_hh.value.data, H, 1.0f, c->h.data, H);
+        gemm(0, 0, mine, H, G, 1.0f, dgh + off * G, count * G, w->weight_hh.value.data, H, 1.0f,
+             c->h.data + (size_t)index * H, count * H);
     }
-    scatter_state(c, c->h.data, dh0, slot, H);
-    if (lstm) scatter_state(c, c->c.data, dc0, slot, H);
-    /* Every step's weight gradient at once, after the time loop. */
-    int N = c->rows;
-    gemm(1, 0, G, in, N, 1.0f, c->dgx.data, G, input, in, 1.0f, w->weight_ih.grad.data, in);
-    gemm(1, 0, G, H, N, 1.0f, dgh, G, track->hprev.data, H, 1.0f, w->weight_hh.grad.data, H);
-    column_sums(w->bias_ih.grad.data, c->dgx.data, N, G);
-    column_sums(w->bias_hh.grad.data, dgh, N, G);
-    gemm(0, 0, N, in, G, 1.0f, c->dgx.data, G, w->weight_ih.value.data, in, beta, din, in);
+    scatter_state(c, c->h.data, p->dh0, slot, H, index, count);
+    if (lstm) scatter_state(c, c->c.data, p->dc0, slot, H, index, count);
+}
+
+static void column_sums(float *out, const float *x, int rows, int cols, int stride)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *row = x + (size_t)i * stride;
+        for (int j = 0; j < cols; j++) out[j] += row[j];
+    }
+}
+
+/* Every step's weight gradients at once, after the time loop, split by
+ * gate rows; and the gradient of the layer's input, split by rows. */
+static void gradients_task(void *context, int index, int count)
+{
+    const direction_pass *p = context;
+    const el_rnn_cache *c = p->c;
+    const el_rnn_config *cfg = &c->config;
+    int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
+    int slot = p->layer * D + p->dir, N = c->rows, in, g0, g1, r0, r1;
+    const float *input = layer_input(c, p->layer, &in);
+    el_rnn_weights *w = &p->rnn->layers[slot];
+    const float *dgx = c->dgx.data;
+    const float *dgh = cfg->cell == EL_CELL_GRU ? c->dgh.data : dgx;
+    el__split(G, index, count, &g0, &g1);
+    gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
+         w->weight_ih.grad.data + (size_t)g0 * in, in);
+    gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, c->tracks[slot].hprev.data, H, 1.0f,
+         w->weight_hh.grad.data + (size_t)g0 * H, H);
+    column_sums(w->bias_ih.grad.data + g0, dgx + g0, N, g1 - g0, G);
+    column_sums(w->bias_hh.grad.data + g0, dgh + g0, N, g1 - g0, G);
+    el__split(N, index, count, &r0, &r1);
+    gemm(0, 0, r1 - r0, in, G, 1.0f, dgx + (size_t)r0 * G, G, w->weight_ih.value.data, in,
+         p->beta, p->din + (size_t)r0 * in, in);
+}
+
+static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
+                               float *din, float beta, const el_tensor *dhn,
+                               const el_tensor *dcn, el_tensor *dh0, el_tensor *dc0)
+{
+    direction_pass pass = {.rnn = rnn, .c = c, .layer = l, .dir = d, .dout = dout, .din = din,
+                           .beta = beta, .dhn = dhn, .dcn = dcn, .dh0 = dh0, .dc0 = dc0};
+    int in;
+    layer_input(c, l, &in);
+    int single = too_small_to_split(c, in);
+    el__parallel_run(backward_steps_task, &pass, single);
+    el__parallel_run(gradients_task, &pass, single);
 }
 
 static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c,

@@ -2,6 +2,7 @@
 
 #include "elman/runtime.h"
 #include "internal.h"
+#include "parallel.h"
 
 #define EL_STR2(x) #x
 #define EL_STR(x) EL_STR2(x)
@@ -13,13 +14,12 @@ const char *el_version(void)
 
 el_status el_set_threads(int threads)
 {
-    if (threads < 1 || threads > 256)
-        return el__fail(EL_ERR_INVALID, "el_set_threads: %d threads (1 to 256 allowed)",
-                        threads);
+    el_status s = el__parallel_set_threads(threads);
+    if (s) return s;
     openblas_set_num_threads(threads);
     return EL_OK;
 }
 
-int el_get_threads(void) { return openblas_get_num_threads(); }
+int el_get_threads(void) { return el__parallel_threads(); }
 
 const char *el_blas_info(void) { return openblas_get_config(); }

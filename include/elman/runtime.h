@@ -1,10 +1,13 @@
 /* elman: version and threading.
  *
- * Matrix products run in OpenBLAS, whose thread pool is process-wide.  On
- * small machines and RNN-sized matrices a second BLAS thread is often slower
- * than one, so elman's programs set one thread unless --threads N says
- * otherwise.  The library itself leaves OpenBLAS's own default (its
- * OPENBLAS_NUM_THREADS variable, else the core count) until el_set_threads. */
+ * el_set_threads(n) sets both elman's own worker threads and OpenBLAS's.
+ * elman splits whole passes of a recurrent layer between its threads (each
+ * takes every n-th sequence through the time loop), because OpenBLAS's
+ * threads, which split one matrix product at a time, do not pay for the
+ * small products of a time step; inside those passes OpenBLAS runs single-
+ * threaded.  Elsewhere (dense layers, say) OpenBLAS uses the n threads.
+ * The library starts with one thread of its own and OpenBLAS's default; its
+ * programs set one thread unless --threads says otherwise. */
 #ifndef ELMAN_RUNTIME_H
 #define ELMAN_RUNTIME_H
 
@@ -21,9 +24,10 @@ extern "C" {
 /* "0.1.0", the version of the library linked at run time. */
 EL_API const char *el_version(void);
 
-/* Sets the number of threads OpenBLAS uses (1 .. 256). */
+/* Sets the number of threads (1 .. 64).  Not to be called while another
+ * thread is inside an elman function. */
 EL_API el_status el_set_threads(int threads);
-/* The number of threads OpenBLAS uses now. */
+/* The number of threads set (1 until el_set_threads). */
 EL_API int el_get_threads(void);
 
 /* OpenBLAS's own description of itself (version, kernel, thread limit). */

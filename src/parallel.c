@@ -1,0 +1,125 @@
+/* POSIX threads rather than C11's <threads.h>: the sanitizers (ASan,
+ * TSan) follow threads only through pthread_create. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "parallel.h"
+
+/* The pool is process-wide, as OpenBLAS's is: threads are a property of the
+ * machine the program runs on, not of a model.  Workers wait for a new
+ * generation number, spinning briefly (a time step's task follows the last
+ * within microseconds) and then sleeping on a condition variable, so that an
+ * idle pool costs no CPU. */
+typedef struct pool {
+    int threads; /* including the caller */
+    pthread_t workers[EL__MAX_THREADS];
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    atomic_uint generation;
+    unsigned generation_at_start; /* workers begin waiting for the one after */
+    atomic_int finished;
+    atomic_int stop;
+    el__task task;
+    void *context;
+    int initialised;
+} pool;
+
+static pool the_pool = {.threads = 1};
+
+enum { SPINS_BEFORE_SLEEP = 1 << 16 };
+
+static void *worker_main(void *arg)
+{
+    int index = (int)(intptr_t)arg;
+    unsigned seen = the_pool.generation_at_start;
+    for (;;) {
+        unsigned now = seen;
+        for (int spin = 0; spin < SPINS_BEFORE_SLEEP; spin++) {
+            now = atomic_load_explicit(&the_pool.generation, memory_order_acquire);
+            if (now != seen) break;
+        }
+        if (now == seen) {
+            pthread_mutex_lock(&the_pool.lock);
+            while ((now = atomic_load(&the_pool.generation)) == seen)
+                pthread_cond_wait(&the_pool.wake, &the_pool.lock);
+            pthread_mutex_unlock(&the_pool.lock);
+        }
+        seen = now;
+        if (atomic_load(&the_pool.stop)) return NULL;
+        the_pool.task(the_pool.context, index, the_pool.threads);
+        atomic_fetch_add_explicit(&the_pool.finished, 1, memory_order_release);
+    }
+}
+
+static void stop_workers(void)
+{
+    if (the_pool.threads <= 1) return;
+    atomic_store(&the_pool.stop, 1);
+    pthread_mutex_lock(&the_pool.lock);
+    atomic_fetch_add(&the_pool.generation, 1);
+    pthread_cond_broadcast(&the_pool.wake);
+    pthread_mutex_unlock(&the_pool.lock);
+    for (int i = 1; i < the_pool.threads; i++) pthread_join(the_pool.workers[i], NULL);
+    atomic_store(&the_pool.stop, 0);
+    the_pool.threads = 1;
+}
+
+el_status el__parallel_set_threads(int threads)
+{
+    if (threads < 1 || threads > EL__MAX_THREADS)
+        return el__fail(EL_ERR_INVALID, "el_set_threads: %d threads (1 to %d allowed)", threads,
+                        EL__MAX_THREADS);
+    if (threads == the_pool.threads) return EL_OK;
+    if (!the_pool.initialised) {
+        if (pthread_mutex_init(&the_pool.lock, NULL) != 0 ||
+            pthread_cond_init(&the_pool.wake, NULL) != 0)
+            return el__fail(EL_ERR_NOMEM, "el_set_threads: cannot create a lock");
+        the_pool.initialised = 1;
+    }
+    stop_workers();
+    the_pool.generation_at_start = atomic_load(&the_pool.generation);
+    for (int i = 1; i < threads; i++) {
+        if (pthread_create(&the_pool.workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) {
+            the_pool.threads = i;
+            stop_workers();
+            return el__fail(EL_ERR_NOMEM, "el_set_threads: cannot start thread %d", i);
+        }
+        the_pool.threads = i + 1;
+    }
+    return EL_OK;
+}
+
+int el__parallel_threads(void) { return the_pool.threads; }
+
+void el__parallel_run(el__task task, void *context, int single)
+{
+    int count = single ? 1 : the_pool.threads;
+    if (count == 1) {
+        task(context, 0, 1);
+        return;
+    }
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    the_pool.task = task;
+    the_pool.context = context;
+    atomic_store_explicit(&the_pool.finished, 0, memory_order_relaxed);
+    pthread_mutex_lock(&the_pool.lock);
+    atomic_fetch_add_explicit(&the_pool.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&the_pool.wake);
+    pthread_mutex_unlock(&the_pool.lock);
+    task(context, 0, count);
+    while (atomic_load_explicit(&the_pool.finished, memory_order_acquire) != count - 1) {
+    }
+    openblas_set_num_threads(blas_threads);
+}
+
+void el__split(int n, int index, int count, int *begin, int *end)
+{
+    *begin = (int)((long long)n * index / count);
+    *end = (int)((long long)n * (index + 1) / count);
+}

@@ -1,0 +1,31 @@
+/* elman's own worker threads.  Not installed.
+ *
+ * OpenBLAS's threads split one matrix product at a time, which does not pay
+ * for the small products of a recurrent time step.  elman instead splits
+ * whole passes: el__parallel_run runs a task on every thread at once, each
+ * with its own index, and returns when all have finished.  Inside a task
+ * OpenBLAS runs single-threaded, so that the two kinds of threads never
+ * compete for the cores. */
+#ifndef ELMAN_PARALLEL_H
+#define ELMAN_PARALLEL_H
+
+#include "elman/status.h"
+
+typedef void (*el__task)(void *context, int index, int count);
+
+/* Sets the number of threads (1 .. EL__MAX_THREADS), creating or ending the
+ * workers; called by el_set_threads. */
+el_status el__parallel_set_threads(int threads);
+int el__parallel_threads(void);
+
+/* Runs task(context, i, count) for i = 0 .. count-1, index 0 on the calling
+ * thread, and returns when every one has returned.  count is the number of
+ * threads set, or 1 when single is nonzero (for work too small to split). */
+void el__parallel_run(el__task task, void *context, int single);
+
+/* The part [*begin, *end) of n items that thread index of count takes. */
+void el__split(int n, int index, int count, int *begin, int *end);
+
+#define EL__MAX_THREADS 64
+
+#endif
