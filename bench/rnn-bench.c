@@ -1,5 +1,6 @@
 /* Times one recurrent layer's forward + backward pass in elman, and the
- * bare cblas_sgemm calls of the same shapes, for bench/rnn.py.
+ * bare cblas_sgemm calls of the same shapes (with OpenBLAS's own threads),
+ * for bench/rnn.py.
  *
  *   rnn-bench CELL HIDDEN THREADS [STEPS BATCH INPUT]
  *
@@ -119,13 +120,15 @@ int main(int argc, char **argv)
           *c = calloc(big, sizeof(float));
     if (!a || !b || !c) die("memory");
 
+    /* The layer's runs first, then the bare products with OpenBLAS's own
+     * threads: one pool's idle threads spin for a while and would slow the
+     * other's if the two were interleaved. */
     double layer[RUNS], gemms[RUNS];
     time_layer(&run);
+    for (int i = 0; i < RUNS; i++) layer[i] = time_layer(&run);
+    openblas_set_num_threads(atoi(argv[3]));
     time_gemms(&s, a, b, c);
-    for (int i = 0; i < RUNS; i++) {
-        layer[i] = time_layer(&run);
-        gemms[i] = time_gemms(&s, a, b, c);
-    }
+    for (int i = 0; i < RUNS; i++) gemms[i] = time_gemms(&s, a, b, c);
     double flop = 6.0 * s.steps * s.batch * (double)s.gates * s.hidden * (s.input + s.hidden);
     printf("elman_ms=%.4f sgemm_ms=%.4f gflop=%.6f\n", 1e3 * median(layer, RUNS),
            1e3 * median(gemms, RUNS), flop * 1e-9);

@@ -44,8 +44,11 @@ def parse(line):
 
 def run_elman(build, cell, hidden, threads, shape):
     exe = os.path.join(build, "bench", "rnn-bench")
+    # elman keeps OpenBLAS single-threaded; this stops OpenBLAS from starting
+    # idle threads at load, which spin on the other core for a while.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([exe, cell, str(hidden), str(threads), *map(str, shape)],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=env).stdout
     return parse(out)
 
 

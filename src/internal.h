@@ -23,6 +23,16 @@ void el__free(void *ptr);
  * (n < 0 turns the hook off).  Per thread. */
 void el__fail_allocations_after(long n);
 
+/* For a hot loop: the library is built for any x86-64, whose vectors are 4
+ * floats wide; this also compiles the function for AVX2 (8) and AVX-512
+ * (16), and the loader picks the one the CPU runs.  Without FMA contraction
+ * (off in ISO C mode) every version computes the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EL__SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EL__SIMD_CLONES
+#endif
+
 /* Fails with EL_ERR_INVALID naming the function and argument when p is NULL. */
 #define EL_REQUIRE(p, fn)                                                        \
     do {                                                                         \

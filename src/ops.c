@@ -1,7 +1,7 @@
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "blas.h"
 #include "elman/ops.h"
 #include "internal.h"
 
@@ -41,14 +41,8 @@ el_status el_matmul(el_tensor *c, const el_tensor *a, el_transpose trans_a, cons
     if (el_tensor_rows(c) != m || el_tensor_cols(c) != n)
         return el__fail(EL_ERR_SHAPE, "el_matmul: C is %dx%d but op(A) * op(B) is %dx%d",
                         el_tensor_rows(c), el_tensor_cols(c), m, n);
-    if (m == 0 || n == 0) return EL_OK;
-    if (k == 0) { /* BLAS leaves this corner to the implementation. */
-        for (size_t i = 0; i < c->size; i++) c->data[i] = beta == 0 ? 0 : beta * c->data[i];
-        return EL_OK;
-    }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a->data,
-                el_tensor_cols(a), b->data, el_tensor_cols(b), beta, c->data, n);
+    el__gemm_parallel(trans_a, trans_b, m, n, k, alpha, a->data, el_tensor_cols(a), b->data,
+                      el_tensor_cols(b), beta, c->data, n);
     return EL_OK;
 }
 

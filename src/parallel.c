@@ -2,7 +2,6 @@
  * TSan) follow threads only through pthread_create. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -103,8 +102,6 @@ void el__parallel_run(el__task task, void *context, int single)
         task(context, 0, 1);
         return;
     }
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
     the_pool.task = task;
     the_pool.context = context;
     atomic_store_explicit(&the_pool.finished, 0, memory_order_relaxed);
@@ -115,7 +112,6 @@ void el__parallel_run(el__task task, void *context, int single)
     task(context, 0, count);
     while (atomic_load_explicit(&the_pool.finished, memory_order_acquire) != count - 1) {
     }
-    openblas_set_num_threads(blas_threads);
 }
 
 void el__split(int n, int index, int count, int *begin, int *end)

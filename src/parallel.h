@@ -3,9 +3,9 @@
  * OpenBLAS's threads split one matrix product at a time, which does not pay
  * for the small products of a recurrent time step.  elman instead splits
  * whole passes: el__parallel_run runs a task on every thread at once, each
- * with its own index, and returns when all have finished.  Inside a task
- * OpenBLAS runs single-threaded, so that the two kinds of threads never
- * compete for the cores. */
+ * with its own index, and returns when all have finished.  OpenBLAS runs
+ * single-threaded once el_set_threads has been called, so that the two kinds
+ * of threads never compete for the cores. */
 #ifndef ELMAN_PARALLEL_H
 #define ELMAN_PARALLEL_H
 

@@ -1,4 +1,3 @@
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,7 +5,9 @@
 #include "elman/dropout.h"
 #include "elman/ops.h"
 #include "elman/rnn.h"
+#include "blas.h"
 #include "internal.h"
+#include "packed_gemm.h"
 #include "parallel.h"
 #include "rnn_cell.h"
 
@@ -24,6 +25,8 @@ typedef struct rnn_track {
     el_tensor hn_gate; /* GRU (N, H): W_hn h + b_hn */
     el_tensor cprev;   /* LSTM (N, H) */
     el_tensor tanh_c;  /* LSTM (N, H) */
+    el__packed w_hh_t; /* W_hhᵀ packed for the forward steps' products */
+    el__packed w_hh;   /* W_hh packed for the backward steps' products */
 } rnn_track;
 
 struct el_rnn_cache {
@@ -200,6 +203,8 @@ static void free_layer_arrays(el_rnn_cache *c)
         el_tensor_free(&t->hn_gate);
         el_tensor_free(&t->cprev);
         el_tensor_free(&t->tanh_c);
+        el__packed_free(&t->w_hh_t);
+        el__packed_free(&t->w_hh);
     }
     el__free(c->tracks);
     c->out = c->dropped = c->mask = NULL;
@@ -218,21 +223,6 @@ void el_rnn_cache_free(el_rnn_cache *c)
     el_tensor *own[] = {&c->x, &c->h, &c->c, &c->gh, &c->dgx, &c->dgh, &c->dout, &c->din};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) el_tensor_free(own[i]);
     el__free(c);
-}
-
-/* C = alpha op(A) op(B) + beta C on raw row-major blocks; the callers have
- * checked every dimension at the API boundary. */
-static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                 int lda, const float *b, int ldb, float beta, float *c, int ldc)
-{
-    if (m == 0 || n == 0) return;
-    if (k == 0) { /* BLAS leaves this corner to the implementation */
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] *= beta;
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 static el_status grow_int_array(int **array, size_t count)
@@ -356,7 +346,8 @@ static void pack_rows(const el_rnn_cache *c, const float *padded, float *packed,
 
 static void unpack_rows(const el_rnn_cache *c, const float *packed, float *padded, int width)
 {
-    memset(padded, 0, (size_t)c->steps * c->batch * width * sizeof(float));
+    if (c->rows < c->steps * c->batch) /* padded steps are 0 */
+        memset(padded, 0, (size_t)c->steps * c->batch * width * sizeof(float));
     for (int t = 0; t < c->steps; t++)
         for (int r = 0; r < c->batch_sizes[t]; r++)
             memcpy(padded + ((size_t)t * c->batch + c->perm[r]) * width,
@@ -423,14 +414,10 @@ typedef struct direction_pass {
     el_tensor *dh0, *dc0;
 } direction_pass;
 
-/* Work below this many floating-point operations runs on one thread: waking
- * the others would cost more than it saves. */
-#define EL_RNN_PARALLEL_FLOPS 8e6
-
 static int too_small_to_split(const el_rnn_cache *c, int in)
 {
     int G = el_cell_gates(c->config.cell) * c->config.hidden_size;
-    return 2.0 * c->rows * G * (in + c->config.hidden_size) < EL_RNN_PARALLEL_FLOPS;
+    return 2.0 * c->rows * G * (in + c->config.hidden_size) < EL__PARALLEL_FLOPS;
 }
 
 /* The input projection of every step at once, split by rows. */
@@ -443,7 +430,7 @@ static void project_task(void *context, int index, int count)
     const el_rnn_weights *w = &p->rnn->layers[p->layer * directions(&c->config) + p->dir];
     float *gates = c->tracks[p->layer * directions(&c->config) + p->dir].gates.data;
     el__split(c->rows, index, count, &begin, &end);
-    gemm(0, 1, end - begin, G, in, 1.0f, input + (size_t)begin * in, in,
+    el__gemm(0, 1, end - begin, G, in, 1.0f, input + (size_t)begin * in, in,
          w->weight_ih.value.data, in, 0.0f, gates + (size_t)begin * G, G);
 }
 
@@ -475,8 +462,8 @@ static void forward_steps_task(void *context, int index, int count)
         copy_rows(hprev, c->h.data, n, H, index, count);
         if (lstm)
             copy_rows(track->cprev.data + (size_t)c->offsets[t] * H, c->c.data, n, H, index, count);
-        gemm(0, 1, mine, G, H, 1.0f, hprev + (size_t)index * H, count * H,
-             w->weight_hh.value.data, H, 0.0f, c->gh.data + (size_t)index * G, count * G);
+        el__gemm_packed(mine, hprev + (size_t)index * H, count * H, &track->w_hh_t, 0.0f,
+                        c->gh.data + (size_t)index * G, count * G);
         step.rows = mine;
         step.gates = track->gates.data + off * G;
         step.hprev = track->hprev.data + off * H;
@@ -488,6 +475,22 @@ static void forward_steps_task(void *context, int index, int count)
     }
     scatter_state(c, c->h.data, p->hn, slot, H, index, count);
     if (lstm) scatter_state(c, c->c.data, p->cn, slot, H, index, count);
+}
+
+/* Packs every recurrent weight once for all the steps' products (each step
+ * multiplies a few rows by it, and cblas_sgemm would re-pack it every time):
+ * W_hhᵀ for forward, W_hh for backward.  Done before anything else is
+ * written, so that running out of memory here changes nothing. */
+static el_status pack_recurrent_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward)
+{
+    int count = rnn->config.num_layers * directions(&rnn->config);
+    for (int i = 0; i < count; i++) {
+        const el_tensor *whh = &rnn->layers[i].weight_hh.value;
+        el__packed *packed = for_backward ? &c->tracks[i].w_hh : &c->tracks[i].w_hh_t;
+        el_status s = el__pack(packed, whh->data, whh->shape[0], whh->shape[1], !for_backward);
+        if (s) return s;
+    }
+    return EL_OK;
 }
 
 static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const el_tensor *h0,
@@ -551,6 +554,7 @@ el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     cache->dropout_active = dropout_active;
     s = plan_batch(cache, x->shape[0], x->shape[1], lengths);
     if (!s) s = size_forward_buffers(cache, cfg);
+    if (!s) s = pack_recurrent_weights(rnn, cache, 0);
     if (s) return s;
     pack_rows(cache, x->data, cache->x.data, cfg->input_size);
     el_dropout dropout = {cfg->dropout, 1};
@@ -577,7 +581,6 @@ static void backward_steps_task(void *context, int index, int count)
     int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
     int lstm = cfg->cell == EL_CELL_LSTM, gru = cfg->cell == EL_CELL_GRU;
     int slot = p->layer * D + p->dir;
-    const el_rnn_weights *w = &p->rnn->layers[slot];
     rnn_track *track = &c->tracks[slot];
     float *dgh = gru ? c->dgh.data : c->dgx.data;
     gather_state(c, p->dhn, slot, c->h.data, H, index, count);
@@ -600,13 +603,14 @@ static void backward_steps_task(void *context, int index, int count)
         step.dgx = c->dgx.data + off * G;
         step.dgh = dgh + off * G;
         el__rnn_step_backward(&step);
-        gemm(0, 0, mine, H, G, 1.0f, dgh + off * G, count * G, w->weight_hh.value.data, H, 1.0f,
-             c->h.data + (size_t)index * H, count * H);
+        el__gemm_packed(mine, dgh + off * G, count * G, &track->w_hh, 1.0f,
+                        c->h.data + (size_t)index * H, count * H);
     }
     scatter_state(c, c->h.data, p->dh0, slot, H, index, count);
     if (lstm) scatter_state(c, c->c.data, p->dc0, slot, H, index, count);
 }
 
+EL__SIMD_CLONES
 static void column_sums(float *out, const float *x, int rows, int cols, int stride)
 {
     for (int i = 0; i < rows; i++) {
@@ -629,14 +633,14 @@ static void gradients_task(void *context, int index, int count)
     const float *dgx = c->dgx.data;
     const float *dgh = cfg->cell == EL_CELL_GRU ? c->dgh.data : dgx;
     el__split(G, index, count, &g0, &g1);
-    gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
+    el__gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
          w->weight_ih.grad.data + (size_t)g0 * in, in);
-    gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, c->tracks[slot].hprev.data, H, 1.0f,
+    el__gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, c->tracks[slot].hprev.data, H, 1.0f,
          w->weight_hh.grad.data + (size_t)g0 * H, H);
     column_sums(w->bias_ih.grad.data + g0, dgx + g0, N, g1 - g0, G);
     column_sums(w->bias_hh.grad.data + g0, dgh + g0, N, g1 - g0, G);
     el__split(N, index, count, &r0, &r1);
-    gemm(0, 0, r1 - r0, in, G, 1.0f, dgx + (size_t)r0 * G, G, w->weight_ih.value.data, in,
+    el__gemm(0, 0, r1 - r0, in, G, 1.0f, dgx + (size_t)r0 * G, G, w->weight_ih.value.data, in,
          p->beta, p->din + (size_t)r0 * in, in);
 }
 
@@ -694,7 +698,8 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
     int width = cfg->input_size > D * H ? cfg->input_size : D * H;
     if ((s = ensure2(&cache->dgx, N, G)) ||
         (cfg->cell == EL_CELL_GRU && (s = ensure2(&cache->dgh, N, G))) ||
-        (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)))
+        (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)) ||
+        (s = pack_recurrent_weights(rnn, cache, 1)))
         return s;
     float *dout = cache->dout.data, *din = cache->din.data;
     if (dy)

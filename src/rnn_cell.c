@@ -1,10 +1,13 @@
 #include "fastmath.h"
+#include "internal.h"
 #include "rnn_cell.h"
 
 /* Each kernel is a function of one row whose arrays are restrict
  * parameters: GCC vectorises the j loops only when it knows that the
- * stores do not overlap the loads, and it reads that from parameters. */
+ * stores do not overlap the loads, and it reads that from parameters.
+ * EL__SIMD_CLONES (src/internal.h) compiles each for AVX2 and AVX-512 too. */
 
+EL__SIMD_CLONES
 static void rnn_row_forward(int H, int relu, const float *restrict bi, const float *restrict bh,
                             const float *restrict gh, float *restrict a, float *restrict h,
                             float *restrict out)
@@ -18,6 +21,7 @@ static void rnn_row_forward(int H, int relu, const float *restrict bi, const flo
     }
 }
 
+EL__SIMD_CLONES
 static void rnn_row_backward(int H, int relu, const float *restrict v,
                              const float *restrict dout, float *restrict dh, float *restrict dg)
 {
@@ -30,6 +34,7 @@ static void rnn_row_backward(int H, int relu, const float *restrict v,
 
 /* gx: the input pre-activations r, z, n, replaced by the gates; gh: the
  * state pre-activations; ahn receives W_hn h + b_hn. */
+EL__SIMD_CLONES
 static void gru_row_forward(int H, const float *restrict bir, const float *restrict biz,
                             const float *restrict bin, const float *restrict bhr,
                             const float *restrict bhz, const float *restrict bhn,
@@ -53,6 +58,7 @@ static void gru_row_forward(int H, const float *restrict bir, const float *restr
     }
 }
 
+EL__SIMD_CLONES
 static void gru_row_backward(int H, const float *restrict gr, const float *restrict gz,
                              const float *restrict gn, const float *restrict ahn,
                              const float *restrict hp, const float *restrict dout,
@@ -83,6 +89,7 @@ typedef struct lstm_biases {
     const float *restrict bh[4];
 } lstm_biases;
 
+EL__SIMD_CLONES
 static void lstm_row_forward(int H, const lstm_biases *b, const float *restrict hi,
                              const float *restrict hf, const float *restrict hg,
                              const float *restrict ho, const float *restrict cp,
@@ -112,6 +119,7 @@ static void lstm_row_forward(int H, const lstm_biases *b, const float *restrict 
     }
 }
 
+EL__SIMD_CLONES
 static void lstm_row_backward(int H, const float *restrict gi, const float *restrict gf,
                               const float *restrict gc, const float *restrict go,
                               const float *restrict tc, const float *restrict cp,

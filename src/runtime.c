@@ -16,7 +16,9 @@ el_status el_set_threads(int threads)
 {
     el_status s = el__parallel_set_threads(threads);
     if (s) return s;
-    openblas_set_num_threads(threads);
+    /* One set of threads: OpenBLAS's idle threads spin for a while after
+     * each call, and would steal the cores that elman's own are using. */
+    openblas_set_num_threads(1);
     return EL_OK;
 }
 

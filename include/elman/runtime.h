@@ -1,13 +1,17 @@
 /* elman: version and threading.
  *
- * el_set_threads(n) sets both elman's own worker threads and OpenBLAS's.
- * elman splits whole passes of a recurrent layer between its threads (each
- * takes every n-th sequence through the time loop), because OpenBLAS's
- * threads, which split one matrix product at a time, do not pay for the
- * small products of a time step; inside those passes OpenBLAS runs single-
- * threaded.  Elsewhere (dense layers, say) OpenBLAS uses the n threads.
- * The library starts with one thread of its own and OpenBLAS's default; its
- * programs set one thread unless --threads says otherwise. */
+ * elman runs its own worker threads and keeps OpenBLAS single-threaded.  A
+ * recurrent layer's time loop is a chain of small matrix products, too small
+ * for OpenBLAS's threads, which split one product at a time; elman instead
+ * splits the batch, each thread taking every n-th sequence through the whole
+ * loop, and splits large products (el_matmul, the input projection, the
+ * weight gradients) by rows.  One set of threads, because OpenBLAS's idle
+ * threads spin for a while after each call and would take the cores that
+ * elman's are using.
+ *
+ * Until el_set_threads is called elman uses one thread and leaves OpenBLAS
+ * at its own default; elman's programs set one thread unless --threads says
+ * otherwise. */
 #ifndef ELMAN_RUNTIME_H
 #define ELMAN_RUNTIME_H
 

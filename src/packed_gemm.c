@@ -1,0 +1,459 @@
+/* C = A B + beta C with B packed in column panels (packed_gemm.h).
+ *
+ * C is computed in tiles of a few rows by up to a panel's width of columns,
+ * each tile's sums held in vector registers for the whole loop over k: per
+ * step of k it loads one row of the panel, broadcasts each of its rows' A
+ * element and does a multiply-add per register (fused, on AVX2 and
+ * AVX-512).  So the panel is read once per tile, in order, and C once at
+ * the end.
+ *
+ * The panels are cut into blocks of up to DEPTH rows, and every row tile of
+ * A passes over one block before the next, so a block (256 KiB) is read
+ * from memory once and then from L2.  When B is too big to stay in L2
+ * between calls, the tiles also fetch the next block into L2 while they
+ * compute, which took the large shapes from 60-90 to 95-115 GFLOP/s.
+ *
+ * The AVX-512 and AVX2 tiles are written with intrinsics: GCC 12's
+ * vectoriser, given the same loops over plain float arrays, kept some of
+ * the sums on the stack or split a row of the tile into odd vector widths,
+ * at twice the instructions per step; and GCC's generic vector types, which
+ * the plain C tile uses, cannot ask for a fused multiply-add (ISO C mode
+ * implies -ffp-contract=off).  Each is compiled with a target attribute and
+ * chosen at run time by __builtin_cpu_supports, so the library itself still
+ * builds for the baseline x86-64. */
+#include "packed_gemm.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EL_GEMM_X86 1
+#include <immintrin.h>
+#endif
+
+/* One tile: rows x cols of C (at most the path's tile), from k columns of
+ * A and k rows of a column slice of a panel, EL__PANEL floats apart.
+ * Meanwhile it asks for cache lines [fetch_first, fetch_end) of the next
+ * block, fetch_step of them per step of k, so that they come from L3 while
+ * it computes rather than while the next tiles wait for them. */
+typedef struct tile_args {
+    int rows, cols, k, lda, ldc;
+    float beta;
+    const float *a, *b;
+    float *c;
+    const float *next;
+    int fetch_first, fetch_end, fetch_step;
+} tile_args;
+
+typedef void tile_fn(const tile_args *t);
+
+typedef struct gemm_path {
+    const char *name;
+    tile_fn *tile;
+    int rows, cols; /* the largest tile */
+} gemm_path;
+
+/* A cache line of floats. */
+#define LINE 16
+
+/* After step p of k: the step's lines of the next block, into L2. */
+static inline __attribute__((always_inline)) void fetch_ahead(const tile_args *t, int p)
+{
+    for (int l = 0; l < t->fetch_step; l++) {
+        int line = t->fetch_first + p * t->fetch_step + l;
+        if (line < t->fetch_end) __builtin_prefetch(t->next + (size_t)line * LINE, 0, 2);
+    }
+}
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* ---- plain C, for any CPU ------------------------------------------------ */
+
+/* GCC's and Clang's generic vectors, which become SSE on baseline x86-64 and
+ * NEON on Arm.  The sums are not fused here: without FMA instructions
+ * (baseline x86-64), fmaf is a slow library call. */
+typedef float vec4 __attribute__((vector_size(16)));
+
+/* 4 rows x 8 columns: 8 of SSE's 16 registers hold the sums. */
+#define GENERIC_ROWS 4
+#define GENERIC_VECS 2 /* 4-float vectors per row of the tile */
+
+static inline vec4 load4(const float *p)
+{
+    vec4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* R is a constant at every call, so the loops over it unroll and acc lives
+ * in registers. */
+static inline __attribute__((always_inline)) void tile_generic_rows(const int R, const tile_args *t)
+{
+    const float *a = t->a;
+    size_t lda = (size_t)t->lda;
+    vec4 acc[GENERIC_ROWS][GENERIC_VECS];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < GENERIC_VECS; v++) acc[r][v] = (vec4){0};
+    for (int p = 0; p < t->k; p++) {
+        vec4 bv[GENERIC_VECS];
+        for (int v = 0; v < GENERIC_VECS; v++) bv[v] = load4(t->b + (size_t)p * EL__PANEL + 4 * v);
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < GENERIC_VECS; v++) acc[r][v] += a[r * lda + p] * bv[v];
+        fetch_ahead(t, p);
+    }
+    for (int r = 0; r < R; r++) {
+        float sum[4 * GENERIC_VECS], *c = t->c + (size_t)r * t->ldc;
+        for (int v = 0; v < GENERIC_VECS; v++) {
+            vec4 x = acc[r][v];
+            memcpy(sum + 4 * v, &x, sizeof x);
+        }
+        for (int j = 0; j < t->cols; j++) c[j] = t->beta == 0.0f ? sum[j] : sum[j] + t->beta * c[j];
+    }
+}
+
+static void tile_generic(const tile_args *t)
+{
+    switch (t->rows) {
+    case 1: tile_generic_rows(1, t); break;
+    case 2: tile_generic_rows(2, t); break;
+    case 3: tile_generic_rows(3, t); break;
+    default: tile_generic_rows(GENERIC_ROWS, t); break;
+    }
+}
+
+/* ---- AVX-512 ------------------------------------------------------------- */
+
+#ifdef EL_GEMM_X86
+
+/* 6 rows x 64 columns: 24 of the 32 zmm registers hold the sums, 4 the
+ * panel's row and 1 the broadcast element of A.  (12 x 32 holds as many
+ * sums, but its 12 rows of A share one L1 set when lda is a multiple of
+ * 1024 floats, as hidden sizes are, and it measured 10-30% slower.) */
+#define AVX512_ROWS 6
+#define AVX512_VECS 4 /* 16-float vectors per row of the tile */
+
+/* Row r of the tile: C = sum + beta C, in the columns within t->cols. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+store_avx512(const tile_args *t, int r, const __m512 *sum)
+{
+    for (int v = 0; v < AVX512_VECS; v++) {
+        float *c = t->c + (size_t)r * t->ldc + 16 * v;
+        int left = t->cols - 16 * v;
+        __mmask16 lanes = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __m512 x = sum[v];
+        if (t->beta != 0.0f)
+            x = _mm512_fmadd_ps(_mm512_set1_ps(t->beta), _mm512_maskz_loadu_ps(lanes, c), x);
+        _mm512_mask_storeu_ps(c, lanes, x);
+    }
+}
+
+/* R is a constant at every call, so the loops over it unroll and acc lives
+ * in registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_avx512_rows(const int R, const tile_args *t)
+{
+    const float *a = t->a;
+    size_t lda = (size_t)t->lda;
+    __m512 acc[AVX512_ROWS][AVX512_VECS];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < AVX512_VECS; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int p = 0; p < t->k; p++) {
+        const float *bp = t->b + (size_t)p * EL__PANEL;
+        __m512 bv[AVX512_VECS];
+        for (int v = 0; v < AVX512_VECS; v++) bv[v] = _mm512_loadu_ps(bp + 16 * v);
+        for (int r = 0; r < R; r++) {
+            __m512 av = _mm512_set1_ps(a[r * lda + p]);
+            for (int v = 0; v < AVX512_VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+        fetch_ahead(t, p);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) store_avx512(t, r, acc[r]);
+}
+
+__attribute__((target("avx512f"))) static void tile_avx512(const tile_args *t)
+{
+    switch (t->rows) {
+    case 1: tile_avx512_rows(1, t); break;
+    case 2: tile_avx512_rows(2, t); break;
+    case 3: tile_avx512_rows(3, t); break;
+    case 4: tile_avx512_rows(4, t); break;
+    case 5: tile_avx512_rows(5, t); break;
+    default: tile_avx512_rows(AVX512_ROWS, t); break;
+    }
+}
+
+/* ---- AVX2 ---------------------------------------------------------------- */
+
+/* 6 rows x 16 columns: 12 of the 16 ymm registers hold the sums, 2 the
+ * panel's row and 1 the broadcast element of A. */
+#define AVX2_ROWS 6
+#define AVX2_VECS 2 /* 8-float vectors per row of the tile */
+
+/* Row r of the tile: C = sum + beta C, in the columns within t->cols
+ * (maskload and maskstore take the lanes' sign bits). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+store_avx2(const tile_args *t, int r, const __m256 *sum)
+{
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int v = 0; v < AVX2_VECS; v++) {
+        float *c = t->c + (size_t)r * t->ldc + 8 * v;
+        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(t->cols - 8 * v), lane);
+        __m256 x = sum[v];
+        if (t->beta != 0.0f)
+            x = _mm256_fmadd_ps(_mm256_set1_ps(t->beta), _mm256_maskload_ps(c, lanes), x);
+        _mm256_maskstore_ps(c, lanes, x);
+    }
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2_rows(const int R, const tile_args *t)
+{
+    const float *a = t->a;
+    size_t lda = (size_t)t->lda;
+    __m256 acc[AVX2_ROWS][AVX2_VECS];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < AVX2_VECS; v++) acc[r][v] = _mm256_setzero_ps();
+    for (int p = 0; p < t->k; p++) {
+        const float *bp = t->b + (size_t)p * EL__PANEL;
+        __m256 bv[AVX2_VECS];
+        for (int v = 0; v < AVX2_VECS; v++) bv[v] = _mm256_loadu_ps(bp + 8 * v);
+        for (int r = 0; r < R; r++) {
+            __m256 av = _mm256_broadcast_ss(a + r * lda + p);
+            for (int v = 0; v < AVX2_VECS; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+        fetch_ahead(t, p);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) store_avx2(t, r, acc[r]);
+}
+
+__attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *t)
+{
+    switch (t->rows) {
+    case 1: tile_avx2_rows(1, t); break;
+    case 2: tile_avx2_rows(2, t); break;
+    case 3: tile_avx2_rows(3, t); break;
+    case 4: tile_avx2_rows(4, t); break;
+    case 5: tile_avx2_rows(5, t); break;
+    default: tile_avx2_rows(AVX2_ROWS, t); break;
+    }
+}
+
+#endif /* EL_GEMM_X86 */
+
+/* ---- choosing a path ----------------------------------------------------- */
+
+static const gemm_path paths[EL__GEMM_PATHS] = {
+    [EL__GEMM_GENERIC] = {"generic", tile_generic, GENERIC_ROWS, 4 * GENERIC_VECS},
+#ifdef EL_GEMM_X86
+    [EL__GEMM_AVX2] = {"avx2", tile_avx2, AVX2_ROWS, 8 * AVX2_VECS},
+    [EL__GEMM_AVX512] = {"avx512", tile_avx512, AVX512_ROWS, 16 * AVX512_VECS},
+#else
+    [EL__GEMM_AVX2] = {"avx2", NULL, 0, 0},
+    [EL__GEMM_AVX512] = {"avx512", NULL, 0, 0},
+#endif
+};
+
+int el__gemm_path_supported(el__gemm_path path)
+{
+#ifdef EL_GEMM_X86
+    /* libgcc's checks include the OS's support for the wider registers. */
+    switch (path) {
+    case EL__GEMM_GENERIC: return 1;
+    case EL__GEMM_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case EL__GEMM_AVX512: return __builtin_cpu_supports("avx512f");
+    case EL__GEMM_PATHS: break;
+    }
+    return 0;
+#else
+    return path == EL__GEMM_GENERIC;
+#endif
+}
+
+const char *el__gemm_path_name(el__gemm_path path)
+{
+    return (int)path >= 0 && path < EL__GEMM_PATHS ? paths[path].name : "unknown";
+}
+
+/* The CPU check is a load and a bit test, cheaper than keeping the choice in
+ * a global that threads would have to agree on. */
+static el__gemm_path best_path(void)
+{
+    el__gemm_path path = EL__GEMM_PATHS - 1;
+    while (path > EL__GEMM_GENERIC && !el__gemm_path_supported(path)) path--;
+    return path;
+}
+
+/* ---- the product --------------------------------------------------------- */
+
+/* C = beta C, for k = 0; beta = 0 overwrites whatever C held. */
+static void scale_rows(int m, int n, float beta, float *c, int ldc)
+{
+    for (int i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * ldc;
+        for (int j = 0; j < n; j++) ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+    }
+}
+
+/* Half of the L2 of the CPUs this was tuned on (2 MiB per core), leaving
+ * room for A and C. */
+#define FETCH_AHEAD_BYTES ((size_t)1 << 20)
+
+/* Rows of a panel multiplied as one block, 256 KiB, so that a block and
+ * the next one, fetched meanwhile, fit in L2 together. */
+#define DEPTH 1024
+
+/* One block: C += (or beta C +) A's columns [p, p + depth) times rows
+ * [p, p + depth) of a panel, tile by tile, each tile asking for its share
+ * of the next block's `lines` lines.  A single tile streams the block once,
+ * as fast as memory allows, and fetching ahead only slowed it. */
+static void multiply_block(const gemm_path *path, int m, const float *a, int lda,
+                           const float *block, int depth, int lines, int panel_cols, float beta,
+                           float *c, int ldc)
+{
+    size_t tiles = (size_t)((m + path->rows - 1) / path->rows) *
+                   (size_t)((panel_cols + path->cols - 1) / path->cols);
+    if (tiles == 1) lines = 0;
+    /* Enough lines per step of k that the tiles cover all. */
+    size_t steps = tiles * (size_t)depth;
+    int step = (int)(((size_t)lines + steps - 1) / steps);
+    tile_args t = {.k = depth, .lda = lda, .ldc = ldc, .beta = beta,
+                   .next = block + (size_t)depth * EL__PANEL, .fetch_step = step};
+    int fetched = 0;
+    for (int j = 0; j < panel_cols; j += path->cols) {
+        t.cols = min_int(path->cols, panel_cols - j);
+        t.b = block + j;
+        for (int i = 0; i < m; i += path->rows) {
+            t.rows = min_int(path->rows, m - i);
+            t.a = a + (size_t)i * lda;
+            t.c = c + (size_t)i * ldc + j;
+            t.fetch_first = fetched;
+            t.fetch_end = fetched = min_int(lines, fetched + step * depth);
+            path->tile(&t);
+        }
+    }
+}
+
+void el__gemm_packed_on(el__gemm_path which, int m, const float *a, int lda, const el__packed *b,
+                        float beta, float *c, int ldc)
+{
+    int n = b->n, k = b->k;
+    if (m <= 0 || n <= 0) return;
+    if (k == 0) {
+        scale_rows(m, n, beta, c, ldc);
+        return;
+    }
+    /* A packed B that fits in L2 is there from the last call, and fetching
+     * it ahead only takes load slots. */
+    int fetch = (size_t)n * k * sizeof(float) > FETCH_AHEAD_BYTES;
+    /* The blocks lie one after another in b->data: panel by panel, and
+     * within a panel by rows. */
+    for (int col = 0; col < n; col += EL__PANEL)
+        for (int p = 0; p < k; p += DEPTH) {
+            int depth = min_int(DEPTH, k - p);
+            int next = p + depth < k ? min_int(DEPTH, k - p - depth)
+                       : col + EL__PANEL < n ? min_int(DEPTH, k) : 0;
+            const float *block = b->data + (size_t)col * k + (size_t)p * EL__PANEL;
+            multiply_block(&paths[which], m, a + p, lda, block, depth,
+                           fetch ? next * (EL__PANEL / LINE) : 0, min_int(EL__PANEL, n - col),
+                           p == 0 ? beta : 1.0f, c + col, ldc);
+        }
+}
+
+void el__gemm_packed(int m, const float *a, int lda, const el__packed *b, float beta, float *c,
+                     int ldc)
+{
+    el__gemm_packed_on(best_path(), m, a, lda, b, beta, c, ldc);
+}
+
+/* ---- packing ------------------------------------------------------------- */
+
+/* B = w, a row-major (k x n) w: row p of w is row p of every panel.  Going
+ * down w's rows reads it in order and writes n / 64 streams. */
+static void pack_columns(float *data, const float *w, int n, int k)
+{
+    for (int p = 0; p < k; p++)
+        for (int col = 0; col < n; col += EL__PANEL) {
+            float *row = data + (size_t)col * k + (size_t)p * EL__PANEL;
+            int cols = min_int(EL__PANEL, n - col);
+            memcpy(row, w + (size_t)p * n + col, (size_t)cols * sizeof(float));
+            memset(row + cols, 0, (size_t)(EL__PANEL - cols) * sizeof(float));
+        }
+}
+
+/* Copies rows x depth floats of w (rows k apart) to depth x rows of a
+ * panel, transposed.  On x86-64, 4 x 4 squares go through SSE registers (a
+ * baseline instruction set), four times fewer loads and stores than one
+ * float at a time, which made packing Wᵀ 1.4 to 2.6 times as fast. */
+static void transpose_block(float *dst, const float *src, int k, int rows, int depth)
+{
+    int q = 0;
+#ifdef EL_GEMM_X86
+    for (; rows == 4 && q + 4 <= depth; q += 4) {
+        const float *s = src + q;
+        __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + k);
+        __m128 r2 = _mm_loadu_ps(s + 2 * (size_t)k), r3 = _mm_loadu_ps(s + 3 * (size_t)k);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float *d = dst + (size_t)q * EL__PANEL;
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + EL__PANEL, r1);
+        _mm_storeu_ps(d + 2 * EL__PANEL, r2);
+        _mm_storeu_ps(d + 3 * EL__PANEL, r3);
+    }
+#endif
+    for (; q < depth; q++)
+        for (int j = 0; j < rows; j++) dst[(size_t)q * EL__PANEL + j] = src[(size_t)j * k + q];
+}
+
+/* B = wᵀ, a row-major (n x k) w: row j of w is column j of B.  A block of
+ * LINE steps of k at a time takes a whole cache line from each of the
+ * panel's rows of w and fills LINE rows of the panel (4 KiB, in L1). */
+static void pack_rows(float *data, const float *w, int n, int k)
+{
+    for (int col = 0; col < n; col += EL__PANEL) {
+        float *panel = data + (size_t)col * k;
+        int cols = min_int(EL__PANEL, n - col);
+        for (int p = 0; p < k; p += LINE) {
+            int depth = min_int(LINE, k - p);
+            for (int j = 0; j < cols; j += 4)
+                transpose_block(panel + (size_t)p * EL__PANEL + j, w + (size_t)(col + j) * k + p,
+                                k, min_int(4, cols - j), depth);
+            for (int q = p; q < p + depth; q++)
+                memset(panel + (size_t)q * EL__PANEL + cols, 0,
+                       (size_t)(EL__PANEL - cols) * sizeof(float));
+        }
+    }
+}
+
+el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed)
+{
+    int n = transposed ? rows : cols, k = transposed ? cols : rows;
+    size_t panels = ((size_t)n + EL__PANEL - 1) / EL__PANEL;
+    if (k != 0 && panels > SIZE_MAX / sizeof(float) / EL__PANEL / (size_t)k)
+        return el__fail(EL_ERR_NOMEM, "el__pack: %d x %d floats overflow a size", n, k);
+    size_t need = panels * EL__PANEL * (size_t)k;
+    if (need > p->capacity) {
+        float *data = el__alloc(need * sizeof(float));
+        if (!data) return el__fail(EL_ERR_NOMEM, "el__pack: out of memory for %d x %d", n, k);
+        el__free(p->data);
+        p->data = data;
+        p->capacity = need;
+    }
+    p->n = n;
+    p->k = k;
+    if (need == 0) return EL_OK;
+    if (transposed)
+        pack_rows(p->data, w, n, k);
+    else
+        pack_columns(p->data, w, n, k);
+    return EL_OK;
+}
+
+void el__packed_free(el__packed *p)
+{
+    el__free(p->data);
+    *p = (el__packed){0};
+}

@@ -1,0 +1,67 @@
+/* A single-precision GEMM whose right-hand operand is packed once and then
+ * multiplied many times, for the recurrent layers' time loops: every step
+ * multiplies a few rows (the batch) by the same weight matrix, and
+ * cblas_sgemm re-packs that whole matrix on every call.  Internal, not
+ * installed.
+ *
+ * Results differ from cblas_sgemm's only by rounding: the sums run over k
+ * in order, with fused multiply-adds on the AVX2 and AVX-512 paths. */
+#ifndef ELMAN_PACKED_GEMM_H
+#define ELMAN_PACKED_GEMM_H
+
+#include <stddef.h>
+
+#include "elman/status.h"
+
+/* Columns in one packed panel. */
+#define EL__PANEL 64
+
+/* B (k x n) in column panels of EL__PANEL: panel p holds columns
+ * [p * EL__PANEL, p * EL__PANEL + EL__PANEL) as k rows of EL__PANEL floats,
+ * at data + p * EL__PANEL * k, with zeros past column n.  So a kernel reads
+ * each panel front to back, a 64-byte aligned row at a time.  An all-zero
+ * el__packed is a valid empty one. */
+typedef struct el__packed {
+    float *data;     /* 64-byte aligned; NULL while nothing is packed */
+    int n, k;
+    size_t capacity; /* floats data can hold */
+} el__packed;
+
+/* Packs B for C = A B from a row-major w of rows x cols: with transposed = 1,
+ * w is (n x k) and B = wᵀ (a weight used as x Wᵀ); with transposed = 0, w is
+ * (k x n) and B = w.  Reuses p's memory when it is large enough.  Returns
+ * EL_OK, or EL_ERR_NOMEM leaving p as it was (this is the only function
+ * here that allocates).  rows and cols must not be negative. */
+el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed);
+
+/* Frees p's memory and leaves it empty. */
+void el__packed_free(el__packed *p);
+
+/* C (m x n, row stride ldc >= n) = A (m x k, row stride lda >= k) B + beta C,
+ * for the B packed in b; C must not overlap A.  With beta = 0, C is only
+ * written (it may hold NaN).  Single-threaded, no allocation, no alignment
+ * needed of A or C; any number of threads may share one b. */
+void el__gemm_packed(int m, const float *a, int lda, const el__packed *b, float beta, float *c,
+                     int ldc);
+
+/* The code paths el__gemm_packed chooses between, by what the CPU supports;
+ * it takes the highest. */
+typedef enum el__gemm_path {
+    EL__GEMM_GENERIC, /* plain C, for any CPU */
+    EL__GEMM_AVX2,    /* x86-64 with AVX2 and FMA */
+    EL__GEMM_AVX512,  /* x86-64 with AVX-512F */
+    EL__GEMM_PATHS
+} el__gemm_path;
+
+/* Whether this CPU (and build) can run path. */
+int el__gemm_path_supported(el__gemm_path path);
+
+/* "generic", "avx2" or "avx512". */
+const char *el__gemm_path_name(el__gemm_path path);
+
+/* el__gemm_packed on the given path, which must be supported: for tests and
+ * benchmarks that compare the paths. */
+void el__gemm_packed_on(el__gemm_path path, int m, const float *a, int lda, const el__packed *b,
+                        float beta, float *c, int ldc);
+
+#endif

@@ -1,0 +1,283 @@
+/* The packed GEMM of src/packed_gemm.h against a double-precision product,
+ * on every code path this CPU can run: edge shapes (m, n and k of 0, 1 and
+ * around the tile and panel sizes), both ways of giving B, beta 0 and 1,
+ * strides wider than the rows, deep k (several blocks, fetched ahead),
+ * repacking, and running out of memory. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "packed_gemm.h"
+#include "support.h"
+
+/* What C's padding columns hold; a write there is a bug. */
+#define SENTINEL 12345.0f
+
+/* A seeded generator, so that a failure repeats. */
+static float uniform(uint64_t *state)
+{
+    *state = *state * 6364136223846793005u + 1442695040888963407u;
+    return (float)(*state >> 40) / (float)(1u << 24) * 2.0f - 1.0f;
+}
+
+static float *floats(size_t count)
+{
+    float *x = malloc((count ? count : 1) * sizeof *x);
+    cr_assert_not_null(x);
+    return x;
+}
+
+typedef struct problem {
+    int m, n, k, transposed, lda, ldc;
+    float *a;          /* m x lda, NaN past column k */
+    float *w;          /* (n x k) when transposed, else (k x n) */
+    float *c0;         /* m x ldc: what C holds before the beta = 1 product */
+    double *want;      /* m x n: A B in double */
+    double *magnitude; /* m x n: sum over p of |a||b|, the scale of the rounding */
+} problem;
+
+static float b_at(const problem *p, int row, int col)
+{
+    return p->transposed ? p->w[(size_t)col * p->k + row] : p->w[(size_t)row * p->n + col];
+}
+
+static problem make_problem(int m, int n, int k, int transposed, uint64_t seed)
+{
+    problem p = {m, n, k, transposed, k + 3, n + 5, NULL, NULL, NULL, NULL, NULL};
+    p.a = floats((size_t)m * p.lda);
+    p.w = floats((size_t)n * k);
+    p.c0 = floats((size_t)m * p.ldc);
+    p.want = calloc((size_t)m * n + 1, sizeof *p.want);
+    p.magnitude = calloc((size_t)m * n + 1, sizeof *p.magnitude);
+    cr_assert(p.want && p.magnitude);
+    for (size_t i = 0; i < (size_t)m * p.lda; i++)
+        p.a[i] = (int)(i % (size_t)p.lda) < k ? uniform(&seed) : NAN;
+    for (size_t i = 0; i < (size_t)n * k; i++) p.w[i] = uniform(&seed);
+    for (size_t i = 0; i < (size_t)m * p.ldc; i++)
+        p.c0[i] = (int)(i % (size_t)p.ldc) < n ? uniform(&seed) : SENTINEL;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double sum = 0, size = 0;
+            for (int q = 0; q < k; q++) {
+                double term = (double)p.a[(size_t)i * p.lda + q] * b_at(&p, q, j);
+                sum += term;
+                size += fabs(term);
+            }
+            p.want[(size_t)i * n + j] = sum;
+            p.magnitude[(size_t)i * n + j] = size;
+        }
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    free(p->a);
+    free(p->w);
+    free(p->c0);
+    free(p->want);
+    free(p->magnitude);
+}
+
+static el_status pack_problem(el__packed *packed, const problem *p)
+{
+    return p->transposed ? el__pack(packed, p->w, p->n, p->k, 1)
+                         : el__pack(packed, p->w, p->k, p->n, 0);
+}
+
+/* Runs one product on path and checks every element of C, padding included.
+ * With beta = 0, C starts as NaN: it must be written, never read. */
+static void check_product(const problem *p, const el__packed *packed, el__gemm_path path,
+                          float beta)
+{
+    size_t size = (size_t)p->m * p->ldc;
+    float *c = floats(size);
+    for (size_t i = 0; i < size; i++)
+        c[i] = beta == 0.0f && (int)(i % (size_t)p->ldc) < p->n ? NAN : p->c0[i];
+    el__gemm_packed_on(path, p->m, p->a, p->lda, packed, beta, c, p->ldc);
+    for (int i = 0; i < p->m; i++) {
+        for (int j = 0; j < p->n; j++) {
+            size_t at = (size_t)i * p->ldc + j;
+            double c0 = beta == 0.0f ? 0.0 : p->c0[at];
+            double want = p->want[(size_t)i * p->n + j] + c0;
+            double allowed = 1e-5 * (p->magnitude[(size_t)i * p->n + j] + fabs(c0));
+            cr_assert(fabs(c[at] - want) <= allowed,
+                      "%s, m %d n %d k %d, %s, beta %g: C[%d][%d] is %.9g, expected %.9g",
+                      el__gemm_path_name(path), p->m, p->n, p->k,
+                      p->transposed ? "B = W^T" : "B = W", beta, i, j, c[at], want);
+        }
+        for (int j = p->n; j < p->ldc; j++)
+            cr_assert_eq(c[(size_t)i * p->ldc + j], SENTINEL,
+                         "%s, m %d n %d k %d: padding C[%d][%d] was written",
+                         el__gemm_path_name(path), p->m, p->n, p->k, i, j);
+    }
+    free(c);
+}
+
+/* Every path this CPU runs, beta 0 and 1, for one packed problem. */
+static void check_all_paths(const problem *p, const el__packed *packed)
+{
+    for (int path = 0; path < EL__GEMM_PATHS; path++) {
+        if (!el__gemm_path_supported(path)) continue;
+        check_product(p, packed, path, 0.0f);
+        check_product(p, packed, path, 1.0f);
+    }
+}
+
+static void check_shapes(const int *ms, size_t m_count, const int *ns, size_t n_count,
+                         const int *ks, size_t k_count)
+{
+    el__packed packed = {0};
+    uint64_t seed = 1;
+    for (size_t a = 0; a < m_count; a++)
+        for (size_t b = 0; b < n_count; b++)
+            for (size_t d = 0; d < k_count; d++)
+                for (int transposed = 0; transposed < 2; transposed++) {
+                    problem p = make_problem(ms[a], ns[b], ks[d], transposed, seed++);
+                    EL_TEST_OK(pack_problem(&packed, &p));
+                    check_all_paths(&p, &packed);
+                    free_problem(&p);
+                }
+    el__packed_free(&packed);
+}
+
+#define COUNT(array) (sizeof(array) / sizeof(array)[0])
+
+Test(packed_gemm, generic_path_is_always_there)
+{
+    cr_assert(el__gemm_path_supported(EL__GEMM_GENERIC));
+    cr_assert_str_eq(el__gemm_path_name(EL__GEMM_GENERIC), "generic");
+    cr_assert_str_eq(el__gemm_path_name(EL__GEMM_AVX512), "avx512");
+    cr_log_info("paths on this CPU:%s%s%s", " generic",
+                el__gemm_path_supported(EL__GEMM_AVX2) ? " avx2" : "",
+                el__gemm_path_supported(EL__GEMM_AVX512) ? " avx512" : "");
+}
+
+Test(packed_gemm, matches_double_precision_at_edge_shapes, .timeout = 60)
+{
+    static const int ms[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 63, 64, 65, 128};
+    static const int ns[] = {1, 15, 16, 17, 33, 384, 512};
+    static const int ks[] = {0, 1, 7, 64, 128, 129};
+    check_shapes(ms, COUNT(ms), ns, COUNT(ns), ks, COUNT(ks));
+}
+
+/* k past one block (1024 rows of a panel), with B over 1 MiB so that the
+ * tiles fetch the next block ahead, and the last block of a panel shorter
+ * than the first of the next. */
+Test(packed_gemm, matches_double_precision_for_deep_k, .timeout = 60)
+{
+    static const int ms[] = {1, 7, 16};
+    static const int ns[] = {130, 384};
+    static const int ks[] = {1025, 2100};
+    check_shapes(ms, COUNT(ms), ns, COUNT(ns), ks, COUNT(ks));
+}
+
+Test(packed_gemm, default_path_is_the_best_supported)
+{
+    int best = EL__GEMM_GENERIC;
+    for (int path = 0; path < EL__GEMM_PATHS; path++)
+        if (el__gemm_path_supported(path)) best = path;
+    problem p = make_problem(13, 100, 70, 1, 7);
+    el__packed packed = {0};
+    EL_TEST_OK(pack_problem(&packed, &p));
+    float *c = floats((size_t)p.m * p.ldc), *d = floats((size_t)p.m * p.ldc);
+    memcpy(c, p.c0, (size_t)p.m * p.ldc * sizeof *c);
+    memcpy(d, p.c0, (size_t)p.m * p.ldc * sizeof *d);
+    el__gemm_packed(p.m, p.a, p.lda, &packed, 1.0f, c, p.ldc);
+    el__gemm_packed_on(best, p.m, p.a, p.lda, &packed, 1.0f, d, p.ldc);
+    cr_assert(memcmp(c, d, (size_t)p.m * p.ldc * sizeof *c) == 0,
+              "el__gemm_packed differs from the %s path", el__gemm_path_name(best));
+    free(c);
+    free(d);
+    el__packed_free(&packed);
+    free_problem(&p);
+}
+
+Test(packed_gemm, packed_layout_is_column_panels_padded_with_zeros)
+{
+    for (int transposed = 0; transposed < 2; transposed++) {
+        int n = 70, k = 21;
+        problem p = make_problem(1, n, k, transposed, 3);
+        el__packed packed = {0};
+        EL_TEST_OK(pack_problem(&packed, &p));
+        cr_assert_eq(packed.n, n);
+        cr_assert_eq(packed.k, k);
+        cr_assert_eq((uintptr_t)packed.data % 64, 0);
+        cr_assert_geq(packed.capacity, (size_t)2 * EL__PANEL * k);
+        for (int panel = 0; panel < 2; panel++)
+            for (int row = 0; row < k; row++)
+                for (int j = 0; j < EL__PANEL; j++) {
+                    int col = panel * EL__PANEL + j;
+                    float want = col < n ? b_at(&p, row, col) : 0.0f;
+                    cr_assert_eq(packed.data[((size_t)panel * k + row) * EL__PANEL + j], want,
+                                 "transposed %d: panel %d row %d column %d", transposed, panel,
+                                 row, j);
+                }
+        el__packed_free(&packed);
+        free_problem(&p);
+    }
+}
+
+Test(packed_gemm, repacking_reuses_memory_and_grows)
+{
+    el__packed packed = {0};
+    problem big = make_problem(5, 200, 50, 1, 11);
+    EL_TEST_OK(pack_problem(&packed, &big));
+    check_all_paths(&big, &packed);
+    float *data = packed.data;
+    size_t capacity = packed.capacity;
+
+    /* A smaller shape fits: no allocation, so it succeeds with none allowed. */
+    problem small = make_problem(3, 20, 10, 0, 12);
+    el__fail_allocations_after(0);
+    el_status status = pack_problem(&packed, &small);
+    el__fail_allocations_after(-1);
+    EL_TEST_OK(status);
+    cr_assert_eq(packed.data, data);
+    cr_assert_eq(packed.capacity, capacity);
+    check_all_paths(&small, &packed);
+
+    problem larger = make_problem(4, 300, 80, 1, 13);
+    EL_TEST_OK(pack_problem(&packed, &larger));
+    cr_assert_geq(packed.capacity, (size_t)5 * EL__PANEL * 80);
+    check_all_paths(&larger, &packed);
+
+    el__packed_free(&packed);
+    cr_assert_null(packed.data);
+    cr_assert_eq(packed.capacity, 0);
+    cr_assert_eq(packed.n, 0);
+    free_problem(&big);
+    free_problem(&small);
+    free_problem(&larger);
+}
+
+Test(packed_gemm, out_of_memory_leaves_the_packed_operand_as_it_was)
+{
+    el__packed packed = {0};
+    problem small = make_problem(2, 10, 4, 1, 21), big = make_problem(2, 100, 40, 0, 22);
+
+    el__fail_allocations_after(0);
+    el_status status = pack_problem(&packed, &small);
+    el__fail_allocations_after(-1);
+    cr_assert_eq(status, EL_ERR_NOMEM);
+    cr_assert(strstr(el_last_error(), "el__pack") != NULL, "message: %s", el_last_error());
+    cr_assert_null(packed.data);
+    cr_assert_eq(packed.n, 0);
+    cr_assert_eq(packed.k, 0);
+
+    EL_TEST_OK(pack_problem(&packed, &small));
+    el__fail_allocations_after(0);
+    status = pack_problem(&packed, &big);
+    el__fail_allocations_after(-1);
+    cr_assert_eq(status, EL_ERR_NOMEM);
+    cr_assert_eq(packed.n, 10);
+    cr_assert_eq(packed.k, 4);
+    check_all_paths(&small, &packed);
+
+    el__packed_free(&packed);
+    el__packed_free(&packed); /* freeing an empty one is harmless */
+    free_problem(&small);
+    free_problem(&big);
+}
