@@ -215,9 +215,8 @@ static el_status forward(mlp *model, const dataset *data, float *loss, el_tensor
 {
     el_status s = el_dense_forward(&model->hidden_layer, &data->inputs, &model->hidden);
     if (!s) {
-        s = model->activation == ACTIVATION_TANH
-                ? el_tanh_forward(&model->hidden, &model->hidden)
-                : el_relu_forward(&model->hidden, &model->hidden);
+        s = model->activation == ACTIVATION_TANH ? el_tanh_forward(&model->hidden, &model->hidden)
+                                                 : el_relu_forward(&model->hidden, &model->hidden);
     }
     if (!s) s = el_dense_forward(&model->output_layer, &model->hidden, &model->logits);
     if (!s) {
@@ -230,8 +229,8 @@ static el_status forward(mlp *model, const dataset *data, float *loss, el_tensor
 /* Back-propagates model->dlogits into the parameters' gradients. */
 static el_status backward(mlp *model, const dataset *data)
 {
-    el_status s = el_dense_backward(&model->output_layer, &model->hidden, &model->dlogits,
-                                    &model->dhidden);
+    el_status s =
+        el_dense_backward(&model->output_layer, &model->hidden, &model->dlogits, &model->dhidden);
     if (!s) {
         s = model->activation == ACTIVATION_TANH
                 ? el_tanh_backward(&model->dhidden, &model->hidden, &model->dhidden)
@@ -269,10 +268,9 @@ static int count_correct(const mlp *model, const dataset *data)
 
 static void print_header(const dataset *data, const options *opts, int epochs)
 {
-    printf("%s: %d points, MLP %d-%d-%d (%s), Adam lr %g, %d epochs, seed %llu\n",
-           data->name, data->count, FEATURES, opts->hidden, CLASSES,
-           activation_names[opts->activation], (double)opts->lr, epochs,
-           (unsigned long long)opts->seed);
+    printf("%s: %d points, MLP %d-%d-%d (%s), Adam lr %g, %d epochs, seed %llu\n", data->name,
+           data->count, FEATURES, opts->hidden, CLASSES, activation_names[opts->activation],
+           (double)opts->lr, epochs, (unsigned long long)opts->seed);
 }
 
 static void print_progress(const dataset *data, const char *label, float loss, int correct)

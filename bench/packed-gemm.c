@@ -68,9 +68,8 @@ static void run_packed(const problem *p)
 static void run_blas(const problem *p)
 {
     /* fwd: w is (n x k), B = wᵀ; bwd: w is (k x n), B = w. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, p->transposed ? CblasTrans : CblasNoTrans, p->m,
-                p->n, p->k, 1.0f, p->a, p->k, p->w, p->transposed ? p->k : p->n, p->beta, p->c,
-                p->n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, p->transposed ? CblasTrans : CblasNoTrans, p->m, p->n,
+                p->k, 1.0f, p->a, p->k, p->w, p->transposed ? p->k : p->n, p->beta, p->c, p->n);
 }
 
 /* The best rates of both over ROUNDS rounds of ROUND_SECONDS of calls,

@@ -77,8 +77,8 @@ static double time_layer(layer_run *run)
 
 static void sgemm(int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c)
 {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-                n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
 }
 
 /* The matrix products a layer's forward and backward pass must do, and
@@ -87,12 +87,12 @@ static double time_gemms(const shape *s, float *a, float *b, float *c)
 {
     int T = s->steps, B = s->batch, In = s->input, H = s->hidden, G = s->gates * H;
     double t0 = now();
-    sgemm(0, 1, T * B, G, In, a, b, c); /* input projection */
+    sgemm(0, 1, T * B, G, In, a, b, c);                        /* input projection */
     for (int t = 0; t < T; t++) sgemm(0, 1, B, G, H, a, b, c); /* recurrence */
     for (int t = 0; t < T; t++) sgemm(0, 0, B, H, G, a, b, c); /* state gradient */
-    sgemm(1, 0, G, In, T * B, a, b, c); /* dW_ih */
-    sgemm(1, 0, G, H, T * B, a, b, c); /* dW_hh */
-    sgemm(0, 0, T * B, In, G, a, b, c); /* dx */
+    sgemm(1, 0, G, In, T * B, a, b, c);                        /* dW_ih */
+    sgemm(1, 0, G, H, T * B, a, b, c);                         /* dW_hh */
+    sgemm(0, 0, T * B, In, G, a, b, c);                        /* dx */
     return now() - t0;
 }
 

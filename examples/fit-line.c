@@ -59,8 +59,8 @@ int main(void)
         fprintf(stderr, "fit-line: %s\n", el_last_error());
     } else {
         float w = line.weight.value.data[0], b = line.bias.value.data[0];
-        printf("elman %s: y = %.3f x + %.3f (loss %.2g)\n", el_version(), (double)w,
-               (double)b, (double)loss);
+        printf("elman %s: y = %.3f x + %.3f (loss %.2g)\n", el_version(), (double)w, (double)b,
+               (double)loss);
         found = near(w, 2.0f) && near(b, 1.0f);
     }
     el_optimizer_free(adam);

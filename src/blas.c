@@ -3,8 +3,8 @@
 #include "blas.h"
 #include "parallel.h"
 
-void el__gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+void el__gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) { /* BLAS leaves this corner to the implementation */
@@ -47,9 +47,8 @@ static void gemm_columns_task(void *context, int index, int count)
              g->beta, g->c + begin, g->ldc);
 }
 
-void el__gemm_parallel(int trans_a, int trans_b, int m, int n, int k, float alpha,
-                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                       int ldc)
+void el__gemm_parallel(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     gemm_args g = {trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
     int single = 2.0 * m * n * k < EL__PARALLEL_FLOPS;

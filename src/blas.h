@@ -6,14 +6,13 @@
  * as trans_x says; op(A) is m x k, op(B) k x n, C m x n.  The callers have
  * checked every dimension.  Single-threaded (OpenBLAS is kept at one
  * thread); safe to call from several threads on disjoint C. */
-void el__gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-              int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void el__gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
 
 /* The same, split across elman's threads (by rows of C, or by columns when
  * it has more columns) when the product is large enough to pay for it. */
-void el__gemm_parallel(int trans_a, int trans_b, int m, int n, int k, float alpha,
-                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                       int ldc);
+void el__gemm_parallel(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* Work below this many floating-point operations runs on one thread:
  * waking the others would cost more than it saves. */

@@ -11,13 +11,16 @@ el_status el_dense_init(el_dense *layer, const char *name, int in_features, int 
     EL_REQUIRE(layer, "el_dense_init");
     memset(layer, 0, sizeof *layer);
     if (in_features < 1 || out_features < 1)
-        return el__fail(EL_ERR_INVALID, "el_dense_init: %d inputs and %d outputs (both must be positive)",
+        return el__fail(EL_ERR_INVALID,
+                        "el_dense_init: %d inputs and %d outputs (both must be positive)",
                         in_features, out_features);
     layer->in_features = in_features;
     layer->out_features = out_features;
     layer->has_bias = has_bias != 0;
-    el_status s = el_param_init(&layer->weight, name, "weight", 2, (int[]){out_features, in_features});
-    if (!s && layer->has_bias) s = el_param_init(&layer->bias, name, "bias", 1, (int[]){out_features});
+    el_status s =
+        el_param_init(&layer->weight, name, "weight", 2, (int[]){out_features, in_features});
+    if (!s && layer->has_bias)
+        s = el_param_init(&layer->bias, name, "bias", 1, (int[]){out_features});
     if (!s && rng) {
         float bound = 1.0f / sqrtf((float)in_features);
         s = el_init_uniform(&layer->weight.value, rng, -bound, bound);
@@ -69,8 +72,7 @@ el_status el_dense_forward(const el_dense *layer, const el_tensor *x, el_tensor 
     return s;
 }
 
-el_status el_dense_backward(el_dense *layer, const el_tensor *x, const el_tensor *dy,
-                            el_tensor *dx)
+el_status el_dense_backward(el_dense *layer, const el_tensor *x, const el_tensor *dy, el_tensor *dx)
 {
     EL_REQUIRE(layer, "el_dense_backward");
     EL_REQUIRE(x, "el_dense_backward");

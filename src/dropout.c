@@ -1,8 +1,8 @@
 #include "elman/dropout.h"
 #include "internal.h"
 
-el_status el_dropout_forward(const el_dropout *layer, el_rng *rng, const el_tensor *x,
-                             el_tensor *y, el_tensor *mask)
+el_status el_dropout_forward(const el_dropout *layer, el_rng *rng, const el_tensor *x, el_tensor *y,
+                             el_tensor *mask)
 {
     EL_REQUIRE(layer, "el_dropout_forward");
     EL_REQUIRE(x, "el_dropout_forward");
@@ -33,8 +33,8 @@ el_status el_dropout_forward(const el_dropout *layer, el_rng *rng, const el_tens
     return EL_OK;
 }
 
-el_status el_dropout_backward(const el_dropout *layer, const el_tensor *mask,
-                              const el_tensor *dy, el_tensor *dx)
+el_status el_dropout_backward(const el_dropout *layer, const el_tensor *mask, const el_tensor *dy,
+                              el_tensor *dx)
 {
     EL_REQUIRE(layer, "el_dropout_backward");
     EL_REQUIRE(dy, "el_dropout_backward");

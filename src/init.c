@@ -18,8 +18,7 @@ el_status el_init_normal(el_tensor *t, el_rng *rng, float mean, float std)
 {
     EL_REQUIRE(t, "el_init_normal");
     EL_REQUIRE(rng, "el_init_normal");
-    if (!(std >= 0))
-        return el__fail(EL_ERR_INVALID, "el_init_normal: std %g is negative", std);
+    if (!(std >= 0)) return el__fail(EL_ERR_INVALID, "el_init_normal: std %g is negative", std);
     for (size_t i = 0; i < t->size; i++) t->data[i] = mean + std * el_rng_normal(rng);
     return EL_OK;
 }

@@ -9,8 +9,7 @@
 
 /* Records a message for el_last_error() and returns status, so that a
  * failing path reads: return el__fail(EL_ERR_SHAPE, "...", ...); */
-el_status el__fail(el_status status, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
+el_status el__fail(el_status status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* All library memory comes from here: 64-byte aligned (a cache line, and
  * what AVX-512 loads like), NULL on failure or when the size overflows. */
@@ -34,9 +33,9 @@ void el__fail_allocations_after(long n);
 #endif
 
 /* Fails with EL_ERR_INVALID naming the function and argument when p is NULL. */
-#define EL_REQUIRE(p, fn)                                                        \
-    do {                                                                         \
-        if ((p) == NULL) return el__fail(EL_ERR_INVALID, "%s: %s is NULL", fn, #p); \
+#define EL_REQUIRE(p, fn)                                                                          \
+    do {                                                                                           \
+        if ((p) == NULL) return el__fail(EL_ERR_INVALID, "%s: %s is NULL", fn, #p);                \
     } while (0)
 
 /* Fails with EL_ERR_SHAPE when a and b hold different numbers of elements. */

@@ -3,8 +3,7 @@
 #include "elman/loss.h"
 #include "internal.h"
 
-el_status el_mse_loss(const el_tensor *pred, const el_tensor *target, float *loss,
-                      el_tensor *dpred)
+el_status el_mse_loss(const el_tensor *pred, const el_tensor *target, float *loss, el_tensor *dpred)
 {
     EL_REQUIRE(pred, "el_mse_loss");
     EL_REQUIRE(target, "el_mse_loss");
@@ -24,9 +23,8 @@ el_status el_mse_loss(const el_tensor *pred, const el_tensor *target, float *los
     return EL_OK;
 }
 
-el_status el_cross_entropy_loss(const el_tensor *logits, const int *targets,
-                                const float *weights, int ignore_index, float *loss,
-                                el_tensor *dlogits)
+el_status el_cross_entropy_loss(const el_tensor *logits, const int *targets, const float *weights,
+                                int ignore_index, float *loss, el_tensor *dlogits)
 {
     const char *fn = "el_cross_entropy_loss";
     EL_REQUIRE(logits, fn);

@@ -51,14 +51,13 @@ static el_status check_same_matrix(const char *fn, const char *name_g, const el_
 {
     if (el_tensor_rows(g) == el_tensor_rows(x) && el_tensor_cols(g) == el_tensor_cols(x))
         return EL_OK;
-    return el__fail(EL_ERR_SHAPE, "%s: %s is %dx%d but %s is %dx%d", fn, name_g,
-                    el_tensor_rows(g), el_tensor_cols(g), name_x, el_tensor_rows(x),
-                    el_tensor_cols(x));
+    return el__fail(EL_ERR_SHAPE, "%s: %s is %dx%d but %s is %dx%d", fn, name_g, el_tensor_rows(g),
+                    el_tensor_cols(g), name_x, el_tensor_rows(x), el_tensor_cols(x));
 }
 
-el_status el_matmul_backward(el_tensor *da, el_tensor *db, const el_tensor *a,
-                             el_transpose trans_a, const el_tensor *b, el_transpose trans_b,
-                             const el_tensor *dc, float alpha, float beta)
+el_status el_matmul_backward(el_tensor *da, el_tensor *db, const el_tensor *a, el_transpose trans_a,
+                             const el_tensor *b, el_transpose trans_b, const el_tensor *dc,
+                             float alpha, float beta)
 {
     EL_REQUIRE(a, "el_matmul_backward");
     EL_REQUIRE(b, "el_matmul_backward");

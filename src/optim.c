@@ -57,14 +57,15 @@ static el_status check_config(const el_optimizer_config *c)
     if (!(c->weight_decay >= 0))
         return el__fail(EL_ERR_INVALID, "%s: weight decay %g", fn, c->weight_decay);
     if (c->kind == EL_OPT_SGD) {
-        if (!(c->momentum >= 0)) return el__fail(EL_ERR_INVALID, "%s: momentum %g", fn, c->momentum);
+        if (!(c->momentum >= 0))
+            return el__fail(EL_ERR_INVALID, "%s: momentum %g", fn, c->momentum);
         if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
             return el__fail(EL_ERR_INVALID,
                             "%s: Nesterov momentum needs momentum > 0 and dampening 0", fn);
     } else {
         if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
-            return el__fail(EL_ERR_INVALID, "%s: betas (%g, %g) must lie in [0, 1)", fn,
-                            c->beta1, c->beta2);
+            return el__fail(EL_ERR_INVALID, "%s: betas (%g, %g) must lie in [0, 1)", fn, c->beta1,
+                            c->beta2);
         if (!(c->eps >= 0)) return el__fail(EL_ERR_INVALID, "%s: eps %g", fn, c->eps);
     }
     return EL_OK;
@@ -108,13 +109,12 @@ el_status el_optimizer_create(el_optimizer **out, const el_optimizer_config *con
         for (int k = 0; k < opt->slots; k++) {
             const el_param *p = list->items[i];
             size_t at = (size_t)i * opt->slots + k;
-            snprintf(opt->names[at], sizeof opt->names[at], "%s.%s", p->name,
-                     slot_name(config, k));
+            snprintf(opt->names[at], sizeof opt->names[at], "%s.%s", p->name, slot_name(config, k));
             s = el_tensor_alloc(&opt->state[at], p->value.ndim, p->value.shape);
             if (s) {
                 el_optimizer_free(opt);
-                return el__fail(EL_ERR_NOMEM, "el_optimizer_create: out of memory for the state of %s",
-                                p->name);
+                return el__fail(EL_ERR_NOMEM,
+                                "el_optimizer_create: out of memory for the state of %s", p->name);
             }
         }
     *out = opt;
@@ -228,8 +228,7 @@ int el_optimizer_state_count(const el_optimizer *opt)
     return opt ? opt->param_count * opt->slots : 0;
 }
 
-el_status el_optimizer_state_at(el_optimizer *opt, int index, const char **name,
-                                el_tensor **value)
+el_status el_optimizer_state_at(el_optimizer *opt, int index, const char **name, el_tensor **value)
 {
     EL_REQUIRE(opt, "el_optimizer_state_at");
     if (index < 0 || index >= el_optimizer_state_count(opt))

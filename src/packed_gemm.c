@@ -320,8 +320,12 @@ static void multiply_block(const gemm_path *path, int m, const float *a, int lda
     /* Enough lines per step of k that the tiles cover all. */
     size_t steps = tiles * (size_t)depth;
     int step = (int)(((size_t)lines + steps - 1) / steps);
-    tile_args t = {.k = depth, .lda = lda, .ldc = ldc, .beta = beta,
-                   .next = block + (size_t)depth * EL__PANEL, .fetch_step = step};
+    tile_args t = {.k = depth,
+                   .lda = lda,
+                   .ldc = ldc,
+                   .beta = beta,
+                   .next = block + (size_t)depth * EL__PANEL,
+                   .fetch_step = step};
     int fetched = 0;
     for (int j = 0; j < panel_cols; j += path->cols) {
         t.cols = min_int(path->cols, panel_cols - j);
@@ -354,8 +358,9 @@ void el__gemm_packed_on(el__gemm_path which, int m, const float *a, int lda, con
     for (int col = 0; col < n; col += EL__PANEL)
         for (int p = 0; p < k; p += DEPTH) {
             int depth = min_int(DEPTH, k - p);
-            int next = p + depth < k ? min_int(DEPTH, k - p - depth)
-                       : col + EL__PANEL < n ? min_int(DEPTH, k) : 0;
+            int next = p + depth < k         ? min_int(DEPTH, k - p - depth)
+                       : col + EL__PANEL < n ? min_int(DEPTH, k)
+                                             : 0;
             const float *block = b->data + (size_t)col * k + (size_t)p * EL__PANEL;
             multiply_block(&paths[which], m, a + p, lda, block, depth,
                            fetch ? next * (EL__PANEL / LINE) : 0, min_int(EL__PANEL, n - col),
@@ -419,8 +424,8 @@ static void pack_rows(float *data, const float *w, int n, int k)
         for (int p = 0; p < k; p += LINE) {
             int depth = min_int(LINE, k - p);
             for (int j = 0; j < cols; j += 4)
-                transpose_block(panel + (size_t)p * EL__PANEL + j, w + (size_t)(col + j) * k + p,
-                                k, min_int(4, cols - j), depth);
+                transpose_block(panel + (size_t)p * EL__PANEL + j, w + (size_t)(col + j) * k + p, k,
+                                min_int(4, cols - j), depth);
             for (int q = p; q < p + depth; q++)
                 memset(panel + (size_t)q * EL__PANEL + cols, 0,
                        (size_t)(EL__PANEL - cols) * sizeof(float));

@@ -22,7 +22,7 @@
  * each panel front to back, a 64-byte aligned row at a time.  An all-zero
  * el__packed is a valid empty one. */
 typedef struct el__packed {
-    float *data;     /* 64-byte aligned; NULL while nothing is packed */
+    float *data; /* 64-byte aligned; NULL while nothing is packed */
     int n, k;
     size_t capacity; /* floats data can hold */
 } el__packed;

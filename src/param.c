@@ -35,8 +35,8 @@ el_status el_param_list_add(el_param_list *list, el_param *p)
     EL_REQUIRE(list, "el_param_list_add");
     EL_REQUIRE(p, "el_param_list_add");
     if (el_param_list_find(list, p->name))
-        return el__fail(EL_ERR_INVALID, "el_param_list_add: a parameter named \"%s\" is already listed",
-                        p->name);
+        return el__fail(EL_ERR_INVALID,
+                        "el_param_list_add: a parameter named \"%s\" is already listed", p->name);
     if (list->count == list->capacity) {
         int capacity = list->capacity ? 2 * list->capacity : 16;
         el_param **items = el__realloc(list->items, (size_t)capacity * sizeof *items);

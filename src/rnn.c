@@ -30,25 +30,25 @@ typedef struct rnn_track {
 } rnn_track;
 
 struct el_rnn_cache {
-    el_rnn_config config; /* of the last forward */
+    el_rnn_config config;   /* of the last forward */
     int steps, batch, rows; /* T, B, N */
     int forward_done;
     int dropout_active; /* dropout was applied between layers */
-    int *perm;        /* (B) sorted position -> batch index */
-    int *batch_sizes; /* (T) */
-    int *offsets;     /* (T + 1) */
-    int *counts;      /* (T + 1) sequences of each length, for the sort */
+    int *perm;          /* (B) sorted position -> batch index */
+    int *batch_sizes;   /* (T) */
+    int *offsets;       /* (T + 1) */
+    int *counts;        /* (T + 1) sequences of each length, for the sort */
     int capacity_batch, capacity_steps;
-    el_tensor x;      /* (N, in) packed input */
-    el_tensor *out;   /* per layer (N, D*H): its output */
+    el_tensor x;        /* (N, in) packed input */
+    el_tensor *out;     /* per layer (N, D*H): its output */
     el_tensor *dropped; /* per layer but the last (N, D*H): out after dropout */
-    el_tensor *mask;  /* per layer but the last (N, D*H) */
-    rnn_track *tracks; /* per layer and direction */
-    int layer_slots;  /* layers the arrays above were made for */
+    el_tensor *mask;    /* per layer but the last (N, D*H) */
+    rnn_track *tracks;  /* per layer and direction */
+    int layer_slots;    /* layers the arrays above were made for */
     int track_slots;
-    el_tensor h, c;   /* (B, H) the running state, or its gradient */
-    el_tensor gh;     /* (B, G) the state pre-activations of one step */
-    el_tensor dgx, dgh; /* (N, G) */
+    el_tensor h, c;      /* (B, H) the running state, or its gradient */
+    el_tensor gh;        /* (B, G) the state pre-activations of one step */
+    el_tensor dgx, dgh;  /* (N, G) */
     el_tensor dout, din; /* (N, max width) gradients flowing between layers */
 };
 
@@ -57,9 +57,14 @@ static int directions(const el_rnn_config *c) { return c->bidirectional ? 2 : 1;
 el_status el_cell_parse(const char *text, el_cell *cell)
 {
     EL_REQUIRE(cell, "el_cell_parse");
-    static const struct { const char *name; el_cell cell; } names[] = {
-        {"rnn", EL_CELL_RNN_TANH}, {"rnn_tanh", EL_CELL_RNN_TANH},
-        {"rnn_relu", EL_CELL_RNN_RELU}, {"gru", EL_CELL_GRU}, {"lstm", EL_CELL_LSTM}};
+    static const struct {
+        const char *name;
+        el_cell cell;
+    } names[] = {{"rnn", EL_CELL_RNN_TANH},
+                 {"rnn_tanh", EL_CELL_RNN_TANH},
+                 {"rnn_relu", EL_CELL_RNN_RELU},
+                 {"gru", EL_CELL_GRU},
+                 {"lstm", EL_CELL_LSTM}};
     for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++)
         if (strcmp(text, names[i].name) == 0) {
             *cell = names[i].cell;
@@ -80,10 +85,7 @@ const char *el_cell_name(el_cell cell)
     return "unknown";
 }
 
-int el_cell_gates(el_cell cell)
-{
-    return cell == EL_CELL_GRU ? 3 : cell == EL_CELL_LSTM ? 4 : 1;
-}
+int el_cell_gates(el_cell cell) { return cell == EL_CELL_GRU ? 3 : cell == EL_CELL_LSTM ? 4 : 1; }
 
 static el_status check_config(const el_rnn_config *c)
 {
@@ -100,15 +102,15 @@ static el_status check_config(const el_rnn_config *c)
     return EL_OK;
 }
 
-static el_status init_weights(el_rnn_weights *w, const char *name, int layer, int reverse,
-                              int in, int hidden, int gates, el_rng *rng)
+static el_status init_weights(el_rnn_weights *w, const char *name, int layer, int reverse, int in,
+                              int hidden, int gates, el_rng *rng)
 {
     char suffix[48];
     const char *rev = reverse ? "_reverse" : "";
     el_param *p[4] = {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh};
     const char *kind[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
-    int shapes[4][2] = {{gates * hidden, in}, {gates * hidden, hidden}, {gates * hidden, 0},
-                        {gates * hidden, 0}};
+    int shapes[4][2] = {
+        {gates * hidden, in}, {gates * hidden, hidden}, {gates * hidden, 0}, {gates * hidden, 0}};
     float bound = 1.0f / sqrtf((float)hidden);
     for (int i = 0; i < 4; i++) {
         snprintf(suffix, sizeof suffix, "%s_l%d%s", kind[i], layer, rev);
@@ -325,11 +327,10 @@ static el_status size_forward_buffers(el_rnn_cache *c, const el_rnn_config *cfg)
 }
 
 /* Checks that t is (d0, d1, d2), naming it in the message. */
-static el_status check_shape3(const char *fn, const char *name, const el_tensor *t, int d0,
-                              int d1, int d2)
+static el_status check_shape3(const char *fn, const char *name, const el_tensor *t, int d0, int d1,
+                              int d2)
 {
-    if (t->ndim == 3 && t->shape[0] == d0 && t->shape[1] == d1 && t->shape[2] == d2)
-        return EL_OK;
+    if (t->ndim == 3 && t->shape[0] == d0 && t->shape[1] == d1 && t->shape[2] == d2) return EL_OK;
     char have[64];
     return el__fail(EL_ERR_SHAPE, "%s: %s is %s, expected %dx%dx%d", fn, name,
                     el_tensor_shape_string(t, have, sizeof have), d0, d1, d2);
@@ -341,7 +342,8 @@ static void pack_rows(const el_rnn_cache *c, const float *padded, float *packed,
     for (int t = 0; t < c->steps; t++)
         for (int r = 0; r < c->batch_sizes[t]; r++)
             memcpy(packed + (size_t)(c->offsets[t] + r) * width,
-                   padded + ((size_t)t * c->batch + c->perm[r]) * width, (size_t)width * sizeof(float));
+                   padded + ((size_t)t * c->batch + c->perm[r]) * width,
+                   (size_t)width * sizeof(float));
 }
 
 static void unpack_rows(const el_rnn_cache *c, const float *packed, float *padded, int width)
@@ -386,7 +388,10 @@ static void copy_rows(float *dst, const float *src, int n, int width, int first,
 }
 
 /* How many of the rows first, first + step, ... lie below n. */
-static int owned_rows(int n, int first, int step) { return n > first ? (n - first + step - 1) / step : 0; }
+static int owned_rows(int n, int first, int step)
+{
+    return n > first ? (n - first + step - 1) / step : 0;
+}
 
 /* The input of layer l as forward saw it: (N, width). */
 static const float *layer_input(const el_rnn_cache *c, int l, int *width)
@@ -431,7 +436,7 @@ static void project_task(void *context, int index, int count)
     float *gates = c->tracks[p->layer * directions(&c->config) + p->dir].gates.data;
     el__split(c->rows, index, count, &begin, &end);
     el__gemm(0, 1, end - begin, G, in, 1.0f, input + (size_t)begin * in, in,
-         w->weight_ih.value.data, in, 0.0f, gates + (size_t)begin * G, G);
+             w->weight_ih.value.data, in, 0.0f, gates + (size_t)begin * G, G);
 }
 
 /* The time loop over the sequences this thread owns: sorted rows index,
@@ -449,9 +454,14 @@ static void forward_steps_task(void *context, int index, int count)
     float *h = c->h.data + (size_t)index * H, *cs = c->c.data + (size_t)index * H;
     gather_state(c, p->h0, slot, c->h.data, H, index, count);
     if (lstm) gather_state(c, p->c0, slot, c->c.data, H, index, count);
-    rnn_step step = {.cell = cfg->cell, .hidden = H, .stride = count,
-                     .b_ih = w->bias_ih.value.data, .b_hh = w->bias_hh.value.data,
-                     .gh = c->gh.data + (size_t)index * G, .h = h, .c = cs,
+    rnn_step step = {.cell = cfg->cell,
+                     .hidden = H,
+                     .stride = count,
+                     .b_ih = w->bias_ih.value.data,
+                     .b_hh = w->bias_hh.value.data,
+                     .gh = c->gh.data + (size_t)index * G,
+                     .h = h,
+                     .c = cs,
                      .out_stride = D * H};
     for (int i = 0; i < c->steps; i++) {
         int t = p->dir == 0 ? i : c->steps - 1 - i, n = c->batch_sizes[t];
@@ -496,8 +506,8 @@ static el_status pack_recurrent_weights(el_rnn *rnn, el_rnn_cache *c, int for_ba
 static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const el_tensor *h0,
                               const el_tensor *c0, el_tensor *hn, el_tensor *cn)
 {
-    direction_pass pass = {.rnn = rnn, .c = c, .layer = l, .dir = d, .h0 = h0, .c0 = c0,
-                           .hn = hn, .cn = cn};
+    direction_pass pass = {
+        .rnn = rnn, .c = c, .layer = l, .dir = d, .h0 = h0, .c0 = c0, .hn = hn, .cn = cn};
     int in;
     layer_input(c, l, &in);
     int single = too_small_to_split(c, in);
@@ -534,8 +544,8 @@ static el_status check_forward_args(const el_rnn *rnn, const el_tensor *x, const
 }
 
 el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
-                         const int *lengths, const el_tensor *h0, const el_tensor *c0,
-                         el_tensor *y, el_tensor *hn, el_tensor *cn)
+                         const int *lengths, const el_tensor *h0, const el_tensor *c0, el_tensor *y,
+                         el_tensor *hn, el_tensor *cn)
 {
     const char *fn = "el_rnn_forward";
     EL_REQUIRE(rnn, fn);
@@ -585,8 +595,11 @@ static void backward_steps_task(void *context, int index, int count)
     float *dgh = gru ? c->dgh.data : c->dgx.data;
     gather_state(c, p->dhn, slot, c->h.data, H, index, count);
     if (lstm) gather_state(c, p->dcn, slot, c->c.data, H, index, count);
-    rnn_step step = {.cell = cfg->cell, .hidden = H, .stride = count,
-                     .h = c->h.data + (size_t)index * H, .c = c->c.data + (size_t)index * H,
+    rnn_step step = {.cell = cfg->cell,
+                     .hidden = H,
+                     .stride = count,
+                     .h = c->h.data + (size_t)index * H,
+                     .c = c->c.data + (size_t)index * H,
                      .out_stride = D * H};
     for (int i = 0; i < c->steps; i++) {
         int t = p->dir == 0 ? c->steps - 1 - i : i, n = c->batch_sizes[t];
@@ -634,22 +647,31 @@ static void gradients_task(void *context, int index, int count)
     const float *dgh = cfg->cell == EL_CELL_GRU ? c->dgh.data : dgx;
     el__split(G, index, count, &g0, &g1);
     el__gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
-         w->weight_ih.grad.data + (size_t)g0 * in, in);
+             w->weight_ih.grad.data + (size_t)g0 * in, in);
     el__gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, c->tracks[slot].hprev.data, H, 1.0f,
-         w->weight_hh.grad.data + (size_t)g0 * H, H);
+             w->weight_hh.grad.data + (size_t)g0 * H, H);
     column_sums(w->bias_ih.grad.data + g0, dgx + g0, N, g1 - g0, G);
     column_sums(w->bias_hh.grad.data + g0, dgh + g0, N, g1 - g0, G);
     el__split(N, index, count, &r0, &r1);
     el__gemm(0, 0, r1 - r0, in, G, 1.0f, dgx + (size_t)r0 * G, G, w->weight_ih.value.data, in,
-         p->beta, p->din + (size_t)r0 * in, in);
+             p->beta, p->din + (size_t)r0 * in, in);
 }
 
 static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
-                               float *din, float beta, const el_tensor *dhn,
-                               const el_tensor *dcn, el_tensor *dh0, el_tensor *dc0)
+                               float *din, float beta, const el_tensor *dhn, const el_tensor *dcn,
+                               el_tensor *dh0, el_tensor *dc0)
 {
-    direction_pass pass = {.rnn = rnn, .c = c, .layer = l, .dir = d, .dout = dout, .din = din,
-                           .beta = beta, .dhn = dhn, .dcn = dcn, .dh0 = dh0, .dc0 = dc0};
+    direction_pass pass = {.rnn = rnn,
+                           .c = c,
+                           .layer = l,
+                           .dir = d,
+                           .dout = dout,
+                           .din = din,
+                           .beta = beta,
+                           .dhn = dhn,
+                           .dcn = dcn,
+                           .dh0 = dh0,
+                           .dc0 = dc0};
     int in;
     layer_input(c, l, &in);
     int single = too_small_to_split(c, in);
@@ -657,17 +679,18 @@ static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const
     el__parallel_run(gradients_task, &pass, single);
 }
 
-static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c,
-                                     const el_tensor *dy, const el_tensor *dhn,
-                                     const el_tensor *dcn, const el_tensor *dx,
-                                     const el_tensor *dh0, const el_tensor *dc0)
+static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c, const el_tensor *dy,
+                                     const el_tensor *dhn, const el_tensor *dcn,
+                                     const el_tensor *dx, const el_tensor *dh0,
+                                     const el_tensor *dc0)
 {
     const char *fn = "el_rnn_backward";
     const el_rnn_config *cfg = &rnn->config;
     if (!c->forward_done)
         return el__fail(EL_ERR_STATE, "%s: no forward call to backpropagate through", fn);
     if (memcmp(&c->config, cfg, sizeof *cfg) != 0)
-        return el__fail(EL_ERR_STATE, "%s: the cache was filled by a layer of another configuration", fn);
+        return el__fail(EL_ERR_STATE,
+                        "%s: the cache was filled by a layer of another configuration", fn);
     int T = c->steps, B = c->batch, D = directions(cfg), H = cfg->hidden_size;
     int states = cfg->num_layers * D;
     el_status s = EL_OK;
@@ -684,8 +707,8 @@ static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c,
 }
 
 el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
-                          const el_tensor *dhn, const el_tensor *dcn, el_tensor *dx,
-                          el_tensor *dh0, el_tensor *dc0)
+                          const el_tensor *dhn, const el_tensor *dcn, el_tensor *dx, el_tensor *dh0,
+                          el_tensor *dc0)
 {
     const char *fn = "el_rnn_backward";
     EL_REQUIRE(rnn, fn);

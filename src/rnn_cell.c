@@ -22,8 +22,8 @@ static void rnn_row_forward(int H, int relu, const float *restrict bi, const flo
 }
 
 EL__SIMD_CLONES
-static void rnn_row_backward(int H, int relu, const float *restrict v,
-                             const float *restrict dout, float *restrict dh, float *restrict dg)
+static void rnn_row_backward(int H, int relu, const float *restrict v, const float *restrict dout,
+                             float *restrict dh, float *restrict dg)
 {
     for (int j = 0; j < H; j++) {
         float g = dh[j] + dout[j];
@@ -92,10 +92,10 @@ typedef struct lstm_biases {
 EL__SIMD_CLONES
 static void lstm_row_forward(int H, const lstm_biases *b, const float *restrict hi,
                              const float *restrict hf, const float *restrict hg,
-                             const float *restrict ho, const float *restrict cp,
-                             float *restrict gi, float *restrict gf, float *restrict gc,
-                             float *restrict go, float *restrict c, float *restrict tc,
-                             float *restrict h, float *restrict out)
+                             const float *restrict ho, const float *restrict cp, float *restrict gi,
+                             float *restrict gf, float *restrict gc, float *restrict go,
+                             float *restrict c, float *restrict tc, float *restrict h,
+                             float *restrict out)
 {
     const float *restrict bii = b->bi[0], *restrict bif = b->bi[1];
     const float *restrict bic = b->bi[2], *restrict bio = b->bi[3];
@@ -160,9 +160,8 @@ void el__rnn_step_forward(const rnn_step *s)
                             s->h + row, out);
             break;
         case EL_CELL_LSTM:
-            lstm_row_forward(H, &lb, gh, gh + H, gh + 2 * H, gh + 3 * H, s->cprev + row, g,
-                             g + H, g + 2 * H, g + 3 * H, s->c + row, s->tanh_c + row,
-                             s->h + row, out);
+            lstm_row_forward(H, &lb, gh, gh + H, gh + 2 * H, gh + 3 * H, s->cprev + row, g, g + H,
+                             g + 2 * H, g + 3 * H, s->c + row, s->tanh_c + row, s->h + row, out);
             break;
         }
     }
@@ -185,9 +184,8 @@ void el__rnn_step_backward(const rnn_step *s)
                              s->h + row, dx, dx + H, dx + 2 * H, dhh, dhh + H, dhh + 2 * H);
             break;
         case EL_CELL_LSTM:
-            lstm_row_backward(H, g, g + H, g + 2 * H, g + 3 * H, s->tanh_c + row,
-                              s->cprev + row, dout, s->h + row, s->c + row, dx, dx + H,
-                              dx + 2 * H, dx + 3 * H);
+            lstm_row_backward(H, g, g + H, g + 2 * H, g + 3 * H, s->tanh_c + row, s->cprev + row,
+                              dout, s->h + row, s->c + row, dx, dx + H, dx + 2 * H, dx + 3 * H);
             break;
         }
     }

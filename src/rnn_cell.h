@@ -30,8 +30,8 @@ typedef struct rnn_step {
     float *out;         /* row r's output (forward) or output gradient (backward), at
                            out[r * out_stride] */
     int out_stride;
-    float *dgx;         /* backward (n, G): gradient of the input pre-activations */
-    float *dgh;         /* backward (n, G): of the state pre-activations (GRU differs) */
+    float *dgx; /* backward (n, G): gradient of the input pre-activations */
+    float *dgh; /* backward (n, G): of the state pre-activations (GRU differs) */
 } rnn_step;
 
 void el__rnn_step_forward(const rnn_step *s);

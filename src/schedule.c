@@ -22,7 +22,8 @@ el_status el_lr_schedule_check(const el_lr_schedule *s)
             return el__fail(EL_ERR_INVALID, "%s: total_steps %ld must exceed warmup_steps %ld", fn,
                             s->total_steps, s->warmup_steps);
         if (!(s->min_lr >= 0 && s->min_lr <= s->base_lr))
-            return el__fail(EL_ERR_INVALID, "%s: min_lr %g must lie in [0, base_lr]", fn, s->min_lr);
+            return el__fail(EL_ERR_INVALID, "%s: min_lr %g must lie in [0, base_lr]", fn,
+                            s->min_lr);
         return EL_OK;
     }
     return el__fail(EL_ERR_INVALID, "%s: unknown schedule kind %d", fn, (int)s->kind);

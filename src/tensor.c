@@ -15,8 +15,7 @@ static el_status shape_size(const char *fn, int ndim, const int *shape, size_t *
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
-            return el__fail(EL_ERR_INVALID, "%s: dimension %d is %d (negative)", fn, i,
-                            shape[i]);
+            return el__fail(EL_ERR_INVALID, "%s: dimension %d is %d (negative)", fn, i, shape[i]);
         if (shape[i] != 0 && n > SIZE_MAX / sizeof(float) / (size_t)shape[i])
             return el__fail(EL_ERR_NOMEM, "%s: shape too large for memory", fn);
         n *= (size_t)shape[i];
@@ -72,8 +71,7 @@ el_status el_tensor_ensure(el_tensor *t, int ndim, const int *shape)
     if (size > t->capacity) {
         float *data = el__alloc_zero(size, sizeof(float));
         if (!data)
-            return el__fail(EL_ERR_NOMEM, "el_tensor_ensure: out of memory for %zu floats",
-                            size);
+            return el__fail(EL_ERR_NOMEM, "el_tensor_ensure: out of memory for %zu floats", size);
         el__free(t->data);
         t->data = data;
         t->capacity = size;
@@ -99,8 +97,8 @@ el_status el_tensor_view(el_tensor *view, const el_tensor *base, size_t offset, 
     if (s) return s;
     if (offset > base->size || size > base->size - offset)
         return el__fail(EL_ERR_SHAPE,
-                        "el_tensor_view: elements [%zu, %zu) lie outside the base's %zu",
-                        offset, offset + size, base->size);
+                        "el_tensor_view: elements [%zu, %zu) lie outside the base's %zu", offset,
+                        offset + size, base->size);
     view->data = base->data ? base->data + offset : NULL;
     view->capacity = 0;
     set_shape(view, ndim, shape, size);
@@ -152,10 +150,7 @@ void el_tensor_fill(el_tensor *t, float value)
     for (size_t i = 0; i < t->size; i++) t->data[i] = value;
 }
 
-int el_tensor_cols(const el_tensor *t)
-{
-    return t && t->ndim > 0 ? t->shape[t->ndim - 1] : 0;
-}
+int el_tensor_cols(const el_tensor *t) { return t && t->ndim > 0 ? t->shape[t->ndim - 1] : 0; }
 
 int el_tensor_rows(const el_tensor *t)
 {

@@ -135,8 +135,7 @@ static int parse_values(parser *p, char *s)
         if (end == s || !ends_token(*end))
             return parse_fail(p, "%s: \"%.24s\" is not a number", a->name, s);
         if (p->filled == a->size)
-            return parse_fail(p, "%s: more than the %zu values its shape holds", a->name,
-                              a->size);
+            return parse_fail(p, "%s: more than the %zu values its shape holds", a->name, a->size);
         a->data[p->filled++] = v;
         s = end;
     }
@@ -158,9 +157,9 @@ static int parse(parser *p, char *text)
         int rc = 0;
         if (*s == '\0' || *s == '#') {
             if (p->open >= 0)
-                rc = parse_fail(p, "%s: a blank line or comment after %zu of its %zu values",
-                                p->fx->arrays[p->open].name, p->filled,
-                                p->fx->arrays[p->open].size);
+                rc =
+                    parse_fail(p, "%s: a blank line or comment after %zu of its %zu values",
+                               p->fx->arrays[p->open].name, p->filled, p->fx->arrays[p->open].size);
         } else {
             rc = p->open >= 0 ? parse_values(p, s) : parse_header(p, s);
         }
@@ -226,8 +225,8 @@ float el_fixture_scalar(const el_fixture *fx, const char *name)
 void el_fixture_ints(const el_fixture *fx, const char *name, int *out, size_t n)
 {
     const el_fixture_array *a = el_fixture_get(fx, name);
-    cr_assert(a->size == n, "fixture %s: %s has %zu values, expected %zu", fx->path, name,
-              a->size, n);
+    cr_assert(a->size == n, "fixture %s: %s has %zu values, expected %zu", fx->path, name, a->size,
+              n);
     for (size_t i = 0; i < n; i++) {
         float v = a->data[i];
         cr_assert(fabsf(v) < 1e9f && v == nearbyintf(v),

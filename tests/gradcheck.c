@@ -5,8 +5,7 @@
 
 double el_test_weighted_sum(const el_tensor *w, const el_tensor *y)
 {
-    cr_assert_eq(w->size, y->size, "weighted sum: w has %zu elements, y has %zu", w->size,
-                 y->size);
+    cr_assert_eq(w->size, y->size, "weighted sum: w has %zu elements, y has %zu", w->size, y->size);
     double s = 0;
     for (size_t i = 0; i < y->size; i++) s += (double)w->data[i] * y->data[i];
     return s;

@@ -7,19 +7,19 @@
 #include "elman/elman.h"
 
 /* Asserts that a call returned EL_OK, printing the library's message if not. */
-#define EL_TEST_OK(call)                                                                 \
-    do {                                                                                 \
-        el_status el_test_status_ = (call);                                              \
-        cr_assert_eq(el_test_status_, EL_OK, "%s returned %s: %s", #call,                \
-                     el_status_name(el_test_status_), el_last_error());                   \
+#define EL_TEST_OK(call)                                                                           \
+    do {                                                                                           \
+        el_status el_test_status_ = (call);                                                        \
+        cr_assert_eq(el_test_status_, EL_OK, "%s returned %s: %s", #call,                          \
+                     el_status_name(el_test_status_), el_last_error());                            \
     } while (0)
 
 /* Asserts that a call failed with the given status. */
-#define EL_TEST_FAILS(call, status)                                                      \
-    do {                                                                                 \
-        el_status el_test_status_ = (call);                                              \
-        cr_assert_eq(el_test_status_, (status), "%s returned %s, expected %s", #call,    \
-                     el_status_name(el_test_status_), el_status_name(status));           \
+#define EL_TEST_FAILS(call, status)                                                                \
+    do {                                                                                           \
+        el_status el_test_status_ = (call);                                                        \
+        cr_assert_eq(el_test_status_, (status), "%s returned %s, expected %s", #call,              \
+                     el_status_name(el_test_status_), el_status_name(status));                     \
     } while (0)
 
 /* Asserts |got[i] - want[i]| <= atol + rtol * |want[i]| for every i, and

@@ -334,17 +334,17 @@ Test(errors, cross_entropy_target_out_of_range_names_the_row)
 {
     el_tensor logits = make(2, (int[]){4, 3}, 0.25f), dlogits = make(2, (int[]){4, 3}, 7);
     float loss = -1;
-    EL_TEST_FAILS(el_cross_entropy_loss(&logits, (int[]){0, 2, 3, 1}, NULL, EL_IGNORE_NONE, &loss,
-                                        &dlogits),
-                  EL_ERR_INVALID);
+    EL_TEST_FAILS(
+        el_cross_entropy_loss(&logits, (int[]){0, 2, 3, 1}, NULL, EL_IGNORE_NONE, &loss, &dlogits),
+        EL_ERR_INVALID);
     assert_message_has("el_cross_entropy_loss", "row 2", "3");
-    EL_TEST_FAILS(el_cross_entropy_loss(&logits, (int[]){0, -1, 2, 1}, NULL, EL_IGNORE_NONE,
-                                        &loss, &dlogits),
-                  EL_ERR_INVALID);
+    EL_TEST_FAILS(
+        el_cross_entropy_loss(&logits, (int[]){0, -1, 2, 1}, NULL, EL_IGNORE_NONE, &loss, &dlogits),
+        EL_ERR_INVALID);
     assert_message_has("row 1", "-1", NULL);
-    EL_TEST_FAILS(el_cross_entropy_loss(&logits, (int[]){0, 1, 2, 9}, NULL, EL_IGNORE_NONE, &loss,
-                                        &dlogits),
-                  EL_ERR_INVALID);
+    EL_TEST_FAILS(
+        el_cross_entropy_loss(&logits, (int[]){0, 1, 2, 9}, NULL, EL_IGNORE_NONE, &loss, &dlogits),
+        EL_ERR_INVALID);
     assert_message_has("row 3", NULL, NULL);
     cr_assert_eq(loss, -1);
     assert_untouched(&dlogits, 7, "dlogits");
@@ -363,8 +363,8 @@ Test(errors, other_bad_arguments)
     el_rng rng;
     el_rng_seed(&rng, 1);
     el_tensor x = make(1, (int[]){4}, 1), y = make(1, (int[]){4}, 7), mask = make(1, (int[]){4}, 7);
-    const el_dropout bad_p[] = {{.p = -0.1f, .training = 1}, {.p = 1.5f, .training = 1},
-                                {.p = NAN, .training = 0}};
+    const el_dropout bad_p[] = {
+        {.p = -0.1f, .training = 1}, {.p = 1.5f, .training = 1}, {.p = NAN, .training = 0}};
     for (int i = 0; i < 3; i++) {
         EL_TEST_FAILS(el_dropout_forward(&bad_p[i], &rng, &x, &y, &mask), EL_ERR_INVALID);
         assert_message_has("el_dropout_forward", NULL, NULL);
@@ -390,8 +390,8 @@ static void check_refused(el_status status, const char *call, const char *fn)
     cr_assert_eq(status, EL_ERR_INVALID, "%s returned %s", call, el_status_name(status));
     cr_assert(el_last_error()[0] != '\0', "%s left no message", call);
     if (fn)
-        cr_assert(strstr(el_last_error(), fn) != NULL, "%s: message \"%s\" does not name %s",
-                  call, el_last_error(), fn);
+        cr_assert(strstr(el_last_error(), fn) != NULL, "%s: message \"%s\" does not name %s", call,
+                  el_last_error(), fn);
 }
 
 #define EXPECT_NULL_REFUSED(call, fn) (el_clear_error(), check_refused((call), #call, (fn)))
@@ -458,9 +458,8 @@ Test(errors, null_activation_arguments)
 {
     static const unary_fn forward[] = {el_relu_forward, el_sigmoid_forward, el_tanh_forward,
                                        el_softmax_forward, el_log_softmax_forward};
-    static const ternary_fn backward[] = {el_relu_backward, el_sigmoid_backward,
-                                          el_tanh_backward, el_softmax_backward,
-                                          el_log_softmax_backward};
+    static const ternary_fn backward[] = {el_relu_backward, el_sigmoid_backward, el_tanh_backward,
+                                          el_softmax_backward, el_log_softmax_backward};
     el_tensor x = make(2, (int[]){2, 2}, 0.5f), y = make(2, (int[]){2, 2}, 0.5f);
     for (int i = 0; i < 5; i++) {
         EXPECT_NULL_REFUSED(forward[i](NULL, &x), NULL);
@@ -567,16 +566,15 @@ Test(errors, null_param_optimizer_and_init_arguments)
     EXPECT_NULL_REFUSED(el_init_xavier_normal(NULL, &rng, 1), "el_init_xavier_normal");
     EXPECT_NULL_REFUSED(el_init_kaiming_uniform(NULL, &rng, 1, EL_FAN_IN),
                         "el_init_kaiming_uniform");
-    EXPECT_NULL_REFUSED(el_init_kaiming_normal(NULL, &rng, 1, EL_FAN_IN),
-                        "el_init_kaiming_normal");
+    EXPECT_NULL_REFUSED(el_init_kaiming_normal(NULL, &rng, 1, EL_FAN_IN), "el_init_kaiming_normal");
     el_param_list_free(&list);
     el_param_free(&p);
 }
 
 Test(errors, null_rnn_arguments)
 {
-    const el_rnn_config config = {.cell = EL_CELL_GRU, .input_size = 3, .hidden_size = 2,
-                                  .num_layers = 1};
+    const el_rnn_config config = {
+        .cell = EL_CELL_GRU, .input_size = 3, .hidden_size = 2, .num_layers = 1};
     el_rnn rnn;
     EL_TEST_OK(el_rnn_init(&rnn, "rnn", &config, NULL));
     el_rnn_cache *cache = NULL;
@@ -667,8 +665,8 @@ static void arm(long n)
 static el_status disarm(el_status s)
 {
     el__fail_allocations_after(-1);
-    cr_assert(s == EL_OK || s == EL_ERR_NOMEM, "%s with %ld allocations allowed: %s (%s)",
-              sweeping, allowed, el_status_name(s), el_last_error());
+    cr_assert(s == EL_OK || s == EL_ERR_NOMEM, "%s with %ld allocations allowed: %s (%s)", sweeping,
+              allowed, el_status_name(s), el_last_error());
     cr_assert(s == EL_OK || strstr(el_last_error(), "memory") != NULL, "%s: message \"%s\"",
               sweeping, el_last_error());
     return s;
@@ -844,10 +842,7 @@ static el_status try_sgd_momentum(long n)
 
 static el_status try_adam(long n) { return try_optimizer(n, el_optimizer_defaults(EL_OPT_ADAM)); }
 
-static el_status try_adamw(long n)
-{
-    return try_optimizer(n, el_optimizer_defaults(EL_OPT_ADAMW));
-}
+static el_status try_adamw(long n) { return try_optimizer(n, el_optimizer_defaults(EL_OPT_ADAMW)); }
 
 /* Two bidirectional LSTM layers with dropout between them: every kind of
  * buffer the recurrent code sizes. */
@@ -914,8 +909,8 @@ static void rnn_case_init(rnn_case *c)
 
 static el_status rnn_case_forward(rnn_case *c)
 {
-    return el_rnn_forward(&c->rnn, c->cache, &c->rng, &c->x, rnn_lengths, NULL, NULL, &c->y,
-                          NULL, NULL);
+    return el_rnn_forward(&c->rnn, c->cache, &c->rng, &c->x, rnn_lengths, NULL, NULL, &c->y, NULL,
+                          NULL);
 }
 
 static el_status rnn_case_backward(rnn_case *c)

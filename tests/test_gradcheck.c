@@ -129,8 +129,8 @@ Test(gradcheck, log_softmax)
 {
     el_rng rng;
     el_rng_seed(&rng, 15);
-    check_unary("log_softmax", el_log_softmax_forward, el_log_softmax_backward,
-                softmax_input(&rng), &rng);
+    check_unary("log_softmax", el_log_softmax_forward, el_log_softmax_backward, softmax_input(&rng),
+                &rng);
 }
 
 /* ---- matrix product ----------------------------------------------------- */
@@ -351,8 +351,8 @@ Test(gradcheck, axpy)
  * every row has dbias = sum_rows(dy), and out = beta out0 + sum_rows(x) has
  * dx = dout added to every row and dout0 = beta dout. */
 typedef struct rows_case {
-    el_tensor x, y, bias, w;       /* the matrix side, (2, 3, 4) */
-    el_tensor out, out0, w_out;    /* the row side, (4) */
+    el_tensor x, y, bias, w;    /* the matrix side, (2, 3, 4) */
+    el_tensor out, out0, w_out; /* the row side, (4) */
     float beta;
 } rows_case;
 
@@ -397,9 +397,9 @@ Test(gradcheck, add_row_sum_rows)
     EL_TEST_OK(el_scale(&dout0, &c.w_out, c.beta));
     el_test_gradcheck("sum_rows: dx", sum_rows_loss, &c, &c.x, &dx, NULL);
     el_test_gradcheck("sum_rows: dout0", sum_rows_loss, &c, &c.out0, &dout0, NULL);
-    free_all((el_tensor *[]){&c.x, &c.y, &c.bias, &c.w, &c.out, &c.out0, &c.w_out, &dbias, &dx,
-                             &dout0},
-             10);
+    free_all(
+        (el_tensor *[]){&c.x, &c.y, &c.bias, &c.w, &c.out, &c.out0, &c.w_out, &dbias, &dx, &dout0},
+        10);
 }
 
 /* The loss c * reduce(x) for a scalar upstream gradient c. */
@@ -473,11 +473,11 @@ static void check_dense(int has_bias, uint64_t seed)
     EL_TEST_OK(el_dense_forward(&d.layer, &d.x, &d.y));
     EL_TEST_OK(el_dense_backward(&d.layer, &d.x, &d.w, &dx));
     el_test_gradcheck("dense: dx", dense_loss, &d, &d.x, &dx, NULL);
-    el_test_gradcheck("dense: dweight", dense_loss, &d, &d.layer.weight.value,
-                      &d.layer.weight.grad, NULL);
+    el_test_gradcheck("dense: dweight", dense_loss, &d, &d.layer.weight.value, &d.layer.weight.grad,
+                      NULL);
     if (has_bias)
-        el_test_gradcheck("dense: dbias", dense_loss, &d, &d.layer.bias.value,
-                          &d.layer.bias.grad, NULL);
+        el_test_gradcheck("dense: dbias", dense_loss, &d, &d.layer.bias.value, &d.layer.bias.grad,
+                          NULL);
     dense_free(&d, &dx);
 }
 
@@ -503,8 +503,8 @@ Test(gradcheck, dense_accumulates_parameter_gradients)
     EL_TEST_OK(el_add(&d.w, &w1, &w2));
     el_test_gradcheck("dense twice: dweight", dense_loss, &d, &d.layer.weight.value,
                       &d.layer.weight.grad, NULL);
-    el_test_gradcheck("dense twice: dbias", dense_loss, &d, &d.layer.bias.value,
-                      &d.layer.bias.grad, NULL);
+    el_test_gradcheck("dense twice: dbias", dense_loss, &d, &d.layer.bias.value, &d.layer.bias.grad,
+                      NULL);
     EL_TEST_OK(el_tensor_copy(&d.w, &w2));
     el_test_gradcheck("dense twice: dx", dense_loss, &d, &d.x, &dx, NULL);
     free_all((el_tensor *[]){&w1, &w2}, 2);
@@ -552,8 +552,7 @@ static void check_dropout(int training, uint64_t seed)
         /* Both kinds of element, or the check would miss half of backward. */
         size_t dropped = 0;
         for (size_t i = 0; i < d.mask.size; i++) dropped += d.mask.data[i] == 0;
-        cr_assert(dropped > 0 && dropped < d.mask.size, "%zu of %zu dropped", dropped,
-                  d.mask.size);
+        cr_assert(dropped > 0 && dropped < d.mask.size, "%zu of %zu dropped", dropped, d.mask.size);
     }
     EL_TEST_OK(el_dropout_backward(&d.layer, training ? &d.mask : NULL, &d.w, &dx));
     el_test_gradcheck(training ? "dropout (training): dx" : "dropout (evaluation): dx",
@@ -593,8 +592,8 @@ static double cross_entropy_loss(void *ctx)
 {
     loss_case *c = ctx;
     float loss;
-    EL_TEST_OK(el_cross_entropy_loss(&c->input, c->classes, c->weights, c->ignore_index, &loss,
-                                     NULL));
+    EL_TEST_OK(
+        el_cross_entropy_loss(&c->input, c->classes, c->weights, c->ignore_index, &loss, NULL));
     return loss;
 }
 
@@ -641,15 +640,14 @@ static void check_cross_entropy(const char *what, const int *classes, const floa
 
 Test(gradcheck, cross_entropy)
 {
-    check_cross_entropy("cross entropy: dlogits", (int[]){1, 0, 3, 2, 2}, NULL, EL_IGNORE_NONE,
-                        61);
+    check_cross_entropy("cross entropy: dlogits", (int[]){1, 0, 3, 2, 2}, NULL, EL_IGNORE_NONE, 61);
 }
 
 /* Ignored rows (padding, target -1) get a zero gradient from both sides. */
 Test(gradcheck, cross_entropy_ignore_index)
 {
-    check_cross_entropy("cross entropy, ignored rows: dlogits", (int[]){1, -1, 3, -1, 0}, NULL,
-                        -1, 62);
+    check_cross_entropy("cross entropy, ignored rows: dlogits", (int[]){1, -1, 3, -1, 0}, NULL, -1,
+                        62);
 }
 
 Test(gradcheck, cross_entropy_weighted)
@@ -702,8 +700,7 @@ Test(gradcheck, checker_detects_wrong_gradients)
     el_test_gradcheck_opts opts = EL_TEST_GRADCHECK_DEFAULTS;
 
     el_test_gradcheck_result r = el_test_gradcheck_compare(unary_loss, &c, &c.x, &dx, NULL);
-    cr_assert(r.deterministic && r.error < opts.tolerance, "the right gradient fails: %g",
-              r.error);
+    cr_assert(r.deterministic && r.error < opts.tolerance, "the right gradient fails: %g", r.error);
 
     EL_TEST_OK(el_scale(&dx, &dx, 1.05f));
     r = el_test_gradcheck_compare(unary_loss, &c, &c.x, &dx, NULL);

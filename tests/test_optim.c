@@ -57,8 +57,7 @@ static void assert_state_names(el_optimizer *opt, const model *m, const char *co
         cr_assert_str_eq(name, want[i]);
         cr_assert_eq(el_optimizer_find_state(opt, want[i]), value, "find_state(\"%s\")", want[i]);
         const el_param *p = i < count / 2 ? &m->fc.weight : &m->fc.bias;
-        cr_assert(el_tensor_same_shape(value, &p->value), "%s has the shape of %s", name,
-                  p->name);
+        cr_assert(el_tensor_same_shape(value, &p->value), "%s has the shape of %s", name, p->name);
         for (size_t j = 0; j < value->size; j++) cr_assert_eq(value->data[j], 0.0f);
     }
 }

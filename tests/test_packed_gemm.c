@@ -212,8 +212,8 @@ Test(packed_gemm, packed_layout_is_column_panels_padded_with_zeros)
                     int col = panel * EL__PANEL + j;
                     float want = col < n ? b_at(&p, row, col) : 0.0f;
                     cr_assert_eq(packed.data[((size_t)panel * k + row) * EL__PANEL + j], want,
-                                 "transposed %d: panel %d row %d column %d", transposed, panel,
-                                 row, j);
+                                 "transposed %d: panel %d row %d column %d", transposed, panel, row,
+                                 j);
                 }
         el__packed_free(&packed);
         free_problem(&p);

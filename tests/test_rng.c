@@ -139,7 +139,8 @@ Test(rng, below_stays_under_large_bounds)
 static double chi_square(const int *counts, int bins, int draws)
 {
     double expected = (double)draws / bins, chi2 = 0;
-    for (int i = 0; i < bins; i++) chi2 += (counts[i] - expected) * (counts[i] - expected) / expected;
+    for (int i = 0; i < bins; i++)
+        chi2 += (counts[i] - expected) * (counts[i] - expected) / expected;
     return chi2;
 }
 

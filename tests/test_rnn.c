@@ -23,8 +23,7 @@
 
 enum { MAX_BATCH = 32 };
 
-static const el_cell all_cells[] = {EL_CELL_RNN_TANH, EL_CELL_RNN_RELU, EL_CELL_GRU,
-                                    EL_CELL_LSTM};
+static const el_cell all_cells[] = {EL_CELL_RNN_TANH, EL_CELL_RNN_RELU, EL_CELL_GRU, EL_CELL_LSTM};
 
 /* Writes a name into key (EL_FIXTURE_NAME_MAX characters) and returns key;
  * a name that does not fit fails the test. */
@@ -97,8 +96,8 @@ static void io_random(rnn_io *io, const el_rnn_config *cfg, int steps, int batch
 
 static void io_free(rnn_io *io)
 {
-    el_tensor *all[] = {&io->x,  &io->h0, &io->c0, &io->dy, &io->dhn, &io->dcn,
-                        &io->y,  &io->hn, &io->cn, &io->dx, &io->dh0, &io->dc0};
+    el_tensor *all[] = {&io->x, &io->h0, &io->c0, &io->dy, &io->dhn, &io->dcn,
+                        &io->y, &io->hn, &io->cn, &io->dx, &io->dh0, &io->dc0};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
 }
 
@@ -110,8 +109,8 @@ static void io_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, rnn_io *io
 
 static void io_backward(el_rnn *rnn, el_rnn_cache *cache, rnn_io *io)
 {
-    EL_TEST_OK(el_rnn_backward(rnn, cache, &io->dy, &io->dhn, given(&io->dcn), &io->dx,
-                               &io->dh0, given(&io->dc0)));
+    EL_TEST_OK(el_rnn_backward(rnn, cache, &io->dy, &io->dhn, given(&io->dcn), &io->dx, &io->dh0,
+                               given(&io->dc0)));
 }
 
 static double io_loss(const rnn_io *io)
@@ -158,8 +157,8 @@ static void copy_of(el_tensor *dst, const el_tensor *src)
     EL_TEST_OK(el_tensor_copy(dst, src));
 }
 
-static void expect_same(const char *what, const el_tensor *got, const el_tensor *want,
-                        double rtol, double atol)
+static void expect_same(const char *what, const el_tensor *got, const el_tensor *want, double rtol,
+                        double atol)
 {
     cr_assert(el_tensor_same_shape(got, want), "%s: shapes differ", what);
     el_test_assert_close(what, got->data, want->data, want->size, rtol, atol);
@@ -176,10 +175,12 @@ typedef struct torch_config {
 } torch_config;
 
 /* The SHAPES of tools/make_rnn_fixtures.py, for one cell. */
-#define TORCH_SHAPES(cell, name)                                                         \
-    {name "_l1", cell, 1, 0, 0}, {name "_l2", cell, 2, 0, 0}, {name "_bi", cell, 1, 1, 0},  \
-        {name "_l2bi", cell, 2, 1, 0}, {name "_l1_equal", cell, 1, 0, 1},                \
-        {name "_l2bi_equal", cell, 2, 1, 1}
+#define TORCH_SHAPES(cell, name)                                                                   \
+    {name "_l1", cell, 1, 0, 0}, {name "_l2", cell, 2, 0, 0}, {name "_bi", cell, 1, 1, 0},         \
+        {name "_l2bi", cell, 2, 1, 0}, {name "_l1_equal", cell, 1, 0, 1},                          \
+    {                                                                                              \
+        name "_l2bi_equal", cell, 2, 1, 1                                                          \
+    }
 
 ParameterizedTestParameters(rnn_torch, matches_pytorch)
 {
@@ -228,11 +229,10 @@ static void load_torch_weights(const el_fixture *fx, el_rnn *rnn, const char *pr
             for (int k = 0; k < 4; k++, i++) {
                 keyf(key, "%s.%s_l%d%s", prefix, kinds[k], l, d ? "_reverse" : "");
                 cr_assert(el_param_list_find(&list, key) == own[k],
-                          "elman has no parameter %s, or it is not layer %d direction %d's %s",
-                          key, l, d, kinds[k]);
+                          "elman has no parameter %s, or it is not layer %d direction %d's %s", key,
+                          l, d, kinds[k]);
                 cr_assert(i < list.count && list.items[i] == own[k],
-                          "%s is not parameter %d of el_rnn_params, as in PyTorch's order", key,
-                          i);
+                          "%s is not parameter %d of el_rnn_params, as in PyTorch's order", key, i);
                 load_into(fx, key, &own[k]->value);
             }
         }
@@ -282,9 +282,12 @@ ParameterizedTest(torch_config *c, rnn_torch, matches_pytorch)
     char key[EL_FIXTURE_NAME_MAX];
     const el_fixture_array *x = el_fixture_get(&fx, keyf(key, "%s.x", c->name));
     const el_fixture_array *h0 = el_fixture_get(&fx, keyf(key, "%s.h0", c->name));
-    el_rnn_config cfg = {.cell = c->cell, .input_size = x->shape[2],
-                         .hidden_size = h0->shape[2], .num_layers = c->layers,
-                         .bidirectional = c->bidirectional, .dropout = 0};
+    el_rnn_config cfg = {.cell = c->cell,
+                         .input_size = x->shape[2],
+                         .hidden_size = h0->shape[2],
+                         .num_layers = c->layers,
+                         .bidirectional = c->bidirectional,
+                         .dropout = 0};
     el_rnn rnn;
     EL_TEST_OK(el_rnn_init(&rnn, c->name, &cfg, NULL));
     load_torch_weights(&fx, &rnn, c->name);
@@ -337,8 +340,8 @@ static double fd_loss(void *ctx)
     return io_loss(&c->io);
 }
 
-static void fd_setup(fd_case *c, const el_rnn_config *cfg, int steps, int batch,
-                     const int *lengths, uint64_t seed)
+static void fd_setup(fd_case *c, const el_rnn_config *cfg, int steps, int batch, const int *lengths,
+                     uint64_t seed)
 {
     el_rng rng;
     el_rng_seed(&rng, seed);
@@ -417,8 +420,8 @@ static void expect_off_kinks(const el_tensor *y)
 /* Two bidirectional layers over ragged lengths with an empty sequence. */
 static void check_cell_gradients(el_cell cell, uint64_t seed)
 {
-    el_rnn_config cfg = {.cell = cell, .input_size = 3, .hidden_size = 3, .num_layers = 2,
-                         .bidirectional = 1};
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 3, .hidden_size = 3, .num_layers = 2, .bidirectional = 1};
     fd_case c = {0};
     fd_setup(&c, &cfg, 4, 3, (int[]){2, 4, 0}, seed);
     if (cell == EL_CELL_RNN_RELU) {
@@ -454,8 +457,8 @@ static void check_padding(el_cell cell, uint64_t seed)
 {
     enum { T = 5, B = 4 };
     static const int lengths[B] = {5, 0, 3, 1};
-    el_rnn_config cfg = {.cell = cell, .input_size = 3, .hidden_size = 3, .num_layers = 2,
-                         .bidirectional = 1};
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 3, .hidden_size = 3, .num_layers = 2, .bidirectional = 1};
     fd_case c = {0};
     fd_setup(&c, &cfg, T, B, lengths, seed);
     rnn_io *io = &c.io;
@@ -466,8 +469,8 @@ static void check_padding(el_cell cell, uint64_t seed)
         for (int b = 0; b < B; b++)
             for (int j = 0; t >= lengths[b] && j < width; j++)
                 cr_assert(io->y.data[((size_t)t * B + b) * width + j] == 0,
-                          "%s: y[%d][%d][%d] is not 0 beyond length %d", el_cell_name(cell), t,
-                          b, j, lengths[b]);
+                          "%s: y[%d][%d][%d] is not 0 beyond length %d", el_cell_name(cell), t, b,
+                          j, lengths[b]);
     /* The empty sequence keeps its initial state, and its initial state's
      * gradient is the final state's. */
     expect_sequence("empty sequence: hn = h0", &io->hn, &io->h0, 1);
@@ -498,8 +501,8 @@ static void check_padding(el_cell cell, uint64_t seed)
         for (int b = 0; b < B; b++)
             for (int j = 0; t >= lengths[b] && j < in; j++)
                 cr_assert(dx.data[((size_t)t * B + b) * in + j] == 0,
-                          "%s: dx[%d][%d][%d] is not 0 beyond length %d", el_cell_name(cell), t,
-                          b, j, lengths[b]);
+                          "%s: dx[%d][%d][%d] is not 0 beyond length %d", el_cell_name(cell), t, b,
+                          j, lengths[b]);
     el_tensor *copies[] = {&y, &hn, &cn, &dx, &dh0};
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++) el_tensor_free(copies[i]);
     fd_free(&c);
@@ -518,8 +521,8 @@ static el_tensor steps_view(const el_tensor *t, int first, int count)
 {
     el_tensor v;
     size_t step = t->size / (size_t)t->shape[0];
-    EL_TEST_OK(el_tensor_view(&v, t, (size_t)first * step, 3,
-                              (int[]){count, t->shape[1], t->shape[2]}));
+    EL_TEST_OK(
+        el_tensor_view(&v, t, (size_t)first * step, 3, (int[]){count, t->shape[1], t->shape[2]}));
     return v;
 }
 
@@ -565,8 +568,8 @@ static void check_truncated_bptt(el_cell cell, uint64_t seed)
 
     EL_TEST_OK(el_rnn_forward(&whole.rnn, first, NULL, &x1, NULL, &io->h0, given(&io->c0), &y1,
                               &h_mid, given(&c_mid)));
-    EL_TEST_OK(el_rnn_forward(&whole.rnn, second, NULL, &x2, NULL, &h_mid, given(&c_mid), &y2,
-                              &hn, given(&cn)));
+    EL_TEST_OK(el_rnn_forward(&whole.rnn, second, NULL, &x2, NULL, &h_mid, given(&c_mid), &y2, &hn,
+                              given(&cn)));
     /* Not bit for bit: the chunks' input projections are GEMMs over fewer
      * rows, which BLAS may split into blocks with differently fused
      * multiply-adds; every step's arithmetic is otherwise the same. */
@@ -574,10 +577,10 @@ static void check_truncated_bptt(el_cell cell, uint64_t seed)
     expect_same("chunked hn", &hn, &io->hn, 1e-6, 1e-7);
     if (cn.data) expect_same("chunked cn", &cn, &io->cn, 1e-6, 1e-7);
 
-    EL_TEST_OK(el_rnn_backward(&whole.rnn, second, &dy2, &io->dhn, given(&io->dcn), &dx2,
-                               &dh_mid, given(&dc_mid)));
-    EL_TEST_OK(el_rnn_backward(&whole.rnn, first, &dy1, &dh_mid, given(&dc_mid), &dx1, &dh0,
-                               given(&dc0)));
+    EL_TEST_OK(el_rnn_backward(&whole.rnn, second, &dy2, &io->dhn, given(&io->dcn), &dx2, &dh_mid,
+                               given(&dc_mid)));
+    EL_TEST_OK(
+        el_rnn_backward(&whole.rnn, first, &dy1, &dh_mid, given(&dc_mid), &dx1, &dh0, given(&dc0)));
     el_tensor chunk_grads = {0};
     snapshot_grads(&whole.rnn, &chunk_grads);
     expect_same("chunked dx", &dx, &io->dx, RTOL, ATOL);
@@ -587,8 +590,8 @@ static void check_truncated_bptt(el_cell cell, uint64_t seed)
      * the other's: another summation order than one GEMM over all rows. */
     expect_same("chunked parameter gradients", &chunk_grads, &grads, RTOL, ATOL);
 
-    el_tensor *owned[] = {&y,  &dx, &h_mid, &c_mid, &hn, &cn, &dh_mid, &dc_mid, &dh0, &dc0,
-                          &grads, &chunk_grads};
+    el_tensor *owned[] = {&y,      &dx,     &h_mid, &c_mid, &hn,    &cn,
+                          &dh_mid, &dc_mid, &dh0,   &dc0,   &grads, &chunk_grads};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) el_tensor_free(owned[i]);
     el_rnn_cache_free(first);
     el_rnn_cache_free(second);
@@ -617,8 +620,12 @@ static int differs(const el_tensor *a, const el_tensor *b, size_t n)
  * right. */
 Test(rnn, dropout_between_layers)
 {
-    el_rnn_config cfg = {.cell = EL_CELL_LSTM, .input_size = 3, .hidden_size = 3,
-                         .num_layers = 2, .bidirectional = 1, .dropout = 0.5f};
+    el_rnn_config cfg = {.cell = EL_CELL_LSTM,
+                         .input_size = 3,
+                         .hidden_size = 3,
+                         .num_layers = 2,
+                         .bidirectional = 1,
+                         .dropout = 0.5f};
     fd_case c = {0};
     fd_setup(&c, &cfg, 4, 3, (int[]){4, 1, 3}, 500);
     el_tensor y = {0}, hn = {0};
@@ -654,14 +661,17 @@ static void expect_failure(const char *what, el_status got, el_status want, cons
 {
     cr_assert_eq(got, want, "%s: returned %s, expected %s", what, el_status_name(got),
                  el_status_name(want));
-    cr_assert(strstr(el_last_error(), mention), "%s: the message \"%s\" does not mention %s",
-              what, el_last_error(), mention);
+    cr_assert(strstr(el_last_error(), mention), "%s: the message \"%s\" does not mention %s", what,
+              el_last_error(), mention);
 }
 
 Test(rnn, errors)
 {
     enum { T = 5, B = 2 };
-    el_rnn_config cfg = {.cell = EL_CELL_GRU, .input_size = 3, .hidden_size = 4, .num_layers = 2,
+    el_rnn_config cfg = {.cell = EL_CELL_GRU,
+                         .input_size = 3,
+                         .hidden_size = 4,
+                         .num_layers = 2,
                          .bidirectional = 1};
     fd_case c = {0};
     fd_setup(&c, &cfg, T, B, (int[]){5, 3}, 600);
@@ -690,29 +700,28 @@ Test(rnn, errors)
     EL_TEST_OK(el_tensor_alloc(&bad, 3, (int[]){2, B, 4})); /* needs layers*D = 4 */
     el_clear_error();
     expect_failure("h0 with 2 states",
-                   el_rnn_forward(rnn, c.cache, NULL, &io->x, NULL, &bad, NULL, &io->y, NULL,
-                                  NULL),
+                   el_rnn_forward(rnn, c.cache, NULL, &io->x, NULL, &bad, NULL, &io->y, NULL, NULL),
                    EL_ERR_SHAPE, "h0 is 2x2x4");
     el_tensor_free(&bad);
 
     int too_long[B] = {5, 6}, negative[B] = {-1, 5};
     el_clear_error();
-    expect_failure("length T + 1",
-                   el_rnn_forward(rnn, c.cache, NULL, &io->x, too_long, NULL, NULL, &io->y, NULL,
-                                  NULL),
-                   EL_ERR_INVALID, "lengths[1] is 6");
+    expect_failure(
+        "length T + 1",
+        el_rnn_forward(rnn, c.cache, NULL, &io->x, too_long, NULL, NULL, &io->y, NULL, NULL),
+        EL_ERR_INVALID, "lengths[1] is 6");
     el_clear_error();
-    expect_failure("length -1",
-                   el_rnn_forward(rnn, c.cache, NULL, &io->x, negative, NULL, NULL, &io->y, NULL,
-                                  NULL),
-                   EL_ERR_INVALID, "lengths[0] is -1");
+    expect_failure(
+        "length -1",
+        el_rnn_forward(rnn, c.cache, NULL, &io->x, negative, NULL, NULL, &io->y, NULL, NULL),
+        EL_ERR_INVALID, "lengths[0] is -1");
 
     copy_of(&c0, &io->h0);
     el_clear_error();
-    expect_failure("c0 given to a GRU",
-                   el_rnn_forward(rnn, c.cache, NULL, &io->x, NULL, &io->h0, &c0, &io->y, NULL,
-                                  NULL),
-                   EL_ERR_INVALID, "gru");
+    expect_failure(
+        "c0 given to a GRU",
+        el_rnn_forward(rnn, c.cache, NULL, &io->x, NULL, &io->h0, &c0, &io->y, NULL, NULL),
+        EL_ERR_INVALID, "gru");
 
     /* None of that left the cache half-filled: a whole call still works. */
     io_forward(rnn, c.cache, NULL, io);
@@ -732,10 +741,16 @@ Test(rnn, errors)
  * over (dropout included, so the masks' buffers are reused too). */
 Test(rnn, cache_reused_across_shapes)
 {
-    static const struct { int steps, batch; int lengths[4]; } shapes[] = {
-        {6, 4, {6, 2, 0, 5}}, {3, 2, {1, 3}}, {5, 3, {2, 5, 4}}};
-    el_rnn_config cfg = {.cell = EL_CELL_LSTM, .input_size = 3, .hidden_size = 4,
-                         .num_layers = 2, .bidirectional = 1, .dropout = 0.3f};
+    static const struct {
+        int steps, batch;
+        int lengths[4];
+    } shapes[] = {{6, 4, {6, 2, 0, 5}}, {3, 2, {1, 3}}, {5, 3, {2, 5, 4}}};
+    el_rnn_config cfg = {.cell = EL_CELL_LSTM,
+                         .input_size = 3,
+                         .hidden_size = 4,
+                         .num_layers = 2,
+                         .bidirectional = 1,
+                         .dropout = 0.3f};
     el_rng rng;
     el_rng_seed(&rng, 700);
     el_rnn rnn;
@@ -805,8 +820,8 @@ static void check_threads(el_cell cell, uint64_t seed)
     enum { T = 20, B = 31 };
     int lengths[B];
     for (int b = 0; b < B; b++) lengths[b] = (b * 7) % (T + 1);
-    el_rnn_config cfg = {.cell = cell, .input_size = 64, .hidden_size = 96, .num_layers = 2,
-                         .bidirectional = 1};
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 64, .hidden_size = 96, .num_layers = 2, .bidirectional = 1};
     el_rng rng;
     el_rng_seed(&rng, seed);
     el_rnn rnn;

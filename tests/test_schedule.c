@@ -120,8 +120,7 @@ Test(schedule, check_accepts_edge_descriptions)
     const el_lr_schedule good[] = {
         {.kind = EL_LR_CONSTANT, .base_lr = 0.0},
         {.kind = EL_LR_STEP, .base_lr = 0.1, .step_size = 1, .gamma = 1.0},
-        {.kind = EL_LR_COSINE, .base_lr = 0.1, .warmup_steps = 9, .total_steps = 10,
-         .min_lr = 0.1},
+        {.kind = EL_LR_COSINE, .base_lr = 0.1, .warmup_steps = 9, .total_steps = 10, .min_lr = 0.1},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         EL_TEST_OK(el_lr_schedule_check(&good[i]));

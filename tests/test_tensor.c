@@ -10,8 +10,8 @@
 /* Asserts that the last error message mentions text. */
 static void assert_message_has(const char *text)
 {
-    cr_assert(strstr(el_last_error(), text) != NULL, "message \"%s\" lacks \"%s\"",
-              el_last_error(), text);
+    cr_assert(strstr(el_last_error(), text) != NULL, "message \"%s\" lacks \"%s\"", el_last_error(),
+              text);
 }
 
 Test(tensor, alloc_is_zero_filled_with_its_shape)

@@ -195,8 +195,7 @@ static const char *const param_suffix[PARAMS] = {"weight", "bias"};
 /* Runs three steps of config over the stored initial values and gradients,
  * comparing the parameters after each step with "optim.<name>.step<k>.*",
  * then the state tensors of the slots named in slots (NULL-terminated). */
-static void check_optimizer(const char *name, el_optimizer_config config,
-                            const char *const *slots)
+static void check_optimizer(const char *name, el_optimizer_config config, const char *const *slots)
 {
     el_param p[PARAMS];
     el_param_list list = {0};
@@ -340,8 +339,7 @@ static void check_schedule(const char *name, const el_lr_schedule *schedule)
     EL_TEST_OK(el_lr_schedule_check(schedule));
     keyf(key, "lr.%s", name);
     alloc_like(&lrs, key);
-    for (size_t step = 0; step < lrs.size; step++)
-        lrs.data[step] = el_lr_at(schedule, (long)step);
+    for (size_t step = 0; step < lrs.size; step++) lrs.data[step] = el_lr_at(schedule, (long)step);
     /* Relative only: the rates go down to 0.001, where an atol of 1e-6
      * would allow a 0.1% error. */
     el_fixture_expect_tensor(&fx, key, &lrs, RTOL, 0.0);
@@ -356,7 +354,6 @@ Test(torch, step_lr)
 
 Test(torch, cosine_annealing_lr)
 {
-    el_lr_schedule s = {
-        .kind = EL_LR_COSINE, .base_lr = 0.1f, .total_steps = 10, .min_lr = 0.001f};
+    el_lr_schedule s = {.kind = EL_LR_COSINE, .base_lr = 0.1f, .total_steps = 10, .min_lr = 0.001f};
     check_schedule("cosine", &s);
 }

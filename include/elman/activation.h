@@ -32,8 +32,7 @@ EL_API el_status el_softmax_backward(el_tensor *dx, const el_tensor *y, const el
 /* log(softmax(x)) over each row, as x - max - log(sum(exp(x - max))).
  * dx = dy - exp(y) * sum(dy). */
 EL_API el_status el_log_softmax_forward(el_tensor *y, const el_tensor *x);
-EL_API el_status el_log_softmax_backward(el_tensor *dx, const el_tensor *y,
-                                         const el_tensor *dy);
+EL_API el_status el_log_softmax_backward(el_tensor *dx, const el_tensor *y, const el_tensor *dy);
 
 #ifdef __cplusplus
 }

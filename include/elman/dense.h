@@ -27,8 +27,8 @@ typedef struct el_dense {
 } el_dense;
 
 /* Allocates and initialises the layer; rng may be NULL for zero weights. */
-EL_API el_status el_dense_init(el_dense *layer, const char *name, int in_features,
-                               int out_features, int has_bias, el_rng *rng);
+EL_API el_status el_dense_init(el_dense *layer, const char *name, int in_features, int out_features,
+                               int has_bias, el_rng *rng);
 EL_API void el_dense_free(el_dense *layer);
 /* Appends weight (and bias) to list. */
 EL_API el_status el_dense_params(el_dense *layer, el_param_list *list);

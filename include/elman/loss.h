@@ -38,8 +38,7 @@ EL_API el_status el_cross_entropy_loss(const el_tensor *logits, const int *targe
  * for any x.  targets has logits' element count and lies in [0, 1]; weights
  * has the same count, or is NULL for all 1. */
 EL_API el_status el_bce_with_logits_loss(const el_tensor *logits, const el_tensor *targets,
-                                         const float *weights, float *loss,
-                                         el_tensor *dlogits);
+                                         const float *weights, float *loss, el_tensor *dlogits);
 
 #ifdef __cplusplus
 }

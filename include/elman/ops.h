@@ -26,9 +26,8 @@ EL_API el_status el_matmul(el_tensor *c, const el_tensor *a, el_transpose trans_
  * dA = beta * dA + (gradient), and the same for dB.  beta = 0 overwrites,
  * beta = 1 accumulates.  Either of da and db may be NULL. */
 EL_API el_status el_matmul_backward(el_tensor *da, el_tensor *db, const el_tensor *a,
-                                    el_transpose trans_a, const el_tensor *b,
-                                    el_transpose trans_b, const el_tensor *dc, float alpha,
-                                    float beta);
+                                    el_transpose trans_a, const el_tensor *b, el_transpose trans_b,
+                                    const el_tensor *dc, float alpha, float beta);
 
 /* y = a + b, y = a - b, y = a * b (element-wise). */
 EL_API el_status el_add(el_tensor *y, const el_tensor *a, const el_tensor *b);

@@ -39,12 +39,7 @@
 extern "C" {
 #endif
 
-typedef enum el_cell {
-    EL_CELL_RNN_TANH = 0,
-    EL_CELL_RNN_RELU,
-    EL_CELL_GRU,
-    EL_CELL_LSTM
-} el_cell;
+typedef enum el_cell { EL_CELL_RNN_TANH = 0, EL_CELL_RNN_RELU, EL_CELL_GRU, EL_CELL_LSTM } el_cell;
 
 /* Parses "rnn" (tanh), "rnn_tanh", "rnn_relu", "gru" or "lstm". */
 EL_API el_status el_cell_parse(const char *text, el_cell *cell);
@@ -97,9 +92,9 @@ EL_API void el_rnn_cache_free(el_rnn_cache *cache);
  * and cn may be NULL when not wanted.  rng draws the dropout masks (only
  * needed when training with dropout > 0 and more than one layer).  y must be
  * (T, B, D*H); hn and cn (layers*D, B, H). */
-EL_API el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng,
-                                const el_tensor *x, const int *lengths, const el_tensor *h0,
-                                const el_tensor *c0, el_tensor *y, el_tensor *hn, el_tensor *cn);
+EL_API el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
+                                const int *lengths, const el_tensor *h0, const el_tensor *c0,
+                                el_tensor *y, el_tensor *hn, el_tensor *cn);
 
 /* Backpropagates through the last forward call.  dy (T, B, D*H), dhn and dcn
  * (layers*D, B, H) may each be NULL for zero.  Writes dx, dh0 and dc0 (each

@@ -25,8 +25,8 @@ typedef struct el_lr_schedule {
     el_lr_kind kind;
     double base_lr;
     long warmup_steps;
-    long step_size; /* EL_LR_STEP */
-    double gamma;   /* EL_LR_STEP */
+    long step_size;   /* EL_LR_STEP */
+    double gamma;     /* EL_LR_STEP */
     long total_steps; /* EL_LR_COSINE */
     double min_lr;    /* EL_LR_COSINE */
 } el_lr_schedule;

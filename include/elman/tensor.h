@@ -43,8 +43,8 @@ EL_API void el_tensor_free(el_tensor *t);
 
 /* Makes view a tensor of the given shape over base's elements starting at
  * element offset.  The view must lie inside base. */
-EL_API el_status el_tensor_view(el_tensor *view, const el_tensor *base, size_t offset,
-                                int ndim, const int *shape);
+EL_API el_status el_tensor_view(el_tensor *view, const el_tensor *base, size_t offset, int ndim,
+                                const int *shape);
 
 /* Wraps caller-owned memory of the given shape; el_tensor_free won't free it. */
 EL_API el_status el_tensor_wrap(el_tensor *t, float *data, int ndim, const int *shape);
