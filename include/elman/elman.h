@@ -4,6 +4,8 @@
 #define ELMAN_ELMAN_H
 
 #include "activation.h"
+#include "checkpoint.h"
+#include "data.h"
 #include "dense.h"
 #include "dropout.h"
 #include "loss.h"
@@ -14,7 +16,9 @@
 #include "rnn.h"
 #include "runtime.h"
 #include "schedule.h"
+#include "seq2seq.h"
 #include "status.h"
 #include "tensor.h"
+#include "vocab.h"
 
 #endif

@@ -1,0 +1,74 @@
+/* elman: checkpoints as safetensors files.
+ *
+ * A checkpoint is a safetensors file (https://github.com/huggingface/
+ * safetensors): an 8-byte little-endian header length N, N bytes of JSON
+ * mapping each tensor's name to {"dtype", "shape", "data_offsets"}, then the
+ * raw little-endian data.  Tensors are float32 and named as PyTorch's
+ * state_dict keys ("encoder.weight_ih_l0"), so PyTorch loads elman's weights
+ * with safetensors.torch.load_file, and elman loads PyTorch's.  The
+ * "__metadata__" object (string values only) carries the configuration, the
+ * vocabulary and anything else a program keeps.  Optimizer state is stored
+ * under "optimizer.<parameter>.<slot>" (e.g. "optimizer.fc.weight.exp_avg")
+ * with the step count in the metadata key "optimizer.step"; to load only the
+ * weights into PyTorch, drop the keys that start with "optimizer.".
+ *
+ * Writing goes to a temporary file in the same directory, flushed to disk
+ * and renamed over the target, so an interrupted save leaves the old file
+ * intact.  Reading checks everything before it hands anything out: the
+ * header length, the JSON, each dtype, shape and offset pair, that the
+ * tensors tile the data exactly and the file ends where they do; anything
+ * inconsistent is refused with a message saying what and where. */
+#ifndef ELMAN_CHECKPOINT_H
+#define ELMAN_CHECKPOINT_H
+
+#include "optim.h"
+#include "param.h"
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct el_checkpoint_writer el_checkpoint_writer;
+
+EL_API el_status el_checkpoint_writer_create(el_checkpoint_writer **out);
+EL_API void el_checkpoint_writer_free(el_checkpoint_writer *w);
+/* Adds a float32 tensor under name; its data is read when the file is
+ * written, so it must live until then.  A repeated name is refused. */
+EL_API el_status el_checkpoint_add(el_checkpoint_writer *w, const char *name, const el_tensor *t);
+/* Adds every parameter's value under its name. */
+EL_API el_status el_checkpoint_add_params(el_checkpoint_writer *w, const el_param_list *list);
+/* Adds the optimizer's state tensors and step count (see above). */
+EL_API el_status el_checkpoint_add_optimizer(el_checkpoint_writer *w, el_optimizer *opt);
+/* Sets a metadata string (a repeated key replaces the value). */
+EL_API el_status el_checkpoint_set_meta(el_checkpoint_writer *w, const char *key,
+                                        const char *value);
+/* Writes the file atomically (temporary file, fsync, rename). */
+EL_API el_status el_checkpoint_write(el_checkpoint_writer *w, const char *path);
+
+typedef struct el_checkpoint el_checkpoint;
+
+/* Reads and checks a whole file.  A missing file is EL_ERR_IO; anything
+ * malformed EL_ERR_FORMAT, with the path and what is wrong in the message. */
+EL_API el_status el_checkpoint_read(el_checkpoint **out, const char *path);
+EL_API void el_checkpoint_free(el_checkpoint *c);
+EL_API int el_checkpoint_count(const el_checkpoint *c);
+/* Tensor i's name, in file order. */
+EL_API const char *el_checkpoint_name(const el_checkpoint *c, int i);
+/* A read-only view of the tensor of that name (EL_ERR_INVALID if absent,
+ * EL_ERR_FORMAT if it is not float32), valid while c lives. */
+EL_API el_status el_checkpoint_tensor(const el_checkpoint *c, const char *name, el_tensor *view);
+/* A metadata value, or NULL. */
+EL_API const char *el_checkpoint_meta(const el_checkpoint *c, const char *key);
+/* Copies each parameter's value from the tensor of its name.  Every name
+ * must be present with the parameter's shape; this is checked for all of
+ * them before the first is copied, so a mismatch changes nothing. */
+EL_API el_status el_checkpoint_load_params(const el_checkpoint *c, el_param_list *list);
+/* The same for the optimizer's state and step count. */
+EL_API el_status el_checkpoint_load_optimizer(const el_checkpoint *c, el_optimizer *opt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

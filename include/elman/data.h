@@ -1,0 +1,109 @@
+/* elman: datasets, batches, and the word-reversal data.
+ *
+ * A dataset is anything with a count and a way to get example i: a pair of
+ * id sequences (input and target), as PyTorch's map-style Dataset
+ * (__len__, __getitem__).  A loader walks a dataset in batches: a seeded
+ * shuffle per epoch (the same seed and epoch give the same order, so a
+ * resumed run sees the batches an uninterrupted one would), padding, the
+ * lengths, and an optional drop of the last partial batch. */
+#ifndef ELMAN_DATA_H
+#define ELMAN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "vocab.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One example: views into the dataset's own memory, valid until its next
+ * call. */
+typedef struct el_example {
+    const int *input;
+    int input_length;
+    const int *target;
+    int target_length;
+} el_example;
+
+typedef struct el_dataset {
+    void *self;
+    int (*count)(void *self);
+    el_status (*get)(void *self, int index, el_example *out);
+} el_dataset;
+
+/* A batch, time-major as the recurrent layers want it: inputs[t * size + b]
+ * is step t of example b, padded with the pad id past input_lengths[b];
+ * the same for targets.  index[b] is the example's index in the dataset. */
+typedef struct el_batch {
+    int size;                      /* examples in this batch */
+    int input_steps, target_steps; /* the longest lengths in the batch */
+    const int *inputs, *input_lengths;
+    const int *targets, *target_lengths;
+    const int *index;
+} el_batch;
+
+typedef struct el_loader_config {
+    int batch_size;
+    int shuffle; /* 1: a new seeded permutation every epoch */
+    uint64_t seed;
+    int drop_last; /* 1: skip a last batch smaller than batch_size */
+    int pad;       /* the id written past each length (EL_PAD) */
+} el_loader_config;
+
+typedef struct el_loader el_loader;
+
+/* dataset must outlive the loader. */
+EL_API el_status el_loader_create(el_loader **out, const el_dataset *dataset,
+                                  const el_loader_config *config);
+EL_API void el_loader_free(el_loader *loader);
+/* Batches in one epoch. */
+EL_API int el_loader_batches(const el_loader *loader);
+/* Starts epoch (0-based): the order is a function of seed and epoch alone. */
+EL_API el_status el_loader_start(el_loader *loader, long epoch);
+/* The next batch of the epoch, or *out = NULL at its end.  The batch's
+ * arrays belong to the loader (sized once, reused) and are valid until the
+ * next call. */
+EL_API el_status el_loader_next(el_loader *loader, const el_batch **out);
+
+/* A word list: one word per line of a UTF-8 file; surrounding white space
+ * and blank lines ignored; words normalised to NFC; duplicates removed
+ * (the first kept, in file order); words shorter than min_length or longer
+ * than max_length clusters dropped (0: no limit). */
+typedef struct el_words el_words;
+
+EL_API el_status el_words_read(el_words **out, const char *path, int min_length, int max_length);
+/* The same from memory; source names it in messages. */
+EL_API el_status el_words_parse(el_words **out, const char *text, size_t len, const char *source,
+                                int min_length, int max_length);
+EL_API void el_words_free(el_words *words);
+EL_API int el_words_count(const el_words *words);
+/* Word i's clusters (see vocab.h) */
+EL_API const el_clusters *el_words_get(const el_words *words, int i);
+/* Counts every word's clusters into a vocabulary. */
+EL_API el_status el_words_count_into(const el_words *words, el_vocab *vocab);
+
+/* A deterministic split of 0..count-1 into training, validation and test
+ * indices by seed: a seeded permutation, then the first test_fraction of
+ * it for test, the next validation_fraction for validation, the rest for
+ * training.  Each array is allocated (free with el_ids_free). */
+EL_API el_status el_split(int count, uint64_t seed, double validation_fraction,
+                          double test_fraction, el_ids *train, el_ids *validation, el_ids *test);
+
+/* ReverseWordDataset: example i is (word's clusters reversed, the word),
+ * both as vocabulary ids, for the words whose indices are listed.  The
+ * words are encoded once, here. */
+typedef struct el_reverse_words el_reverse_words;
+
+EL_API el_status el_reverse_words_create(el_reverse_words **out, const el_words *words,
+                                         const int *indices, int count, const el_vocab *vocab);
+EL_API void el_reverse_words_free(el_reverse_words *data);
+/* The dataset view of it, valid while data lives. */
+EL_API el_dataset el_reverse_words_dataset(el_reverse_words *data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,82 @@
+/* elman: an encoder-decoder (seq2seq) model over vocabulary ids.
+ *
+ * The encoder (an el_rnn over one-hot inputs) reads the source sequence; its
+ * final state, summed over directions when it is bidirectional, starts the
+ * decoder (an el_rnn of the same cell, layers and hidden size, one
+ * direction), which reads <sos> and the target and predicts the target and
+ * <eos> through a dense layer.  This is the model of the course notebook
+ * (a GRU of hidden 128 both sides, teacher forcing), with PyTorch's names:
+ * "encoder.gru.weight_ih_l0", "decoder.gru.weight_hh_l0", "decoder.fc.weight"
+ * ("gru" is the cell's name: "rnn", "gru" or "lstm").
+ *
+ * Training runs the whole batch with teacher forcing: the decoder reads the
+ * true previous symbol, or, with a ratio below 1, each example's own
+ * previous prediction at a step with probability 1 - ratio (the decoder
+ * then runs step by step). */
+#ifndef ELMAN_SEQ2SEQ_H
+#define ELMAN_SEQ2SEQ_H
+
+#include "data.h"
+#include "dense.h"
+#include "param.h"
+#include "rng.h"
+#include "rnn.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct el_seq2seq_config {
+    el_cell cell;
+    int vocab_size; /* ids, specials included (el_vocab_size) */
+    int hidden_size;
+    int num_layers;
+    int bidirectional; /* of the encoder */
+    float dropout;     /* between stacked layers, in training */
+    /* 0: sequences as long as they are (packed, padding never computed),
+     * and the loss is the mean over every target symbol and its <eos>.
+     * N > 0: the notebook's fixed framing: the encoder reads <sos> source
+     * <eos> padded with <pad> to N + 1 steps, the decoder N steps (<sos>
+     * target <eos> <pad>...), both without lengths, and the loss is the mean
+     * over all N positions of every example, padding included (N = 33 in the
+     * notebook). */
+    int padded_steps;
+} el_seq2seq_config;
+
+typedef struct el_seq2seq_cache el_seq2seq_cache;
+
+typedef struct el_seq2seq {
+    el_seq2seq_config config;
+    el_rnn encoder;
+    el_rnn decoder;
+    el_dense output;
+    el_seq2seq_cache *cache; /* workspaces and what a training step keeps for backward */
+} el_seq2seq;
+
+EL_API el_status el_seq2seq_init(el_seq2seq *m, const el_seq2seq_config *config, el_rng *rng);
+EL_API void el_seq2seq_free(el_seq2seq *m);
+/* Encoder, decoder and output parameters, in that order. */
+EL_API el_status el_seq2seq_params(el_seq2seq *m, el_param_list *list);
+/* Training mode (dropout on) or evaluation mode. */
+EL_API void el_seq2seq_train(el_seq2seq *m, int training);
+
+/* One forward and backward pass over a batch: the loss, and every
+ * parameter's gradient accumulated.  rng draws the dropout masks and the
+ * teacher-forcing choices. */
+EL_API el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double teacher_forcing,
+                                       el_rng *rng, float *loss);
+
+/* The loss of a batch, teacher-forced, without gradients or dropout. */
+EL_API el_status el_seq2seq_loss_of(el_seq2seq *m, const el_batch *batch, float *loss);
+
+/* Decodes every example of a batch (its inputs) greedily, or with a beam of
+ * width beam > 1, up to max_length symbols or <eos>.  out[b] receives
+ * example b's ids (without <sos>/<eos>); out must hold batch->size el_ids. */
+EL_API el_status el_seq2seq_decode(el_seq2seq *m, const el_batch *batch, int beam, int max_length,
+                                   el_ids *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

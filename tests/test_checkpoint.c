@@ -1,0 +1,1176 @@
+/* Checkpoints (checkpoint.h): safetensors files that round-trip parameters,
+ * optimizer state and metadata; byte-identical to the reference writer's;
+ * files from an independent writer load; every malformed file is refused
+ * with EL_ERR_FORMAT and a message naming the file and the fault, never a
+ * crash or a read out of bounds; loading checks everything before it copies;
+ * a failed save leaves the old file and no temporary file; and running out
+ * of memory anywhere is EL_ERR_NOMEM without a leak. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, setrlimit */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "support.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define EL_TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EL_TEST_LSAN 1
+#endif
+#endif
+#ifdef EL_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* Under AddressSanitizer, fails the test if anything has leaked so far. */
+static void assert_no_leaks(void)
+{
+#ifdef EL_TEST_LSAN
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (above)");
+#endif
+}
+
+static void assert_message_has(const char *part)
+{
+    cr_assert(strstr(el_last_error(), part) != NULL, "message \"%s\" lacks \"%s\"", el_last_error(),
+              part);
+}
+
+/* ---- a temporary directory per test ------------------------------------ */
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    strcpy(dir, "/tmp/elman-checkpoint-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        remove_tree(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static void remove_dir(void)
+{
+    if (dir[0]) remove_tree(dir);
+}
+
+TestSuite(checkpoint, .init = make_dir, .fini = remove_dir);
+
+/* dir/name, in a buffer of the caller's. */
+static char *path_in(char path[static 256], const char *name)
+{
+    snprintf(path, 256, "%s/%s", dir, name);
+    return path;
+}
+
+/* The number of entries in the test's directory: a leftover temporary file
+ * shows up here. */
+static int entries_in_dir(void)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static unsigned char *read_whole(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    rewind(f);
+    unsigned char *bytes = malloc((size_t)n + 1);
+    cr_assert_not_null(bytes);
+    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return bytes;
+}
+
+static void write_whole(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(bytes, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Writes a safetensors file by hand: the length of json (n_json bytes, so
+ * that it may hold NULs), json, then the data. */
+static void write_safetensors(const char *path, const char *json, size_t n_json, const void *data,
+                              size_t n_data)
+{
+    unsigned char *bytes = calloc(8 + n_json + n_data + 1, 1);
+    cr_assert_not_null(bytes);
+    for (int i = 0; i < 8; i++) bytes[i] = (unsigned char)((uint64_t)n_json >> (8 * i));
+    memcpy(bytes + 8, json, n_json);
+    if (n_data) memcpy(bytes + 8 + n_json, data, n_data);
+    write_whole(path, bytes, 8 + n_json + n_data);
+    free(bytes);
+}
+
+/* Writes json with n_data zero bytes of data to bad.safetensors and checks
+ * that reading it fails with EL_ERR_FORMAT, a message naming the file and
+ * containing `part`, and no checkpoint. */
+static void expect_refused_n(const char *json, size_t n_json, size_t n_data, const char *part)
+{
+    char path[256];
+    void *zeros = calloc(n_data + 1, 1);
+    write_safetensors(path_in(path, "bad.safetensors"), json, n_json, zeros, n_data);
+    free(zeros);
+    el_checkpoint *c = (el_checkpoint *)&c; /* not NULL: the call must reset it */
+    el_status s = el_checkpoint_read(&c, path);
+    cr_assert_eq(s, EL_ERR_FORMAT, "header %s: got %s (%s)", json, el_status_name(s),
+                 el_last_error());
+    cr_assert_null(c);
+    assert_message_has("bad.safetensors: ");
+    assert_message_has(part);
+}
+
+static void expect_refused(const char *json, size_t n_data, const char *part)
+{
+    expect_refused_n(json, strlen(json), n_data, part);
+}
+
+static el_checkpoint *read_ok(const char *path)
+{
+    el_checkpoint *c = NULL;
+    EL_TEST_OK(el_checkpoint_read(&c, path));
+    cr_assert_not_null(c);
+    return c;
+}
+
+/* ---- a small model ----------------------------------------------------- */
+
+typedef struct model {
+    el_param embedding, weight, bias;
+    el_param_list list;
+} model;
+
+static void set_values(el_tensor *t, float start)
+{
+    for (size_t i = 0; i < t->size; i++) t->data[i] = start + 0.125f * (float)i;
+}
+
+/* embedding.weight 4x2, fc.weight 2x3, fc.bias 2, values from start. */
+static void model_init(model *m, float start)
+{
+    memset(m, 0, sizeof *m);
+    EL_TEST_OK(el_param_init(&m->embedding, "embedding", "weight", 2, (int[]){4, 2}));
+    EL_TEST_OK(el_param_init(&m->weight, "fc", "weight", 2, (int[]){2, 3}));
+    EL_TEST_OK(el_param_init(&m->bias, "fc", "bias", 1, (int[]){2}));
+    set_values(&m->embedding.value, start);
+    set_values(&m->weight.value, start + 10);
+    set_values(&m->bias.value, start - 10);
+    EL_TEST_OK(el_param_list_add(&m->list, &m->embedding));
+    EL_TEST_OK(el_param_list_add(&m->list, &m->weight));
+    EL_TEST_OK(el_param_list_add(&m->list, &m->bias));
+}
+
+static void model_free(model *m)
+{
+    el_param_free(&m->embedding);
+    el_param_free(&m->weight);
+    el_param_free(&m->bias);
+    el_param_list_free(&m->list);
+}
+
+/* Gives every gradient made-up values, different for each step. */
+static void set_gradients(model *m, int step)
+{
+    for (int p = 0; p < m->list.count; p++) {
+        el_tensor *g = &m->list.items[p]->grad;
+        for (size_t i = 0; i < g->size; i++)
+            g->data[i] = (float)((int)(i + 3 * p + 7 * step) % 5) * 0.3f - 0.6f;
+    }
+}
+
+static void assert_same_values(const el_tensor *got, const el_tensor *want, const char *what)
+{
+    cr_assert(el_tensor_same_shape(got, want), "%s: shapes differ", what);
+    cr_assert_eq(memcmp(got->data, want->data, want->size * sizeof(float)), 0, "%s: values differ",
+                 what);
+}
+
+static void assert_all_equal(const el_param_list *list, float (*expected)(const el_param *, size_t))
+{
+    for (int p = 0; p < list->count; p++) {
+        const el_tensor *v = &list->items[p]->value;
+        for (size_t i = 0; i < v->size; i++)
+            cr_assert_eq(v->data[i], expected(list->items[p], i), "%s[%zu] is %g",
+                         list->items[p]->name, i, v->data[i]);
+    }
+}
+
+static float minus_nine(const el_param *p, size_t i) { return -9.0f; }
+
+/* Writes m's parameters, an Adam optimizer's state after `steps` steps and
+ * one metadata entry to path. */
+static void save_trained(const char *path, model *m, el_optimizer *opt)
+{
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_params(w, &m->list));
+    if (opt) EL_TEST_OK(el_checkpoint_add_optimizer(w, opt));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "config", "{\"hidden\": 128}"));
+    EL_TEST_OK(el_checkpoint_write(w, path));
+    el_checkpoint_writer_free(w);
+}
+
+static el_optimizer *trained_adam(model *m, int steps)
+{
+    el_optimizer_config config = el_optimizer_defaults(EL_OPT_ADAM);
+    el_optimizer *opt = NULL;
+    EL_TEST_OK(el_optimizer_create(&opt, &config, &m->list));
+    for (int s = 0; s < steps; s++) {
+        set_gradients(m, s);
+        EL_TEST_OK(el_optimizer_step(opt));
+    }
+    return opt;
+}
+
+/* ---- round trips ------------------------------------------------------- */
+
+static const char special_value[] = "quote \" backslash \\ slash / newline \n tab \t bell \x07 "
+                                    "del \x7f é ✓ 😀 line-separator \xe2\x80\xa8 end";
+static const char special_key[] = "key \"q\" \\ é\n";
+
+Test(checkpoint, round_trip_keeps_params_optimizer_state_step_and_metadata)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *opt = trained_adam(&m, 3);
+
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_params(w, &m.list));
+    EL_TEST_OK(el_checkpoint_add_optimizer(w, opt));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "note", "replaced below"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "note", special_value));
+    EL_TEST_OK(el_checkpoint_set_meta(w, special_key, ""));
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "model.safetensors")));
+    el_checkpoint_writer_free(w);
+    cr_assert_eq(entries_in_dir(), 1, "only the checkpoint is left in the directory");
+
+    /* The data starts 8-byte aligned, as the reference writer pads it. */
+    size_t size;
+    unsigned char *bytes = read_whole(path, &size);
+    cr_assert_eq(bytes[0] % 8, 0, "the header length %u is not a multiple of 8", bytes[0]);
+    free(bytes);
+
+    el_checkpoint *c = read_ok(path);
+    cr_assert_eq(el_checkpoint_count(c), 3 + 6);
+    /* Sorted by name, the data in the same order. */
+    cr_assert_str_eq(el_checkpoint_name(c, 0), "embedding.weight");
+    cr_assert_str_eq(el_checkpoint_name(c, 1), "fc.bias");
+    cr_assert_str_eq(el_checkpoint_name(c, 3), "optimizer.embedding.weight.exp_avg");
+    cr_assert_str_eq(el_checkpoint_name(c, 8), "optimizer.fc.weight.exp_avg_sq");
+    cr_assert_null(el_checkpoint_name(c, 9));
+    cr_assert_null(el_checkpoint_name(c, -1));
+    cr_assert_str_eq(el_checkpoint_meta(c, "note"), special_value);
+    cr_assert_str_eq(el_checkpoint_meta(c, special_key), "");
+    cr_assert_str_eq(el_checkpoint_meta(c, "optimizer.step"), "3");
+    cr_assert_null(el_checkpoint_meta(c, "absent"));
+
+    el_tensor view;
+    EL_TEST_OK(el_checkpoint_tensor(c, "fc.weight", &view));
+    assert_same_values(&view, &m.weight.value, "view of fc.weight");
+    EL_TEST_OK(el_checkpoint_tensor(c, "optimizer.fc.bias.exp_avg_sq", &view));
+    assert_same_values(&view, el_optimizer_find_state(opt, "fc.bias.exp_avg_sq"), "exp_avg_sq");
+
+    model restored;
+    model_init(&restored, -9.0f);
+    el_optimizer_config config = el_optimizer_defaults(EL_OPT_ADAM);
+    el_optimizer *opt2 = NULL;
+    EL_TEST_OK(el_optimizer_create(&opt2, &config, &restored.list));
+    EL_TEST_OK(el_checkpoint_load_params(c, &restored.list));
+    EL_TEST_OK(el_checkpoint_load_optimizer(c, opt2));
+    el_checkpoint_free(c);
+
+    cr_assert_eq(el_optimizer_step_count(opt2), 3);
+    for (int p = 0; p < m.list.count; p++)
+        assert_same_values(&restored.list.items[p]->value, &m.list.items[p]->value,
+                           m.list.items[p]->name);
+    for (int i = 0; i < el_optimizer_state_count(opt); i++) {
+        const char *name;
+        el_tensor *want, *got;
+        EL_TEST_OK(el_optimizer_state_at(opt, i, &name, &want));
+        EL_TEST_OK(el_optimizer_state_at(opt2, i, NULL, &got));
+        assert_same_values(got, want, name);
+    }
+
+    /* Resuming is exact: one more step gives the same weights. */
+    set_gradients(&m, 3);
+    set_gradients(&restored, 3);
+    EL_TEST_OK(el_optimizer_step(opt));
+    EL_TEST_OK(el_optimizer_step(opt2));
+    for (int p = 0; p < m.list.count; p++)
+        assert_same_values(&restored.list.items[p]->value, &m.list.items[p]->value,
+                           "after a resumed step");
+
+    el_optimizer_free(opt);
+    el_optimizer_free(opt2);
+    model_free(&m);
+    model_free(&restored);
+}
+
+Test(checkpoint, zero_size_tensors_round_trip)
+{
+    char path[256];
+    el_tensor empty = {0}, one = {0};
+    EL_TEST_OK(el_tensor_alloc(&empty, 2, (int[]){0, 3}));
+    EL_TEST_OK(el_tensor_alloc(&one, 1, (int[]){1}));
+    one.data[0] = 2.5f;
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add(w, "empty", &empty));
+    EL_TEST_OK(el_checkpoint_add(w, "one", &one));
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "z.safetensors")));
+    el_checkpoint_writer_free(w);
+
+    el_checkpoint *c = read_ok(path);
+    el_tensor view;
+    EL_TEST_OK(el_checkpoint_tensor(c, "empty", &view));
+    cr_assert_eq(view.ndim, 2);
+    cr_assert_eq(view.shape[0], 0);
+    cr_assert_eq(view.shape[1], 3);
+    cr_assert_eq(view.size, 0);
+    EL_TEST_OK(el_checkpoint_tensor(c, "one", &view));
+    cr_assert_eq(view.data[0], 2.5f);
+    el_checkpoint_free(c);
+    el_tensor_free(&empty);
+    el_tensor_free(&one);
+}
+
+/* ---- the reference writer's bytes -------------------------------------- */
+
+/* Writes the tensors (name, shape, values) and metadata with elman and
+ * compares the file with the header and data it must hold. */
+static void assert_writes(el_checkpoint_writer *w, const char *header, const float *data,
+                          size_t n_data)
+{
+    char path[256], want_path[256];
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "got.safetensors")));
+    write_safetensors(path_in(want_path, "want.safetensors"), header, strlen(header), data,
+                      n_data * sizeof(float));
+    size_t got_size, want_size;
+    unsigned char *got = read_whole(path, &got_size);
+    unsigned char *want = read_whole(want_path, &want_size);
+    cr_assert_eq(got_size, want_size, "%zu bytes, expected %zu", got_size, want_size);
+    cr_assert_eq(memcmp(got, want, want_size), 0, "got \"%.*s\"", (int)got_size - 8, got + 8);
+    free(got);
+    free(want);
+}
+
+/* The expected files of safetensors' own tests (tensor.rs:
+ * test_serialization_forced_alignement and test_empty). */
+Test(checkpoint, writer_matches_the_reference_writers_known_answers)
+{
+    el_tensor attn = {0};
+    EL_TEST_OK(el_tensor_alloc(&attn, 4, (int[]){1, 1, 2, 3}));
+    for (int i = 0; i < 6; i++) attn.data[i] = (float)i;
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add(w, "attn0", &attn));
+    assert_writes(w,
+                  "{\"attn0\":{\"dtype\":\"F32\",\"shape\":[1,1,2,3],\"data_offsets\":[0,24]}}"
+                  "       ",
+                  attn.data, 6);
+    el_checkpoint_writer_free(w);
+
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    assert_writes(w, "{}      ", NULL, 0);
+    EL_TEST_OK(el_checkpoint_set_meta(w, "framework", "pt"));
+    assert_writes(w, "{\"__metadata__\":{\"framework\":\"pt\"}}     ", NULL, 0);
+    el_checkpoint_writer_free(w);
+    el_tensor_free(&attn);
+}
+
+static void fixture_path(char path[static 256], const char *name)
+{
+    snprintf(path, 256, "%s/%s", EL_FIXTURE_DIR, name);
+}
+
+/* tools/make_safetensors_fixture.py wrote this file as safetensors does;
+ * elman writes the same tensors and metadata to the same bytes. */
+Test(checkpoint, writer_reproduces_an_independent_writers_file)
+{
+    char fixture[256], path[256];
+    fixture_path(fixture, "independent-f32.safetensors");
+    el_checkpoint *c = read_ok(fixture);
+    cr_assert_eq(el_checkpoint_count(c), 4);
+    cr_assert_str_eq(el_checkpoint_meta(c, "format"), "pt");
+
+    el_tensor views[4];
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    for (int i = 0; i < 4; i++) {
+        EL_TEST_OK(el_checkpoint_tensor(c, el_checkpoint_name(c, i), &views[i]));
+        EL_TEST_OK(el_checkpoint_add(w, el_checkpoint_name(c, i), &views[i]));
+    }
+    EL_TEST_OK(el_checkpoint_set_meta(w, "format", "pt"));
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "copy.safetensors")));
+    el_checkpoint_writer_free(w);
+
+    size_t got_size, want_size;
+    unsigned char *got = read_whole(path, &got_size);
+    unsigned char *want = read_whole(fixture, &want_size);
+    cr_assert_eq(got_size, want_size);
+    cr_assert_eq(memcmp(got, want, want_size), 0, "elman wrote \"%.*s\"", (int)got_size - 8,
+                 got + 8);
+    free(got);
+    free(want);
+
+    /* The name with escapes decodes to the text the script wrote. */
+    el_tensor view;
+    EL_TEST_OK(el_checkpoint_tensor(c, "odd \"name\"\\\t\x01 é ✓", &view));
+    cr_assert_eq(view.size, 1);
+    cr_assert_eq(view.data[0], 3.5f);
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, an_independent_writers_file_with_other_dtypes_loads)
+{
+    char fixture[256];
+    fixture_path(fixture, "independent-mixed.safetensors");
+    el_checkpoint *c = read_ok(fixture);
+    static const char *const in_data_order[] = {
+        "count", "tokens", "decoder.fc.bias", "decoder.fc.weight", "empty", "half", "mask"};
+    cr_assert_eq(el_checkpoint_count(c), 7);
+    for (int i = 0; i < 7; i++) cr_assert_str_eq(el_checkpoint_name(c, i), in_data_order[i]);
+    cr_assert_str_eq(el_checkpoint_meta(c, "format"), "pt");
+
+    el_tensor view;
+    EL_TEST_OK(el_checkpoint_tensor(c, "decoder.fc.weight", &view));
+    cr_assert_eq(view.ndim, 2);
+    cr_assert_eq(view.shape[0], 3);
+    cr_assert_eq(view.shape[1], 2);
+    for (int i = 0; i < 6; i++) cr_assert_eq(view.data[i], 0.5f * (float)i - 1.0f);
+    EL_TEST_OK(el_checkpoint_tensor(c, "empty", &view));
+    cr_assert_eq(view.size, 0);
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "tokens", &view), EL_ERR_FORMAT);
+    assert_message_has("I64");
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "mask", &view), EL_ERR_FORMAT);
+    assert_message_has("BOOL");
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "absent", &view), EL_ERR_INVALID);
+    assert_message_has("absent");
+
+    el_param weight, bias;
+    el_param_list list = {0};
+    EL_TEST_OK(el_param_init(&weight, "decoder.fc", "weight", 2, (int[]){3, 2}));
+    EL_TEST_OK(el_param_init(&bias, "decoder.fc", "bias", 1, (int[]){3}));
+    EL_TEST_OK(el_param_list_add(&list, &weight));
+    EL_TEST_OK(el_param_list_add(&list, &bias));
+    EL_TEST_OK(el_checkpoint_load_params(c, &list));
+    cr_assert_eq(bias.value.data[0], 0.25f);
+    cr_assert_eq(bias.value.data[1], -0.75f);
+    cr_assert_eq(bias.value.data[2], 2.0f);
+    cr_assert_eq(weight.value.data[5], 1.5f);
+    el_param_list_free(&list);
+    el_param_free(&weight);
+    el_param_free(&bias);
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, whitespace_around_the_header_json_is_accepted)
+{
+    char path[256];
+    /* An odd length: the data also starts unaligned in the file. */
+    const char *json = "\n\t {\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} \r\n";
+    const float data[2] = {1.5f, -2.0f};
+    write_safetensors(path_in(path, "padded.safetensors"), json, strlen(json), data, sizeof data);
+    el_checkpoint *c = read_ok(path);
+    cr_assert_eq(el_checkpoint_count(c), 1);
+    el_tensor view;
+    EL_TEST_OK(el_checkpoint_tensor(c, "w", &view));
+    cr_assert_eq(view.data[0], 1.5f);
+    cr_assert_eq(view.data[1], -2.0f);
+    el_checkpoint_free(c);
+}
+
+/* The JSON may list the tensors in any order; the file's order is the
+ * data's, and every name still finds its own tensor. */
+Test(checkpoint, tensors_listed_out_of_data_order_are_found_by_name)
+{
+    char path[256];
+    const char *json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+                       "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                       "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+    const float data[3] = {30.0f, 20.0f, 10.0f};
+    write_safetensors(path_in(path, "order.safetensors"), json, strlen(json), data, sizeof data);
+    el_checkpoint *c = read_ok(path);
+    cr_assert_str_eq(el_checkpoint_name(c, 0), "c");
+    cr_assert_str_eq(el_checkpoint_name(c, 1), "b");
+    cr_assert_str_eq(el_checkpoint_name(c, 2), "a");
+    static const char *const names[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        el_tensor view;
+        EL_TEST_OK(el_checkpoint_tensor(c, names[i], &view));
+        cr_assert_eq(view.data[0], 10.0f * (float)(i + 1), "tensor %s", names[i]);
+    }
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, scalars_are_read_but_are_not_elman_tensors)
+{
+    char path[256];
+    const char *json = "{\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},"
+                       "\"z\":{\"dtype\":\"F32\",\"shape\":[3,0],\"data_offsets\":[4,4]}}";
+    const float data[1] = {4.0f};
+    write_safetensors(path_in(path, "scalar.safetensors"), json, strlen(json), data, sizeof data);
+    el_checkpoint *c = read_ok(path);
+    cr_assert_eq(el_checkpoint_count(c), 2);
+    el_tensor view;
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "s", &view), EL_ERR_FORMAT);
+    assert_message_has("0 dimensions");
+    EL_TEST_OK(el_checkpoint_tensor(c, "z", &view));
+    cr_assert_eq(view.size, 0);
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, an_unaligned_f32_tensor_is_refused_as_a_view)
+{
+    char path[256];
+    const char *json = "{\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                       "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]}}";
+    write_safetensors(path_in(path, "unaligned.safetensors"), json, strlen(json), "\0\0\0\0\0", 5);
+    el_checkpoint *c = read_ok(path);
+    el_tensor view;
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "w", &view), EL_ERR_FORMAT);
+    assert_message_has("aligned");
+    el_checkpoint_free(c);
+}
+
+/* ---- damaged files ----------------------------------------------------- */
+
+static unsigned char *small_checkpoint(char path[static 256], size_t *size)
+{
+    model m;
+    model_init(&m, 0.5f);
+    save_trained(path_in(path, "small.safetensors"), &m, NULL);
+    model_free(&m);
+    return read_whole(path, size);
+}
+
+Test(checkpoint, every_truncation_is_refused)
+{
+    char path[256];
+    size_t size;
+    unsigned char *bytes = small_checkpoint(path, &size);
+    for (size_t n = 0; n < size; n++) {
+        write_whole(path, bytes, n);
+        el_checkpoint *c = NULL;
+        el_status s = el_checkpoint_read(&c, path);
+        cr_assert_eq(s, EL_ERR_FORMAT, "%zu of %zu bytes: %s (%s)", n, size, el_status_name(s),
+                     el_last_error());
+        cr_assert_null(c);
+        assert_message_has("small.safetensors: ");
+    }
+    free(bytes);
+}
+
+/* Reads every float of every F32 tensor, so that AddressSanitizer sees a
+ * view reaching outside the data. */
+static void read_all_tensors(const el_checkpoint *c)
+{
+    for (int i = 0; i < el_checkpoint_count(c); i++) {
+        const char *name = el_checkpoint_name(c, i);
+        cr_assert_not_null(name);
+        el_tensor view;
+        el_status s = el_checkpoint_tensor(c, name, &view);
+        cr_assert(s == EL_OK || s == EL_ERR_FORMAT, "tensor %s: %s", name, el_status_name(s));
+        if (s) continue;
+        size_t n = 1;
+        for (int d = 0; d < view.ndim; d++) n *= (size_t)view.shape[d];
+        cr_assert_eq(view.size, n);
+        volatile float sum = 0;
+        for (size_t k = 0; k < view.size; k++) sum += view.data[k];
+    }
+}
+
+Test(checkpoint, flipped_header_bits_are_refused_or_read_consistently)
+{
+    char path[256];
+    size_t size;
+    unsigned char *bytes = small_checkpoint(path, &size);
+    size_t header_end = 8 + bytes[0];
+    int accepted = 0, refused = 0;
+    for (size_t at = 0; at < header_end; at++)
+        for (int bit = 0; bit < 8; bit++) {
+            bytes[at] ^= (unsigned char)(1u << bit);
+            write_whole(path, bytes, size);
+            bytes[at] ^= (unsigned char)(1u << bit);
+            el_checkpoint *c = NULL;
+            el_status s = el_checkpoint_read(&c, path);
+            if (s == EL_OK) {
+                accepted++;
+                read_all_tensors(c);
+                el_checkpoint_free(c);
+                continue;
+            }
+            refused++;
+            cr_assert_eq(s, EL_ERR_FORMAT, "byte %zu bit %d: %s (%s)", at, bit, el_status_name(s),
+                         el_last_error());
+            cr_assert_null(c);
+            assert_message_has("small.safetensors: ");
+        }
+    /* Some flips keep the file valid (a letter of a name), most don't. */
+    cr_assert(accepted > 0 && refused > accepted, "%d accepted, %d refused", accepted, refused);
+    free(bytes);
+}
+
+Test(checkpoint, header_lengths_beyond_the_file_or_the_limit_are_refused)
+{
+    char path[256];
+    size_t size;
+    unsigned char *bytes = small_checkpoint(path, &size);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | bytes[i];
+    const struct {
+        uint64_t length;
+        const char *message;
+    } cases[] = {
+        {0, "not valid JSON"},
+        {1, "not valid JSON"},
+        {size - 8 + 1, "exceeds"},
+        {100000000, "exceeds"},
+        {100000001, "over the limit of 100000000 bytes"},
+        {UINT64_MAX, "over the limit"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int i = 0; i < 8; i++) bytes[i] = (unsigned char)(cases[c].length >> (8 * i));
+        write_whole(path, bytes, size);
+        el_checkpoint *checkpoint = NULL;
+        EL_TEST_FAILS(el_checkpoint_read(&checkpoint, path), EL_ERR_FORMAT);
+        assert_message_has(cases[c].message);
+    }
+    free(bytes);
+}
+
+Test(checkpoint, headers_that_are_not_a_json_object_are_refused)
+{
+    expect_refused("", 0, "not valid JSON");
+    expect_refused("not json", 0, "not valid JSON");
+    expect_refused("{\"a\":", 0, "not valid JSON");
+    expect_refused("[1,2]", 0, "an array, not a JSON object");
+    expect_refused("\"text\"", 0, "a string, not a JSON object");
+    expect_refused("{} x", 0, "more after its JSON value");
+    expect_refused("{}\x01", 0, "more after its JSON value");
+    expect_refused("\x01{}", 0, "0x01 outside a string");
+    expect_refused("\xef\xbb\xbf{}", 0, "0xef outside a string");
+    expect_refused("{\"a\xff\":1}", 0, "not valid UTF-8");
+    expect_refused("{\"\xed\xa0\x80\":1}", 0, "not valid UTF-8"); /* a surrogate */
+    expect_refused_n("{}\0", 3, 0, "more after its JSON value");
+}
+
+Test(checkpoint, strings_cjson_would_mangle_are_refused)
+{
+    const char *tail = "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    char json[256];
+    snprintf(json, sizeof json, "{\"a\x01%s", tail);
+    expect_refused(json, 4, "raw control character");
+    snprintf(json, sizeof json, "{\"a\\u0000b%s", tail);
+    expect_refused(json, 4, "\\u0000");
+    snprintf(json, sizeof json, "{\"a\\uZZZZ%s", tail);
+    expect_refused(json, 4, "\\uZZZZ");
+    /* A valid escape is decoded. */
+    char path[256];
+    snprintf(json, sizeof json, "{\"\\u00e9\\n%s", tail);
+    write_safetensors(path_in(path, "escaped.safetensors"), json, strlen(json), "\0\0\0\0", 4);
+    el_checkpoint *c = read_ok(path);
+    cr_assert_str_eq(el_checkpoint_name(c, 0), "é\n");
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, repeated_names_and_keys_are_refused)
+{
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                   "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                   8, "tensor 'a' appears twice");
+    expect_refused("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "appears twice");
+    expect_refused("{\"__metadata__\":{\"k\":\"1\",\"j\":\"2\",\"k\":\"3\"}}", 0,
+                   "metadata 'k' appears twice");
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],"
+                   "\"data_offsets\":[0,4]}}",
+                   4, "has 'dtype' twice");
+}
+
+Test(checkpoint, malformed_entries_are_refused)
+{
+    expect_refused("{\"a\":[1]}", 0, "tensor 'a' is an array, not an object");
+    expect_refused("{\"a\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                   "unknown dtype 'F33'");
+    expect_refused("{\"a\":{\"dtype\":32,\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                   "dtype is a number");
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "has no 'data_offsets'");
+    /* The key the safetensors README gets wrong. */
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"offsets\":[0,4]}}", 4,
+                   "unknown field 'offsets'");
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":3,\"data_offsets\":[0,4]}}", 4,
+                   "shape is a number, not an array");
+}
+
+Test(checkpoint, shape_entries_must_be_integers_a_double_holds)
+{
+    const char *format = "{\"a\":{\"dtype\":\"F32\",\"shape\":[%s],\"data_offsets\":[0,4]}}";
+    static const struct {
+        const char *shape, *message;
+    } cases[] = {
+        {"-1", "number -1"},
+        {"2.5", "number 2.5"},
+        {"1.0", "number 1.0"},
+        {"1e0", "number 1e0"},
+        {"01", "number 01"},
+        {"\"1\"", "a shape entry is a string"},
+        {"null", "a shape entry is null"},
+        {"9007199254740993", "not an integer in [0, 2^53)"},
+        {"4294967296,4294967296,16", "too large to count"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json, format, cases[i].shape);
+        expect_refused(json, 4, cases[i].message);
+    }
+    expect_refused("{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,1]}}", 1,
+                   "not a whole number of bytes");
+}
+
+Test(checkpoint, offsets_must_tile_the_data_exactly)
+{
+    const char *two = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%d,%d]},"
+                      "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%d,%d]}}";
+    char json[256];
+    snprintf(json, sizeof json, two, 0, 8, 4, 12);
+    expect_refused(json, 12, "overlap");
+    snprintf(json, sizeof json, two, 0, 8, 12, 20);
+    expect_refused(json, 20, "a gap: tensor 'a' ends at byte 8, the next, 'b', begins at 12");
+    snprintf(json, sizeof json, two, 4, 12, 12, 20);
+    expect_refused(json, 20, "'a', begins at byte 4 of the data, not 0");
+    snprintf(json, sizeof json, two, 0, 8, 8, 16);
+    expect_refused(json, 12, "the tensors end at byte 16 of the data, but the file holds 12");
+    expect_refused(json, 20, "trailing bytes");
+
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", 8,
+                   "end before they begin");
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 8,
+                   "not a pair");
+    expect_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":{}}}", 8,
+                   "not a pair");
+    expect_refused("{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[5,6],\"data_offsets\":[0,100]}}",
+                   100,
+                   "tensor 'fc.weight': data_offsets [0, 100] hold 100 bytes, shape 5x6 F32 "
+                   "needs 120");
+}
+
+Test(checkpoint, metadata_must_map_strings_to_strings)
+{
+    expect_refused("{\"__metadata__\":{\"k\":1}}", 0, "metadata 'k' is a number, not a string");
+    expect_refused("{\"__metadata__\":{\"k\":null}}", 0, "metadata 'k' is null, not a string");
+    expect_refused("{\"__metadata__\":{\"k\":{}}}", 0, "metadata 'k' is an object");
+    expect_refused("{\"__metadata__\":\"x\"}", 0, "\"__metadata__\" is a string, not an object");
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+Test(checkpoint, a_mismatch_anywhere_loads_nothing)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    save_trained(path_in(path, "model.safetensors"), &m, NULL);
+    el_checkpoint *c = read_ok(path);
+
+    /* A missing name, last in the list, after names that match. */
+    model target;
+    model_init(&target, -9.0f);
+    el_tensor_fill(&target.embedding.value, -9.0f);
+    el_tensor_fill(&target.weight.value, -9.0f);
+    el_tensor_fill(&target.bias.value, -9.0f);
+    el_param extra;
+    EL_TEST_OK(el_param_init(&extra, "missing", "weight", 1, (int[]){2}));
+    el_tensor_fill(&extra.value, -9.0f);
+    EL_TEST_OK(el_param_list_add(&target.list, &extra));
+    EL_TEST_FAILS(el_checkpoint_load_params(c, &target.list), EL_ERR_INVALID);
+    assert_message_has("no tensor 'missing.weight'");
+    assert_all_equal(&target.list, minus_nine);
+    el_param_free(&extra);
+    model_free(&target);
+
+    /* A wrong shape, last. */
+    el_param bias, weight;
+    el_param_list list = {0};
+    EL_TEST_OK(el_param_init(&bias, "fc", "bias", 1, (int[]){2}));
+    EL_TEST_OK(el_param_init(&weight, "fc", "weight", 2, (int[]){3, 2}));
+    el_tensor_fill(&bias.value, -9.0f);
+    el_tensor_fill(&weight.value, -9.0f);
+    EL_TEST_OK(el_param_list_add(&list, &bias));
+    EL_TEST_OK(el_param_list_add(&list, &weight));
+    EL_TEST_FAILS(el_checkpoint_load_params(c, &list), EL_ERR_SHAPE);
+    assert_message_has("tensor 'fc.weight' is 2x3, but elman's is 3x2");
+    assert_all_equal(&list, minus_nine);
+    el_checkpoint_free(c);
+
+    /* A tensor that is not F32. */
+    const char *json = "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                       "\"fc.weight\":{\"dtype\":\"I32\",\"shape\":[3,2],\"data_offsets\":[8,32]}}";
+    write_safetensors(path, json, strlen(json), (float[8]){1, 2, 3, 4, 5, 6, 7, 8}, 32);
+    c = read_ok(path);
+    EL_TEST_FAILS(el_checkpoint_load_params(c, &list), EL_ERR_FORMAT);
+    assert_message_has("tensor 'fc.weight' is I32");
+    assert_all_equal(&list, minus_nine);
+    el_checkpoint_free(c);
+
+    el_param_list_free(&list);
+    el_param_free(&bias);
+    el_param_free(&weight);
+    model_free(&m);
+}
+
+/* Saves m and its optimizer with the step count replaced by step (or, when
+ * step is NULL, m alone) and checks that loading the optimizer fails with
+ * `part` in the message and changes nothing. */
+static void expect_step_refused(const char *step, const char *part)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *opt = trained_adam(&m, 2);
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_params(w, &m.list));
+    if (step) {
+        EL_TEST_OK(el_checkpoint_add_optimizer(w, opt));
+        EL_TEST_OK(el_checkpoint_set_meta(w, "optimizer.step", step));
+    }
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "opt.safetensors")));
+    el_checkpoint_writer_free(w);
+
+    el_optimizer_config config = el_optimizer_defaults(EL_OPT_ADAM);
+    el_optimizer *fresh = NULL;
+    EL_TEST_OK(el_optimizer_create(&fresh, &config, &m.list));
+    el_checkpoint *c = read_ok(path);
+    EL_TEST_FAILS(el_checkpoint_load_optimizer(c, fresh), EL_ERR_FORMAT);
+    assert_message_has(part);
+    cr_assert_eq(el_optimizer_step_count(fresh), 0);
+    for (int i = 0; i < el_optimizer_state_count(fresh); i++) {
+        el_tensor *state;
+        EL_TEST_OK(el_optimizer_state_at(fresh, i, NULL, &state));
+        for (size_t k = 0; k < state->size; k++) cr_assert_eq(state->data[k], 0.0f);
+    }
+    el_checkpoint_free(c);
+    el_optimizer_free(fresh);
+    el_optimizer_free(opt);
+    model_free(&m);
+}
+
+Test(checkpoint, a_bad_step_count_loads_no_optimizer_state)
+{
+    expect_step_refused("1.5", "'optimizer.step' is \"1.5\"");
+    expect_step_refused("-3", "not a step count");
+    expect_step_refused("", "not a step count");
+    expect_step_refused("12abc", "not a step count");
+    expect_step_refused("99999999999999999999999", "not a step count");
+    expect_step_refused(NULL, "no metadata 'optimizer.step'");
+}
+
+Test(checkpoint, another_optimizers_state_is_refused)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *adam = trained_adam(&m, 2);
+    save_trained(path_in(path, "adam.safetensors"), &m, adam);
+    el_optimizer_config config = el_optimizer_defaults(EL_OPT_SGD);
+    config.momentum = 0.9;
+    el_optimizer *sgd = NULL;
+    EL_TEST_OK(el_optimizer_create(&sgd, &config, &m.list));
+    el_checkpoint *c = read_ok(path);
+    EL_TEST_FAILS(el_checkpoint_load_optimizer(c, sgd), EL_ERR_INVALID);
+    assert_message_has("no tensor 'optimizer.embedding.weight.momentum_buffer'");
+    cr_assert_eq(el_optimizer_step_count(sgd), 0, "the step count was loaded");
+    el_checkpoint_free(c);
+    el_optimizer_free(sgd);
+    el_optimizer_free(adam);
+    model_free(&m);
+}
+
+/* ---- failed saves ------------------------------------------------------ */
+
+static el_status save_model(const char *path, model *m)
+{
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_params(w, &m->list));
+    el_status s = el_checkpoint_write(w, path);
+    el_checkpoint_writer_free(w);
+    return s;
+}
+
+Test(checkpoint, a_save_into_a_missing_directory_fails_cleanly)
+{
+    char plain[256], path[256];
+    model m;
+    model_init(&m, 0.5f);
+    write_whole(path_in(plain, "plain"), "x", 1);
+    /* As root, permissions stop nothing: a regular file as the parent does. */
+    EL_TEST_FAILS(save_model(path_in(path, "plain/model.safetensors"), &m), EL_ERR_IO);
+    assert_message_has("plain/model.safetensors");
+    EL_TEST_FAILS(save_model(path_in(path, "nowhere/model.safetensors"), &m), EL_ERR_IO);
+    assert_message_has("nowhere/model.safetensors");
+    cr_assert_eq(entries_in_dir(), 1, "something was left beside \"plain\"");
+    model_free(&m);
+}
+
+Test(checkpoint, a_failed_rename_leaves_no_temporary_file)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    cr_assert_eq(mkdir(path_in(path, "target"), 0755), 0);
+    EL_TEST_FAILS(save_model(path, &m), EL_ERR_IO);
+    assert_message_has("rename");
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert(S_ISDIR(st.st_mode), "the directory was replaced");
+    cr_assert_eq(entries_in_dir(), 1, "a temporary file was left");
+    model_free(&m);
+}
+
+Test(checkpoint, a_write_failing_midway_keeps_the_old_file)
+{
+    char path[256];
+    model small;
+    model_init(&small, 0.5f);
+    cr_assert_eq(save_model(path_in(path, "model.safetensors"), &small), EL_OK);
+    size_t old_size;
+    unsigned char *old = read_whole(path, &old_size);
+
+    el_param big;
+    EL_TEST_OK(el_param_init(&big, NULL, "big", 1, (int[]){4096}));
+    EL_TEST_OK(el_param_list_add(&small.list, &big));
+    /* Files may grow to 4 KiB only: the 16 KiB write fails with EFBIG
+     * (SIGXFSZ ignored) after part of the data went out. */
+    struct rlimit before, limit;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &before), 0);
+    limit = before;
+    limit.rlim_cur = 4096;
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    el_status s = save_model(path, &small);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &before), 0);
+    cr_assert_eq(s, EL_ERR_IO, "%s: %s", el_status_name(s), el_last_error());
+    assert_message_has("cannot write");
+
+    size_t now_size;
+    unsigned char *now = read_whole(path, &now_size);
+    cr_assert(now_size == old_size && memcmp(now, old, old_size) == 0, "the old file changed");
+    cr_assert_eq(entries_in_dir(), 1, "a temporary file was left");
+    free(old);
+    free(now);
+    el_param_free(&big);
+    model_free(&small);
+}
+
+/* ---- out of memory ----------------------------------------------------- */
+
+Test(checkpoint, reading_survives_every_allocation_failure)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *opt = trained_adam(&m, 1);
+    save_trained(path_in(path, "model.safetensors"), &m, opt);
+    el_optimizer_free(opt);
+    model_free(&m);
+
+    long n = 0;
+    for (;; n++) {
+        cr_assert_lt(n, 100000, "reading never succeeded");
+        el_checkpoint *c = NULL;
+        el__fail_allocations_after(n);
+        el_status s = el_checkpoint_read(&c, path);
+        el__fail_allocations_after(-1);
+        if (s == EL_OK) {
+            cr_assert_eq(el_checkpoint_count(c), 9);
+            cr_assert_str_eq(el_checkpoint_meta(c, "config"), "{\"hidden\": 128}");
+            el_checkpoint_free(c);
+            break;
+        }
+        cr_assert_eq(s, EL_ERR_NOMEM, "after %ld allocations: %s (%s)", n, el_status_name(s),
+                     el_last_error());
+        cr_assert_null(c);
+        assert_no_leaks();
+    }
+    /* The reader's own allocations (the file, the index); cJSON's use malloc,
+     * since its allocator is process-wide and the application's to set. */
+    cr_assert_gt(n, 1, "the reader's allocations were not reached (%ld)", n);
+    assert_no_leaks();
+}
+
+Test(checkpoint, writing_survives_every_allocation_failure)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *opt = trained_adam(&m, 1);
+    cr_assert_eq(save_model(path_in(path, "model.safetensors"), &m), EL_OK);
+    size_t old_size;
+    unsigned char *old = read_whole(path, &old_size);
+
+    long n = 0;
+    for (;; n++) {
+        cr_assert_lt(n, 100000, "writing never succeeded");
+        el_checkpoint_writer *w = NULL;
+        el__fail_allocations_after(n);
+        el_status s = el_checkpoint_writer_create(&w);
+        if (!s) s = el_checkpoint_add_params(w, &m.list);
+        if (!s) s = el_checkpoint_add_optimizer(w, opt);
+        if (!s) s = el_checkpoint_set_meta(w, "note", special_value);
+        if (!s) s = el_checkpoint_write(w, path);
+        el__fail_allocations_after(-1);
+        el_checkpoint_writer_free(w);
+        cr_assert_eq(entries_in_dir(), 1, "after %ld allocations: a temporary file was left", n);
+        if (s == EL_OK) break;
+        cr_assert_eq(s, EL_ERR_NOMEM, "after %ld allocations: %s (%s)", n, el_status_name(s),
+                     el_last_error());
+        size_t now_size;
+        unsigned char *now = read_whole(path, &now_size);
+        cr_assert(now_size == old_size && memcmp(now, old, old_size) == 0,
+                  "after %ld allocations: the old file changed", n);
+        free(now);
+        assert_no_leaks();
+    }
+    cr_assert_gt(n, 5);
+    el_checkpoint *c = read_ok(path);
+    cr_assert_eq(el_checkpoint_count(c), 9);
+    cr_assert_str_eq(el_checkpoint_meta(c, "note"), special_value);
+    el_checkpoint_free(c);
+    free(old);
+    el_optimizer_free(opt);
+    model_free(&m);
+    assert_no_leaks();
+}
+
+/* ---- arguments --------------------------------------------------------- */
+
+Test(checkpoint, writer_arguments_are_checked)
+{
+    el_checkpoint_writer *w = NULL;
+    el_tensor t = {0}, freed = {0};
+    EL_TEST_OK(el_tensor_alloc(&t, 1, (int[]){2}));
+    EL_TEST_FAILS(el_checkpoint_writer_create(NULL), EL_ERR_INVALID);
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_FAILS(el_checkpoint_add(NULL, "a", &t), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add(w, NULL, &t), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add(w, "a", NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add(w, "__metadata__", &t), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add(w, "a\xff", &t), EL_ERR_INVALID);
+    assert_message_has("UTF-8");
+    EL_TEST_FAILS(el_checkpoint_add(w, "empty", &freed), EL_ERR_INVALID);
+    EL_TEST_OK(el_checkpoint_add(w, "a", &t));
+    EL_TEST_FAILS(el_checkpoint_add(w, "a", &t), EL_ERR_INVALID);
+    assert_message_has("already added");
+    EL_TEST_FAILS(el_checkpoint_add_params(w, NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add_optimizer(w, NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_set_meta(w, NULL, "v"), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_set_meta(w, "k", NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_set_meta(w, "k", "\xc3"), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_write(w, NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_write(w, ""), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_write(NULL, "x"), EL_ERR_INVALID);
+
+    /* A tensor freed between adding and writing: nothing is written. */
+    char path[256];
+    el_tensor_free(&t);
+    EL_TEST_FAILS(el_checkpoint_write(w, path_in(path, "never.safetensors")), EL_ERR_INVALID);
+    assert_message_has("\"a\"");
+    cr_assert_eq(entries_in_dir(), 0);
+    el_checkpoint_writer_free(w);
+    el_checkpoint_writer_free(NULL);
+}
+
+Test(checkpoint, adding_parameters_is_all_or_nothing)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add(w, "fc.bias", &m.bias.value));
+    /* fc.bias comes third in the list: the two before it are taken back. */
+    EL_TEST_FAILS(el_checkpoint_add_params(w, &m.list), EL_ERR_INVALID);
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "one.safetensors")));
+    el_checkpoint_writer_free(w);
+    el_checkpoint *c = read_ok(path);
+    cr_assert_eq(el_checkpoint_count(c), 1);
+    cr_assert_str_eq(el_checkpoint_name(c, 0), "fc.bias");
+    el_checkpoint_free(c);
+    model_free(&m);
+}
+
+Test(checkpoint, reader_arguments_are_checked)
+{
+    char path[256];
+    el_checkpoint *c = (el_checkpoint *)&c;
+    EL_TEST_FAILS(el_checkpoint_read(NULL, "x"), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_read(&c, NULL), EL_ERR_INVALID);
+    cr_assert_null(c);
+    EL_TEST_FAILS(el_checkpoint_read(&c, path_in(path, "absent.safetensors")), EL_ERR_IO);
+    assert_message_has("absent.safetensors: ");
+    assert_message_has(strerror(ENOENT));
+    EL_TEST_FAILS(el_checkpoint_read(&c, dir), EL_ERR_IO);
+    assert_message_has("not a regular file");
+
+    cr_assert_eq(el_checkpoint_count(NULL), 0);
+    cr_assert_null(el_checkpoint_name(NULL, 0));
+    cr_assert_null(el_checkpoint_meta(NULL, "k"));
+    el_tensor view;
+    el_param_list list = {0};
+    EL_TEST_FAILS(el_checkpoint_tensor(NULL, "a", &view), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_load_params(NULL, &list), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_load_optimizer(NULL, NULL), EL_ERR_INVALID);
+
+    model m;
+    model_init(&m, 0.5f);
+    save_trained(path_in(path, "model.safetensors"), &m, NULL);
+    c = read_ok(path);
+    EL_TEST_FAILS(el_checkpoint_tensor(c, NULL, &view), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "fc.bias", NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_load_params(c, NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_load_optimizer(c, NULL), EL_ERR_INVALID);
+    cr_assert_null(el_checkpoint_meta(c, NULL));
+    el_checkpoint_free(c);
+    el_checkpoint_free(NULL);
+    model_free(&m);
+}
