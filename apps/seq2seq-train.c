@@ -1,0 +1,804 @@
+/* seq2seq-train: learns to turn a word's reversed characters back into the
+ * word ("yekrut" -> "turkey") with an encoder-decoder, and evaluates and
+ * uses such models.
+ *
+ *   seq2seq-train [--words FILE] [--out MODEL] [options]   train
+ *   seq2seq-train --eval --model MODEL --words FILE        exact-match accuracy
+ *   seq2seq-train --predict --model MODEL [WORD ...]       reversed words in, words out
+ *
+ * Characters are grapheme clusters (see elman/vocab.h), so accented
+ * letters, ß, Cyrillic or emoji reverse as a reader expects.  Words are
+ * split into training, validation and test sets by seed, over unique words,
+ * so no test word is seen in training.  The model is saved after every
+ * epoch and on Ctrl-C, as a safetensors file whose metadata holds the
+ * configuration, the vocabulary and the training position, so --resume
+ * continues exactly where training stopped. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "elman/elman.h"
+#include "elman/seq2seq.h"
+#include "progress.h"
+
+enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
+static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
+static const char *const schedule_names[] = {"constant", "cosine", NULL};
+enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE };
+enum { SAMPLES_SHOWN = 10, DECODE_BATCH = 256, MAX_DECODED = 64 };
+
+typedef struct options {
+    int mode;
+    const char *words, *out, *model, *resume, *metrics;
+    int cell, hidden, layers, bidirectional, padded_steps;
+    float dropout, lr, teacher_forcing, validation_fraction, test_fraction;
+    int batch, epochs, min_length, max_length, beam, threads, schedule;
+    float minutes;
+    uint64_t seed;
+    int first_word; /* predict: argv index of the first word, or 0 */
+} options;
+
+/* Trains in about five minutes on two cores to over 99% exact matches on
+ * the bundled English word list (README: "Measured figures"). */
+static const options default_options = {
+    .mode = MODE_TRAIN,
+    .cell = 2, /* gru */
+    .hidden = 256,
+    .layers = 1,
+    .bidirectional = 1,
+    .lr = 2e-3f,
+    .schedule = SCHEDULE_COSINE,
+    .teacher_forcing = 1.0f,
+    .validation_fraction = 0.05f,
+    .test_fraction = 0.05f,
+    .batch = 64,
+    .epochs = 8,
+    .min_length = 1,
+    .max_length = 32,
+    .beam = 1,
+    .threads = 1,
+    .seed = 1,
+};
+
+/* ---- command line ------------------------------------------------------- */
+
+static void print_usage(void)
+{
+    printf("Usage: seq2seq-train [--words FILE] [--out MODEL] [training options]\n"
+           "       seq2seq-train --eval --model MODEL --words FILE [--beam K]\n"
+           "       seq2seq-train --predict --model MODEL [--beam K] [WORD ...]\n"
+           "Learns to turn reversed words back into words (\"yekrut\" -> \"turkey\").\n"
+           "With no arguments it trains on the bundled WordNet word list.\n"
+           "\n"
+           "Training:\n"
+           "  --words FILE            one word per line, UTF-8 (default: the bundled list)\n"
+           "  --out MODEL             where the model is saved (default seq2seq.safetensors)\n"
+           "  --cell rnn|rnn_relu|gru|lstm   recurrent cell (default gru)\n"
+           "  --hidden N              hidden units, 1 to 4096 (default 256)\n"
+           "  --layers N              stacked layers, 1 to 8 (default 1)\n"
+           "  --bidirectional 0|1     a bidirectional encoder (default 1)\n"
+           "  --dropout X             between stacked layers, 0 to 0.9 (default 0)\n"
+           "  --batch N               words per batch, 1 to 4096 (default 64)\n"
+           "  --epochs N              passes over the training words (default 8)\n"
+           "  --minutes M             stop after M minutes instead (0: no limit)\n"
+           "  --lr X                  Adam's learning rate (default 0.002)\n"
+           "  --schedule constant|cosine   the rate over the run: cosine decays it to\n"
+           "                          zero over --epochs (default cosine)\n"
+           "  --teacher-forcing X     how often the decoder reads the true previous\n"
+           "                          character rather than its own guess, 0 to 1 (default 1)\n"
+           "  --min-length N, --max-length N   word lengths kept, in characters (1, 32)\n"
+           "  --validation X, --test X   fractions held out (default 0.05 each)\n"
+           "  --seed N                the split, the weights and the order (default 1)\n"
+           "  --resume MODEL          continue training MODEL where it stopped\n"
+           "  --metrics FILE.csv      write one line of figures per epoch\n"
+           "  --preset lecture        the course notebook's setup: GRU 128, batch 128,\n"
+           "                          Adam 1e-3, 10 epochs, 33 padded steps in the loss\n"
+           "\n"
+           "All modes:\n"
+           "  --beam K                beam search of width K, 1 to 64 (default 1: greedy)\n"
+           "  --threads N             threads, 1 to 64 (default 1)\n"
+           "  --help                  show this help and exit\n"
+           "\n"
+           "Ctrl-C saves the model and exits; --resume MODEL continues from there.\n");
+}
+
+static void apply_lecture_preset(options *o)
+{
+    o->cell = 2;
+    o->hidden = 128;
+    o->layers = 1;
+    o->bidirectional = 0;
+    o->batch = 128;
+    o->lr = 1e-3f;
+    o->schedule = SCHEDULE_CONSTANT;
+    o->epochs = 10;
+    o->teacher_forcing = 1.0f;
+    o->padded_steps = 33;
+    o->validation_fraction = 0.0f;
+    o->test_fraction = 0.05f;
+}
+
+/* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag
+ * of ours, -1 on a bad value (already reported). */
+static int parse_flag(int argc, char **argv, int *i, options *o)
+{
+    const char *v;
+    if (cli_flag_value(argc, argv, i, "--words", &v)) return v ? (o->words = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--cell", &v))
+        return cli_parse_choice("--cell", v, cell_names, &o->cell) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--hidden", &v))
+        return cli_parse_int("--hidden", v, 1, 4096, &o->hidden) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--layers", &v))
+        return cli_parse_int("--layers", v, 1, 8, &o->layers) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--bidirectional", &v))
+        return cli_parse_int("--bidirectional", v, 0, 1, &o->bidirectional) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--dropout", &v))
+        return cli_parse_float("--dropout", v, 0, 0.9, &o->dropout) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--batch", &v))
+        return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--epochs", &v))
+        return cli_parse_int("--epochs", v, 1, 100000, &o->epochs) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--minutes", &v))
+        return cli_parse_float("--minutes", v, 0, 1e6, &o->minutes) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--lr", &v))
+        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--schedule", &v))
+        return cli_parse_choice("--schedule", v, schedule_names, &o->schedule) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--teacher-forcing", &v))
+        return cli_parse_float("--teacher-forcing", v, 0, 1, &o->teacher_forcing) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--min-length", &v))
+        return cli_parse_int("--min-length", v, 1, 1000, &o->min_length) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--max-length", &v))
+        return cli_parse_int("--max-length", v, 1, 1000, &o->max_length) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--validation", &v))
+        return cli_parse_float("--validation", v, 0, 0.5, &o->validation_fraction) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--test", &v))
+        return cli_parse_float("--test", v, 0, 0.5, &o->test_fraction) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--seed", &v))
+        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--beam", &v))
+        return cli_parse_int("--beam", v, 1, 64, &o->beam) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--threads", &v))
+        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--preset", &v)) {
+        static const char *const presets[] = {"lecture", NULL};
+        int which;
+        if (cli_parse_choice("--preset", v, presets, &which)) return -1;
+        apply_lecture_preset(o);
+        return 1;
+    }
+    return 0;
+}
+
+/* 0 to go on, or the exit status (after --help or an error). */
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = default_options;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0) {
+            print_usage();
+            return -1;
+        }
+        if (strcmp(arg, "--eval") == 0 || strcmp(arg, "--predict") == 0) {
+            o->mode = arg[2] == 'e' ? MODE_EVAL : MODE_PREDICT;
+            continue;
+        }
+        int r = parse_flag(argc, argv, &i, o);
+        if (r < 0) return CLI_EXIT_USAGE;
+        if (r > 0) continue;
+        if (o->mode == MODE_PREDICT && arg[0] != '-') {
+            if (!o->first_word) o->first_word = i;
+            continue;
+        }
+        cli_error("unknown argument '%s' (see --help)", arg);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode != MODE_TRAIN && !o->model) {
+        cli_error("--%s needs --model MODEL", o->mode == MODE_EVAL ? "eval" : "predict");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode == MODE_EVAL && !o->words) {
+        cli_error("--eval needs --words FILE");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->out) o->out = o->resume ? o->resume : "seq2seq.safetensors";
+    if (o->min_length > o->max_length) {
+        cli_error("--min-length %d is above --max-length %d", o->min_length, o->max_length);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The bundled word list: installed, or in the source tree. */
+static const char *default_words(void)
+{
+    static const char *const candidates[] = {ELMAN_DATADIR "/wordnet-words.txt",
+                                             ELMAN_SOURCEDIR "/corpora/wordnet-words.txt"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        FILE *f = fopen(candidates[i], "r");
+        if (f) {
+            fclose(f);
+            return candidates[i];
+        }
+    }
+    return candidates[0];
+}
+
+/* ---- the run's state ---------------------------------------------------- */
+
+typedef struct run {
+    options opts;
+    el_words *words;
+    el_vocab *vocab;
+    el_ids train_ids, validation_ids, test_ids;
+    el_reverse_words *train_data, *validation_data, *test_data;
+    el_loader *train_loader, *validation_loader, *test_loader;
+    el_seq2seq model;
+    int model_ready;
+    el_param_list params;
+    el_optimizer *optimizer;
+    el_rng rng; /* dropout and teacher forcing */
+    el_lr_schedule schedule;
+    long epoch, batch_in_epoch;
+    double started;
+    FILE *metrics;
+} run;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signo)
+{
+    (void)signo;
+    interrupted = 1;
+}
+
+static int library_failure(void)
+{
+    cli_error("%s", el_last_error());
+    return 1;
+}
+
+static void run_free(run *r)
+{
+    el_optimizer_free(r->optimizer);
+    el_param_list_free(&r->params);
+    if (r->model_ready) el_seq2seq_free(&r->model);
+    el_loader_free(r->train_loader);
+    el_loader_free(r->validation_loader);
+    el_loader_free(r->test_loader);
+    el_reverse_words_free(r->train_data);
+    el_reverse_words_free(r->validation_data);
+    el_reverse_words_free(r->test_data);
+    el_ids_free(&r->train_ids);
+    el_ids_free(&r->validation_ids);
+    el_ids_free(&r->test_ids);
+    el_vocab_free(r->vocab);
+    el_words_free(r->words);
+    if (r->metrics) fclose(r->metrics);
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+static el_status set_meta_int(el_checkpoint_writer *w, const char *key, long long value)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%lld", value);
+    return el_checkpoint_set_meta(w, key, text);
+}
+
+static el_status set_meta_float(el_checkpoint_writer *w, const char *key, double value)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.17g", value);
+    return el_checkpoint_set_meta(w, key, text);
+}
+
+static el_status save(run *r, const char *path)
+{
+    el_checkpoint_writer *w = NULL;
+    char *vocab_json = NULL;
+    const options *o = &r->opts;
+    el_status s = el_checkpoint_writer_create(&w);
+    if (!s) s = el_checkpoint_add_params(w, &r->params);
+    if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
+    if (!s) s = el_vocab_to_json(r->vocab, &vocab_json);
+    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", "seq2seq");
+    if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", vocab_json);
+    if (!s) s = el_checkpoint_set_meta(w, "seq2seq.cell", cell_names[o->cell]);
+    if (!s) s = set_meta_int(w, "seq2seq.hidden", o->hidden);
+    if (!s) s = set_meta_int(w, "seq2seq.layers", o->layers);
+    if (!s) s = set_meta_int(w, "seq2seq.bidirectional", o->bidirectional);
+    if (!s) s = set_meta_float(w, "seq2seq.dropout", o->dropout);
+    if (!s) s = set_meta_int(w, "seq2seq.padded_steps", o->padded_steps);
+    if (!s) s = el_checkpoint_set_meta(w, "train.words", o->words);
+    if (!s) s = set_meta_int(w, "train.batch_size", o->batch);
+    if (!s) s = set_meta_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
+    if (!s) s = set_meta_float(w, "train.teacher_forcing", o->teacher_forcing);
+    if (!s) s = set_meta_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = set_meta_float(w, "train.test_fraction", o->test_fraction);
+    if (!s) s = set_meta_int(w, "train.min_length", o->min_length);
+    if (!s) s = set_meta_int(w, "train.max_length", o->max_length);
+    if (!s) s = set_meta_int(w, "train.epochs", o->epochs);
+    if (!s) s = set_meta_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = set_meta_int(w, "train.epoch", r->epoch);
+    if (!s) s = set_meta_int(w, "train.batch", r->batch_in_epoch);
+    char rng_text[48];
+    snprintf(rng_text, sizeof rng_text, "%" PRIu64 " %" PRIu64, r->rng.state, r->rng.increment);
+    if (!s) s = el_checkpoint_set_meta(w, "train.rng", rng_text);
+    if (!s) s = el_checkpoint_write(w, path);
+    el_vocab_json_free(vocab_json);
+    el_checkpoint_writer_free(w);
+    return s;
+}
+
+/* A metadata value that must be there. */
+static const char *meta(const el_checkpoint *c, const char *path, const char *key)
+{
+    const char *v = el_checkpoint_meta(c, key);
+    if (!v) cli_error("%s: not a seq2seq-train model (no \"%s\" in its metadata)", path, key);
+    return v;
+}
+
+static int meta_long(const el_checkpoint *c, const char *path, const char *key, long long *out)
+{
+    const char *v = meta(c, path, key);
+    if (!v) return -1;
+    char *end;
+    errno = 0;
+    *out = strtoll(v, &end, 10);
+    if (errno || end == v || *end) {
+        cli_error("%s: metadata \"%s\" is \"%s\", not an integer", path, key, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int meta_int(const el_checkpoint *c, const char *path, const char *key, int *out)
+{
+    long long v;
+    if (meta_long(c, path, key, &v)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int meta_float(const el_checkpoint *c, const char *path, const char *key, float *out)
+{
+    const char *v = meta(c, path, key);
+    if (!v) return -1;
+    char *end;
+    *out = strtof(v, &end);
+    if (end == v || *end) {
+        cli_error("%s: metadata \"%s\" is \"%s\", not a number", path, key, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the model's configuration and vocabulary into r. */
+static int load_model_config(run *r, const el_checkpoint *c, const char *path)
+{
+    options *o = &r->opts;
+    const char *kind = el_checkpoint_meta(c, "elman.kind");
+    if (!kind || strcmp(kind, "seq2seq") != 0) {
+        cli_error("%s: not a seq2seq model (its kind is %s)", path, kind ? kind : "unknown");
+        return -1;
+    }
+    const char *cell = meta(c, path, "seq2seq.cell"), *vocab = meta(c, path, "elman.vocab");
+    if (!cell || !vocab) return -1;
+    if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
+    if (meta_int(c, path, "seq2seq.hidden", &o->hidden) ||
+        meta_int(c, path, "seq2seq.layers", &o->layers) ||
+        meta_int(c, path, "seq2seq.bidirectional", &o->bidirectional) ||
+        meta_float(c, path, "seq2seq.dropout", &o->dropout) ||
+        meta_int(c, path, "seq2seq.padded_steps", &o->padded_steps))
+        return -1;
+    if (el_vocab_from_json(&r->vocab, vocab)) {
+        cli_error("%s: its vocabulary: %s", path, el_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything a resumed run needs to continue as the first would have. */
+static int load_training_state(run *r, const el_checkpoint *c, const char *path)
+{
+    options *o = &r->opts;
+    long long seed, epoch, batch;
+    const char *words = meta(c, path, "train.words"), *rng = meta(c, path, "train.rng");
+    const char *schedule = meta(c, path, "train.schedule");
+    if (!words || !rng || !schedule ||
+        cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
+        meta_int(c, path, "train.batch_size", &o->batch) ||
+        meta_float(c, path, "train.lr", &o->lr) ||
+        meta_float(c, path, "train.teacher_forcing", &o->teacher_forcing) ||
+        meta_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
+        meta_float(c, path, "train.test_fraction", &o->test_fraction) ||
+        meta_int(c, path, "train.min_length", &o->min_length) ||
+        meta_int(c, path, "train.max_length", &o->max_length) ||
+        meta_long(c, path, "train.seed", &seed) || meta_long(c, path, "train.epoch", &epoch) ||
+        meta_long(c, path, "train.batch", &batch))
+        return -1;
+    if (sscanf(rng, "%" SCNu64 " %" SCNu64, &r->rng.state, &r->rng.increment) != 2) {
+        cli_error("%s: metadata \"train.rng\" is \"%s\"", path, rng);
+        return -1;
+    }
+    if (!o->words) o->words = words;
+    o->seed = (uint64_t)seed;
+    r->epoch = epoch;
+    r->batch_in_epoch = batch;
+    return 0;
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+static el_status make_loader(el_loader **loader, el_reverse_words **data, run *r,
+                             const el_ids *indices, int batch, int shuffle)
+{
+    el_status s =
+        el_reverse_words_create(data, r->words, indices->data, (int)indices->count, r->vocab);
+    if (s) return s;
+    el_dataset dataset = el_reverse_words_dataset(*data);
+    el_loader_config config = {batch, shuffle, r->opts.seed, 0, EL_PAD};
+    return el_loader_create(loader, &dataset, &config);
+}
+
+/* Reads the words, splits them, builds the vocabulary (unless a model gave
+ * it) from the training words, and the three loaders. */
+static el_status load_data(run *r)
+{
+    const options *o = &r->opts;
+    el_status s = el_words_read(&r->words, o->words, o->min_length, o->max_length);
+    if (!s)
+        s = el_split(el_words_count(r->words), o->seed, o->validation_fraction, o->test_fraction,
+                     &r->train_ids, &r->validation_ids, &r->test_ids);
+    if (s) return s;
+    if (!r->vocab) {
+        s = el_vocab_create(&r->vocab);
+        for (size_t i = 0; i < r->train_ids.count && !s; i++)
+            s = el_vocab_count(r->vocab, el_words_get(r->words, r->train_ids.data[i]));
+        if (!s) s = el_vocab_finish(r->vocab, 1);
+        if (s) return s;
+    }
+    s = make_loader(&r->train_loader, &r->train_data, r, &r->train_ids, o->batch, 1);
+    if (!s)
+        s = make_loader(&r->validation_loader, &r->validation_data, r, &r->validation_ids,
+                        DECODE_BATCH, 0);
+    if (!s) s = make_loader(&r->test_loader, &r->test_data, r, &r->test_ids, DECODE_BATCH, 0);
+    return s;
+}
+
+static el_status make_model(run *r)
+{
+    const options *o = &r->opts;
+    el_seq2seq_config config = {(el_cell)o->cell, el_vocab_size(r->vocab), o->hidden,
+                                o->layers,        o->bidirectional,        o->dropout,
+                                o->padded_steps};
+    el_rng init;
+    el_rng_seed(&init, o->seed);
+    el_status s = el_seq2seq_init(&r->model, &config, &init);
+    if (s) return s;
+    r->model_ready = 1;
+    el_rng_seed(&r->rng, o->seed + 1);
+    s = el_seq2seq_params(&r->model, &r->params);
+    el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
+    adam.lr = o->lr;
+    if (!s) s = el_optimizer_create(&r->optimizer, &adam, &r->params);
+    return s;
+}
+
+/* ---- evaluation ------------------------------------------------------------- */
+
+typedef struct scores {
+    double loss;
+    long exact, count;
+} scores;
+
+/* The mean batch loss and the exact matches over a loader's words. */
+static el_status evaluate(run *r, el_loader *loader, int beam, scores *out)
+{
+    el_ids decoded[DECODE_BATCH] = {{0}};
+    const el_batch *batch;
+    long batches = 0;
+    *out = (scores){0};
+    el_status s = el_loader_start(loader, 0);
+    while (!s && !(s = el_loader_next(loader, &batch)) && batch) {
+        float loss;
+        s = el_seq2seq_loss_of(&r->model, batch, &loss);
+        if (!s) s = el_seq2seq_decode(&r->model, batch, beam, r->opts.max_length + 1, decoded);
+        for (int b = 0; b < batch->size && !s; b++) {
+            int len = batch->target_lengths[b], same = (int)decoded[b].count == len;
+            for (int t = 0; same && t < len; t++)
+                same = decoded[b].data[t] == batch->targets[(size_t)t * batch->size + b];
+            out->exact += same;
+        }
+        out->loss += loss;
+        out->count += batch->size;
+        batches++;
+    }
+    for (int b = 0; b < DECODE_BATCH; b++) el_ids_free(&decoded[b]);
+    if (batches) out->loss /= (double)batches;
+    return s;
+}
+
+/* Text of ids, or "?" if it would not fit. */
+static void ids_text(const el_vocab *v, const int *ids, size_t count, char *buf, size_t cap)
+{
+    if (el_vocab_decode(v, ids, count, buf, cap, NULL)) snprintf(buf, cap, "?");
+}
+
+/* The first few test words: the reversed input, the word, the model's guess. */
+static el_status show_samples(run *r)
+{
+    el_ids decoded[DECODE_BATCH] = {{0}};
+    const el_batch *batch = NULL;
+    el_status s = el_loader_start(r->test_loader, 0);
+    if (!s) s = el_loader_next(r->test_loader, &batch);
+    if (!s && batch)
+        s = el_seq2seq_decode(&r->model, batch, r->opts.beam, r->opts.max_length + 1, decoded);
+    for (int b = 0; !s && batch && b < batch->size && b < SAMPLES_SHOWN; b++) {
+        int in[MAX_DECODED], want[MAX_DECODED];
+        int n = batch->input_lengths[b] < MAX_DECODED ? batch->input_lengths[b] : MAX_DECODED;
+        for (int t = 0; t < n; t++) {
+            in[t] = batch->inputs[(size_t)t * batch->size + b];
+            want[t] = batch->targets[(size_t)t * batch->size + b];
+        }
+        char input[256], target[256], guess[256];
+        ids_text(r->vocab, in, (size_t)n, input, sizeof input);
+        ids_text(r->vocab, want, (size_t)n, target, sizeof target);
+        ids_text(r->vocab, decoded[b].data, decoded[b].count, guess, sizeof guess);
+        printf("  %-24s -> %-24s %s\n", input, guess, strcmp(guess, target) ? target : "ok");
+    }
+    for (int b = 0; b < DECODE_BATCH; b++) el_ids_free(&decoded[b]);
+    return s;
+}
+
+/* ---- training --------------------------------------------------------------- */
+
+static int out_of_time(const run *r)
+{
+    return r->opts.minutes > 0 && progress_now() - r->started > 60.0 * r->opts.minutes;
+}
+
+/* One epoch from batch r->batch_in_epoch; returns with interrupted or the
+ * time budget spent, or at the epoch's end. */
+static el_status train_epoch(run *r, double *mean_loss, float *last_loss, long *words)
+{
+    char label[64], figures[128];
+    const el_batch *batch;
+    snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->opts.epochs);
+    progress bar;
+    progress_start(&bar, label, el_loader_batches(r->train_loader));
+    el_status s = el_loader_start(r->train_loader, r->epoch);
+    for (long i = 0; !s && i < r->batch_in_epoch; i++) s = el_loader_next(r->train_loader, &batch);
+    double sum = 0, started = progress_now();
+    long counted = 0;
+    *words = 0;
+    while (!s && !interrupted && !out_of_time(r) &&
+           !(s = el_loader_next(r->train_loader, &batch)) && batch) {
+        el_optimizer_set_lr(r->optimizer,
+                            el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
+        el_optimizer_zero_grad(r->optimizer);
+        s = el_seq2seq_train_step(&r->model, batch, r->opts.teacher_forcing, &r->rng, last_loss);
+        if (!s) s = el_optimizer_step(r->optimizer);
+        r->batch_in_epoch++;
+        sum += *last_loss;
+        counted++;
+        *words += batch->size;
+        double rate = *words / (progress_now() - started + 1e-9);
+        snprintf(figures, sizeof figures, "loss %.4f  %.0f words/s", sum / counted, rate);
+        progress_update(&bar, r->batch_in_epoch, figures);
+    }
+    *mean_loss = counted ? sum / counted : 0;
+    snprintf(figures, sizeof figures, "%s: trained on %ld words, mean loss %.4f", label, *words,
+             *mean_loss);
+    progress_finish(&bar, figures);
+    return s;
+}
+
+static void report_epoch(run *r, double train_loss, float last_loss, long words, double seconds,
+                         const scores *held_out, const char *held_out_name)
+{
+    printf("epoch %ld: train loss %.4f (last batch %.4f), %s loss %.4f, %s exact match "
+           "%.4f (%ld/%ld), %.0f words/s\n",
+           r->epoch, train_loss, (double)last_loss, held_out_name, held_out->loss, held_out_name,
+           held_out->count ? (double)held_out->exact / held_out->count : 0.0, held_out->exact,
+           held_out->count, words / (seconds + 1e-9));
+    fflush(stdout);
+    if (r->metrics) {
+        fprintf(r->metrics, "%ld,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n", r->epoch, train_loss,
+                (double)last_loss, held_out->loss,
+                held_out->count ? (double)held_out->exact / held_out->count : 0.0,
+                words / (seconds + 1e-9), progress_now() - r->started);
+        fflush(r->metrics);
+    }
+}
+
+static int open_metrics(run *r)
+{
+    if (!r->opts.metrics) return 0;
+    r->metrics = fopen(r->opts.metrics, r->opts.resume ? "a" : "w");
+    if (!r->metrics) {
+        cli_error("%s: %s", r->opts.metrics, strerror(errno));
+        return -1;
+    }
+    if (!r->opts.resume)
+        fprintf(r->metrics, "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
+                            "words_per_second,elapsed_seconds\n");
+    return 0;
+}
+
+static int train(run *r)
+{
+    options *o = &r->opts;
+    if (o->resume) {
+        el_checkpoint *c = NULL;
+        if (el_checkpoint_read(&c, o->resume)) return library_failure();
+        int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume);
+        if (!bad && (load_data(r) || make_model(r) || el_checkpoint_load_params(c, &r->params) ||
+                     el_checkpoint_load_optimizer(c, r->optimizer))) {
+            el_checkpoint_free(c);
+            return library_failure();
+        }
+        el_checkpoint_free(c);
+        if (bad) return 1;
+    } else {
+        if (!o->words) o->words = default_words();
+        if (load_data(r) || make_model(r)) return library_failure();
+    }
+    if (r->train_ids.count == 0) {
+        cli_error("%s: no training words (the list is empty after the length filter)", o->words);
+        return 1;
+    }
+    /* A function of the step alone, so a resumed run gets the same rates;
+     * with --minutes it still spans --epochs. */
+    r->schedule =
+        (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
+                         .base_lr = o->lr,
+                         .total_steps = (long)o->epochs * el_loader_batches(r->train_loader)};
+    if (open_metrics(r)) return 1;
+    el_loader *held_out = r->validation_ids.count ? r->validation_loader : r->test_loader;
+    const char *held_out_name = r->validation_ids.count ? "validation" : "test";
+    printf("%d words (%zu training, %zu validation, %zu test), %d symbols; %s, hidden %d, "
+           "%d layer%s%s, %zu parameters\n",
+           el_words_count(r->words), r->train_ids.count, r->validation_ids.count, r->test_ids.count,
+           el_vocab_size(r->vocab), cell_names[o->cell], o->hidden, o->layers,
+           o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
+           el_param_list_numel(&r->params));
+    signal(SIGINT, on_interrupt);
+    r->started = progress_now();
+    while (r->epoch < o->epochs && !interrupted && !out_of_time(r)) {
+        double mean_loss, started = progress_now();
+        float last_loss = 0;
+        long words;
+        if (train_epoch(r, &mean_loss, &last_loss, &words)) return library_failure();
+        if (interrupted || out_of_time(r)) break;
+        double seconds = progress_now() - started;
+        r->epoch++;
+        r->batch_in_epoch = 0;
+        scores held;
+        if (evaluate(r, held_out, 1, &held) || save(r, o->out)) return library_failure();
+        report_epoch(r, mean_loss, last_loss, words, seconds, &held, held_out_name);
+    }
+    if (save(r, o->out)) return library_failure();
+    if (interrupted) {
+        printf("interrupted: saved %s at epoch %ld, batch %ld; continue with --resume %s\n", o->out,
+               r->epoch + 1, r->batch_in_epoch, o->out);
+        return 130;
+    }
+    scores test;
+    if (evaluate(r, r->test_loader, o->beam, &test)) return library_failure();
+    printf("ten test words (reversed input -> model's answer, and the word if it is wrong):\n");
+    if (show_samples(r)) return library_failure();
+    printf("saved %s\n", o->out);
+    printf("exact_match: %.4f (n=%ld)\n", test.count ? (double)test.exact / test.count : 0.0,
+           test.count);
+    return 0;
+}
+
+/* ---- eval and predict --------------------------------------------------- */
+
+static int load_for_use(run *r)
+{
+    el_checkpoint *c = NULL;
+    if (el_checkpoint_read(&c, r->opts.model)) return library_failure();
+    int bad = load_model_config(r, c, r->opts.model);
+    if (!bad) {
+        el_seq2seq_config config = {(el_cell)r->opts.cell, el_vocab_size(r->vocab), r->opts.hidden,
+                                    r->opts.layers,        r->opts.bidirectional,   r->opts.dropout,
+                                    r->opts.padded_steps};
+        el_status s = el_seq2seq_init(&r->model, &config, NULL);
+        r->model_ready = !s;
+        if (!s) s = el_seq2seq_params(&r->model, &r->params);
+        if (!s) s = el_checkpoint_load_params(c, &r->params);
+        if (s) bad = library_failure();
+    }
+    el_checkpoint_free(c);
+    return bad;
+}
+
+static int eval(run *r)
+{
+    if (load_for_use(r)) return 1;
+    el_ids all = {0};
+    el_status s = el_words_read(&r->words, r->opts.words, 1, 0);
+    if (!s) s = el_split(el_words_count(r->words), 0, 0, 0, &all, &r->validation_ids, &r->test_ids);
+    if (!s) s = make_loader(&r->test_loader, &r->test_data, r, &all, DECODE_BATCH, 0);
+    scores result;
+    if (!s) s = evaluate(r, r->test_loader, r->opts.beam, &result);
+    el_ids_free(&all);
+    if (s) return library_failure();
+    printf("exact_match: %.4f (n=%ld)\n", result.count ? (double)result.exact / result.count : 0.0,
+           result.count);
+    return 0;
+}
+
+/* Decodes one reversed word and prints the model's word. */
+static el_status predict_one(run *r, const char *text, size_t len)
+{
+    el_clusters clusters = {0};
+    el_ids ids = {0}, decoded[1] = {{0}};
+    el_status s = el_clusters_split(&clusters, text, len, "input", 1);
+    if (!s) s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, &ids);
+    if (!s && ids.count == 0) {
+        printf("\n");
+    } else if (!s) {
+        int length = (int)ids.count, index = 0, zero = 0;
+        el_batch batch = {1, length, 0, ids.data, &length, NULL, &zero, &index};
+        char out[4096];
+        s = el_seq2seq_decode(&r->model, &batch, r->opts.beam, length + 8, decoded);
+        if (!s)
+            s = el_vocab_decode(r->vocab, decoded[0].data, decoded[0].count, out, sizeof out, NULL);
+        if (!s) printf("%s\n", out);
+    }
+    el_ids_free(&decoded[0]);
+    el_ids_free(&ids);
+    el_clusters_free(&clusters);
+    return s;
+}
+
+static int predict(run *r, int argc, char **argv)
+{
+    if (load_for_use(r)) return 1;
+    if (r->opts.first_word) {
+        for (int i = r->opts.first_word; i < argc; i++)
+            if (argv[i][0] != '-' && predict_one(r, argv[i], strlen(argv[i])))
+                return library_failure();
+        return 0;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int status = 0;
+    while (!status && (n = getline(&line, &cap, stdin)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        if (predict_one(r, line, (size_t)n)) status = library_failure();
+    }
+    free(line);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli_set_program_name("seq2seq-train");
+    run r = {0};
+    int status = parse_options(argc, argv, &r.opts);
+    if (status) return status < 0 ? 0 : status;
+    if (el_set_threads(r.opts.threads)) return library_failure();
+    status = r.opts.mode == MODE_TRAIN  ? train(&r)
+             : r.opts.mode == MODE_EVAL ? eval(&r)
+                                        : predict(&r, argc, argv);
+    run_free(&r);
+    return status;
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# seq2seq-train end to end on a small word list: resuming gives the same
+# model as not stopping (at an epoch's end, and after Ctrl-C in the middle
+# of one), --eval and --predict read what training wrote, and bad input is
+# one line and a non-zero exit.  Prints "N passed, N failed".
+#
+#   seq2seq-train.sh SEQ2SEQ_TRAIN WORDS
+set -u
+exe=$1
+words=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+passed=0
+failed=0
+check() { # check NAME COMMAND...
+    name=$1
+    shift
+    if "$@" >"$dir/out" 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name"
+        sed 's/^/    /' "$dir/out"
+    fi
+}
+train="$exe --words $words --hidden 24 --batch 16 --seed 7 --validation 0.1 --test 0.1"
+
+# A run planned for 2 epochs and extended to 3 is the same as one of 3 only
+# with a constant rate: the cosine schedule spans the planned epochs.
+constant="$train --schedule constant"
+whole() { $constant --epochs 3 --out "$dir/constant.st" && $train --epochs 3 --out "$dir/whole.st"; }
+check "trains three epochs" whole
+half() { $constant --epochs 2 --out "$dir/resumed.st" && $constant --epochs 3 --resume "$dir/resumed.st"; }
+check "trains two epochs, then resumes to three" half
+check "a resumed model equals an uninterrupted one" cmp "$dir/constant.st" "$dir/resumed.st"
+
+# 300 epochs of the small list take a few seconds: the signal comes in the
+# middle of training, wherever that happens to be.
+long="$train --epochs 300"
+interrupted() {
+    $long --out "$dir/long.st" >/dev/null || return 1
+    $long --out "$dir/interrupted.st" >"$dir/log" 2>&1 &
+    pid=$!
+    sleep 1
+    kill -INT $pid
+    wait $pid
+    status=$?
+    [ $status -eq 130 ] || { echo "exit status $status, not 130"; cat "$dir/log"; return 1; }
+    grep -q "continue with --resume" "$dir/log" || return 1
+    $long --resume "$dir/interrupted.st" >/dev/null && cmp "$dir/long.st" "$dir/interrupted.st"
+}
+check "Ctrl-C saves, and resuming gives the uninterrupted model" interrupted
+
+evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
+check "--eval ends with the exact_match line" evaluate
+predict() {
+    [ "$($exe --predict --model "$dir/whole.st" eyb olleh | wc -l)" -eq 2 ] &&
+        [ "$(printf 'eyb\n\nolleh\n' | $exe --predict --model "$dir/whole.st" | wc -l)" -eq 3 ]
+}
+check "--predict writes one line per word, from arguments or standard input" predict
+
+refused() { # refused EXPECTED_STATUS ARGS...: one line on stderr, that status
+    want=$1
+    shift
+    $exe "$@" >/dev/null 2>"$dir/err"
+    status=$?
+    [ $status -eq "$want" ] && [ "$(wc -l <"$dir/err")" -eq 1 ]
+}
+printf 'not a checkpoint' >"$dir/bad.st"
+check "a corrupt model is refused" refused 1 --eval --model "$dir/bad.st" --words "$words"
+check "a missing word list is refused" refused 1 --words "$dir/none.txt" --out "$dir/x.st"
+check "an unknown flag exits 2" refused 2 --hidden 8 --bogus
+check "a bad value exits 2" refused 2 --hidden zero
+printf 'ok\n\377bad\n' >"$dir/invalid.txt"
+check "invalid UTF-8 is refused" refused 1 --words "$dir/invalid.txt" --out "$dir/y.st"
+check "nothing was written for refused runs" test ! -e "$dir/x.st" -a ! -e "$dir/y.st"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
