@@ -3,6 +3,24 @@
 
 #include "support.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define EL_TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EL_TEST_LSAN 1
+#endif
+#endif
+#ifdef EL_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+void el_test_assert_no_leaks(void)
+{
+#ifdef EL_TEST_LSAN
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (above)");
+#endif
+}
+
 void el_test_assert_close(const char *what, const float *got, const float *want, size_t n,
                           double rtol, double atol)
 {

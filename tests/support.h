@@ -27,6 +27,11 @@
 void el_test_assert_close(const char *what, const float *got, const float *want, size_t n,
                           double rtol, double atol);
 
+/* Under AddressSanitizer, fails the test if anything has leaked so far:
+ * LeakSanitizer's report when a Criterion worker exits does not fail it.
+ * Does nothing in other builds. */
+void el_test_assert_no_leaks(void);
+
 /* A tensor of the given shape filled with uniform values in [low, high). */
 void el_test_random_tensor(el_tensor *t, el_rng *rng, int ndim, const int *shape, float low,
                            float high);

@@ -21,25 +21,6 @@
 #include "internal.h"
 #include "support.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EL_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EL_TEST_LSAN 1
-#endif
-#endif
-#ifdef EL_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* Under AddressSanitizer, fails the test if anything has leaked so far. */
-static void assert_no_leaks(void)
-{
-#ifdef EL_TEST_LSAN
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (above)");
-#endif
-}
-
 static void assert_message_has(const char *part)
 {
     cr_assert(strstr(el_last_error(), part) != NULL, "message \"%s\" lacks \"%s\"", el_last_error(),
@@ -1030,12 +1011,12 @@ Test(checkpoint, reading_survives_every_allocation_failure)
         cr_assert_eq(s, EL_ERR_NOMEM, "after %ld allocations: %s (%s)", n, el_status_name(s),
                      el_last_error());
         cr_assert_null(c);
-        assert_no_leaks();
+        el_test_assert_no_leaks();
     }
     /* The reader's own allocations (the file, the index); cJSON's use malloc,
      * since its allocator is process-wide and the application's to set. */
     cr_assert_gt(n, 1, "the reader's allocations were not reached (%ld)", n);
-    assert_no_leaks();
+    el_test_assert_no_leaks();
 }
 
 Test(checkpoint, writing_survives_every_allocation_failure)
@@ -1069,7 +1050,7 @@ Test(checkpoint, writing_survives_every_allocation_failure)
         cr_assert(now_size == old_size && memcmp(now, old, old_size) == 0,
                   "after %ld allocations: the old file changed", n);
         free(now);
-        assert_no_leaks();
+        el_test_assert_no_leaks();
     }
     cr_assert_gt(n, 5);
     el_checkpoint *c = read_ok(path);
@@ -1079,7 +1060,7 @@ Test(checkpoint, writing_survives_every_allocation_failure)
     free(old);
     el_optimizer_free(opt);
     model_free(&m);
-    assert_no_leaks();
+    el_test_assert_no_leaks();
 }
 
 /* ---- arguments --------------------------------------------------------- */

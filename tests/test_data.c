@@ -13,25 +13,6 @@
 #include "internal.h"
 #include "support.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EL_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EL_TEST_LSAN 1
-#endif
-#endif
-#ifdef EL_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* Under AddressSanitizer, fails the test if anything has leaked so far. */
-static void assert_no_leaks(void)
-{
-#ifdef EL_TEST_LSAN
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (above)");
-#endif
-}
-
 static void assert_message_has(const char *part)
 {
     cr_assert(strstr(el_last_error(), part) != NULL, "message \"%s\" lacks \"%s\"", el_last_error(),
@@ -731,7 +712,7 @@ static void sweep(const char *what, attempt_fn attempt)
         el__fail_allocations_after(n);
         el_status s = attempt(n);
         el__fail_allocations_after(-1);
-        assert_no_leaks();
+        el_test_assert_no_leaks();
         if (s == EL_OK) {
             cr_assert_gt(n, 0, "%s succeeded with allocation failing at once", what);
             return;
@@ -801,5 +782,5 @@ Test(data_memory, split)
     el__fail_allocations_after(-1);
     cr_assert_eq(train.count + validation.count + test.count, 0, "a failed split filled arrays");
     free_split(&train, &validation, &test);
-    assert_no_leaks();
+    el_test_assert_no_leaks();
 }

@@ -11,25 +11,6 @@
 #include "internal.h"
 #include "support.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EL_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EL_TEST_LSAN 1
-#endif
-#endif
-#ifdef EL_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* Under AddressSanitizer, fails the test if anything has leaked so far. */
-static void assert_no_leaks(void)
-{
-#ifdef EL_TEST_LSAN
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (above)");
-#endif
-}
-
 static void assert_message_is(const char *want) { cr_assert_str_eq(el_last_error(), want); }
 
 static void assert_message_has(const char *part)
@@ -693,7 +674,7 @@ static void sweep(const char *what, el_status (*attempt)(long n))
 {
     for (long n = 0; n < 2000; n++) {
         el_status s = attempt(n);
-        assert_no_leaks();
+        el_test_assert_no_leaks();
         if (s == EL_OK) {
             cr_assert_gt(n, 0, "%s succeeded with allocation failing at once", what);
             return;
