@@ -587,6 +587,7 @@ static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length
         ids && scores && next ? EL_OK : el__fail(EL_ERR_NOMEM, "el_seq2seq_decode: out of memory");
     /* Every beam starts from example b's encoding. */
     c->batch = width;
+    if (!s) s = reserve_decoder_caches(c, 1);
     if (!s) s = size_decoder(m, 1, width);
     if (!s) s = ensure2(&c->beam_logp, width, V);
     if (!s) s = reserve_ids(&c->step_ids, (size_t)width);

@@ -227,3 +227,27 @@ Test(seq2seq, refuses_bad_arguments)
     EL_TEST_FAILS(el_seq2seq_train_step(&model, &tb.batch, 1.5, &rng, &loss), EL_ERR_INVALID);
     el_seq2seq_free(&model);
 }
+
+/* Decoding needs no training call first: a fresh model decodes (badly) with
+ * either search, and stops within max_length. */
+Test(seq2seq, decodes_without_training)
+{
+    el_rng rng;
+    el_rng_seed(&rng, 16);
+    el_seq2seq_config cfg = {EL_CELL_LSTM, 9, 8, 2, 1, 0.0f, 0};
+    for (int beam = 1; beam <= 4; beam += 3) {
+        el_seq2seq model;
+        EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
+        test_batch tb;
+        make_batch(&tb, small_words, 4);
+        el_ids out[4] = {{0}};
+        EL_TEST_OK(el_seq2seq_decode(&model, &tb.batch, beam, 5, out));
+        for (int b = 0; b < 4; b++) {
+            cr_assert_leq(out[b].count, 5, "beam %d: %zu symbols", beam, out[b].count);
+            for (size_t i = 0; i < out[b].count; i++)
+                cr_assert(out[b].data[i] >= EL_SPECIALS || out[b].data[i] == EL_UNK);
+            el_ids_free(&out[b]);
+        }
+        el_seq2seq_free(&model);
+    }
+}
