@@ -150,6 +150,25 @@ static void sgd_update(const el_optimizer_config *c, long steps, el_param *p, el
     }
 }
 
+typedef struct adam_scalars {
+    float decay, l2, b1, one_minus_b1, b2, one_minus_b2, bias2_sqrt, eps, step_size;
+} adam_scalars;
+
+/* The element-wise update, with restrict arrays so that it vectorises. */
+EL__SIMD_CLONES
+static void adam_elements(size_t n, float *restrict w, const float *restrict g, float *restrict md,
+                          float *restrict vd, adam_scalars k)
+{
+    for (size_t j = 0; j < n; j++) {
+        w[j] *= k.decay;
+        float d = g[j] + k.l2 * w[j];
+        md[j] = k.b1 * md[j] + k.one_minus_b1 * d;
+        vd[j] = k.b2 * vd[j] + k.one_minus_b2 * d * d;
+        float denom = sqrtf(vd[j]) / k.bias2_sqrt + k.eps;
+        w[j] -= k.step_size * (md[j] / denom);
+    }
+}
+
 static void adam_update(const el_optimizer_config *c, long step, el_param *p, el_tensor *m,
                         el_tensor *v)
 {
@@ -163,16 +182,9 @@ static void adam_update(const el_optimizer_config *c, long step, el_param *p, el
     float one_minus_b1 = (float)(1.0 - c->beta1), one_minus_b2 = (float)(1.0 - c->beta2);
     float l2 = c->kind == EL_OPT_ADAM ? (float)c->weight_decay : 0.0f;
     float decay = c->kind == EL_OPT_ADAMW ? (float)(1.0 - c->lr * c->weight_decay) : 1.0f;
-    float *w = p->value.data, *md = m->data, *vd = v->data;
-    const float *g = p->grad.data;
-    for (size_t j = 0; j < p->value.size; j++) {
-        w[j] *= decay;
-        float d = g[j] + l2 * w[j];
-        md[j] = b1 * md[j] + one_minus_b1 * d;
-        vd[j] = b2 * vd[j] + one_minus_b2 * d * d;
-        float denom = sqrtf(vd[j]) / bias2_sqrt_f + eps;
-        w[j] -= step_size * (md[j] / denom);
-    }
+    adam_elements(p->value.size, p->value.data, p->grad.data, m->data, v->data,
+                  (adam_scalars){decay, l2, b1, one_minus_b1, b2, one_minus_b2, bias2_sqrt_f, eps,
+                                 step_size});
 }
 
 el_status el_optimizer_step(el_optimizer *opt)

@@ -413,7 +413,7 @@ typedef struct direction_pass {
     const el_tensor *h0, *c0; /* forward */
     el_tensor *hn, *cn;
     const float *dout; /* backward: (N, D*H) gradient of the layer's outputs */
-    float *din;        /* backward: (N, in) gradient of its input */
+    float *din;        /* backward: (N, in) gradient of its input; NULL: not wanted */
     float beta;        /* 0: din is written, 1: added to */
     const el_tensor *dhn, *dcn;
     el_tensor *dh0, *dc0;
@@ -652,6 +652,7 @@ static void gradients_task(void *context, int index, int count)
              w->weight_hh.grad.data + (size_t)g0 * H, H);
     column_sums(w->bias_ih.grad.data + g0, dgx + g0, N, g1 - g0, G);
     column_sums(w->bias_hh.grad.data + g0, dgh + g0, N, g1 - g0, G);
+    if (!p->din) return; /* the first layer's input gradient, not wanted */
     el__split(N, index, count, &r0, &r1);
     el__gemm(0, 0, r1 - r0, in, G, 1.0f, dgx + (size_t)r0 * G, G, w->weight_ih.value.data, in,
              p->beta, p->din + (size_t)r0 * in, in);
@@ -732,8 +733,8 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
     el_dropout dropout = {cfg->dropout, 1};
     for (int l = L - 1; l >= 0; l--) {
         for (int d = 0; d < D; d++)
-            backward_direction(rnn, cache, l, d, dout, din, d == 0 ? 0.0f : 1.0f, dhn, dcn, dh0,
-                               dc0);
+            backward_direction(rnn, cache, l, d, dout, l == 0 && !dx ? NULL : din,
+                               d == 0 ? 0.0f : 1.0f, dhn, dcn, dh0, dc0);
         if (l == 0) break;
         if (cache->dropout_active) {
             el_tensor grad, mask = cache->mask[l - 1];
