@@ -6,6 +6,7 @@
 
 #include "elman/status.h"
 #include "elman/tensor.h"
+#include "elman/vocab.h"
 
 /* Records a message for el_last_error() and returns status, so that a
  * failing path reads: return el__fail(EL_ERR_SHAPE, "...", ...); */
@@ -17,6 +18,11 @@ void *el__alloc(size_t bytes);
 void *el__alloc_zero(size_t count, size_t size);
 void *el__realloc(void *ptr, size_t bytes); /* plain alignment, for arrays of pointers */
 void el__free(void *ptr);
+
+/* Makes room for total ids in ids (its count is unchanged), growing
+ * geometrically for callers that append a little at a time.  Fails with
+ * EL_ERR_NOMEM, naming fn, and leaves ids as it was. */
+el_status el__ids_reserve(el_ids *ids, size_t total, const char *fn);
 
 /* A test hook: after n more successful allocations, every allocation fails
  * (n < 0 turns the hook off).  Per thread. */

@@ -227,17 +227,6 @@ el_status el_loader_next(el_loader *loader, const el_batch **out)
 
 /* ---- split ------------------------------------------------------------- */
 
-/* Makes room for n ids, keeping the array's memory when it is big enough. */
-static int reserve_ids(el_ids *ids, size_t n)
-{
-    if (n <= ids->capacity) return 1;
-    int *data = el__realloc(ids->data, n * sizeof *data);
-    if (!data) return 0;
-    ids->data = data;
-    ids->capacity = n;
-    return 1;
-}
-
 static void set_ids(el_ids *ids, const int *values, size_t n)
 {
     if (n) memcpy(ids->data, values, n * sizeof *values);
@@ -277,8 +266,9 @@ el_status el_split(int count, uint64_t seed, double validation_fraction, double 
     size_t n_validation = (size_t)floor(validation_fraction * count);
     size_t n_train = (size_t)count - n_test - n_validation;
     int *perm = el__alloc_zero((size_t)count, sizeof *perm);
-    if (!perm || !reserve_ids(train, n_train) || !reserve_ids(validation, n_validation) ||
-        !reserve_ids(test, n_test)) {
+    if (!perm || el__ids_reserve(train, n_train, "el_split") ||
+        el__ids_reserve(validation, n_validation, "el_split") ||
+        el__ids_reserve(test, n_test, "el_split")) {
         el__free(perm);
         return el__fail(EL_ERR_NOMEM, "el_split: out of memory for %d indices", count);
     }

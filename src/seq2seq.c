@@ -120,16 +120,12 @@ void el_seq2seq_train(el_seq2seq *m, int training)
 
 /* ---- workspaces ------------------------------------------------------- */
 
+/* Sizes ids to count entries. */
 static el_status reserve_ids(el_ids *ids, size_t count)
 {
-    if (count > ids->capacity) {
-        int *data = el__realloc(ids->data, count * sizeof *data);
-        if (!data) return el__fail(EL_ERR_NOMEM, "el_seq2seq: out of memory");
-        ids->data = data;
-        ids->capacity = count;
-    }
-    ids->count = count;
-    return EL_OK;
+    el_status s = el__ids_reserve(ids, count, "el_seq2seq");
+    if (!s) ids->count = count;
+    return s;
 }
 
 static el_status ensure3(el_tensor *t, int a, int b, int c)
@@ -459,15 +455,9 @@ el_status el_seq2seq_loss_of(el_seq2seq *m, const el_batch *batch, float *loss)
 
 static el_status append_id(el_ids *ids, int id)
 {
-    if (ids->count == ids->capacity) {
-        size_t capacity = ids->capacity ? 2 * ids->capacity : 32;
-        int *data = el__realloc(ids->data, capacity * sizeof *data);
-        if (!data) return el__fail(EL_ERR_NOMEM, "el_seq2seq_decode: out of memory");
-        ids->data = data;
-        ids->capacity = capacity;
-    }
-    ids->data[ids->count++] = id;
-    return EL_OK;
+    el_status s = el__ids_reserve(ids, ids->count + 1, "el_seq2seq_decode");
+    if (!s) ids->data[ids->count++] = id;
+    return s;
 }
 
 /* The symbols that end a decoded sequence. */

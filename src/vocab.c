@@ -290,15 +290,12 @@ int el_vocab_id(const el_vocab *v, const char *cluster, size_t len)
     return k < 0 ? EL_UNK : EL_SPECIALS + k;
 }
 
-/* Makes room in ids for more entries, growing geometrically for callers
- * that append a little at a time. */
-static el_status reserve_ids(el_ids *ids, size_t more, const char *fn)
+el_status el__ids_reserve(el_ids *ids, size_t total, const char *fn)
 {
-    if (more > SIZE_MAX / sizeof(int) - ids->count) return out_of_memory(fn);
-    size_t need = ids->count + more;
-    if (need <= ids->capacity) return EL_OK;
-    size_t capacity = ids->capacity < SIZE_MAX / sizeof(int) / 2 ? 2 * ids->capacity : need;
-    if (capacity < need) capacity = need;
+    if (total > SIZE_MAX / sizeof(int)) return out_of_memory(fn);
+    if (total <= ids->capacity) return EL_OK;
+    size_t capacity = ids->capacity < SIZE_MAX / sizeof(int) / 2 ? 2 * ids->capacity : total;
+    if (capacity < total) capacity = total;
     if (capacity < 16) capacity = 16;
     int *data = el__realloc(ids->data, capacity * sizeof *data);
     if (!data) return out_of_memory(fn);
@@ -320,7 +317,8 @@ el_status el_vocab_encode(const el_vocab *v, const el_clusters *c, size_t first,
             EL_ERR_INVALID,
             "el_vocab_encode: clusters [%zu, %zu + %zu) are outside the %zu of the text", first,
             first, count, c->count);
-    el_status s = reserve_ids(out, count, "el_vocab_encode");
+    if (count > SIZE_MAX / sizeof(int) - out->count) return out_of_memory("el_vocab_encode");
+    el_status s = el__ids_reserve(out, out->count + count, "el_vocab_encode");
     if (s) return s;
     for (size_t i = first; i < first + count; i++) {
         size_t len;

@@ -261,3 +261,13 @@ void el_fixture_expect_scalar(const el_fixture *fx, const char *name, float got,
 {
     el_test_assert_close(name, &got, &(float){el_fixture_scalar(fx, name)}, 1, rtol, atol);
 }
+
+const char *el_fixture_key(char *key, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(key, EL_FIXTURE_NAME_MAX, format, args);
+    va_end(args);
+    cr_assert(n >= 0 && n < EL_FIXTURE_NAME_MAX, "fixture name too long: %s...", key);
+    return key;
+}

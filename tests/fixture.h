@@ -24,6 +24,11 @@
 
 #define EL_FIXTURE_NAME_MAX 96
 
+/* Formats an array name into key (EL_FIXTURE_NAME_MAX characters) and
+ * returns key; a name that does not fit fails the test. */
+const char *el_fixture_key(char *key, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
 typedef struct el_fixture_array {
     char name[EL_FIXTURE_NAME_MAX];
     int ndim; /* 0 for a scalar */

@@ -25,18 +25,6 @@ enum { MAX_BATCH = 32 };
 
 static const el_cell all_cells[] = {EL_CELL_RNN_TANH, EL_CELL_RNN_RELU, EL_CELL_GRU, EL_CELL_LSTM};
 
-/* Writes a name into key (EL_FIXTURE_NAME_MAX characters) and returns key;
- * a name that does not fit fails the test. */
-static const char *keyf(char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(key, EL_FIXTURE_NAME_MAX, fmt, ap);
-    va_end(ap);
-    cr_assert(n >= 0 && n < EL_FIXTURE_NAME_MAX, "name too long: %s...", key);
-    return key;
-}
-
 static int directions(const el_rnn_config *cfg) { return cfg->bidirectional ? 2 : 1; }
 
 /* An empty tensor stands for an argument not given (c0 and friends of the
@@ -227,7 +215,7 @@ static void load_torch_weights(const el_fixture *fx, el_rnn *rnn, const char *pr
             el_rnn_weights *w = el_rnn_layer(rnn, l, d);
             el_param *own[4] = {&w->weight_ih, &w->weight_hh, &w->bias_ih, &w->bias_hh};
             for (int k = 0; k < 4; k++, i++) {
-                keyf(key, "%s.%s_l%d%s", prefix, kinds[k], l, d ? "_reverse" : "");
+                el_fixture_key(key, "%s.%s_l%d%s", prefix, kinds[k], l, d ? "_reverse" : "");
                 cr_assert(el_param_list_find(&list, key) == own[k],
                           "elman has no parameter %s, or it is not layer %d direction %d's %s", key,
                           l, d, kinds[k]);
@@ -251,19 +239,19 @@ static void load_torch_io(const el_fixture *fx, const torch_config *c, const el_
 {
     char key[EL_FIXTURE_NAME_MAX];
     memset(io, 0, sizeof *io);
-    el_fixture_tensor(fx, keyf(key, "%s.x", c->name), &io->x);
+    el_fixture_tensor(fx, el_fixture_key(key, "%s.x", c->name), &io->x);
     int steps = io->x.shape[0], batch = io->x.shape[1];
     cr_assert(batch <= MAX_BATCH);
-    el_fixture_ints(fx, keyf(key, "%s.lengths", c->name), io->lengths, (size_t)batch);
+    el_fixture_ints(fx, el_fixture_key(key, "%s.lengths", c->name), io->lengths, (size_t)batch);
     for (int b = 0; c->equal && b < batch; b++)
         cr_assert_eq(io->lengths[b], steps, "%s: lengths[%d] is not T", c->name, b);
     io->ragged = !c->equal;
-    el_fixture_tensor(fx, keyf(key, "%s.h0", c->name), &io->h0);
-    el_fixture_tensor(fx, keyf(key, "%s.dy", c->name), &io->dy);
-    el_fixture_tensor(fx, keyf(key, "%s.dhn", c->name), &io->dhn);
+    el_fixture_tensor(fx, el_fixture_key(key, "%s.h0", c->name), &io->h0);
+    el_fixture_tensor(fx, el_fixture_key(key, "%s.dy", c->name), &io->dy);
+    el_fixture_tensor(fx, el_fixture_key(key, "%s.dhn", c->name), &io->dhn);
     if (c->cell == EL_CELL_LSTM) {
-        el_fixture_tensor(fx, keyf(key, "%s.c0", c->name), &io->c0);
-        el_fixture_tensor(fx, keyf(key, "%s.dcn", c->name), &io->dcn);
+        el_fixture_tensor(fx, el_fixture_key(key, "%s.c0", c->name), &io->c0);
+        el_fixture_tensor(fx, el_fixture_key(key, "%s.dcn", c->name), &io->dcn);
     }
     io_alloc_results(io, cfg, steps, batch);
 }
@@ -272,7 +260,7 @@ static void expect_torch(const el_fixture *fx, const char *prefix, const char *w
                          const el_tensor *got)
 {
     char key[EL_FIXTURE_NAME_MAX];
-    el_fixture_expect_tensor(fx, keyf(key, "%s.%s", prefix, what), got, RTOL, ATOL);
+    el_fixture_expect_tensor(fx, el_fixture_key(key, "%s.%s", prefix, what), got, RTOL, ATOL);
 }
 
 ParameterizedTest(torch_config *c, rnn_torch, matches_pytorch)
@@ -280,8 +268,8 @@ ParameterizedTest(torch_config *c, rnn_torch, matches_pytorch)
     el_fixture fx;
     el_fixture_load(&fx, "rnn.txt");
     char key[EL_FIXTURE_NAME_MAX];
-    const el_fixture_array *x = el_fixture_get(&fx, keyf(key, "%s.x", c->name));
-    const el_fixture_array *h0 = el_fixture_get(&fx, keyf(key, "%s.h0", c->name));
+    const el_fixture_array *x = el_fixture_get(&fx, el_fixture_key(key, "%s.x", c->name));
+    const el_fixture_array *h0 = el_fixture_get(&fx, el_fixture_key(key, "%s.h0", c->name));
     el_rnn_config cfg = {.cell = c->cell,
                          .input_size = x->shape[2],
                          .hidden_size = h0->shape[2],
@@ -309,7 +297,7 @@ ParameterizedTest(torch_config *c, rnn_torch, matches_pytorch)
     param_list(&rnn, &list);
     size_t skip = strlen(c->name) + 1; /* "gru_l2bi.weight_ih_l0" -> "weight_ih_l0" */
     for (int i = 0; i < list.count; i++) {
-        keyf(key, "d%s", list.items[i]->name + skip);
+        el_fixture_key(key, "d%s", list.items[i]->name + skip);
         expect_torch(&fx, c->name, key, &list.items[i]->grad);
     }
 
@@ -372,16 +360,19 @@ static void fd_check_all(fd_case *c, const char *label)
     fd_loss(c);
     io_backward(&c->rnn, c->cache, &c->io);
     char what[EL_FIXTURE_NAME_MAX];
-    el_test_gradcheck(keyf(what, "%s: x", label), fd_loss, c, &c->io.x, &c->io.dx, &fd_opts);
-    el_test_gradcheck(keyf(what, "%s: h0", label), fd_loss, c, &c->io.h0, &c->io.dh0, &fd_opts);
+    el_test_gradcheck(el_fixture_key(what, "%s: x", label), fd_loss, c, &c->io.x, &c->io.dx,
+                      &fd_opts);
+    el_test_gradcheck(el_fixture_key(what, "%s: h0", label), fd_loss, c, &c->io.h0, &c->io.dh0,
+                      &fd_opts);
     if (c->io.c0.data)
-        el_test_gradcheck(keyf(what, "%s: c0", label), fd_loss, c, &c->io.c0, &c->io.dc0, &fd_opts);
+        el_test_gradcheck(el_fixture_key(what, "%s: c0", label), fd_loss, c, &c->io.c0, &c->io.dc0,
+                          &fd_opts);
     el_param_list list;
     param_list(&c->rnn, &list);
     for (int i = 0; i < list.count; i++) {
         el_param *p = list.items[i];
-        el_test_gradcheck(keyf(what, "%s: %s", label, p->name), fd_loss, c, &p->value, &p->grad,
-                          &fd_opts);
+        el_test_gradcheck(el_fixture_key(what, "%s: %s", label, p->name), fd_loss, c, &p->value,
+                          &p->grad, &fd_opts);
     }
     el_param_list_free(&list);
 }

@@ -22,18 +22,6 @@ static void free_core(void) { el_fixture_free(&fx); }
 
 TestSuite(torch, .init = load_core, .fini = free_core);
 
-/* Writes a fixture array name into key (EL_FIXTURE_NAME_MAX characters) and
- * returns key; a name that does not fit fails the test. */
-static const char *keyf(char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(key, EL_FIXTURE_NAME_MAX, fmt, ap);
-    va_end(ap);
-    cr_assert(n >= 0 && n < EL_FIXTURE_NAME_MAX, "fixture name too long: %s...", key);
-    return key;
-}
-
 /* Allocates t with the shape of the fixture array called name, contents zero. */
 static void alloc_like(el_tensor *t, const char *name)
 {
@@ -80,18 +68,18 @@ static void check_activation(const char *name, forward_fn forward, backward_fn b
 {
     char key[EL_FIXTURE_NAME_MAX];
     el_tensor x = {0}, y = {0}, dy = {0}, dx = {0};
-    keyf(key, "%s.x", name);
+    el_fixture_key(key, "%s.x", name);
     el_fixture_tensor(&fx, key, &x);
-    keyf(key, "%s.dy", name);
+    el_fixture_key(key, "%s.dy", name);
     el_fixture_tensor(&fx, key, &dy);
     EL_TEST_OK(el_tensor_alloc(&y, x.ndim, x.shape));
     EL_TEST_OK(el_tensor_alloc(&dx, x.ndim, x.shape));
 
     EL_TEST_OK(forward(&y, &x));
-    keyf(key, "%s.y", name);
+    el_fixture_key(key, "%s.y", name);
     el_fixture_expect_tensor(&fx, key, &y, RTOL, ATOL);
     EL_TEST_OK(backward(&dx, &y, &dy));
-    keyf(key, "%s.dx", name);
+    el_fixture_key(key, "%s.dx", name);
     el_fixture_expect_tensor(&fx, key, &dx, RTOL, ATOL);
 
     el_tensor_free(&x);
@@ -145,9 +133,9 @@ static void check_cross_entropy(const char *variant, int ignore_index, int weigh
 
     EL_TEST_OK(el_cross_entropy_loss(&logits, targets, weighted ? weights : NULL, ignore_index,
                                      &loss, &dlogits));
-    keyf(key, "ce.%s.loss", variant);
+    el_fixture_key(key, "ce.%s.loss", variant);
     el_fixture_expect_scalar(&fx, key, loss, RTOL, ATOL);
-    keyf(key, "ce.%s.dlogits", variant);
+    el_fixture_key(key, "ce.%s.dlogits", variant);
     el_fixture_expect_tensor(&fx, key, &dlogits, RTOL, ATOL);
 
     el_tensor_free(&logits);
@@ -202,7 +190,7 @@ static void check_optimizer(const char *name, el_optimizer_config config, const 
     el_tensor t = {0};
     char key[EL_FIXTURE_NAME_MAX];
     for (int i = 0; i < PARAMS; i++) {
-        keyf(key, "optim.init.fc.%s", param_suffix[i]);
+        el_fixture_key(key, "optim.init.fc.%s", param_suffix[i]);
         el_fixture_tensor(&fx, key, &t);
         EL_TEST_OK(el_param_init(&p[i], "fc", param_suffix[i], t.ndim, t.shape));
         EL_TEST_OK(el_tensor_copy(&p[i].value, &t));
@@ -214,14 +202,14 @@ static void check_optimizer(const char *name, el_optimizer_config config, const 
 
     for (int step = 1; step <= STEPS; step++) {
         for (int i = 0; i < PARAMS; i++) {
-            keyf(key, "optim.grad%d.%s", step, p[i].name);
+            el_fixture_key(key, "optim.grad%d.%s", step, p[i].name);
             el_fixture_tensor(&fx, key, &t);
             EL_TEST_OK(el_tensor_copy(&p[i].grad, &t));
             el_tensor_free(&t);
         }
         EL_TEST_OK(el_optimizer_step(opt));
         for (int i = 0; i < PARAMS; i++) {
-            keyf(key, "optim.%s.step%d.%s", name, step, p[i].name);
+            el_fixture_key(key, "optim.%s.step%d.%s", name, step, p[i].name);
             el_fixture_expect_tensor(&fx, key, &p[i].value, RTOL, ATOL);
         }
     }
@@ -229,10 +217,10 @@ static void check_optimizer(const char *name, el_optimizer_config config, const 
     int slot_count = 0;
     for (; slots[slot_count]; slot_count++)
         for (int i = 0; i < PARAMS; i++) {
-            keyf(key, "%s.%s", p[i].name, slots[slot_count]);
+            el_fixture_key(key, "%s.%s", p[i].name, slots[slot_count]);
             const el_tensor *state = el_optimizer_find_state(opt, key);
             cr_assert(state, "%s: elman has no optimizer state called %s", name, key);
-            keyf(key, "optim.%s.state.%s.%s", name, p[i].name, slots[slot_count]);
+            el_fixture_key(key, "optim.%s.state.%s.%s", name, p[i].name, slots[slot_count]);
             el_fixture_expect_tensor(&fx, key, state, RTOL, STATE_ATOL);
         }
     cr_assert_eq(el_optimizer_state_count(opt), slot_count * PARAMS,
@@ -307,7 +295,7 @@ static void check_clip(const char *name, double rtol, double atol)
     el_tensor t = {0};
     char key[EL_FIXTURE_NAME_MAX];
     for (int i = 0; i < PARAMS; i++) {
-        keyf(key, "clip.%s.grad.%s", name, param_suffix[i]);
+        el_fixture_key(key, "clip.%s.grad.%s", name, param_suffix[i]);
         el_fixture_tensor(&fx, key, &t);
         EL_TEST_OK(el_param_init(&p[i], "fc", param_suffix[i], t.ndim, t.shape));
         EL_TEST_OK(el_tensor_copy(&p[i].grad, &t));
@@ -316,10 +304,10 @@ static void check_clip(const char *name, double rtol, double atol)
     }
     float total;
     EL_TEST_OK(el_clip_grad_norm(&list, 1.0f, &total));
-    keyf(key, "clip.%s.total_norm", name);
+    el_fixture_key(key, "clip.%s.total_norm", name);
     el_fixture_expect_scalar(&fx, key, total, RTOL, ATOL);
     for (int i = 0; i < PARAMS; i++) {
-        keyf(key, "clip.%s.clipped.%s", name, param_suffix[i]);
+        el_fixture_key(key, "clip.%s.clipped.%s", name, param_suffix[i]);
         el_fixture_expect_tensor(&fx, key, &p[i].grad, rtol, atol);
     }
     el_param_list_free(&list);
@@ -337,7 +325,7 @@ static void check_schedule(const char *name, const el_lr_schedule *schedule)
     char key[EL_FIXTURE_NAME_MAX];
     el_tensor lrs = {0};
     EL_TEST_OK(el_lr_schedule_check(schedule));
-    keyf(key, "lr.%s", name);
+    el_fixture_key(key, "lr.%s", name);
     alloc_like(&lrs, key);
     for (size_t step = 0; step < lrs.size; step++) lrs.data[step] = el_lr_at(schedule, (long)step);
     /* Relative only: the rates go down to 0.001, where an atol of 1e-6
