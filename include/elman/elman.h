@@ -4,6 +4,7 @@
 #define ELMAN_ELMAN_H
 
 #include "activation.h"
+#include "charlm.h"
 #include "checkpoint.h"
 #include "data.h"
 #include "dense.h"
@@ -13,6 +14,7 @@
 #include "optim.h"
 #include "param.h"
 #include "rng.h"
+#include "sample.h"
 #include "rnn.h"
 #include "runtime.h"
 #include "schedule.h"

@@ -103,6 +103,28 @@ EL_API el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tens
                                  const el_tensor *dhn, const el_tensor *dcn, el_tensor *dx,
                                  el_tensor *dh0, el_tensor *dc0);
 
+/* Inference one step at a time, for generation and streaming: each call
+ * advances every layer by one step for a batch of B sequences, carrying the
+ * state, with no cache and no allocation.  One direction only (a reverse
+ * direction needs the whole sequence); no dropout.  The stepper keeps a
+ * copy of the weights taken at creation, packed for the one-row products
+ * (so the el_rnn may change or be freed after); create another when the
+ * weights change.  The state starts at zero. */
+typedef struct el_rnn_stepper el_rnn_stepper;
+EL_API el_status el_rnn_stepper_create(el_rnn_stepper **out, const el_rnn *rnn, int batch);
+EL_API void el_rnn_stepper_free(el_rnn_stepper *s);
+/* Sets the state: h0 and c0 (LSTM) are (layers, B, H), or NULL for zeros. */
+EL_API el_status el_rnn_stepper_reset(el_rnn_stepper *s, const el_tensor *h0, const el_tensor *c0);
+/* Copies the state out; hn and cn (each may be NULL) are (layers, B, H). */
+EL_API el_status el_rnn_stepper_state(const el_rnn_stepper *s, el_tensor *hn, el_tensor *cn);
+/* One step on x (B, input_size); y (B, H) receives the last layer's output
+ * (may be NULL). */
+EL_API el_status el_rnn_step(el_rnn_stepper *s, const el_tensor *x, el_tensor *y);
+/* One step on one-hot inputs: ids[b] in [0, input_size) is the hot index of
+ * sequence b.  The same as el_rnn_step on el_one_hot(ids), without the
+ * product: W_ih's column is read directly. */
+EL_API el_status el_rnn_step_ids(el_rnn_stepper *s, const int *ids, el_tensor *y);
+
 #ifdef __cplusplus
 }
 #endif
