@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "elman/elman.h"
 #include "elman/seq2seq.h"
+#include "meta.h"
 #include "progress.h"
 
 enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
@@ -299,20 +300,6 @@ static void run_free(run *r)
 
 /* ---- checkpoints -------------------------------------------------------- */
 
-static el_status set_meta_int(el_checkpoint_writer *w, const char *key, long long value)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%lld", value);
-    return el_checkpoint_set_meta(w, key, text);
-}
-
-static el_status set_meta_float(el_checkpoint_writer *w, const char *key, double value)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%.17g", value);
-    return el_checkpoint_set_meta(w, key, text);
-}
-
 static el_status save(run *r, const char *path)
 {
     el_checkpoint_writer *w = NULL;
@@ -325,24 +312,24 @@ static el_status save(run *r, const char *path)
     if (!s) s = el_checkpoint_set_meta(w, "elman.kind", "seq2seq");
     if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", vocab_json);
     if (!s) s = el_checkpoint_set_meta(w, "seq2seq.cell", cell_names[o->cell]);
-    if (!s) s = set_meta_int(w, "seq2seq.hidden", o->hidden);
-    if (!s) s = set_meta_int(w, "seq2seq.layers", o->layers);
-    if (!s) s = set_meta_int(w, "seq2seq.bidirectional", o->bidirectional);
-    if (!s) s = set_meta_float(w, "seq2seq.dropout", o->dropout);
-    if (!s) s = set_meta_int(w, "seq2seq.padded_steps", o->padded_steps);
+    if (!s) s = meta_set_int(w, "seq2seq.hidden", o->hidden);
+    if (!s) s = meta_set_int(w, "seq2seq.layers", o->layers);
+    if (!s) s = meta_set_int(w, "seq2seq.bidirectional", o->bidirectional);
+    if (!s) s = meta_set_float(w, "seq2seq.dropout", o->dropout);
+    if (!s) s = meta_set_int(w, "seq2seq.padded_steps", o->padded_steps);
     if (!s) s = el_checkpoint_set_meta(w, "train.words", o->words);
-    if (!s) s = set_meta_int(w, "train.batch_size", o->batch);
-    if (!s) s = set_meta_float(w, "train.lr", o->lr);
+    if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
+    if (!s) s = meta_set_float(w, "train.lr", o->lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
-    if (!s) s = set_meta_float(w, "train.teacher_forcing", o->teacher_forcing);
-    if (!s) s = set_meta_float(w, "train.validation_fraction", o->validation_fraction);
-    if (!s) s = set_meta_float(w, "train.test_fraction", o->test_fraction);
-    if (!s) s = set_meta_int(w, "train.min_length", o->min_length);
-    if (!s) s = set_meta_int(w, "train.max_length", o->max_length);
-    if (!s) s = set_meta_int(w, "train.epochs", o->epochs);
-    if (!s) s = set_meta_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = set_meta_int(w, "train.epoch", r->epoch);
-    if (!s) s = set_meta_int(w, "train.batch", r->batch_in_epoch);
+    if (!s) s = meta_set_float(w, "train.teacher_forcing", o->teacher_forcing);
+    if (!s) s = meta_set_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = meta_set_float(w, "train.test_fraction", o->test_fraction);
+    if (!s) s = meta_set_int(w, "train.min_length", o->min_length);
+    if (!s) s = meta_set_int(w, "train.max_length", o->max_length);
+    if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = meta_set_int(w, "train.epoch", r->epoch);
+    if (!s) s = meta_set_int(w, "train.batch", r->batch_in_epoch);
     char rng_text[48];
     snprintf(rng_text, sizeof rng_text, "%" PRIu64 " %" PRIu64, r->rng.state, r->rng.increment);
     if (!s) s = el_checkpoint_set_meta(w, "train.rng", rng_text);
@@ -352,66 +339,19 @@ static el_status save(run *r, const char *path)
     return s;
 }
 
-/* A metadata value that must be there. */
-static const char *meta(const el_checkpoint *c, const char *path, const char *key)
-{
-    const char *v = el_checkpoint_meta(c, key);
-    if (!v) cli_error("%s: not a seq2seq-train model (no \"%s\" in its metadata)", path, key);
-    return v;
-}
-
-static int meta_long(const el_checkpoint *c, const char *path, const char *key, long long *out)
-{
-    const char *v = meta(c, path, key);
-    if (!v) return -1;
-    char *end;
-    errno = 0;
-    *out = strtoll(v, &end, 10);
-    if (errno || end == v || *end) {
-        cli_error("%s: metadata \"%s\" is \"%s\", not an integer", path, key, v);
-        return -1;
-    }
-    return 0;
-}
-
-static int meta_int(const el_checkpoint *c, const char *path, const char *key, int *out)
-{
-    long long v;
-    if (meta_long(c, path, key, &v)) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int meta_float(const el_checkpoint *c, const char *path, const char *key, float *out)
-{
-    const char *v = meta(c, path, key);
-    if (!v) return -1;
-    char *end;
-    *out = strtof(v, &end);
-    if (end == v || *end) {
-        cli_error("%s: metadata \"%s\" is \"%s\", not a number", path, key, v);
-        return -1;
-    }
-    return 0;
-}
-
 /* Reads the model's configuration and vocabulary into r. */
 static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
-    const char *kind = el_checkpoint_meta(c, "elman.kind");
-    if (!kind || strcmp(kind, "seq2seq") != 0) {
-        cli_error("%s: not a seq2seq model (its kind is %s)", path, kind ? kind : "unknown");
-        return -1;
-    }
-    const char *cell = meta(c, path, "seq2seq.cell"), *vocab = meta(c, path, "elman.vocab");
+    if (meta_check_kind(c, path, "seq2seq")) return -1;
+    const char *cell = meta_get(c, path, "seq2seq.cell"), *vocab = meta_get(c, path, "elman.vocab");
     if (!cell || !vocab) return -1;
     if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
-    if (meta_int(c, path, "seq2seq.hidden", &o->hidden) ||
-        meta_int(c, path, "seq2seq.layers", &o->layers) ||
-        meta_int(c, path, "seq2seq.bidirectional", &o->bidirectional) ||
-        meta_float(c, path, "seq2seq.dropout", &o->dropout) ||
-        meta_int(c, path, "seq2seq.padded_steps", &o->padded_steps))
+    if (meta_get_int(c, path, "seq2seq.hidden", &o->hidden) ||
+        meta_get_int(c, path, "seq2seq.layers", &o->layers) ||
+        meta_get_int(c, path, "seq2seq.bidirectional", &o->bidirectional) ||
+        meta_get_float(c, path, "seq2seq.dropout", &o->dropout) ||
+        meta_get_int(c, path, "seq2seq.padded_steps", &o->padded_steps))
         return -1;
     if (el_vocab_from_json(&r->vocab, vocab)) {
         cli_error("%s: its vocabulary: %s", path, el_last_error());
@@ -425,19 +365,20 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed, epoch, batch;
-    const char *words = meta(c, path, "train.words"), *rng = meta(c, path, "train.rng");
-    const char *schedule = meta(c, path, "train.schedule");
+    const char *words = meta_get(c, path, "train.words"), *rng = meta_get(c, path, "train.rng");
+    const char *schedule = meta_get(c, path, "train.schedule");
     if (!words || !rng || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
-        meta_int(c, path, "train.batch_size", &o->batch) ||
-        meta_float(c, path, "train.lr", &o->lr) ||
-        meta_float(c, path, "train.teacher_forcing", &o->teacher_forcing) ||
-        meta_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
-        meta_float(c, path, "train.test_fraction", &o->test_fraction) ||
-        meta_int(c, path, "train.min_length", &o->min_length) ||
-        meta_int(c, path, "train.max_length", &o->max_length) ||
-        meta_long(c, path, "train.seed", &seed) || meta_long(c, path, "train.epoch", &epoch) ||
-        meta_long(c, path, "train.batch", &batch))
+        meta_get_int(c, path, "train.batch_size", &o->batch) ||
+        meta_get_float(c, path, "train.lr", &o->lr) ||
+        meta_get_float(c, path, "train.teacher_forcing", &o->teacher_forcing) ||
+        meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
+        meta_get_float(c, path, "train.test_fraction", &o->test_fraction) ||
+        meta_get_int(c, path, "train.min_length", &o->min_length) ||
+        meta_get_int(c, path, "train.max_length", &o->max_length) ||
+        meta_get_long(c, path, "train.seed", &seed) ||
+        meta_get_long(c, path, "train.epoch", &epoch) ||
+        meta_get_long(c, path, "train.batch", &batch))
         return -1;
     if (sscanf(rng, "%" SCNu64 " %" SCNu64, &r->rng.state, &r->rng.increment) != 2) {
         cli_error("%s: metadata \"train.rng\" is \"%s\"", path, rng);
