@@ -1,0 +1,821 @@
+/* charlm: a character language model on any UTF-8 text.
+ *
+ *   charlm train --text FILE --out MODEL [options]     learn the text
+ *   charlm generate --model MODEL [--prompt TEXT]      write new text
+ *   charlm eval --model MODEL --text FILE              bits per character
+ *
+ * A character is a grapheme cluster (elman/vocab.h): the text is validated
+ * as UTF-8, normalised to NFC and split with ICU, so accents, scripts and
+ * emoji are whole symbols, and generated text is always valid UTF-8.  The
+ * last part of the text is held out for validation; the rest is cut into
+ * --batch contiguous streams read --seq-len characters at a time, with the
+ * state carried from chunk to chunk (truncated BPTT).  Each epoch starts the
+ * streams at a new offset drawn from the seed, so chunk edges move.  The
+ * model is saved after every epoch and on Ctrl-C with everything --resume
+ * needs to continue exactly: the optimizer state, the position, the
+ * streams' state and the random generator. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "elman/charlm.h"
+#include "elman/elman.h"
+#include "meta.h"
+#include "progress.h"
+
+enum { MODE_TRAIN, MODE_GENERATE, MODE_EVAL };
+static const char *const mode_names[] = {"train", "generate", "eval", NULL};
+static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
+static const char *const schedule_names[] = {"constant", "cosine", NULL};
+enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE };
+/* Evaluation reads a text as at most this many parallel streams (each at
+ * least EVAL_MIN_STREAM characters): one stream would be exact but slow,
+ * and the few characters each stream reads before its state warms up cost
+ * little at this length. */
+enum { EVAL_STREAMS = 32, EVAL_MIN_STREAM = 256, EVAL_STEPS = 128 };
+
+typedef struct options {
+    int mode;
+    const char *text, *out, *model, *resume, *metrics, *prompt;
+    int cell, hidden, layers, seq_len, batch, epochs, threads, schedule, min_count;
+    float dropout, lr, clip, validation_fraction, minutes;
+    int length, top_k;
+    float temperature, top_p;
+    uint64_t seed;
+} options;
+
+/* A one-layer LSTM of 256: on the bundled glosses (1.1 MB) an epoch takes
+ * about a minute on two cores (README: "Measured figures"). */
+static const options default_options = {
+    .mode = MODE_TRAIN,
+    .cell = 3, /* lstm */
+    .hidden = 256,
+    .layers = 1,
+    .seq_len = 100,
+    .batch = 32,
+    .epochs = 10,
+    .lr = 2e-3f,
+    .clip = 5.0f,
+    .schedule = SCHEDULE_COSINE,
+    .validation_fraction = 0.05f,
+    .min_count = 1,
+    .length = 500,
+    .temperature = 0.8f,
+    .top_p = 1.0f,
+    .seed = 1,
+};
+
+/* ---- command line ------------------------------------------------------- */
+
+static void print_usage(void)
+{
+    printf("Usage: charlm train [--text FILE] [--out MODEL] [training options]\n"
+           "       charlm generate --model MODEL [--prompt TEXT] [--length N] [sampling options]\n"
+           "       charlm eval --model MODEL --text FILE\n"
+           "A character-level language model on any UTF-8 text.  With no --text, train\n"
+           "uses the bundled WordNet glosses.\n"
+           "\n"
+           "train:\n"
+           "  --text FILE             UTF-8 text; its last part is held out for validation\n"
+           "  --out MODEL             where the model is saved (default charlm.safetensors)\n"
+           "  --cell rnn|rnn_relu|gru|lstm   recurrent cell (default lstm)\n"
+           "  --hidden N              hidden units, 1 to 4096 (default 256)\n"
+           "  --layers N              stacked layers, 1 to 8 (default 1)\n"
+           "  --seq-len N             characters per chunk of truncated BPTT (default 100)\n"
+           "  --batch N               parallel streams through the text (default 32)\n"
+           "  --epochs N              passes over the text (default 10)\n"
+           "  --minutes M             stop after M minutes instead (0: no limit)\n"
+           "  --lr X                  Adam's learning rate (default 0.002)\n"
+           "  --schedule constant|cosine   the rate over the run (default cosine, to zero\n"
+           "                          over --epochs)\n"
+           "  --clip X                clip the gradient's norm to X, 0 for none (default 5)\n"
+           "  --dropout X             between stacked layers, 0 to 0.9 (default 0)\n"
+           "  --validation X          the fraction held out at the end (default 0.05)\n"
+           "  --min-count N           rarer characters become <unk> (default 1)\n"
+           "  --seed N                weights, stream offsets and dropout (default 1)\n"
+           "  --resume MODEL          continue training MODEL where it stopped\n"
+           "  --metrics FILE.csv      write one line of figures per epoch\n"
+           "\n"
+           "generate:\n"
+           "  --model MODEL           a model charlm train saved\n"
+           "  --prompt TEXT           text to start from (default: a new line)\n"
+           "  --length N              characters to write after the prompt (default 500)\n"
+           "  --temperature T         below 1 safer, above 1 wilder; 0 always takes the\n"
+           "                          likeliest character (default 0.8)\n"
+           "  --top-k K               draw only from the K likeliest (default 0: all)\n"
+           "  --top-p P               draw only from the likeliest whose probabilities\n"
+           "                          sum to P, in (0, 1] (default 1: all)\n"
+           "  --seed N                the same seed gives the same text (default 1)\n"
+           "\n"
+           "eval:\n"
+           "  --model MODEL, --text FILE   bits per character of FILE under MODEL; characters\n"
+           "                          the model never saw count as <unk>\n"
+           "\n"
+           "All:\n"
+           "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
+           "  --help                  show this help and exit\n"
+           "\n"
+           "Ctrl-C during training saves the model and exits; --resume MODEL continues.\n");
+}
+
+/* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag
+ * of ours, -1 on a bad value (already reported). */
+static int parse_flag(int argc, char **argv, int *i, options *o)
+{
+    const char *v;
+    if (cli_flag_value(argc, argv, i, "--text", &v)) return v ? (o->text = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--prompt", &v)) return v ? (o->prompt = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--cell", &v))
+        return cli_parse_choice("--cell", v, cell_names, &o->cell) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--hidden", &v))
+        return cli_parse_int("--hidden", v, 1, 4096, &o->hidden) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--layers", &v))
+        return cli_parse_int("--layers", v, 1, 8, &o->layers) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--seq-len", &v))
+        return cli_parse_int("--seq-len", v, 1, 100000, &o->seq_len) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--batch", &v))
+        return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--epochs", &v))
+        return cli_parse_int("--epochs", v, 1, 100000, &o->epochs) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--minutes", &v))
+        return cli_parse_float("--minutes", v, 0, 1e6, &o->minutes) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--lr", &v))
+        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--schedule", &v))
+        return cli_parse_choice("--schedule", v, schedule_names, &o->schedule) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--clip", &v))
+        return cli_parse_float("--clip", v, 0, 1e6, &o->clip) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--dropout", &v))
+        return cli_parse_float("--dropout", v, 0, 0.9, &o->dropout) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--validation", &v))
+        return cli_parse_float("--validation", v, 0.001, 0.5, &o->validation_fraction) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--min-count", &v))
+        return cli_parse_int("--min-count", v, 1, 1000000, &o->min_count) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--seed", &v))
+        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--threads", &v))
+        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--length", &v))
+        return cli_parse_int("--length", v, 0, 100000000, &o->length) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--temperature", &v))
+        return cli_parse_float("--temperature", v, 0, 100, &o->temperature) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--top-k", &v))
+        return cli_parse_int("--top-k", v, 0, 1000000, &o->top_k) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--top-p", &v)) {
+        if (cli_parse_float("--top-p", v, 0, 1, &o->top_p)) return -1;
+        if (o->top_p > 0) return 1;
+        cli_error("--top-p must be above 0, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 to go on, -1 after --help, or the exit status of an error. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = default_options;
+    if (argc < 2) {
+        cli_error("which command: train, generate or eval? (see --help)");
+        return CLI_EXIT_USAGE;
+    }
+    int first = 1;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_usage();
+        return -1;
+    }
+    if (cli_parse_choice("the command", argv[1], mode_names, &o->mode)) return CLI_EXIT_USAGE;
+    for (int i = first + 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            print_usage();
+            return -1;
+        }
+        int r = parse_flag(argc, argv, &i, o);
+        if (r < 0) return CLI_EXIT_USAGE;
+        if (r == 0) {
+            cli_error("unknown argument '%s' (see --help)", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (o->mode != MODE_TRAIN && !o->model) {
+        cli_error("%s needs --model MODEL", mode_names[o->mode]);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode == MODE_EVAL && !o->text) {
+        cli_error("eval needs --text FILE");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->out) o->out = o->resume ? o->resume : "charlm.safetensors";
+    return 0;
+}
+
+/* Two threads trained 1.5x faster than one on two cores in bench/charlm.py;
+ * the streams are split between the threads. */
+static int default_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores >= 2 ? 2 : 1;
+}
+
+/* The bundled text: installed, or in the source tree. */
+static const char *default_text(void)
+{
+    static const char *const candidates[] = {ELMAN_DATADIR "/wordnet-glosses.txt",
+                                             ELMAN_SOURCEDIR "/corpora/wordnet-glosses.txt"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0) return candidates[i];
+    return candidates[0];
+}
+
+/* ---- the run's state ---------------------------------------------------- */
+
+typedef struct run {
+    options opts;
+    el_vocab *vocab;
+    el_ids ids;         /* the whole text */
+    size_t train_count; /* ids [0, train_count) train, the rest validate */
+    int streams;        /* training streams (--batch, fewer for a short text) */
+    el_charlm model;
+    int model_ready;
+    el_param_list params;
+    el_optimizer *optimizer;
+    el_rng rng; /* dropout */
+    el_lr_schedule schedule;
+    el_charlm_state state; /* the training streams' state */
+    int *inputs, *targets;
+    long epoch, chunk; /* the position: the next chunk to train */
+    double started;
+    FILE *metrics;
+} run;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signo)
+{
+    (void)signo;
+    interrupted = 1;
+}
+
+static int library_failure(void)
+{
+    cli_error("%s", el_last_error());
+    return 1;
+}
+
+static void run_free(run *r)
+{
+    el_optimizer_free(r->optimizer);
+    el_param_list_free(&r->params);
+    if (r->model_ready) el_charlm_free(&r->model);
+    el_charlm_state_free(&r->state);
+    el_vocab_free(r->vocab);
+    el_ids_free(&r->ids);
+    free(r->inputs);
+    free(r->targets);
+    if (r->metrics) fclose(r->metrics);
+}
+
+/* ---- text ----------------------------------------------------------------- */
+
+/* Reads a whole file: one clear line (and -1) if it cannot, or is empty. */
+static int read_file(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger) free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        cli_error("%s: %s", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return -1;
+    }
+    if (n == 0) {
+        cli_error("%s: the file is empty", path);
+        free(buf);
+        return -1;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* Reads, validates and splits a text into clusters; with build_vocab, the
+ * vocabulary comes from its first train_count clusters (the training part,
+ * so validation characters unseen in training are <unk>).  Encodes it all
+ * into r->ids. */
+static int load_text(run *r, const char *path, int build_vocab)
+{
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len)) return -1;
+    el_clusters clusters = {0};
+    el_status s = el_clusters_split(&clusters, text, len, path, 1);
+    free(text);
+    if (s) return library_failure();
+    if (build_vocab) {
+        size_t held_out = (size_t)((double)clusters.count * r->opts.validation_fraction);
+        r->train_count = clusters.count - held_out;
+        el_clusters train = clusters;
+        train.count = r->train_count;
+        s = el_vocab_create(&r->vocab);
+        if (!s) s = el_vocab_count(r->vocab, &train);
+        if (!s) s = el_vocab_finish(r->vocab, r->opts.min_count);
+    }
+    if (!s) s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, &r->ids);
+    el_clusters_free(&clusters);
+    return s ? library_failure() : 0;
+}
+
+/* The text must give every chunk of training its full --seq-len, and leave
+ * something to validate on; a short text trains fewer streams. */
+static int check_lengths(run *r, const char *path)
+{
+    const options *o = &r->opts;
+    size_t held_out = r->ids.count - r->train_count;
+    if (r->train_count < (size_t)o->seq_len + 1 || held_out < 2) {
+        cli_error("%s: %zu characters, too short: training needs more than one chunk (--seq-len "
+                  "%d) after the last %g%% is held out for validation",
+                  path, r->ids.count, o->seq_len, 100.0 * o->validation_fraction);
+        return -1;
+    }
+    size_t fit = (r->train_count - 1) / (size_t)o->seq_len;
+    r->streams = fit < (size_t)o->batch ? (int)fit : o->batch;
+    return 0;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+static el_status save(run *r, const char *path)
+{
+    el_checkpoint_writer *w = NULL;
+    char *vocab_json = NULL;
+    const options *o = &r->opts;
+    el_status s = el_checkpoint_writer_create(&w);
+    if (!s) s = el_checkpoint_add_params(w, &r->params);
+    if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
+    if (!s && r->state.h.size) s = el_checkpoint_add(w, "train.state.h", &r->state.h);
+    if (!s && r->state.c.size) s = el_checkpoint_add(w, "train.state.c", &r->state.c);
+    if (!s) s = el_vocab_to_json(r->vocab, &vocab_json);
+    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", "charlm");
+    if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", vocab_json);
+    if (!s) s = el_checkpoint_set_meta(w, "charlm.cell", cell_names[o->cell]);
+    if (!s) s = meta_set_int(w, "charlm.hidden", o->hidden);
+    if (!s) s = meta_set_int(w, "charlm.layers", o->layers);
+    if (!s) s = meta_set_float(w, "charlm.dropout", o->dropout);
+    if (!s) s = el_checkpoint_set_meta(w, "train.text", o->text);
+    if (!s) s = meta_set_int(w, "train.text_characters", (long long)r->ids.count);
+    if (!s) s = meta_set_int(w, "train.seq_len", o->seq_len);
+    if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
+    if (!s) s = meta_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
+    if (!s) s = meta_set_float(w, "train.clip", o->clip);
+    if (!s) s = meta_set_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = meta_set_int(w, "train.min_count", o->min_count);
+    if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = meta_set_int(w, "train.epoch", r->epoch);
+    if (!s) s = meta_set_int(w, "train.chunk", r->chunk);
+    char rng_text[48];
+    snprintf(rng_text, sizeof rng_text, "%" PRIu64 " %" PRIu64, r->rng.state, r->rng.increment);
+    if (!s) s = el_checkpoint_set_meta(w, "train.rng", rng_text);
+    if (!s) s = el_checkpoint_write(w, path);
+    el_vocab_json_free(vocab_json);
+    el_checkpoint_writer_free(w);
+    return s;
+}
+
+/* Reads the model's configuration and vocabulary into r. */
+static int load_model_config(run *r, const el_checkpoint *c, const char *path)
+{
+    options *o = &r->opts;
+    if (meta_check_kind(c, path, "charlm")) return -1;
+    const char *cell = meta_get(c, path, "charlm.cell"), *vocab = meta_get(c, path, "elman.vocab");
+    if (!cell || !vocab) return -1;
+    if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
+    if (meta_get_int(c, path, "charlm.hidden", &o->hidden) ||
+        meta_get_int(c, path, "charlm.layers", &o->layers) ||
+        meta_get_float(c, path, "charlm.dropout", &o->dropout))
+        return -1;
+    if (el_vocab_from_json(&r->vocab, vocab)) {
+        cli_error("%s: its vocabulary: %s", path, el_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything a resumed run needs to continue as the first would have. */
+static int load_training_state(run *r, const el_checkpoint *c, const char *path)
+{
+    options *o = &r->opts;
+    long long seed, epoch, chunk;
+    const char *text = meta_get(c, path, "train.text"), *rng = meta_get(c, path, "train.rng");
+    const char *schedule = meta_get(c, path, "train.schedule");
+    if (!text || !rng || !schedule ||
+        cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
+        meta_get_int(c, path, "train.seq_len", &o->seq_len) ||
+        meta_get_int(c, path, "train.batch_size", &o->batch) ||
+        meta_get_float(c, path, "train.lr", &o->lr) ||
+        meta_get_float(c, path, "train.clip", &o->clip) ||
+        meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
+        meta_get_int(c, path, "train.min_count", &o->min_count) ||
+        meta_get_long(c, path, "train.seed", &seed) ||
+        meta_get_long(c, path, "train.epoch", &epoch) ||
+        meta_get_long(c, path, "train.chunk", &chunk))
+        return -1;
+    if (sscanf(rng, "%" SCNu64 " %" SCNu64, &r->rng.state, &r->rng.increment) != 2) {
+        cli_error("%s: metadata \"train.rng\" is \"%s\"", path, rng);
+        return -1;
+    }
+    if (!o->text) o->text = text;
+    o->seed = (uint64_t)seed;
+    r->epoch = epoch;
+    r->chunk = chunk;
+    return 0;
+}
+
+/* The streams' state, saved when training stopped inside an epoch (at an
+ * epoch's start the streams start from zero). */
+static int load_stream_state(run *r, const el_checkpoint *c, const char *path)
+{
+    if (r->chunk == 0) return 0;
+    const char *names[] = {"train.state.h", "train.state.c"};
+    el_tensor *into[] = {&r->state.h, &r->state.c};
+    for (int i = 0; i < (r->opts.cell == 3 ? 2 : 1); i++) {
+        el_tensor view;
+        if (el_checkpoint_tensor(c, names[i], &view)) {
+            cli_error("%s: stopped inside an epoch, but has no \"%s\"", path, names[i]);
+            return -1;
+        }
+        if (el_tensor_ensure(into[i], view.ndim, view.shape) || el_tensor_copy(into[i], &view))
+            return library_failure();
+    }
+    return 0;
+}
+
+static el_status make_model(run *r, el_rng *init)
+{
+    const options *o = &r->opts;
+    el_charlm_config config = {(el_cell)o->cell, el_vocab_size(r->vocab), o->hidden, o->layers,
+                               o->dropout};
+    el_status s = el_charlm_init(&r->model, &config, init);
+    if (s) return s;
+    r->model_ready = 1;
+    return el_charlm_params(&r->model, &r->params);
+}
+
+/* Loads a model for generate and eval. */
+static int load_for_use(run *r)
+{
+    el_checkpoint *c = NULL;
+    if (el_checkpoint_read(&c, r->opts.model)) return library_failure();
+    int bad = load_model_config(r, c, r->opts.model);
+    if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
+        bad = library_failure();
+    el_checkpoint_free(c);
+    if (!bad) el_charlm_train(&r->model, 0);
+    return bad;
+}
+
+/* ---- evaluation ------------------------------------------------------------- */
+
+/* Bits per character of ids [first, first + count) read as parallel streams
+ * from a zero state. */
+static el_status text_bpc(run *r, size_t first, size_t count, double *bpc)
+{
+    size_t streams = (count - 1) / EVAL_MIN_STREAM;
+    int B = streams < 1 ? 1 : streams > EVAL_STREAMS ? EVAL_STREAMS : (int)streams;
+    long chunks = el_charlm_chunks(count, 0, B, EVAL_STEPS);
+    int *inputs = malloc(sizeof(int) * EVAL_STEPS * B),
+        *targets = malloc(sizeof(int) * EVAL_STEPS * B);
+    el_charlm_state state = {0};
+    double sum = 0;
+    long counted = 0;
+    el_status s = inputs && targets ? EL_OK : EL_ERR_NOMEM;
+    if (s) cli_error("out of memory");
+    for (long k = 0; k < chunks && !s; k++) {
+        int steps;
+        double part;
+        long n;
+        s = el_charlm_chunk(r->ids.data + first, count, 0, B, EVAL_STEPS, k, inputs, targets,
+                            &steps);
+        if (!s) s = el_charlm_loss_of(&r->model, inputs, targets, steps, B, &state, &part, &n);
+        sum += part;
+        counted += n;
+    }
+    el_charlm_state_free(&state);
+    free(inputs);
+    free(targets);
+    *bpc = counted ? sum / counted / log(2.0) : 0;
+    return s;
+}
+
+/* ---- training --------------------------------------------------------------- */
+
+static int out_of_time(const run *r)
+{
+    return r->opts.minutes > 0 && progress_now() - r->started > 60.0 * r->opts.minutes;
+}
+
+/* Where epoch's streams start: a function of the seed and the epoch alone,
+ * so a resumed run cuts the same chunks. */
+static size_t epoch_offset(const run *r, long epoch)
+{
+    el_rng rng;
+    el_rng_seed(&rng, r->opts.seed * 1000003u + (uint64_t)epoch);
+    return el_rng_below(&rng, (uint32_t)r->opts.seq_len);
+}
+
+/* One epoch from chunk r->chunk; returns with interrupted or the time
+ * budget spent, or at the epoch's end.  *chars: characters trained on. */
+static el_status train_epoch(run *r, double *mean_bpc, long *chars)
+{
+    char label[64], figures[128];
+    size_t offset = epoch_offset(r, r->epoch);
+    long chunks = el_charlm_chunks(r->train_count, offset, r->streams, r->opts.seq_len);
+    snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->opts.epochs);
+    progress bar;
+    progress_start(&bar, label, chunks);
+    double sum = 0, started = progress_now();
+    long counted = 0;
+    el_status s = EL_OK;
+    *chars = 0;
+    while (!s && r->chunk < chunks && !interrupted && !out_of_time(r)) {
+        int steps;
+        float loss, norm;
+        s = el_charlm_chunk(r->ids.data, r->train_count, offset, r->streams, r->opts.seq_len,
+                            r->chunk, r->inputs, r->targets, &steps);
+        el_optimizer_set_lr(r->optimizer,
+                            el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
+        el_optimizer_zero_grad(r->optimizer);
+        if (!s)
+            s = el_charlm_train_step(&r->model, r->inputs, r->targets, steps, r->streams, &r->state,
+                                     &r->rng, &loss);
+        if (!s && r->opts.clip > 0) s = el_clip_grad_norm(&r->params, r->opts.clip, &norm);
+        if (!s) s = el_optimizer_step(r->optimizer);
+        if (s) break;
+        r->chunk++;
+        sum += loss;
+        counted++;
+        *chars += (long)steps * r->streams;
+        double rate = *chars / (progress_now() - started + 1e-9);
+        snprintf(figures, sizeof figures, "bpc %.3f  %.0f chars/s", sum / counted / log(2.0), rate);
+        progress_update(&bar, r->chunk, figures);
+    }
+    *mean_bpc = counted ? sum / counted / log(2.0) : 0;
+    snprintf(figures, sizeof figures, "%s: trained on %ld characters, bpc %.4f", label, *chars,
+             *mean_bpc);
+    progress_finish(&bar, figures);
+    return s;
+}
+
+static int open_metrics(run *r)
+{
+    if (!r->opts.metrics) return 0;
+    r->metrics = fopen(r->opts.metrics, r->opts.resume ? "a" : "w");
+    if (!r->metrics) {
+        cli_error("%s: %s", r->opts.metrics, strerror(errno));
+        return -1;
+    }
+    if (!r->opts.resume)
+        fprintf(r->metrics, "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds\n");
+    return 0;
+}
+
+/* Sets up a new run, or a resumed one from its checkpoint. */
+static int prepare_training(run *r)
+{
+    options *o = &r->opts;
+    el_rng init;
+    el_rng_seed(&init, o->seed);
+    if (!o->resume) {
+        if (!o->text) o->text = default_text();
+        if (load_text(r, o->text, 1) || check_lengths(r, o->text)) return -1;
+        if (make_model(r, &init)) return library_failure();
+        el_rng_seed(&r->rng, o->seed + 1);
+    } else {
+        el_checkpoint *c = NULL;
+        if (el_checkpoint_read(&c, o->resume)) return library_failure();
+        long long characters = 0;
+        int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume) ||
+                  meta_get_long(c, o->resume, "train.text_characters", &characters) ||
+                  load_text(r, o->text, 0);
+        if (!bad && (long long)r->ids.count != characters) {
+            cli_error("%s: %zu characters, but %s was trained on a text of %lld", o->text,
+                      r->ids.count, o->resume, characters);
+            bad = 1;
+        }
+        if (!bad) {
+            r->train_count = r->ids.count - (size_t)((double)r->ids.count * o->validation_fraction);
+            bad = check_lengths(r, o->text);
+        }
+        if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
+            bad = library_failure();
+        if (!bad) {
+            el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
+            adam.lr = o->lr;
+            if (el_optimizer_create(&r->optimizer, &adam, &r->params) ||
+                el_checkpoint_load_optimizer(c, r->optimizer))
+                bad = library_failure();
+            else
+                bad = load_stream_state(r, c, o->resume);
+        }
+        el_checkpoint_free(c);
+        if (bad) return -1;
+    }
+    if (!r->optimizer) {
+        el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
+        adam.lr = o->lr;
+        if (el_optimizer_create(&r->optimizer, &adam, &r->params)) return library_failure();
+    }
+    r->inputs = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
+    r->targets = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
+    if (!r->inputs || !r->targets) {
+        cli_error("out of memory for %d streams of %d", r->streams, o->seq_len);
+        return -1;
+    }
+    /* The rate is a function of the step alone, so a resumed run gets the
+     * same rates; it spans --epochs even when --minutes ends the run. */
+    long per_epoch = el_charlm_chunks(r->train_count, 0, r->streams, o->seq_len);
+    r->schedule =
+        (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
+                         .base_lr = o->lr,
+                         .total_steps = (long)o->epochs * per_epoch};
+    return 0;
+}
+
+static int train(run *r)
+{
+    options *o = &r->opts;
+    if (prepare_training(r) || open_metrics(r)) return 1;
+    printf("%s: %zu characters (%zu training, %zu validation), %d symbols; %s, hidden %d, %d "
+           "layer%s, %zu parameters; %d streams of %d\n",
+           o->text, r->ids.count, r->train_count, r->ids.count - r->train_count,
+           el_vocab_size(r->vocab), cell_names[o->cell], o->hidden, o->layers,
+           o->layers > 1 ? "s" : "", el_param_list_numel(&r->params), r->streams, o->seq_len);
+    if (r->streams < o->batch)
+        printf("(the text is short: %d streams instead of --batch %d)\n", r->streams, o->batch);
+    fflush(stdout);
+    signal(SIGINT, on_interrupt);
+    r->started = progress_now();
+    double val_bpc = NAN;
+    while (r->epoch < o->epochs && !interrupted && !out_of_time(r)) {
+        double train_bpc, started = progress_now();
+        long chars;
+        if (train_epoch(r, &train_bpc, &chars)) return library_failure();
+        if (interrupted || out_of_time(r)) break;
+        double seconds = progress_now() - started;
+        r->epoch++;
+        r->chunk = 0;
+        el_charlm_state_free(&r->state);
+        el_charlm_train(&r->model, 0);
+        el_status s = text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc);
+        el_charlm_train(&r->model, 1);
+        if (s || save(r, o->out)) return library_failure();
+        printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", r->epoch,
+               train_bpc, val_bpc, chars / (seconds + 1e-9));
+        fflush(stdout);
+        if (r->metrics) {
+            fprintf(r->metrics, "%ld,%.6f,%.6f,%.1f,%.1f\n", r->epoch, train_bpc, val_bpc,
+                    chars / (seconds + 1e-9), progress_now() - r->started);
+            fflush(r->metrics);
+        }
+    }
+    if (save(r, o->out)) return library_failure();
+    if (interrupted) {
+        printf("interrupted: saved %s at epoch %ld, chunk %ld; continue with --resume %s\n", o->out,
+               r->epoch + 1, r->chunk, o->out);
+        return 130;
+    }
+    if (isnan(val_bpc)) { /* the time ran out inside the first epoch */
+        el_charlm_train(&r->model, 0);
+        if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc))
+            return library_failure();
+    }
+    printf("saved %s\n", o->out);
+    printf("val_bpc: %.4f\n", val_bpc);
+    return 0;
+}
+
+/* ---- generate and eval ------------------------------------------------- */
+
+/* The prompt's ids: its clusters, unknown ones as <unk> (with a warning).
+ * The prompt is echoed; without one, generation starts after a new line
+ * (or, if the text had none, after its most frequent character), unseen. */
+static int prompt_ids(run *r, el_ids *ids)
+{
+    const char *prompt = r->opts.prompt ? r->opts.prompt : "";
+    size_t len = strlen(prompt);
+    int echo = len > 0;
+    if (!echo) {
+        if (el_vocab_id(r->vocab, "\n", 1) != EL_UNK) {
+            prompt = "\n";
+            len = 1;
+        } else {
+            prompt = el_vocab_symbol(r->vocab, EL_SPECIALS, &len);
+        }
+    }
+    el_clusters clusters = {0};
+    if (el_clusters_split(&clusters, prompt, len, "--prompt", 1)) return library_failure();
+    el_status s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, ids);
+    long unknown = 0;
+    for (size_t i = 0; i < ids->count; i++) unknown += ids->data[i] == EL_UNK;
+    if (unknown)
+        fprintf(stderr,
+                "charlm: %ld character%s of --prompt never seen in training (read as <unk>)\n",
+                unknown, unknown > 1 ? "s" : "");
+    if (!s && echo) fwrite(clusters.text, 1, clusters.bytes, stdout);
+    el_clusters_free(&clusters);
+    return s ? library_failure() : 0;
+}
+
+static int generate(run *r)
+{
+    if (load_for_use(r)) return 1;
+    el_sampling how = {r->opts.temperature, r->opts.top_k, r->opts.top_p, EL_SPECIALS};
+    el_charlm_generator *g = NULL;
+    el_ids prompt = {0};
+    el_rng rng;
+    el_rng_seed(&rng, r->opts.seed);
+    int status = 0, id = 0, last_newline = 1;
+    if (el_charlm_generator_create(&g, &r->model, &how)) status = library_failure();
+    if (!status) status = prompt_ids(r, &prompt);
+    for (size_t i = 0; i < prompt.count && !status; i++)
+        if (el_charlm_generator_feed(g, prompt.data[i])) status = library_failure();
+    if (!status && r->opts.prompt && *r->opts.prompt)
+        last_newline = prompt.data[prompt.count - 1] == el_vocab_id(r->vocab, "\n", 1);
+    /* On a terminal, each character shows as soon as it is made; into a
+     * pipe, whole lines go at once. */
+    int terminal = isatty(STDOUT_FILENO);
+    for (int n = 0; n < r->opts.length && !status; n++) {
+        if (el_charlm_generator_draw(g, &rng, &id) || el_charlm_generator_feed(g, id)) {
+            status = library_failure();
+            break;
+        }
+        size_t len;
+        const char *bytes = el_vocab_symbol(r->vocab, id, &len);
+        fwrite(bytes, 1, len, stdout);
+        last_newline = len && bytes[len - 1] == '\n';
+        if (terminal || last_newline) fflush(stdout);
+    }
+    if (!last_newline) putchar('\n');
+    fflush(stdout);
+    el_ids_free(&prompt);
+    el_charlm_generator_free(g);
+    return status;
+}
+
+static int eval(run *r)
+{
+    if (load_for_use(r) || load_text(r, r->opts.text, 0)) return 1;
+    if (r->ids.count < 2) {
+        cli_error("%s: one character is nothing to predict", r->opts.text);
+        return 1;
+    }
+    long unknown = 0;
+    for (size_t i = 0; i < r->ids.count; i++) unknown += r->ids.data[i] == EL_UNK;
+    double bpc;
+    if (text_bpc(r, 0, r->ids.count, &bpc)) return library_failure();
+    printf("%s: %zu characters, %ld never seen in training (<unk>)\n", r->opts.text, r->ids.count,
+           unknown);
+    printf("bpc: %.4f\n", bpc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_set_program_name("charlm");
+    run r = {0};
+    int status = parse_options(argc, argv, &r.opts);
+    if (status) return status < 0 ? 0 : status;
+    if (el_set_threads(r.opts.threads ? r.opts.threads : default_threads()))
+        return library_failure();
+    status = r.opts.mode == MODE_TRAIN      ? train(&r)
+             : r.opts.mode == MODE_GENERATE ? generate(&r)
+                                            : eval(&r);
+    run_free(&r);
+    return status;
+}

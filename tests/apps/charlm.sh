@@ -1,0 +1,125 @@
+#!/bin/sh
+# charlm end to end on a small mixed-script text: training ends with
+# val_bpc, resuming gives the same model as not stopping (at an epoch's end,
+# and after Ctrl-C in the middle of one), generation is valid UTF-8 and
+# repeats by seed, eval ends with bpc, and bad input is one line, a non-zero
+# exit and nothing overwritten.  Prints "N passed, N failed".
+#
+#   charlm.sh CHARLM TEXT SEQ2SEQ_TRAIN WORDS
+set -u
+exe=$1
+text=$2
+seq2seq=$3
+words=$4
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+passed=0
+failed=0
+check() { # check NAME COMMAND...
+    name=$1
+    shift
+    if "$@" >"$dir/out" 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name"
+        sed 's/^/    /' "$dir/out"
+    fi
+}
+train="$exe train --text $text --hidden 24 --seq-len 20 --batch 4 --seed 5 --validation 0.1"
+
+trained() {
+    $train --epochs 6 --out "$dir/model.st" --metrics "$dir/m.csv" >"$dir/log" || return 1
+    tail -n 1 "$dir/log" | grep -Eq '^val_bpc: [0-9]+\.[0-9]{4}$' || { cat "$dir/log"; return 1; }
+    [ "$(wc -l <"$dir/m.csv")" -eq 7 ] && head -n 1 "$dir/m.csv" | grep -q '^epoch,train_bpc,val_bpc'
+}
+check "trains six epochs, ends with val_bpc and writes a metrics line per epoch" trained
+learned() { # the validation bpc falls below a uniform guess over the symbols
+    first=$(sed -n 2p "$dir/m.csv" | cut -d, -f3)
+    last=$(sed -n 7p "$dir/m.csv" | cut -d, -f3)
+    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a && b < 6) }'
+}
+check "validation bpc falls" learned
+
+constant="$train --schedule constant"
+whole() { $constant --epochs 3 --out "$dir/constant.st"; }
+check "trains three epochs at a constant rate" whole
+half() { $constant --epochs 2 --out "$dir/resumed.st" && $constant --epochs 3 --resume "$dir/resumed.st"; }
+check "trains two epochs, then resumes to three" half
+check "a resumed model equals an uninterrupted one" cmp "$dir/constant.st" "$dir/resumed.st"
+
+# 400 epochs of the small text take several seconds: the signal comes in the
+# middle of an epoch, where the streams' state must be saved too.
+long="$train --epochs 400"
+interrupted() {
+    $long --out "$dir/long.st" >/dev/null || return 1
+    $long --out "$dir/interrupted.st" >"$dir/log" 2>&1 &
+    pid=$!
+    sleep 1
+    kill -INT $pid
+    wait $pid
+    status=$?
+    [ $status -eq 130 ] || { echo "exit status $status, not 130"; cat "$dir/log"; return 1; }
+    grep -q "continue with --resume" "$dir/log" || return 1
+    $long --resume "$dir/interrupted.st" >/dev/null && cmp "$dir/long.st" "$dir/interrupted.st"
+}
+check "Ctrl-C saves, and resuming gives the uninterrupted model" interrupted
+
+gen="$exe generate --model $dir/model.st"
+same_seed() {
+    $gen --seed 3 --length 300 >"$dir/a" && $gen --seed 3 --length 300 >"$dir/b" &&
+        $gen --seed 4 --length 300 >"$dir/c" && cmp "$dir/a" "$dir/b" && ! cmp -s "$dir/a" "$dir/c"
+}
+check "the same seed gives the same text, another seed another" same_seed
+valid() {
+    for t in 0 0.5 1 3; do
+        $gen --temperature $t --top-k 5 --top-p 0.9 --length 400 --prompt "кіт: " >"$dir/g" &&
+            iconv -f UTF-8 -t UTF-8 "$dir/g" >/dev/null && head -c 9 "$dir/g" | grep -q "^кіт: " ||
+            return 1
+    done
+}
+check "generated text is valid UTF-8 and starts with the prompt" valid
+check "--length 0 writes the prompt alone" sh -c "[ \"\$($gen --length 0 --prompt Straße)\" = Straße ]"
+
+evaluate() {
+    $exe eval --model "$dir/model.st" --text "$text" >"$dir/e" &&
+        tail -n 1 "$dir/e" | grep -Eq '^bpc: [0-9]+\.[0-9]{4}$' && grep -q ' 0 never seen' "$dir/e" &&
+        printf 'a cat ☃ sat\n' >"$dir/snow.txt" &&
+        $exe eval --model "$dir/model.st" --text "$dir/snow.txt" | grep -q ' 1 never seen'
+}
+check "eval ends with bpc and counts unseen characters" evaluate
+
+refused() { # refused EXPECTED_STATUS ARGS...: one line on stderr, that status
+    want=$1
+    shift
+    $exe "$@" >/dev/null 2>"$dir/err"
+    status=$?
+    [ $status -eq "$want" ] && [ "$(wc -l <"$dir/err")" -eq 1 ] ||
+        { echo "status $status"; cat "$dir/err"; return 1; }
+}
+: >"$dir/empty.txt"
+printf 'short text\n' >"$dir/short.txt"
+printf 'ok\nfine \377 bad\n' >"$dir/invalid.txt"
+echo "an old model" >"$dir/keep.st"
+echo "old metrics" >"$dir/keep.csv"
+check "an empty text is refused" refused 1 train --text "$dir/empty.txt" --out "$dir/keep.st" --metrics "$dir/keep.csv"
+check "a text shorter than one chunk is refused" refused 1 train --text "$dir/short.txt" --out "$dir/keep.st" --metrics "$dir/keep.csv"
+check "invalid UTF-8 is refused" refused 1 train --text "$dir/invalid.txt" --out "$dir/keep.st" --metrics "$dir/keep.csv"
+check "the message names the line and byte" grep -q 'invalid.txt:2: invalid UTF-8 at byte 8' "$dir/err"
+check "a missing text is refused" refused 1 train --text "$dir/none.txt" --out "$dir/keep.st"
+check "nothing existing was overwritten" sh -c "[ \"\$(cat $dir/keep.st)\" = 'an old model' ] && [ \"\$(cat $dir/keep.csv)\" = 'old metrics' ]"
+seq2seq_model() { $seq2seq --words "$words" --hidden 8 --epochs 1 --out "$dir/s2s.st" >/dev/null; }
+check "a seq2seq model to test with" seq2seq_model
+check "a seq2seq model is refused by generate" refused 1 generate --model "$dir/s2s.st"
+check "a seq2seq model is refused by eval" refused 1 eval --model "$dir/s2s.st" --text "$text"
+check "a seq2seq model is refused by --resume" refused 1 train --resume "$dir/s2s.st" --text "$text"
+check "the message says what it is" grep -q 'a seq2seq model, not a charlm model' "$dir/err"
+printf 'not a checkpoint' >"$dir/bad.st"
+check "a corrupt model is refused" refused 1 generate --model "$dir/bad.st"
+check "an unknown flag exits 2" refused 2 train --hidden 8 --bogus
+check "an unknown command exits 2" refused 2 sample --model "$dir/model.st"
+check "a bad value exits 2" refused 2 generate --model "$dir/model.st" --top-p 0
+check "invalid UTF-8 in the prompt is refused" refused 1 generate --model "$dir/model.st" --prompt "$(printf 'a\377')"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
