@@ -1,11 +1,16 @@
 /* The character language model and what generation runs on: gradients by
  * finite differences, truncated BPTT across chunks against one long call,
- * the stream cutter, the one-step-at-a-time stepper and generator against
- * the whole-sequence forward pass, and the sampler's settings. */
+ * PyTorch's loss, final state and gradients and a model file PyTorch made
+ * (tests/fixtures/charlm*, tools/make_charlm_fixture.py), the stream
+ * cutter, the one-step-at-a-time stepper and generator against the
+ * whole-sequence forward pass, and the sampler's settings. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "gradcheck.h"
 #include "support.h"
 
@@ -166,6 +171,175 @@ Test(charlm, refuses_bad_arguments)
     EL_TEST_FAILS(el_charlm_init(&other, &tiny, NULL), EL_ERR_INVALID);
     el_charlm_state_free(&state);
     el_charlm_free(&m);
+}
+
+/* ---- against PyTorch -------------------------------------------------------- */
+
+/* tools/make_charlm_fixture.py's model: V, H, T and B are this file's. */
+enum { TORCH_LAYERS = 2 };
+#define TORCH_RTOL 1e-5
+#define TORCH_ATOL 1e-6
+/* The gradients of a mean over 17 targets are at most a few 1e-3, where an
+ * atol of 1e-6 would pass errors of 1e-3 relative; 1e-8 leaves the rtol in
+ * charge for all but the gradients near 0. */
+#define TORCH_GRAD_ATOL 1e-8
+
+/* The fixture's first chunk: ids, and the state it starts from. */
+typedef struct torch_chunk {
+    int inputs[T * B], targets[T * B];
+    el_charlm_state state;
+} torch_chunk;
+
+static void load_torch_chunk(const el_fixture *fx, torch_chunk *chunk)
+{
+    el_fixture_ints(fx, "inputs", chunk->inputs, T * B);
+    el_fixture_ints(fx, "targets", chunk->targets, T * B);
+    memset(&chunk->state, 0, sizeof chunk->state);
+    el_fixture_tensor(fx, "h0", &chunk->state.h);
+    el_fixture_tensor(fx, "c0", &chunk->state.c);
+}
+
+/* Copies PyTorch's value of every parameter, by name, and checks that the
+ * fixture has no parameter elman lacks. */
+static void load_torch_params(const el_fixture *fx, const el_param_list *params)
+{
+    for (int i = 0; i < params->count; i++) {
+        el_tensor *value = &params->items[i]->value;
+        const el_fixture_array *a = el_fixture_get(fx, params->items[i]->name);
+        int same = a->ndim == value->ndim;
+        for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == value->shape[d];
+        char shape[64];
+        cr_assert(same, "%s: elman's is %s, PyTorch's has another shape", params->items[i]->name,
+                  el_tensor_shape_string(value, shape, sizeof shape));
+        memcpy(value->data, a->data, a->size * sizeof *a->data);
+    }
+    int in_fixture = 0;
+    for (int a = 0; a < fx->count; a++)
+        in_fixture += strncmp(fx->arrays[a].name, "rnn.", 4) == 0 ||
+                      strncmp(fx->arrays[a].name, "fc.", 3) == 0;
+    cr_assert_eq(in_fixture, params->count, "PyTorch's model has %d parameters, elman's %d",
+                 in_fixture, params->count);
+}
+
+static double mean_loss_of(el_charlm *m, const int *inputs, const int *targets,
+                           el_charlm_state *state, long want_count)
+{
+    double sum;
+    long count;
+    EL_TEST_OK(el_charlm_loss_of(m, inputs, targets, T, B, state, &sum, &count));
+    cr_assert_eq(count, want_count, "%ld targets counted, not %ld", count, want_count);
+    return sum / count;
+}
+
+/* One training step from a non-zero state, with a <pad> target, gives
+ * PyTorch's loss, final state and gradients; the next chunk, read from the
+ * state that step left, gives PyTorch's loss from its detached state. */
+Test(charlm, matches_pytorch_lstm_two_layers)
+{
+    el_fixture fx;
+    el_fixture_load(&fx, "charlm.txt");
+    el_charlm m;
+    make_model(&m, EL_CELL_LSTM, TORCH_LAYERS, 1);
+    el_param_list params = {0};
+    EL_TEST_OK(el_charlm_params(&m, &params));
+    load_torch_params(&fx, &params);
+    torch_chunk chunk;
+    load_torch_chunk(&fx, &chunk);
+    int padded = 0;
+    for (int i = 0; i < T * B; i++) padded += chunk.targets[i] == EL_PAD;
+    cr_assert_eq(padded, 1, "the fixture should skip one target");
+
+    el_param_list_zero_grad(&params);
+    float loss;
+    EL_TEST_OK(
+        el_charlm_train_step(&m, chunk.inputs, chunk.targets, T, B, &chunk.state, NULL, &loss));
+    el_fixture_expect_scalar(&fx, "loss", loss, TORCH_RTOL, TORCH_ATOL);
+    el_fixture_expect_tensor(&fx, "hn", &chunk.state.h, TORCH_RTOL, TORCH_ATOL);
+    el_fixture_expect_tensor(&fx, "cn", &chunk.state.c, TORCH_RTOL, TORCH_ATOL);
+    char key[EL_FIXTURE_NAME_MAX];
+    for (int i = 0; i < params.count; i++)
+        el_fixture_expect_tensor(&fx, el_fixture_key(key, "grad.%s", params.items[i]->name),
+                                 &params.items[i]->grad, TORCH_RTOL, TORCH_GRAD_ATOL);
+
+    int inputs2[T * B], targets2[T * B];
+    el_fixture_ints(&fx, "chunk2.inputs", inputs2, T * B);
+    el_fixture_ints(&fx, "chunk2.targets", targets2, T * B);
+    float loss2 = (float)mean_loss_of(&m, inputs2, targets2, &chunk.state, T * B);
+    el_fixture_expect_scalar(&fx, "chunk2.loss", loss2, TORCH_RTOL, TORCH_ATOL);
+
+    el_charlm_state_free(&chunk.state);
+    el_param_list_free(&params);
+    el_charlm_free(&m);
+    el_fixture_free(&fx);
+}
+
+/* A metadata value that must be there. */
+static const char *required_meta(const el_checkpoint *c, const char *key)
+{
+    const char *value = el_checkpoint_meta(c, key);
+    cr_assert_not_null(value, "charlm-torch.safetensors has no metadata \"%s\"", key);
+    return value;
+}
+
+static int meta_int(const el_checkpoint *c, const char *key)
+{
+    const char *text = required_meta(c, key);
+    char *end;
+    long value = strtol(text, &end, 10);
+    cr_assert(end != text && *end == '\0', "metadata \"%s\" is \"%s\", not an integer", key, text);
+    return (int)value;
+}
+
+/* A model file PyTorch's side wrote, weights under PyTorch's names and the
+ * configuration and vocabulary in the metadata, loads as charlm loads it
+ * and scores the fixture's chunk as PyTorch did. */
+Test(charlm, loads_a_model_file_made_by_pytorch)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", EL_FIXTURE_DIR, "charlm-torch.safetensors");
+    el_checkpoint *c = NULL;
+    EL_TEST_OK(el_checkpoint_read(&c, path));
+    cr_assert_str_eq(required_meta(c, "elman.kind"), "charlm");
+    el_vocab *vocab = NULL;
+    EL_TEST_OK(el_vocab_from_json(&vocab, required_meta(c, "elman.vocab")));
+    cr_assert_eq(el_vocab_size(vocab), V);
+    for (int id = EL_SPECIALS; id < V; id++) {
+        const char want[2] = {(char)('a' + id - EL_SPECIALS), '\0'};
+        cr_assert_str_eq(el_vocab_symbol(vocab, id, NULL), want);
+    }
+    el_charlm_config cfg = {0};
+    EL_TEST_OK(el_cell_parse(required_meta(c, "charlm.cell"), &cfg.cell));
+    cfg.vocab_size = el_vocab_size(vocab);
+    cfg.hidden_size = meta_int(c, "charlm.hidden");
+    cfg.num_layers = meta_int(c, "charlm.layers");
+    cfg.dropout = strtof(required_meta(c, "charlm.dropout"), NULL);
+    cr_assert(cfg.cell == EL_CELL_LSTM && cfg.hidden_size == H && cfg.num_layers == TORCH_LAYERS &&
+                  cfg.dropout == 0.0f,
+              "the metadata's configuration is not the fixture's");
+
+    el_charlm m;
+    el_rng rng;
+    el_rng_seed(&rng, 1);
+    EL_TEST_OK(el_charlm_init(&m, &cfg, &rng));
+    el_param_list params = {0};
+    EL_TEST_OK(el_charlm_params(&m, &params));
+    EL_TEST_OK(el_checkpoint_load_params(c, &params));
+    cr_assert_eq(el_checkpoint_count(c), params.count, "the file has tensors elman does not read");
+    el_charlm_train(&m, 0);
+
+    el_fixture fx;
+    el_fixture_load(&fx, "charlm.txt");
+    torch_chunk chunk;
+    load_torch_chunk(&fx, &chunk);
+    float loss = (float)mean_loss_of(&m, chunk.inputs, chunk.targets, &chunk.state, T * B - 1);
+    el_fixture_expect_scalar(&fx, "loss", loss, TORCH_RTOL, TORCH_ATOL);
+
+    el_charlm_state_free(&chunk.state);
+    el_fixture_free(&fx);
+    el_param_list_free(&params);
+    el_charlm_free(&m);
+    el_vocab_free(vocab);
+    el_checkpoint_free(c);
 }
 
 /* ---- streams ---------------------------------------------------------------- */

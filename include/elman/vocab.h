@@ -87,8 +87,9 @@ EL_API el_status el_vocab_encode(const el_vocab *v, const el_clusters *c, size_t
 EL_API el_status el_vocab_decode(const el_vocab *v, const int *ids, size_t count, char *buf,
                                  size_t cap, size_t *len);
 
-/* The vocabulary as a JSON string (a list of the clusters in id order,
- * specials first), for a checkpoint's metadata; free it with el_vocab_json_free. */
+/* The vocabulary as a JSON string, {"version":1,"symbols":[...]} with the
+ * clusters in id order, specials first, for a checkpoint's metadata; free it
+ * with el_vocab_json_free. */
 EL_API el_status el_vocab_to_json(const el_vocab *v, char **json);
 EL_API void el_vocab_json_free(char *json);
 /* A finished vocabulary from el_vocab_to_json's text; malformed text is
