@@ -681,13 +681,16 @@ static int train(run *r)
     fflush(stdout);
     signal(SIGINT, on_interrupt);
     r->started = progress_now();
-    double val_bpc = NAN;
+    double val_bpc = NAN, training_seconds = 0;
+    long trained = 0;
     while (r->epoch < o->epochs && !interrupted && !out_of_time(r)) {
         double train_bpc, started = progress_now();
         long chars;
         if (train_epoch(r, &train_bpc, &chars)) return library_failure();
-        if (interrupted || out_of_time(r)) break;
         double seconds = progress_now() - started;
+        trained += chars;
+        training_seconds += seconds;
+        if (interrupted || out_of_time(r)) break;
         r->epoch++;
         r->chunk = 0;
         el_charlm_state_free(&r->state);
@@ -715,6 +718,8 @@ static int train(run *r)
         if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc))
             return library_failure();
     }
+    printf("trained on %ld characters in %.1f s: %.0f chars/s\n", trained, training_seconds,
+           trained / (training_seconds + 1e-9));
     printf("saved %s\n", o->out);
     printf("val_bpc: %.4f\n", val_bpc);
     return 0;
