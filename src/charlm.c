@@ -10,7 +10,7 @@
  * time-major: row t * B + b is step t of stream b. */
 struct el_charlm_cache {
     el_rnn_cache *rnn;
-    el_tensor x, y, dy, hn, cn, logits, dlogits;
+    el_tensor y, dy, hn, cn, logits, dlogits;
 };
 
 static int is_lstm(const el_charlm *m) { return m->config.cell == EL_CELL_LSTM; }
@@ -52,7 +52,7 @@ void el_charlm_free(el_charlm *m)
     el_charlm_cache *c = m->cache;
     if (c) {
         el_rnn_cache_free(c->rnn);
-        el_tensor *t[] = {&c->x, &c->y, &c->dy, &c->hn, &c->cn, &c->logits, &c->dlogits};
+        el_tensor *t[] = {&c->y, &c->dy, &c->hn, &c->cn, &c->logits, &c->dlogits};
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) el_tensor_free(t[i]);
         el__free(c);
     }
@@ -106,17 +106,15 @@ static el_status forward(el_charlm *m, const int *inputs, int steps, int batch,
     el_charlm_cache *c = m->cache;
     int T = steps, B = batch, V = m->config.vocab_size, H = m->config.hidden_size;
     int L = m->config.num_layers;
-    el_status s = el_tensor_ensure(&c->x, 3, (int[]){T, B, V});
-    if (!s) s = el_tensor_ensure(&c->y, 3, (int[]){T, B, H});
+    el_status s = el_tensor_ensure(&c->y, 3, (int[]){T, B, H});
     if (!s) s = el_tensor_ensure(&c->hn, 3, (int[]){L, B, H});
     if (!s && is_lstm(m)) s = el_tensor_ensure(&c->cn, 3, (int[]){L, B, H});
     if (!s) s = el_tensor_ensure(&c->logits, 2, (int[]){T * B, V});
-    if (!s) s = el_one_hot(inputs, (size_t)T * B, V, &c->x);
     if (s) return s;
     const el_tensor *h0 = state->h.size ? &state->h : NULL;
     const el_tensor *c0 = is_lstm(m) && state->c.size ? &state->c : NULL;
-    s = el_rnn_forward(&m->rnn, c->rnn, rng, &c->x, NULL, h0, c0, &c->y, &c->hn,
-                       is_lstm(m) ? &c->cn : NULL);
+    s = el_rnn_forward_ids(&m->rnn, c->rnn, rng, inputs, T, B, NULL, h0, c0, &c->y, &c->hn,
+                           is_lstm(m) ? &c->cn : NULL);
     if (!s) s = el_dense_forward(&m->output, &c->y, &c->logits);
     if (!s) s = el_tensor_ensure(&state->h, 3, (int[]){L, B, H});
     if (!s && is_lstm(m)) s = el_tensor_ensure(&state->c, 3, (int[]){L, B, H});

@@ -39,12 +39,17 @@ struct el_rnn_cache {
     int *offsets;       /* (T + 1) */
     int *counts;        /* (T + 1) sequences of each length, for the sort */
     int capacity_batch, capacity_steps;
-    el_tensor x;        /* (N, in) packed input */
-    el_tensor *out;     /* per layer (N, D*H): its output */
-    el_tensor *dropped; /* per layer but the last (N, D*H): out after dropout */
-    el_tensor *mask;    /* per layer but the last (N, D*H) */
-    rnn_track *tracks;  /* per layer and direction */
-    int layer_slots;    /* layers the arrays above were made for */
+    el_tensor x; /* (N, in) packed input */
+    int one_hot; /* the input was ids (el_rnn_forward_ids), not x */
+    int *ids;    /* (N) packed input ids, when one_hot */
+    int capacity_ids;
+    el_tensor w_ih_rows[2]; /* one_hot: W_ihᵀ (in, G) of layer 0, per direction */
+    el_tensor dw_ih_rows;   /* one_hot: (in, G) the gradient of W_ihᵀ being summed */
+    el_tensor *out;         /* per layer (N, D*H): its output */
+    el_tensor *dropped;     /* per layer but the last (N, D*H): out after dropout */
+    el_tensor *mask;        /* per layer but the last (N, D*H) */
+    rnn_track *tracks;      /* per layer and direction */
+    int layer_slots;        /* layers the arrays above were made for */
     int track_slots;
     el_tensor h, c;      /* (B, H) the running state, or its gradient */
     el_tensor gh;        /* (B, G) the state pre-activations of one step */
@@ -222,7 +227,10 @@ void el_rnn_cache_free(el_rnn_cache *c)
     el__free(c->batch_sizes);
     el__free(c->offsets);
     el__free(c->counts);
-    el_tensor *own[] = {&c->x, &c->h, &c->c, &c->gh, &c->dgx, &c->dgh, &c->dout, &c->din};
+    el__free(c->ids);
+    el_tensor *own[] = {&c->x,         &c->h,    &c->c,   &c->gh,           &c->dgx,
+                        &c->dgh,       &c->dout, &c->din, &c->w_ih_rows[0], &c->w_ih_rows[1],
+                        &c->dw_ih_rows};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) el_tensor_free(own[i]);
     el__free(c);
 }
@@ -304,7 +312,13 @@ static el_status size_forward_buffers(el_rnn_cache *c, const el_rnn_config *cfg)
     int L = cfg->num_layers, D = directions(cfg), H = cfg->hidden_size;
     int G = el_cell_gates(cfg->cell) * H, N = c->rows, B = c->batch;
     el_status s = alloc_layer_arrays(c, L, L * D);
-    if (!s) s = ensure2(&c->x, N, cfg->input_size);
+    if (!s && !c->one_hot) s = ensure2(&c->x, N, cfg->input_size);
+    if (!s && c->one_hot && N > c->capacity_ids) {
+        s = grow_int_array(&c->ids, (size_t)N);
+        if (!s) c->capacity_ids = N;
+    }
+    for (int d = 0; d < D && c->one_hot && !s; d++)
+        s = ensure2(&c->w_ih_rows[d], cfg->input_size, G);
     if (!s) s = ensure2(&c->h, B, H);
     if (!s) s = ensure2(&c->c, B, H);
     if (!s) s = ensure2(&c->gh, B, G);
@@ -397,8 +411,8 @@ static int owned_rows(int n, int first, int step)
 static const float *layer_input(const el_rnn_cache *c, int l, int *width)
 {
     if (l == 0) {
-        *width = el_tensor_cols(&c->x);
-        return c->x.data;
+        *width = c->one_hot ? c->config.input_size : el_tensor_cols(&c->x);
+        return c->one_hot ? NULL : c->x.data;
     }
     *width = el_tensor_cols(&c->out[l - 1]);
     return c->dropout_active ? c->dropped[l - 1].data : c->out[l - 1].data;
@@ -435,6 +449,12 @@ static void project_task(void *context, int index, int count)
     const el_rnn_weights *w = &p->rnn->layers[p->layer * directions(&c->config) + p->dir];
     float *gates = c->tracks[p->layer * directions(&c->config) + p->dir].gates.data;
     el__split(c->rows, index, count, &begin, &end);
+    if (!input) { /* one-hot: the product is W_ih's column of each id */
+        const float *rows = c->w_ih_rows[p->dir].data;
+        for (int r = begin; r < end; r++)
+            memcpy(gates + (size_t)r * G, rows + (size_t)c->ids[r] * G, (size_t)G * sizeof(float));
+        return;
+    }
     el__gemm(0, 1, end - begin, G, in, 1.0f, input + (size_t)begin * in, in,
              w->weight_ih.value.data, in, 0.0f, gates + (size_t)begin * G, G);
 }
@@ -515,18 +535,12 @@ static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const 
     el__parallel_run(forward_steps_task, &pass, single);
 }
 
-static el_status check_forward_args(const el_rnn *rnn, const el_tensor *x, const int *lengths,
-                                    const el_tensor *h0, const el_tensor *c0, const el_tensor *y,
-                                    const el_tensor *hn, const el_tensor *cn)
+static el_status check_forward_args(const char *fn, const el_rnn *rnn, int T, int B,
+                                    const int *lengths, const el_tensor *h0, const el_tensor *c0,
+                                    const el_tensor *y, const el_tensor *hn, const el_tensor *cn)
 {
-    const char *fn = "el_rnn_forward";
     const el_rnn_config *cfg = &rnn->config;
-    if (x->ndim != 3 || x->shape[2] != cfg->input_size) {
-        char have[64];
-        return el__fail(EL_ERR_SHAPE, "%s: x is %s, expected (T, B, %d)", fn,
-                        el_tensor_shape_string(x, have, sizeof have), cfg->input_size);
-    }
-    int T = x->shape[0], B = x->shape[1], D = directions(cfg), H = cfg->hidden_size;
+    int D = directions(cfg), H = cfg->hidden_size;
     int states = cfg->num_layers * D;
     el_status s = check_shape3(fn, "y", y, T, B, D * H);
     if (!s && h0) s = check_shape3(fn, "h0", h0, states, B, H);
@@ -543,17 +557,32 @@ static el_status check_forward_args(const el_rnn *rnn, const el_tensor *x, const
     return s;
 }
 
-el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
-                         const int *lengths, const el_tensor *h0, const el_tensor *c0, el_tensor *y,
-                         el_tensor *hn, el_tensor *cn)
+/* Packs the input, x (T, B, in) or one-hot ids (T, B), into the cache. */
+static void pack_input(el_rnn *rnn, el_rnn_cache *c, const el_tensor *x, const int *ids)
 {
-    const char *fn = "el_rnn_forward";
-    EL_REQUIRE(rnn, fn);
-    EL_REQUIRE(cache, fn);
-    EL_REQUIRE(x, fn);
-    EL_REQUIRE(y, fn);
+    if (x) {
+        pack_rows(c, x->data, c->x.data, rnn->config.input_size);
+        return;
+    }
+    for (int t = 0; t < c->steps; t++)
+        for (int r = 0; r < c->batch_sizes[t]; r++)
+            c->ids[c->offsets[t] + r] = ids[(size_t)t * c->batch + c->perm[r]];
+    int G = el_cell_gates(rnn->config.cell) * rnn->config.hidden_size, in = rnn->config.input_size;
+    for (int d = 0; d < directions(&rnn->config); d++) {
+        const float *w = rnn->layers[d].weight_ih.value.data;
+        float *rows = c->w_ih_rows[d].data;
+        for (int g = 0; g < G; g++)
+            for (int v = 0; v < in; v++) rows[(size_t)v * G + g] = w[(size_t)g * in + v];
+    }
+}
+
+static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
+                         const int *ids, int T, int B, const int *lengths, const el_tensor *h0,
+                         const el_tensor *c0, el_tensor *y, el_tensor *hn, el_tensor *cn,
+                         const char *fn)
+{
     if (!rnn->layers) return el__fail(EL_ERR_STATE, "%s: the layer is not initialised", fn);
-    el_status s = check_forward_args(rnn, x, lengths, h0, c0, y, hn, cn);
+    el_status s = check_forward_args(fn, rnn, T, B, lengths, h0, c0, y, hn, cn);
     if (s) return s;
     const el_rnn_config *cfg = &rnn->config;
     int L = cfg->num_layers, D = directions(cfg);
@@ -562,11 +591,12 @@ el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     cache->forward_done = 0;
     cache->config = *cfg;
     cache->dropout_active = dropout_active;
-    s = plan_batch(cache, x->shape[0], x->shape[1], lengths);
+    cache->one_hot = ids != NULL;
+    s = plan_batch(cache, T, B, lengths);
     if (!s) s = size_forward_buffers(cache, cfg);
     if (!s) s = pack_recurrent_weights(rnn, cache, 0);
     if (s) return s;
-    pack_rows(cache, x->data, cache->x.data, cfg->input_size);
+    pack_input(rnn, cache, x, ids);
     el_dropout dropout = {cfg->dropout, 1};
     for (int l = 0; l < L; l++) {
         for (int d = 0; d < D; d++) forward_direction(rnn, cache, l, d, h0, c0, hn, cn);
@@ -579,6 +609,45 @@ el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     unpack_rows(cache, cache->out[L - 1].data, y->data, D * cfg->hidden_size);
     cache->forward_done = 1;
     return EL_OK;
+}
+
+el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
+                         const int *lengths, const el_tensor *h0, const el_tensor *c0, el_tensor *y,
+                         el_tensor *hn, el_tensor *cn)
+{
+    const char *fn = "el_rnn_forward";
+    EL_REQUIRE(rnn, fn);
+    EL_REQUIRE(cache, fn);
+    EL_REQUIRE(x, fn);
+    EL_REQUIRE(y, fn);
+    if (x->ndim != 3 || x->shape[2] != rnn->config.input_size) {
+        char have[64];
+        return el__fail(EL_ERR_SHAPE, "%s: x is %s, expected (T, B, %d)", fn,
+                        el_tensor_shape_string(x, have, sizeof have), rnn->config.input_size);
+    }
+    return forward(rnn, cache, rng, x, NULL, x->shape[0], x->shape[1], lengths, h0, c0, y, hn, cn,
+                   fn);
+}
+
+el_status el_rnn_forward_ids(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const int *ids,
+                             int steps, int batch, const int *lengths, const el_tensor *h0,
+                             const el_tensor *c0, el_tensor *y, el_tensor *hn, el_tensor *cn)
+{
+    const char *fn = "el_rnn_forward_ids";
+    EL_REQUIRE(rnn, fn);
+    EL_REQUIRE(cache, fn);
+    EL_REQUIRE(ids, fn);
+    EL_REQUIRE(y, fn);
+    if (steps < 1 || batch < 1)
+        return el__fail(EL_ERR_INVALID, "%s: %d steps of %d sequences", fn, steps, batch);
+    for (size_t i = 0; i < (size_t)steps * batch; i++)
+        if (ids[i] < 0 || ids[i] >= rnn->config.input_size) {
+            /* Padded steps are never read, but an id there is still checked:
+             * a caller's bad id is a bug to report, not to skip. */
+            return el__fail(EL_ERR_INVALID, "%s: ids[%zu] = %d outside [0, %d)", fn, i, ids[i],
+                            rnn->config.input_size);
+        }
+    return forward(rnn, cache, rng, NULL, ids, steps, batch, lengths, h0, c0, y, hn, cn, fn);
 }
 
 /* The backward time loop over the sequences this thread owns, in the
@@ -632,6 +701,25 @@ static void column_sums(float *out, const float *x, int rows, int cols, int stri
     }
 }
 
+/* dW_ih += dgxᵀ x for one-hot rows x: row r adds its gradient to the
+ * column of its id.  Summed as rows of W_ihᵀ (contiguous, vectorised), then
+ * added to W_ih's gradient once, over the gate columns [g0, g1). */
+EL__SIMD_CLONES
+static void one_hot_weight_gradient(const el_rnn_cache *c, const float *dgx, float *grad, int in,
+                                    int G, int g0, int g1)
+{
+    float *rows = c->dw_ih_rows.data;
+    for (int v = 0; v < in; v++)
+        memset(rows + (size_t)v * G + g0, 0, (size_t)(g1 - g0) * sizeof(float));
+    for (int r = 0; r < c->rows; r++) {
+        float *restrict to = rows + (size_t)c->ids[r] * G;
+        const float *restrict from = dgx + (size_t)r * G;
+        for (int g = g0; g < g1; g++) to[g] += from[g];
+    }
+    for (int g = g0; g < g1; g++)
+        for (int v = 0; v < in; v++) grad[(size_t)g * in + v] += rows[(size_t)v * G + g];
+}
+
 /* Every step's weight gradients at once, after the time loop, split by
  * gate rows; and the gradient of the layer's input, split by rows. */
 static void gradients_task(void *context, int index, int count)
@@ -646,8 +734,11 @@ static void gradients_task(void *context, int index, int count)
     const float *dgx = c->dgx.data;
     const float *dgh = cfg->cell == EL_CELL_GRU ? c->dgh.data : dgx;
     el__split(G, index, count, &g0, &g1);
-    el__gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
-             w->weight_ih.grad.data + (size_t)g0 * in, in);
+    if (input)
+        el__gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
+                 w->weight_ih.grad.data + (size_t)g0 * in, in);
+    else
+        one_hot_weight_gradient(c, dgx, w->weight_ih.grad.data, in, G, g0, g1);
     el__gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, c->tracks[slot].hprev.data, H, 1.0f,
              w->weight_hh.grad.data + (size_t)g0 * H, H);
     column_sums(w->bias_ih.grad.data + g0, dgx + g0, N, g1 - g0, G);
@@ -720,6 +811,10 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
     int L = cfg->num_layers, D = directions(cfg), H = cfg->hidden_size;
     int G = el_cell_gates(cfg->cell) * H, N = cache->rows;
     int width = cfg->input_size > D * H ? cfg->input_size : D * H;
+    if (cache->one_hot && dx)
+        return el__fail(EL_ERR_INVALID,
+                        "%s: the input was ids (el_rnn_forward_ids), which have no gradient", fn);
+    if (cache->one_hot && (s = ensure2(&cache->dw_ih_rows, cfg->input_size, G))) return s;
     if ((s = ensure2(&cache->dgx, N, G)) ||
         (cfg->cell == EL_CELL_GRU && (s = ensure2(&cache->dgh, N, G))) ||
         (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)) ||

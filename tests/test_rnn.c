@@ -866,3 +866,69 @@ static void check_threads(el_cell cell, uint64_t seed)
 Test(rnn_threads, rnn_tanh) { check_threads(EL_CELL_RNN_TANH, 900); }
 Test(rnn_threads, gru) { check_threads(EL_CELL_GRU, 901); }
 Test(rnn_threads, lstm) { check_threads(EL_CELL_LSTM, 902); }
+
+/* ---- one-hot inputs ------------------------------------------------------ */
+
+/* el_rnn_forward_ids equals el_rnn_forward on el_one_hot of the ids: the
+ * outputs, final states, and every gradient but the input's, with ragged
+ * lengths, stacked and bidirectional layers. */
+static void check_one_hot_ids(el_cell cell, uint64_t seed)
+{
+    enum { T = 5, B = 4, IN = 7 };
+    el_rng rng;
+    el_rng_seed(&rng, seed);
+    el_rnn_config cfg = {cell, IN, 6, 2, 1, 0.0f};
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, NULL, &cfg, &rng));
+    const int lengths[B] = {5, 2, 4, 0};
+    int ids[T * B];
+    for (int i = 0; i < T * B; i++) ids[i] = (int)el_rng_below(&rng, IN);
+    rnn_io dense, hot;
+    io_random(&dense, &cfg, T, B, lengths, &rng);
+    EL_TEST_OK(el_one_hot(ids, T * B, IN, &dense.x));
+    io_random(&hot, &cfg, T, B, lengths, &rng);
+    EL_TEST_OK(el_tensor_copy(&hot.h0, &dense.h0));
+    EL_TEST_OK(el_tensor_copy(&hot.dy, &dense.dy));
+    EL_TEST_OK(el_tensor_copy(&hot.dhn, &dense.dhn));
+    if (cell == EL_CELL_LSTM) {
+        EL_TEST_OK(el_tensor_copy(&hot.c0, &dense.c0));
+        EL_TEST_OK(el_tensor_copy(&hot.dcn, &dense.dcn));
+    }
+    el_rnn_cache *cache;
+    EL_TEST_OK(el_rnn_cache_create(&cache));
+    el_tensor want_grads, got_grads;
+    zero_grads(&rnn);
+    io_forward(&rnn, cache, NULL, &dense);
+    io_backward(&rnn, cache, &dense);
+    snapshot_grads(&rnn, &want_grads);
+    zero_grads(&rnn);
+    EL_TEST_OK(el_rnn_forward_ids(&rnn, cache, NULL, ids, T, B, lengths, &hot.h0, given(&hot.c0),
+                                  &hot.y, &hot.hn, given(&hot.cn)));
+    EL_TEST_FAILS(el_rnn_backward(&rnn, cache, &hot.dy, &hot.dhn, given(&hot.dcn), &hot.dx,
+                                  &hot.dh0, given(&hot.dc0)),
+                  EL_ERR_INVALID);
+    EL_TEST_OK(el_rnn_backward(&rnn, cache, &hot.dy, &hot.dhn, given(&hot.dcn), NULL, &hot.dh0,
+                               given(&hot.dc0)));
+    snapshot_grads(&rnn, &got_grads);
+    expect_same("y", &hot.y, &dense.y, 1e-6, 1e-7);
+    expect_same("hn", &hot.hn, &dense.hn, 1e-6, 1e-7);
+    expect_same("dh0", &hot.dh0, &dense.dh0, 1e-5, 1e-6);
+    expect_same("parameter gradients", &got_grads, &want_grads, 1e-5, 1e-6);
+    if (cell == EL_CELL_LSTM) expect_same("dc0", &hot.dc0, &dense.dc0, 1e-5, 1e-6);
+    ids[3] = IN;
+    EL_TEST_FAILS(
+        el_rnn_forward_ids(&rnn, cache, NULL, ids, T, B, lengths, NULL, NULL, &hot.y, NULL, NULL),
+        EL_ERR_INVALID);
+    el_tensor_free(&want_grads);
+    el_tensor_free(&got_grads);
+    el_rnn_cache_free(cache);
+    io_free(&dense);
+    io_free(&hot);
+    el_rnn_free(&rnn);
+}
+
+Test(rnn, one_hot_ids_match_one_hot_tensors)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        check_one_hot_ids(all_cells[i], 300 + i);
+}

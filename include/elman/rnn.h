@@ -96,6 +96,17 @@ EL_API el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, c
                                 const int *lengths, const el_tensor *h0, const el_tensor *c0,
                                 el_tensor *y, el_tensor *hn, el_tensor *cn);
 
+/* The same on one-hot inputs: ids (T, B), time-major, each in [0,
+ * input_size), stand for x = el_one_hot(ids).  The input projection copies
+ * W_ih's columns instead of multiplying by x, and backward adds to them
+ * (a character model's inputs are ids, and the product costs as much as the
+ * recurrence at a vocabulary of a few hundred).  el_rnn_backward after it
+ * takes no dx. */
+EL_API el_status el_rnn_forward_ids(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const int *ids,
+                                    int steps, int batch, const int *lengths, const el_tensor *h0,
+                                    const el_tensor *c0, el_tensor *y, el_tensor *hn,
+                                    el_tensor *cn);
+
 /* Backpropagates through the last forward call.  dy (T, B, D*H), dhn and dcn
  * (layers*D, B, H) may each be NULL for zero.  Writes dx, dh0 and dc0 (each
  * may be NULL when not wanted) and accumulates every parameter's gradient. */
