@@ -62,7 +62,7 @@ static const options default_options = {
     .seq_len = 100,
     .batch = 32,
     .epochs = 10,
-    .lr = 2e-3f,
+    .lr = 1e-2f,
     .clip = 5.0f,
     .schedule = SCHEDULE_COSINE,
     .validation_fraction = 0.05f,
@@ -93,7 +93,7 @@ static void print_usage(void)
            "  --batch N               parallel streams through the text (default 32)\n"
            "  --epochs N              passes over the text (default 10)\n"
            "  --minutes M             stop after M minutes instead (0: no limit)\n"
-           "  --lr X                  Adam's learning rate (default 0.002)\n"
+           "  --lr X                  Adam's learning rate (default 0.01)\n"
            "  --schedule constant|cosine   the rate over the run (default cosine, to zero\n"
            "                          over --epochs)\n"
            "  --clip X                clip the gradient's norm to X, 0 for none (default 5)\n"

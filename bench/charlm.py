@@ -5,7 +5,7 @@ Both sides train charlm's default model (a one-layer LSTM of 256 over
 one-hot characters, a linear output layer, cross-entropy) the same way: the
 training part of the text cut into 32 contiguous streams read 100
 characters at a time with the state carried (truncated BPTT), Adam at
-2e-3 with a constant rate, gradients clipped to norm 5.  Each side trains
+0.01 with a constant rate, gradients clipped to norm 5.  Each side trains
 for the same wall-clock budget in a fresh process, at 1 and then 2 threads
 (PyTorch with OMP_WAIT_POLICY=PASSIVE, its best setting at 2).
 
@@ -43,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from make_safetensors_fixture import serialize  # noqa: E402
 
-HIDDEN, SEQ_LEN, BATCH, LR, CLIP, VALIDATION, TEMPERATURE = 256, 100, 32, 2e-3, 5.0, 0.05, 0.8
+HIDDEN, SEQ_LEN, BATCH, LR, CLIP, VALIDATION, TEMPERATURE = 256, 100, 32, 1e-2, 5.0, 0.05, 0.8
 
 TORCH_SIDE = r"""
 import json, math, sys, time, torch
