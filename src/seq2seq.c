@@ -20,8 +20,8 @@ struct el_seq2seq_cache {
     el_ids source, source_lengths;                /* framed encoder input */
     el_ids target_in, target_out, target_lengths; /* framed decoder input and targets */
     el_ids step_ids, step_lengths;
-    el_tensor enc_x, enc_y, enc_hn, enc_cn, enc_dhn, enc_dcn;
-    el_tensor dec_x, dec_y, dec_dy, h0, c0, dh0, dc0;
+    el_tensor enc_y, enc_hn, enc_cn, enc_dhn, enc_dcn;
+    el_tensor dec_y, dec_dy, h0, c0, dh0, dc0;
     el_tensor logits, dlogits;
     el_tensor state[2], cell[2]; /* the decoder's state between single steps */
     el_tensor beam_logp;
@@ -84,10 +84,10 @@ static void free_cache(el_seq2seq_cache *c)
     el_ids *ids[] = {&c->source,         &c->source_lengths, &c->target_in,   &c->target_out,
                      &c->target_lengths, &c->step_ids,       &c->step_lengths};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) el_ids_free(ids[i]);
-    el_tensor *t[] = {&c->enc_x,    &c->enc_y,    &c->enc_hn,  &c->enc_cn,  &c->enc_dhn,
-                      &c->enc_dcn,  &c->dec_x,    &c->dec_y,   &c->dec_dy,  &c->h0,
-                      &c->c0,       &c->dh0,      &c->dc0,     &c->logits,  &c->dlogits,
-                      &c->state[0], &c->state[1], &c->cell[0], &c->cell[1], &c->beam_logp};
+    el_tensor *t[] = {&c->enc_y,   &c->enc_hn,  &c->enc_cn,   &c->enc_dhn,  &c->enc_dcn,
+                      &c->dec_y,   &c->dec_dy,  &c->h0,       &c->c0,       &c->dh0,
+                      &c->dc0,     &c->logits,  &c->dlogits,  &c->state[0], &c->state[1],
+                      &c->cell[0], &c->cell[1], &c->beam_logp};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) el_tensor_free(t[i]);
     el__free(c);
 }
@@ -240,20 +240,18 @@ static el_status encode(el_seq2seq *m, const el_batch *batch, el_rng *rng)
 {
     el_seq2seq_cache *c = m->cache;
     const int *lengths = NULL;
-    int B = batch->size, H = m->config.hidden_size, V = m->config.vocab_size;
+    int B = batch->size, H = m->config.hidden_size;
     int L = m->config.num_layers, D = directions(m);
     el_status s = frame_source(m, batch, &lengths);
     int T = c->source_steps;
-    if (!s) s = ensure3(&c->enc_x, T, B, V);
     if (!s) s = ensure3(&c->enc_y, T, B, D * H);
     if (!s) s = ensure3(&c->enc_hn, L * D, B, H);
     if (!s && is_lstm(m)) s = ensure3(&c->enc_cn, L * D, B, H);
     if (!s) s = ensure3(&c->h0, L, B, H);
     if (!s && is_lstm(m)) s = ensure3(&c->c0, L, B, H);
-    if (!s) s = el_one_hot(c->source.data, c->source.count, V, &c->enc_x);
     if (!s)
-        s = el_rnn_forward(&m->encoder, c->encoder, rng, &c->enc_x, lengths, NULL, NULL, &c->enc_y,
-                           &c->enc_hn, is_lstm(m) ? &c->enc_cn : NULL);
+        s = el_rnn_forward_ids(&m->encoder, c->encoder, rng, c->source.data, T, B, lengths, NULL,
+                               NULL, &c->enc_y, &c->enc_hn, is_lstm(m) ? &c->enc_cn : NULL);
     if (s) return s;
     size_t per_layer = (size_t)B * H;
     for (int l = 0; l < L; l++)
@@ -294,8 +292,7 @@ static el_status size_decoder(el_seq2seq *m, int T, int B)
 {
     el_seq2seq_cache *c = m->cache;
     int H = m->config.hidden_size, V = m->config.vocab_size, L = m->config.num_layers;
-    el_status s = ensure3(&c->dec_x, T, B, V);
-    if (!s) s = ensure3(&c->dec_y, T, B, H);
+    el_status s = ensure3(&c->dec_y, T, B, H);
     if (!s) s = ensure3(&c->dec_dy, T, B, H);
     if (!s) s = ensure2(&c->logits, T * B, V);
     if (!s) s = ensure2(&c->dlogits, T * B, V);
@@ -313,10 +310,10 @@ static el_status decode_forced(el_seq2seq *m, const int *lengths, el_rng *rng)
 {
     el_seq2seq_cache *c = m->cache;
     el_status s = reserve_decoder_caches(c, 1);
-    if (!s) s = el_one_hot(c->target_in.data, c->target_in.count, m->config.vocab_size, &c->dec_x);
     if (!s)
-        s = el_rnn_forward(&m->decoder, c->decoder[0], rng, &c->dec_x, lengths, &c->h0,
-                           is_lstm(m) ? &c->c0 : NULL, &c->dec_y, NULL, NULL);
+        s = el_rnn_forward_ids(&m->decoder, c->decoder[0], rng, c->target_in.data, c->target_steps,
+                               c->batch, lengths, &c->h0, is_lstm(m) ? &c->c0 : NULL, &c->dec_y,
+                               NULL, NULL);
     if (!s) s = el_dense_forward(&m->output, &c->dec_y, &c->logits);
     return s;
 }
@@ -336,15 +333,13 @@ static el_status decoder_step(el_seq2seq *m, el_rnn_cache *cache, int t, int fro
 {
     el_seq2seq_cache *c = m->cache;
     int B = c->batch, H = m->config.hidden_size, V = m->config.vocab_size;
-    el_tensor x, y, logits;
-    el_status s = el_tensor_view(&x, &c->dec_x, (size_t)t * B * V, 3, (int[]){1, B, V});
-    if (!s) s = el_tensor_view(&y, &c->dec_y, (size_t)t * B * H, 3, (int[]){1, B, H});
+    el_tensor y, logits;
+    el_status s = el_tensor_view(&y, &c->dec_y, (size_t)t * B * H, 3, (int[]){1, B, H});
     if (!s) s = el_tensor_view(&logits, &c->logits, (size_t)t * B * V, 2, (int[]){B, V});
-    if (!s) s = el_one_hot(c->step_ids.data, (size_t)B, V, &x);
     if (!s)
-        s = el_rnn_forward(&m->decoder, cache, rng, &x, lengths, &c->state[from],
-                           is_lstm(m) ? &c->cell[from] : NULL, &y, &c->state[!from],
-                           is_lstm(m) ? &c->cell[!from] : NULL);
+        s = el_rnn_forward_ids(&m->decoder, cache, rng, c->step_ids.data, 1, B, lengths,
+                               &c->state[from], is_lstm(m) ? &c->cell[from] : NULL, &y,
+                               &c->state[!from], is_lstm(m) ? &c->cell[!from] : NULL);
     if (!s) s = el_dense_forward(&m->output, &y, &logits);
     return s;
 }
