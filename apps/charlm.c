@@ -17,9 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,14 +218,6 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-/* Two threads trained 1.5x faster than one on two cores in bench/charlm.py;
- * the streams are split between the threads. */
-static int default_threads(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores >= 2 ? 2 : 1;
-}
-
 /* The bundled text: installed, or in the source tree. */
 static const char *default_text(void)
 {
@@ -258,20 +248,6 @@ typedef struct run {
     double started;
     FILE *metrics;
 } run;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int signo)
-{
-    (void)signo;
-    interrupted = 1;
-}
-
-static int library_failure(void)
-{
-    cli_error("%s", el_last_error());
-    return 1;
-}
 
 static void run_free(run *r)
 {
@@ -335,7 +311,7 @@ static int load_text(run *r, const char *path, int build_vocab)
     el_clusters clusters = {0};
     el_status s = el_clusters_split(&clusters, text, len, path, 1);
     free(text);
-    if (s) return library_failure();
+    if (s) return cli_library_failure();
     if (build_vocab) {
         size_t held_out = (size_t)((double)clusters.count * r->opts.validation_fraction);
         r->train_count = clusters.count - held_out;
@@ -347,7 +323,7 @@ static int load_text(run *r, const char *path, int build_vocab)
     }
     if (!s) s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, &r->ids);
     el_clusters_free(&clusters);
-    return s ? library_failure() : 0;
+    return s ? cli_library_failure() : 0;
 }
 
 /* The text must give every chunk of training its full --seq-len, and leave
@@ -399,9 +375,7 @@ static el_status save(run *r, const char *path)
     if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
     if (!s) s = meta_set_int(w, "train.epoch", r->epoch);
     if (!s) s = meta_set_int(w, "train.chunk", r->chunk);
-    char rng_text[48];
-    snprintf(rng_text, sizeof rng_text, "%" PRIu64 " %" PRIu64, r->rng.state, r->rng.increment);
-    if (!s) s = el_checkpoint_set_meta(w, "train.rng", rng_text);
+    if (!s) s = meta_set_rng(w, "train.rng", &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
@@ -413,18 +387,14 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     if (meta_check_kind(c, path, "charlm")) return -1;
-    const char *cell = meta_get(c, path, "charlm.cell"), *vocab = meta_get(c, path, "elman.vocab");
-    if (!cell || !vocab) return -1;
+    const char *cell = meta_get(c, path, "charlm.cell");
+    if (!cell) return -1;
     if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
     if (meta_get_int(c, path, "charlm.hidden", &o->hidden) ||
         meta_get_int(c, path, "charlm.layers", &o->layers) ||
         meta_get_float(c, path, "charlm.dropout", &o->dropout))
         return -1;
-    if (el_vocab_from_json(&r->vocab, vocab)) {
-        cli_error("%s: its vocabulary: %s", path, el_last_error());
-        return -1;
-    }
-    return 0;
+    return meta_get_vocab(c, path, &r->vocab);
 }
 
 /* Everything a resumed run needs to continue as the first would have. */
@@ -432,9 +402,9 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed, epoch, chunk;
-    const char *text = meta_get(c, path, "train.text"), *rng = meta_get(c, path, "train.rng");
+    const char *text = meta_get(c, path, "train.text");
     const char *schedule = meta_get(c, path, "train.schedule");
-    if (!text || !rng || !schedule ||
+    if (!text || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
         meta_get_int(c, path, "train.seq_len", &o->seq_len) ||
         meta_get_int(c, path, "train.batch_size", &o->batch) ||
@@ -446,10 +416,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_long(c, path, "train.epoch", &epoch) ||
         meta_get_long(c, path, "train.chunk", &chunk))
         return -1;
-    if (sscanf(rng, "%" SCNu64 " %" SCNu64, &r->rng.state, &r->rng.increment) != 2) {
-        cli_error("%s: metadata \"train.rng\" is \"%s\"", path, rng);
-        return -1;
-    }
+    if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->text) o->text = text;
     o->seed = (uint64_t)seed;
     r->epoch = epoch;
@@ -471,7 +438,7 @@ static int load_stream_state(run *r, const el_checkpoint *c, const char *path)
             return -1;
         }
         if (el_tensor_ensure(into[i], view.ndim, view.shape) || el_tensor_copy(into[i], &view))
-            return library_failure();
+            return cli_library_failure();
     }
     return 0;
 }
@@ -491,10 +458,10 @@ static el_status make_model(run *r, el_rng *init)
 static int load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
-    if (el_checkpoint_read(&c, r->opts.model)) return library_failure();
+    if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
     int bad = load_model_config(r, c, r->opts.model);
     if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
-        bad = library_failure();
+        bad = cli_library_failure();
     el_checkpoint_free(c);
     if (!bad) el_charlm_train(&r->model, 0);
     return bad;
@@ -563,7 +530,7 @@ static el_status train_epoch(run *r, double *mean_bpc, long *chars)
     long counted = 0;
     el_status s = EL_OK;
     *chars = 0;
-    while (!s && r->chunk < chunks && !interrupted && !out_of_time(r)) {
+    while (!s && r->chunk < chunks && !cli_interrupted() && !out_of_time(r)) {
         int steps;
         float loss, norm;
         s = el_charlm_chunk(r->ids.data, r->train_count, offset, r->streams, r->opts.seq_len,
@@ -614,11 +581,11 @@ static int prepare_training(run *r)
     if (!o->resume) {
         if (!o->text) o->text = default_text();
         if (load_text(r, o->text, 1) || check_lengths(r, o->text)) return -1;
-        if (make_model(r, &init)) return library_failure();
+        if (make_model(r, &init)) return cli_library_failure();
         el_rng_seed(&r->rng, o->seed + 1);
     } else {
         el_checkpoint *c = NULL;
-        if (el_checkpoint_read(&c, o->resume)) return library_failure();
+        if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
         long long characters = 0;
         int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume) ||
                   meta_get_long(c, o->resume, "train.text_characters", &characters) ||
@@ -633,13 +600,13 @@ static int prepare_training(run *r)
             bad = check_lengths(r, o->text);
         }
         if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
-            bad = library_failure();
+            bad = cli_library_failure();
         if (!bad) {
             el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
             adam.lr = o->lr;
             if (el_optimizer_create(&r->optimizer, &adam, &r->params) ||
                 el_checkpoint_load_optimizer(c, r->optimizer))
-                bad = library_failure();
+                bad = cli_library_failure();
             else
                 bad = load_stream_state(r, c, o->resume);
         }
@@ -649,7 +616,7 @@ static int prepare_training(run *r)
     if (!r->optimizer) {
         el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
         adam.lr = o->lr;
-        if (el_optimizer_create(&r->optimizer, &adam, &r->params)) return library_failure();
+        if (el_optimizer_create(&r->optimizer, &adam, &r->params)) return cli_library_failure();
     }
     r->inputs = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
     r->targets = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
@@ -679,25 +646,25 @@ static int train(run *r)
     if (r->streams < o->batch)
         printf("(the text is short: %d streams instead of --batch %d)\n", r->streams, o->batch);
     fflush(stdout);
-    signal(SIGINT, on_interrupt);
+    cli_catch_interrupt();
     r->started = progress_now();
     double val_bpc = NAN, training_seconds = 0;
     long trained = 0;
-    while (r->epoch < o->epochs && !interrupted && !out_of_time(r)) {
+    while (r->epoch < o->epochs && !cli_interrupted() && !out_of_time(r)) {
         double train_bpc, started = progress_now();
         long chars;
-        if (train_epoch(r, &train_bpc, &chars)) return library_failure();
+        if (train_epoch(r, &train_bpc, &chars)) return cli_library_failure();
         double seconds = progress_now() - started;
         trained += chars;
         training_seconds += seconds;
-        if (interrupted || out_of_time(r)) break;
+        if (cli_interrupted() || out_of_time(r)) break;
         r->epoch++;
         r->chunk = 0;
         el_charlm_state_free(&r->state);
         el_charlm_train(&r->model, 0);
         el_status s = text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc);
         el_charlm_train(&r->model, 1);
-        if (s || save(r, o->out)) return library_failure();
+        if (s || save(r, o->out)) return cli_library_failure();
         printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", r->epoch,
                train_bpc, val_bpc, chars / (seconds + 1e-9));
         fflush(stdout);
@@ -707,8 +674,8 @@ static int train(run *r)
             fflush(r->metrics);
         }
     }
-    if (save(r, o->out)) return library_failure();
-    if (interrupted) {
+    if (save(r, o->out)) return cli_library_failure();
+    if (cli_interrupted()) {
         printf("interrupted: saved %s at epoch %ld, chunk %ld; continue with --resume %s\n", o->out,
                r->epoch + 1, r->chunk, o->out);
         return 130;
@@ -716,7 +683,7 @@ static int train(run *r)
     if (isnan(val_bpc)) { /* the time ran out inside the first epoch */
         el_charlm_train(&r->model, 0);
         if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc))
-            return library_failure();
+            return cli_library_failure();
     }
     printf("trained on %ld characters in %.1f s: %.0f chars/s\n", trained, training_seconds,
            trained / (training_seconds + 1e-9));
@@ -744,7 +711,7 @@ static int prompt_ids(run *r, el_ids *ids)
         }
     }
     el_clusters clusters = {0};
-    if (el_clusters_split(&clusters, prompt, len, "--prompt", 1)) return library_failure();
+    if (el_clusters_split(&clusters, prompt, len, "--prompt", 1)) return cli_library_failure();
     el_status s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, ids);
     long unknown = 0;
     for (size_t i = 0; i < ids->count; i++) unknown += ids->data[i] == EL_UNK;
@@ -754,7 +721,7 @@ static int prompt_ids(run *r, el_ids *ids)
                 unknown, unknown > 1 ? "s" : "");
     if (!s && echo) fwrite(clusters.text, 1, clusters.bytes, stdout);
     el_clusters_free(&clusters);
-    return s ? library_failure() : 0;
+    return s ? cli_library_failure() : 0;
 }
 
 static int generate(run *r)
@@ -766,10 +733,10 @@ static int generate(run *r)
     el_rng rng;
     el_rng_seed(&rng, r->opts.seed);
     int status = 0, id = 0, last_newline = 1;
-    if (el_charlm_generator_create(&g, &r->model, &how)) status = library_failure();
+    if (el_charlm_generator_create(&g, &r->model, &how)) status = cli_library_failure();
     if (!status) status = prompt_ids(r, &prompt);
     for (size_t i = 0; i < prompt.count && !status; i++)
-        if (el_charlm_generator_feed(g, prompt.data[i])) status = library_failure();
+        if (el_charlm_generator_feed(g, prompt.data[i])) status = cli_library_failure();
     if (!status && r->opts.prompt && *r->opts.prompt)
         last_newline = prompt.data[prompt.count - 1] == el_vocab_id(r->vocab, "\n", 1);
     /* On a terminal, each character shows as soon as it is made; into a
@@ -777,7 +744,7 @@ static int generate(run *r)
     int terminal = isatty(STDOUT_FILENO);
     for (int n = 0; n < r->opts.length && !status; n++) {
         if (el_charlm_generator_draw(g, &rng, &id) || el_charlm_generator_feed(g, id)) {
-            status = library_failure();
+            status = cli_library_failure();
             break;
         }
         size_t len;
@@ -803,7 +770,7 @@ static int eval(run *r)
     long unknown = 0;
     for (size_t i = 0; i < r->ids.count; i++) unknown += r->ids.data[i] == EL_UNK;
     double bpc;
-    if (text_bpc(r, 0, r->ids.count, &bpc)) return library_failure();
+    if (text_bpc(r, 0, r->ids.count, &bpc)) return cli_library_failure();
     printf("%s: %zu characters, %ld never seen in training (<unk>)\n", r->opts.text, r->ids.count,
            unknown);
     printf("bpc: %.4f\n", bpc);
@@ -816,8 +783,8 @@ int main(int argc, char **argv)
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
-    if (el_set_threads(r.opts.threads ? r.opts.threads : default_threads()))
-        return library_failure();
+    if (el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
+        return cli_library_failure();
     status = r.opts.mode == MODE_TRAIN      ? train(&r)
              : r.opts.mode == MODE_GENERATE ? generate(&r)
                                             : eval(&r);

@@ -1,3 +1,5 @@
+#define _POSIX_C_SOURCE 200809L
+
 #include "cli.h"
 
 #include <ctype.h>
@@ -7,7 +9,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "elman/status.h"
 
 /* cli_parse_u64 reads with strtoull, so it must hold exactly 64 bits. */
 _Static_assert(ULLONG_MAX == UINT64_MAX, "unsigned long long is not 64 bits");
@@ -120,3 +126,23 @@ int cli_parse_choice(const char *flag, const char *text, const char *const *choi
     cli_error("%s: expected one of %s, got '%s'", flag, list, text);
     return -1;
 }
+
+int cli_library_failure(void)
+{
+    cli_error("%s", el_last_error());
+    return 1;
+}
+
+int cli_default_threads(void) { return sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1; }
+
+static volatile sig_atomic_t interrupt_seen;
+
+static void on_interrupt(int signo)
+{
+    (void)signo;
+    interrupt_seen = 1;
+}
+
+void cli_catch_interrupt(void) { signal(SIGINT, on_interrupt); }
+
+int cli_interrupted(void) { return interrupt_seen; }

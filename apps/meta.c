@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,4 +85,33 @@ int meta_check_kind(const el_checkpoint *c, const char *path, const char *kind)
     else
         cli_error("%s: not an elman %s model (no \"elman.kind\" in its metadata)", path, kind);
     return -1;
+}
+
+el_status meta_set_rng(el_checkpoint_writer *w, const char *key, const el_rng *rng)
+{
+    char text[48];
+    snprintf(text, sizeof text, "%" PRIu64 " %" PRIu64, rng->state, rng->increment);
+    return el_checkpoint_set_meta(w, key, text);
+}
+
+int meta_get_rng(const el_checkpoint *c, const char *path, const char *key, el_rng *rng)
+{
+    const char *v = meta_get(c, path, key);
+    if (!v) return -1;
+    if (sscanf(v, "%" SCNu64 " %" SCNu64, &rng->state, &rng->increment) != 2) {
+        cli_error("%s: metadata \"%s\" is \"%s\", not a generator's state", path, key, v);
+        return -1;
+    }
+    return 0;
+}
+
+int meta_get_vocab(const el_checkpoint *c, const char *path, el_vocab **vocab)
+{
+    const char *v = meta_get(c, path, "elman.vocab");
+    if (!v) return -1;
+    if (el_vocab_from_json(vocab, v)) {
+        cli_error("%s: its vocabulary: %s", path, el_last_error());
+        return -1;
+    }
+    return 0;
 }

@@ -5,6 +5,8 @@
 #define ELMAN_APPS_META_H
 
 #include "elman/checkpoint.h"
+#include "elman/rng.h"
+#include "elman/vocab.h"
 
 el_status meta_set_int(el_checkpoint_writer *w, const char *key, long long value);
 /* Written with 17 significant digits, so a double reads back exactly. */
@@ -17,6 +19,13 @@ int meta_get_long(const el_checkpoint *c, const char *path, const char *key, lon
 int meta_get_int(const el_checkpoint *c, const char *path, const char *key, int *out);
 int meta_get_float(const el_checkpoint *c, const char *path, const char *key, float *out);
 int meta_get_double(const el_checkpoint *c, const char *path, const char *key, double *out);
+
+/* A random generator's state, as "STATE INCREMENT". */
+el_status meta_set_rng(el_checkpoint_writer *w, const char *key, const el_rng *rng);
+int meta_get_rng(const el_checkpoint *c, const char *path, const char *key, el_rng *rng);
+
+/* The vocabulary saved under "elman.vocab". */
+int meta_get_vocab(const el_checkpoint *c, const char *path, el_vocab **vocab);
 
 /* Checks "elman.kind" ("seq2seq", "charlm"): a model of another kind is
  * refused with "MODEL: a seq2seq model, not a charlm model". */

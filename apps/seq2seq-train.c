@@ -16,8 +16,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,14 +220,6 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-/* Two threads trained 1.4x faster than one on two cores (bench/seq2seq.py);
- * more split the batch too thinly for these small models. */
-static int default_threads(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores >= 2 ? 2 : 1;
-}
-
 /* The bundled word list: installed, or in the source tree. */
 static const char *default_words(void)
 {
@@ -264,20 +254,6 @@ typedef struct run {
     double started;
     FILE *metrics;
 } run;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int signo)
-{
-    (void)signo;
-    interrupted = 1;
-}
-
-static int library_failure(void)
-{
-    cli_error("%s", el_last_error());
-    return 1;
-}
 
 static void run_free(run *r)
 {
@@ -330,9 +306,7 @@ static el_status save(run *r, const char *path)
     if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
     if (!s) s = meta_set_int(w, "train.epoch", r->epoch);
     if (!s) s = meta_set_int(w, "train.batch", r->batch_in_epoch);
-    char rng_text[48];
-    snprintf(rng_text, sizeof rng_text, "%" PRIu64 " %" PRIu64, r->rng.state, r->rng.increment);
-    if (!s) s = el_checkpoint_set_meta(w, "train.rng", rng_text);
+    if (!s) s = meta_set_rng(w, "train.rng", &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
@@ -344,8 +318,8 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     if (meta_check_kind(c, path, "seq2seq")) return -1;
-    const char *cell = meta_get(c, path, "seq2seq.cell"), *vocab = meta_get(c, path, "elman.vocab");
-    if (!cell || !vocab) return -1;
+    const char *cell = meta_get(c, path, "seq2seq.cell");
+    if (!cell) return -1;
     if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
     if (meta_get_int(c, path, "seq2seq.hidden", &o->hidden) ||
         meta_get_int(c, path, "seq2seq.layers", &o->layers) ||
@@ -353,11 +327,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
         meta_get_float(c, path, "seq2seq.dropout", &o->dropout) ||
         meta_get_int(c, path, "seq2seq.padded_steps", &o->padded_steps))
         return -1;
-    if (el_vocab_from_json(&r->vocab, vocab)) {
-        cli_error("%s: its vocabulary: %s", path, el_last_error());
-        return -1;
-    }
-    return 0;
+    return meta_get_vocab(c, path, &r->vocab);
 }
 
 /* Everything a resumed run needs to continue as the first would have. */
@@ -365,9 +335,9 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed, epoch, batch;
-    const char *words = meta_get(c, path, "train.words"), *rng = meta_get(c, path, "train.rng");
+    const char *words = meta_get(c, path, "train.words");
     const char *schedule = meta_get(c, path, "train.schedule");
-    if (!words || !rng || !schedule ||
+    if (!words || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
         meta_get_int(c, path, "train.batch_size", &o->batch) ||
         meta_get_float(c, path, "train.lr", &o->lr) ||
@@ -380,10 +350,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_long(c, path, "train.epoch", &epoch) ||
         meta_get_long(c, path, "train.batch", &batch))
         return -1;
-    if (sscanf(rng, "%" SCNu64 " %" SCNu64, &r->rng.state, &r->rng.increment) != 2) {
-        cli_error("%s: metadata \"train.rng\" is \"%s\"", path, rng);
-        return -1;
-    }
+    if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->words) o->words = words;
     o->seed = (uint64_t)seed;
     r->epoch = epoch;
@@ -535,7 +502,7 @@ static el_status train_epoch(run *r, double *mean_loss, float *last_loss, long *
     double sum = 0, started = progress_now();
     long counted = 0;
     *words = 0;
-    while (!s && !interrupted && !out_of_time(r) &&
+    while (!s && !cli_interrupted() && !out_of_time(r) &&
            !(s = el_loader_next(r->train_loader, &batch)) && batch) {
         el_optimizer_set_lr(r->optimizer,
                             el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
@@ -594,18 +561,18 @@ static int train(run *r)
     options *o = &r->opts;
     if (o->resume) {
         el_checkpoint *c = NULL;
-        if (el_checkpoint_read(&c, o->resume)) return library_failure();
+        if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
         int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume);
         if (!bad && (load_data(r) || make_model(r) || el_checkpoint_load_params(c, &r->params) ||
                      el_checkpoint_load_optimizer(c, r->optimizer))) {
             el_checkpoint_free(c);
-            return library_failure();
+            return cli_library_failure();
         }
         el_checkpoint_free(c);
         if (bad) return 1;
     } else {
         if (!o->words) o->words = default_words();
-        if (load_data(r) || make_model(r)) return library_failure();
+        if (load_data(r) || make_model(r)) return cli_library_failure();
     }
     if (r->train_ids.count == 0) {
         cli_error("%s: no training words (the list is empty after the length filter)", o->words);
@@ -626,31 +593,31 @@ static int train(run *r)
            el_vocab_size(r->vocab), cell_names[o->cell], o->hidden, o->layers,
            o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
            el_param_list_numel(&r->params));
-    signal(SIGINT, on_interrupt);
+    cli_catch_interrupt();
     r->started = progress_now();
-    while (r->epoch < o->epochs && !interrupted && !out_of_time(r)) {
+    while (r->epoch < o->epochs && !cli_interrupted() && !out_of_time(r)) {
         double mean_loss, started = progress_now();
         float last_loss = 0;
         long words;
-        if (train_epoch(r, &mean_loss, &last_loss, &words)) return library_failure();
-        if (interrupted || out_of_time(r)) break;
+        if (train_epoch(r, &mean_loss, &last_loss, &words)) return cli_library_failure();
+        if (cli_interrupted() || out_of_time(r)) break;
         double seconds = progress_now() - started;
         r->epoch++;
         r->batch_in_epoch = 0;
         scores held;
-        if (evaluate(r, held_out, 1, &held) || save(r, o->out)) return library_failure();
+        if (evaluate(r, held_out, 1, &held) || save(r, o->out)) return cli_library_failure();
         report_epoch(r, mean_loss, last_loss, words, seconds, &held, held_out_name);
     }
-    if (save(r, o->out)) return library_failure();
-    if (interrupted) {
+    if (save(r, o->out)) return cli_library_failure();
+    if (cli_interrupted()) {
         printf("interrupted: saved %s at epoch %ld, batch %ld; continue with --resume %s\n", o->out,
                r->epoch + 1, r->batch_in_epoch, o->out);
         return 130;
     }
     scores test;
-    if (evaluate(r, r->test_loader, o->beam, &test)) return library_failure();
+    if (evaluate(r, r->test_loader, o->beam, &test)) return cli_library_failure();
     printf("ten test words (reversed input -> model's answer, and the word if it is wrong):\n");
-    if (show_samples(r)) return library_failure();
+    if (show_samples(r)) return cli_library_failure();
     printf("saved %s\n", o->out);
     printf("exact_match: %.4f (n=%ld)\n", test.count ? (double)test.exact / test.count : 0.0,
            test.count);
@@ -662,7 +629,7 @@ static int train(run *r)
 static int load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
-    if (el_checkpoint_read(&c, r->opts.model)) return library_failure();
+    if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
     int bad = load_model_config(r, c, r->opts.model);
     if (!bad) {
         el_seq2seq_config config = {(el_cell)r->opts.cell, el_vocab_size(r->vocab), r->opts.hidden,
@@ -672,7 +639,7 @@ static int load_for_use(run *r)
         r->model_ready = !s;
         if (!s) s = el_seq2seq_params(&r->model, &r->params);
         if (!s) s = el_checkpoint_load_params(c, &r->params);
-        if (s) bad = library_failure();
+        if (s) bad = cli_library_failure();
     }
     el_checkpoint_free(c);
     return bad;
@@ -688,7 +655,7 @@ static int eval(run *r)
     scores result;
     if (!s) s = evaluate(r, r->test_loader, r->opts.beam, &result);
     el_ids_free(&all);
-    if (s) return library_failure();
+    if (s) return cli_library_failure();
     printf("exact_match: %.4f (n=%ld)\n", result.count ? (double)result.exact / result.count : 0.0,
            result.count);
     return 0;
@@ -724,7 +691,7 @@ static int predict(run *r, int argc, char **argv)
     if (r->opts.first_word) {
         for (int i = r->opts.first_word; i < argc; i++)
             if (argv[i][0] != '-' && predict_one(r, argv[i], strlen(argv[i])))
-                return library_failure();
+                return cli_library_failure();
         return 0;
     }
     char *line = NULL;
@@ -733,7 +700,7 @@ static int predict(run *r, int argc, char **argv)
     int status = 0;
     while (!status && (n = getline(&line, &cap, stdin)) >= 0) {
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-        if (predict_one(r, line, (size_t)n)) status = library_failure();
+        if (predict_one(r, line, (size_t)n)) status = cli_library_failure();
     }
     free(line);
     return status;
@@ -745,8 +712,8 @@ int main(int argc, char **argv)
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
-    if (el_set_threads(r.opts.threads ? r.opts.threads : default_threads()))
-        return library_failure();
+    if (el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
+        return cli_library_failure();
     status = r.opts.mode == MODE_TRAIN  ? train(&r)
              : r.opts.mode == MODE_EVAL ? eval(&r)
                                         : predict(&r, argc, argv);
