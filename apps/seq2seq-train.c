@@ -455,6 +455,15 @@ static void ids_text(const el_vocab *v, const int *ids, size_t count, char *buf,
     if (el_vocab_decode(v, ids, count, buf, cap, NULL)) snprintf(buf, cap, "?");
 }
 
+/* Prints text and spaces up to width characters: printf's %-24s counts
+ * bytes, and "ü" or "ї" is two. */
+static void print_padded(const char *text, int width)
+{
+    int shown = 0;
+    for (const char *p = text; *p; p++) shown += ((unsigned char)*p & 0xC0) != 0x80;
+    printf("%s%*s", text, shown < width ? width - shown : 0, "");
+}
+
 /* The first few test words: the reversed input, the word, the model's guess. */
 static el_status show_samples(run *r)
 {
@@ -475,7 +484,11 @@ static el_status show_samples(run *r)
         ids_text(r->vocab, in, (size_t)n, input, sizeof input);
         ids_text(r->vocab, want, (size_t)n, target, sizeof target);
         ids_text(r->vocab, decoded[b].data, decoded[b].count, guess, sizeof guess);
-        printf("  %-24s -> %-24s %s\n", input, guess, strcmp(guess, target) ? target : "ok");
+        printf("  ");
+        print_padded(input, 24);
+        printf(" -> ");
+        print_padded(guess, 24);
+        printf(" %s\n", strcmp(guess, target) ? target : "ok");
     }
     for (int b = 0; b < DECODE_BATCH; b++) el_ids_free(&decoded[b]);
     return s;
