@@ -937,6 +937,109 @@ static el_status try_rnn_backward(long n)
     return s;
 }
 
+/* The same for one-hot ids: the first call also sizes the ids and the
+ * transposed W_ih. */
+static el_status try_rnn_forward_ids(long n)
+{
+    rnn_case c;
+    rnn_case_init(&c);
+    int ids[15];
+    for (int i = 0; i < 15; i++) ids[i] = i % 3;
+    arm(n);
+    el_status s = disarm(el_rnn_forward_ids(&c.rnn, c.cache, &c.rng, ids, 5, 3, rnn_lengths, NULL,
+                                            NULL, &c.y, NULL, NULL));
+    if (s)
+        EL_TEST_FAILS(rnn_case_backward(&c), EL_ERR_STATE);
+    else
+        EL_TEST_OK(rnn_case_backward(&c));
+    rnn_case_free(&c);
+    return s;
+}
+
+static el_status try_rnn_stepper(long n)
+{
+    el_rnn_config one_way = rnn_config;
+    one_way.bidirectional = 0;
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, NULL, &one_way, NULL));
+    el_rnn_stepper *stepper = NULL;
+    arm(n);
+    el_status s = disarm(el_rnn_stepper_create(&stepper, &rnn, 2));
+    if (s)
+        cr_assert_null(stepper);
+    else
+        EL_TEST_OK(el_rnn_step_ids(stepper, (int[]){0, 2}, NULL));
+    el_rnn_stepper_free(stepper);
+    el_rnn_free(&rnn);
+    return s;
+}
+
+static el_status try_sampler(long n)
+{
+    el_sampler *sampler = NULL;
+    el_sampling how = el_sampling_defaults();
+    arm(n);
+    el_status s = disarm(el_sampler_create(&sampler, 7, &how));
+    if (s) cr_assert_null(sampler);
+    el_sampler_free(sampler);
+    return s;
+}
+
+static const el_charlm_config charlm_config = {EL_CELL_LSTM, 9, 4, 2, 0.0f};
+
+static el_status try_charlm_init(long n)
+{
+    el_charlm m;
+    arm(n);
+    el_status s = disarm(el_charlm_init(&m, &charlm_config, NULL));
+    if (!s) el_charlm_free(&m);
+    return s;
+}
+
+/* A first training step sizes the model's workspaces and the state; after
+ * running out of memory the same model and state train once memory is back. */
+static el_status try_charlm_train_step(long n)
+{
+    el_charlm m;
+    EL_TEST_OK(el_charlm_init(&m, &charlm_config, NULL));
+    int ids[12] = {4, 5, 6, 7, 8, 4, 5, 6, 7, 8, 4, 5};
+    el_charlm_state state = {0};
+    float loss;
+    arm(n);
+    el_status s = disarm(el_charlm_train_step(&m, ids, ids, 4, 3, &state, NULL, &loss));
+    if (s) EL_TEST_OK(el_charlm_train_step(&m, ids, ids, 4, 3, &state, NULL, &loss));
+    el_charlm_state_free(&state);
+    el_charlm_free(&m);
+    return s;
+}
+
+static el_status try_charlm_generator(long n)
+{
+    el_charlm m;
+    EL_TEST_OK(el_charlm_init(&m, &charlm_config, NULL));
+    el_charlm_generator *g = NULL;
+    el_sampling how = el_sampling_defaults();
+    arm(n);
+    el_status s = disarm(el_charlm_generator_create(&g, &m, &how));
+    if (s)
+        cr_assert_null(g);
+    else
+        EL_TEST_OK(el_charlm_generator_feed(g, 5));
+    el_charlm_generator_free(g);
+    el_charlm_free(&m);
+    return s;
+}
+
+Test(errors, out_of_memory_in_character_models)
+{
+    sweep("el_rnn_forward_ids (first call)", try_rnn_forward_ids);
+    sweep("el_rnn_stepper_create", try_rnn_stepper);
+    sweep("el_sampler_create", try_sampler);
+    sweep("el_charlm_init", try_charlm_init);
+    sweep("el_charlm_train_step (first call)", try_charlm_train_step);
+    sweep("el_charlm_generator_create", try_charlm_generator);
+}
+
 Test(errors, out_of_memory_in_tensors)
 {
     sweep("el_tensor_alloc", try_tensor_alloc);
