@@ -188,13 +188,12 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("which command: train, generate or eval? (see --help)");
         return CLI_EXIT_USAGE;
     }
-    int first = 1;
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_usage();
         return -1;
     }
     if (cli_parse_choice("the command", argv[1], mode_names, &o->mode)) return CLI_EXIT_USAGE;
-    for (int i = first + 1; i < argc; i++) {
+    for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             print_usage();
             return -1;
@@ -470,8 +469,8 @@ static int load_for_use(run *r)
 /* ---- evaluation ------------------------------------------------------------- */
 
 /* Bits per character of ids [first, first + count) read as parallel streams
- * from a zero state. */
-static el_status text_bpc(run *r, size_t first, size_t count, double *bpc)
+ * from a zero state; 0, or -1 after reporting a failure. */
+static int text_bpc(run *r, size_t first, size_t count, double *bpc)
 {
     size_t streams = (count - 1) / EVAL_MIN_STREAM;
     int B = streams < 1 ? 1 : streams > EVAL_STREAMS ? EVAL_STREAMS : (int)streams;
@@ -481,8 +480,13 @@ static el_status text_bpc(run *r, size_t first, size_t count, double *bpc)
     el_charlm_state state = {0};
     double sum = 0;
     long counted = 0;
-    el_status s = inputs && targets ? EL_OK : EL_ERR_NOMEM;
-    if (s) cli_error("out of memory");
+    el_status s = EL_OK;
+    if (!inputs || !targets) {
+        free(inputs);
+        free(targets);
+        cli_error("out of memory for %d streams", B);
+        return -1;
+    }
     for (long k = 0; k < chunks && !s; k++) {
         int steps;
         double part;
@@ -490,14 +494,20 @@ static el_status text_bpc(run *r, size_t first, size_t count, double *bpc)
         s = el_charlm_chunk(r->ids.data + first, count, 0, B, EVAL_STEPS, k, inputs, targets,
                             &steps);
         if (!s) s = el_charlm_loss_of(&r->model, inputs, targets, steps, B, &state, &part, &n);
-        sum += part;
-        counted += n;
+        if (!s) {
+            sum += part;
+            counted += n;
+        }
     }
     el_charlm_state_free(&state);
     free(inputs);
     free(targets);
     *bpc = counted ? sum / counted / log(2.0) : 0;
-    return s;
+    if (s) {
+        cli_library_failure();
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- training --------------------------------------------------------------- */
@@ -662,9 +672,10 @@ static int train(run *r)
         r->chunk = 0;
         el_charlm_state_free(&r->state);
         el_charlm_train(&r->model, 0);
-        el_status s = text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc);
+        int failed = text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc);
         el_charlm_train(&r->model, 1);
-        if (s || save(r, o->out)) return cli_library_failure();
+        if (failed) return 1;
+        if (save(r, o->out)) return cli_library_failure();
         printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", r->epoch,
                train_bpc, val_bpc, chars / (seconds + 1e-9));
         fflush(stdout);
@@ -682,8 +693,7 @@ static int train(run *r)
     }
     if (isnan(val_bpc)) { /* the time ran out inside the first epoch */
         el_charlm_train(&r->model, 0);
-        if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc))
-            return cli_library_failure();
+        if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc)) return 1;
     }
     printf("trained on %ld characters in %.1f s: %.0f chars/s\n", trained, training_seconds,
            trained / (training_seconds + 1e-9));
@@ -770,7 +780,7 @@ static int eval(run *r)
     long unknown = 0;
     for (size_t i = 0; i < r->ids.count; i++) unknown += r->ids.data[i] == EL_UNK;
     double bpc;
-    if (text_bpc(r, 0, r->ids.count, &bpc)) return cli_library_failure();
+    if (text_bpc(r, 0, r->ids.count, &bpc)) return 1;
     printf("%s: %zu characters, %ld never seen in training (<unk>)\n", r->opts.text, r->ids.count,
            unknown);
     printf("bpc: %.4f\n", bpc);
