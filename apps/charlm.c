@@ -217,16 +217,6 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-/* The bundled text: installed, or in the source tree. */
-static const char *default_text(void)
-{
-    static const char *const candidates[] = {ELMAN_DATADIR "/wordnet-glosses.txt",
-                                             ELMAN_SOURCEDIR "/corpora/wordnet-glosses.txt"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
-        if (access(candidates[i], R_OK) == 0) return candidates[i];
-    return candidates[0];
-}
-
 /* ---- the run's state ---------------------------------------------------- */
 
 typedef struct run {
@@ -572,14 +562,8 @@ static el_status train_epoch(run *r, double *mean_bpc, long *chars)
 static int open_metrics(run *r)
 {
     if (!r->opts.metrics) return 0;
-    r->metrics = fopen(r->opts.metrics, r->opts.resume ? "a" : "w");
-    if (!r->metrics) {
-        cli_error("%s: %s", r->opts.metrics, strerror(errno));
-        return -1;
-    }
-    if (!r->opts.resume)
-        fprintf(r->metrics, "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds\n");
-    return 0;
+    return cli_open_csv(r->opts.metrics, r->opts.resume != NULL,
+                        "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds", &r->metrics);
 }
 
 /* Sets up a new run, or a resumed one from its checkpoint. */
@@ -589,7 +573,7 @@ static int prepare_training(run *r)
     el_rng init;
     el_rng_seed(&init, o->seed);
     if (!o->resume) {
-        if (!o->text) o->text = default_text();
+        if (!o->text) o->text = cli_bundled_file("wordnet-glosses.txt");
         if (load_text(r, o->text, 1) || check_lengths(r, o->text)) return -1;
         if (make_model(r, &init)) return cli_library_failure();
         el_rng_seed(&r->rng, o->seed + 1);

@@ -146,3 +146,25 @@ static void on_interrupt(int signo)
 void cli_catch_interrupt(void) { signal(SIGINT, on_interrupt); }
 
 int cli_interrupted(void) { return interrupt_seen; }
+
+const char *cli_bundled_file(const char *name)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/%s", ELMAN_DATADIR, name);
+    if (access(path, R_OK) == 0) return path;
+    snprintf(path, sizeof path, "%s/corpora/%s", ELMAN_SOURCEDIR, name);
+    if (access(path, R_OK) == 0) return path;
+    snprintf(path, sizeof path, "%s/%s", ELMAN_DATADIR, name);
+    return path;
+}
+
+int cli_open_csv(const char *path, int append, const char *header, FILE **out)
+{
+    *out = fopen(path, append ? "a" : "w");
+    if (!*out) {
+        cli_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!append) fprintf(*out, "%s\n", header);
+    return 0;
+}

@@ -8,6 +8,7 @@
 #define ELMAN_APPS_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* The exit status for a bad command line, as most Unix tools use. */
 #define CLI_EXIT_USAGE 2
@@ -49,6 +50,16 @@ int cli_default_threads(void);
  * that training can save and exit; cli_interrupted() reads the flag. */
 void cli_catch_interrupt(void);
 int cli_interrupted(void);
+
+/* The path of a bundled corpus ("wordnet-words.txt"): where meson installs
+ * it, else in the source tree the program was built from (so programs run
+ * from a build directory find it); the installed path if neither exists,
+ * for the error message.  Returns a static buffer. */
+const char *cli_bundled_file(const char *name);
+
+/* Opens a metrics CSV: truncated with a header line, or, when appending
+ * (a resumed run), as it is.  0, or -1 after reporting. */
+int cli_open_csv(const char *path, int append, const char *header, FILE **out);
 
 /* A decimal integer in [min, max]. */
 int cli_parse_int(const char *flag, const char *text, int min, int max, int *out);

@@ -220,21 +220,6 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-/* The bundled word list: installed, or in the source tree. */
-static const char *default_words(void)
-{
-    static const char *const candidates[] = {ELMAN_DATADIR "/wordnet-words.txt",
-                                             ELMAN_SOURCEDIR "/corpora/wordnet-words.txt"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        FILE *f = fopen(candidates[i], "r");
-        if (f) {
-            fclose(f);
-            return candidates[i];
-        }
-    }
-    return candidates[0];
-}
-
 /* ---- the run's state ---------------------------------------------------- */
 
 typedef struct run {
@@ -558,15 +543,10 @@ static void report_epoch(run *r, double train_loss, float last_loss, long words,
 static int open_metrics(run *r)
 {
     if (!r->opts.metrics) return 0;
-    r->metrics = fopen(r->opts.metrics, r->opts.resume ? "a" : "w");
-    if (!r->metrics) {
-        cli_error("%s: %s", r->opts.metrics, strerror(errno));
-        return -1;
-    }
-    if (!r->opts.resume)
-        fprintf(r->metrics, "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
-                            "words_per_second,elapsed_seconds\n");
-    return 0;
+    return cli_open_csv(r->opts.metrics, r->opts.resume != NULL,
+                        "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
+                        "words_per_second,elapsed_seconds",
+                        &r->metrics);
 }
 
 static int train(run *r)
@@ -584,7 +564,7 @@ static int train(run *r)
         el_checkpoint_free(c);
         if (bad) return 1;
     } else {
-        if (!o->words) o->words = default_words();
+        if (!o->words) o->words = cli_bundled_file("wordnet-words.txt");
         if (load_data(r) || make_model(r)) return cli_library_failure();
     }
     if (r->train_ids.count == 0) {

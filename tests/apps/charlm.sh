@@ -11,21 +11,7 @@ exe=$1
 text=$2
 seq2seq=$3
 words=$4
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-    name=$1
-    shift
-    if "$@" >"$dir/out" 2>&1; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$dir/out"
-    fi
-}
+. "$(dirname "$0")/harness.sh"
 train="$exe train --text $text --hidden 24 --seq-len 20 --batch 4 --seed 5 --validation 0.1"
 
 trained() {
@@ -89,14 +75,6 @@ evaluate() {
 }
 check "eval ends with bpc and counts unseen characters" evaluate
 
-refused() { # refused EXPECTED_STATUS ARGS...: one line on stderr, that status
-    want=$1
-    shift
-    $exe "$@" >/dev/null 2>"$dir/err"
-    status=$?
-    [ $status -eq "$want" ] && [ "$(wc -l <"$dir/err")" -eq 1 ] ||
-        { echo "status $status"; cat "$dir/err"; return 1; }
-}
 : >"$dir/empty.txt"
 printf 'short text\n' >"$dir/short.txt"
 printf 'ok\nfine \377 bad\n' >"$dir/invalid.txt"
@@ -121,5 +99,4 @@ check "an unknown command exits 2" refused 2 sample --model "$dir/model.st"
 check "a bad value exits 2" refused 2 generate --model "$dir/model.st" --top-p 0
 check "invalid UTF-8 in the prompt is refused" refused 1 generate --model "$dir/model.st" --prompt "$(printf 'a\377')"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

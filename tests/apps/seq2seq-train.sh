@@ -8,21 +8,7 @@
 set -u
 exe=$1
 words=$2
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-    name=$1
-    shift
-    if "$@" >"$dir/out" 2>&1; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$dir/out"
-    fi
-}
+. "$(dirname "$0")/harness.sh"
 train="$exe --words $words --hidden 24 --batch 16 --seed 7 --validation 0.1 --test 0.1"
 
 # A run planned for 2 epochs and extended to 3 is the same as one of 3 only
@@ -59,13 +45,6 @@ predict() {
 }
 check "--predict writes one line per word, from arguments or standard input" predict
 
-refused() { # refused EXPECTED_STATUS ARGS...: one line on stderr, that status
-    want=$1
-    shift
-    $exe "$@" >/dev/null 2>"$dir/err"
-    status=$?
-    [ $status -eq "$want" ] && [ "$(wc -l <"$dir/err")" -eq 1 ]
-}
 printf 'not a checkpoint' >"$dir/bad.st"
 check "a corrupt model is refused" refused 1 --eval --model "$dir/bad.st" --words "$words"
 check "a missing word list is refused" refused 1 --words "$dir/none.txt" --out "$dir/x.st"
@@ -75,5 +54,4 @@ printf 'ok\n\377bad\n' >"$dir/invalid.txt"
 check "invalid UTF-8 is refused" refused 1 --words "$dir/invalid.txt" --out "$dir/y.st"
 check "nothing was written for refused runs" test ! -e "$dir/x.st" -a ! -e "$dir/y.st"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
