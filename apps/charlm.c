@@ -333,6 +333,18 @@ static int check_lengths(run *r, const char *path)
 
 /* ---- checkpoints -------------------------------------------------------- */
 
+/* A fingerprint of the text as ids (64-bit FNV-1a), so that --resume can
+ * tell the text it is given from the one the model was trained on. */
+static void text_fingerprint(const el_ids *ids, char *out, size_t size)
+{
+    uint64_t hash = 14695981039346656037u;
+    for (size_t i = 0; i < ids->count; i++) {
+        hash ^= (uint64_t)(uint32_t)ids->data[i];
+        hash *= 1099511628211u;
+    }
+    snprintf(out, size, "%016llx", (unsigned long long)hash);
+}
+
 static el_status save(run *r, const char *path)
 {
     el_checkpoint_writer *w = NULL;
@@ -351,7 +363,9 @@ static el_status save(run *r, const char *path)
     if (!s) s = meta_set_int(w, "charlm.layers", o->layers);
     if (!s) s = meta_set_float(w, "charlm.dropout", o->dropout);
     if (!s) s = el_checkpoint_set_meta(w, "train.text", o->text);
-    if (!s) s = meta_set_int(w, "train.text_characters", (long long)r->ids.count);
+    char fingerprint[17];
+    text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
+    if (!s) s = el_checkpoint_set_meta(w, "train.text_fingerprint", fingerprint);
     if (!s) s = meta_set_int(w, "train.seq_len", o->seq_len);
     if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
     if (!s) s = meta_set_float(w, "train.lr", o->lr);
@@ -579,13 +593,15 @@ static int prepare_training(run *r)
     } else {
         el_checkpoint *c = NULL;
         if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
-        long long characters = 0;
+        const char *trained_on = NULL;
+        char fingerprint[17];
         int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume) ||
-                  meta_get_long(c, o->resume, "train.text_characters", &characters) ||
+                  !(trained_on = meta_get(c, o->resume, "train.text_fingerprint")) ||
                   load_text(r, o->text, 0);
-        if (!bad && (long long)r->ids.count != characters) {
-            cli_error("%s: %zu characters, but %s was trained on a text of %lld", o->text,
-                      r->ids.count, o->resume, characters);
+        if (!bad) text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
+        if (!bad && strcmp(fingerprint, trained_on) != 0) {
+            cli_error("%s: not the text %s was trained on (its fingerprint differs)", o->text,
+                      o->resume);
             bad = 1;
         }
         if (!bad) {

@@ -87,6 +87,9 @@ check "the message names the line and byte" grep -q 'invalid.txt:2: invalid UTF-
 check "a missing text is refused" refused 1 train --text "$dir/none.txt" --out "$dir/keep.st"
 check "nothing existing was overwritten" sh -c "[ \"\$(cat $dir/keep.st)\" = 'an old model' ] && [ \"\$(cat $dir/keep.csv)\" = 'old metrics' ]"
 seq2seq_model() { $seq2seq --words "$words" --hidden 8 --epochs 1 --out "$dir/s2s.st" >/dev/null; }
+sed 's/the/tha/' "$text" >"$dir/other.txt"
+check "--resume refuses another text" refused 1 train --resume "$dir/resumed.st" --text "$dir/other.txt" --epochs 4
+check "the message says so" grep -q 'not the text .* was trained on' "$dir/err"
 check "a seq2seq model to test with" seq2seq_model
 check "a seq2seq model is refused by generate" refused 1 generate --model "$dir/s2s.st"
 check "a seq2seq model is refused by eval" refused 1 eval --model "$dir/s2s.st" --text "$text"
