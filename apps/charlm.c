@@ -220,6 +220,7 @@ static int parse_options(int argc, char **argv, options *o)
 
 typedef struct run {
     options opts;
+    char *saved_path; /* the text path a resumed run read from its checkpoint */
     el_vocab *vocab;
     el_ids ids;         /* the whole text */
     size_t train_count; /* ids [0, train_count) train, the rest validate */
@@ -239,6 +240,7 @@ typedef struct run {
 
 static void run_free(run *r)
 {
+    free(r->saved_path);
     el_optimizer_free(r->optimizer);
     el_param_list_free(&r->params);
     if (r->model_ready) el_charlm_free(&r->model);
@@ -419,7 +421,15 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_long(c, path, "train.chunk", &chunk))
         return -1;
     if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
-    if (!o->text) o->text = text;
+    if (!o->text) {
+        /* The checkpoint's strings go with it: keep a copy. */
+        r->saved_path = strdup(text);
+        if (!r->saved_path) {
+            cli_error("out of memory");
+            return -1;
+        }
+        o->text = r->saved_path;
+    }
     o->seed = (uint64_t)seed;
     r->epoch = epoch;
     r->chunk = chunk;
@@ -690,7 +700,7 @@ static int train(run *r)
                r->epoch + 1, r->chunk, o->out);
         return 130;
     }
-    if (isnan(val_bpc)) { /* the time ran out inside the first epoch */
+    if (r->chunk > 0 || isnan(val_bpc)) { /* stopped inside an epoch, or had none to run */
         el_charlm_train(&r->model, 0);
         if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc)) return 1;
     }

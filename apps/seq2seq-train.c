@@ -224,6 +224,7 @@ static int parse_options(int argc, char **argv, options *o)
 
 typedef struct run {
     options opts;
+    char *saved_path; /* the words path a resumed run read from its checkpoint */
     el_words *words;
     el_vocab *vocab;
     el_ids train_ids, validation_ids, test_ids;
@@ -242,6 +243,7 @@ typedef struct run {
 
 static void run_free(run *r)
 {
+    free(r->saved_path);
     el_optimizer_free(r->optimizer);
     el_param_list_free(&r->params);
     if (r->model_ready) el_seq2seq_free(&r->model);
@@ -336,7 +338,15 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_long(c, path, "train.batch", &batch))
         return -1;
     if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
-    if (!o->words) o->words = words;
+    if (!o->words) {
+        /* The checkpoint's strings go with it: keep a copy. */
+        r->saved_path = strdup(words);
+        if (!r->saved_path) {
+            cli_error("out of memory");
+            return -1;
+        }
+        o->words = r->saved_path;
+    }
     o->seed = (uint64_t)seed;
     r->epoch = epoch;
     r->batch_in_epoch = batch;

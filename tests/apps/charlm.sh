@@ -33,6 +33,15 @@ check "trains three epochs at a constant rate" whole
 half() { $constant --epochs 2 --out "$dir/resumed.st" && $constant --epochs 3 --resume "$dir/resumed.st"; }
 check "trains two epochs, then resumes to three" half
 check "a resumed model equals an uninterrupted one" cmp "$dir/constant.st" "$dir/resumed.st"
+# Without --text, --resume reads the text's path from the checkpoint, and
+# saves it again for the next --resume.
+no_text() {
+    cp "$dir/resumed.st" "$dir/again.st" &&
+        $exe train --resume "$dir/again.st" --epochs 4 | tail -n 1 | grep -q '^val_bpc: ' &&
+        $exe train --resume "$dir/again.st" --epochs 5 | tail -n 1 | grep -q '^val_bpc: ' &&
+        $exe train --resume "$dir/again.st" --epochs 5 | tail -n 1 | grep -q '^val_bpc: '
+}
+check "--resume without --text finds the text, again and again, and after the last epoch" no_text
 
 # 400 epochs of the small text take several seconds: the signal comes in the
 # middle of an epoch, where the streams' state must be saved too.

@@ -19,6 +19,14 @@ check "trains three epochs" whole
 half() { $constant --epochs 2 --out "$dir/resumed.st" && $constant --epochs 3 --resume "$dir/resumed.st"; }
 check "trains two epochs, then resumes to three" half
 check "a resumed model equals an uninterrupted one" cmp "$dir/constant.st" "$dir/resumed.st"
+# Without --words, --resume reads the list's path from the checkpoint, and
+# saves it again for the next --resume.
+no_words() {
+    cp "$dir/resumed.st" "$dir/again.st" &&
+        $exe --resume "$dir/again.st" --epochs 4 | tail -n 1 | grep -q '^exact_match: ' &&
+        $exe --resume "$dir/again.st" --epochs 5 | tail -n 1 | grep -q '^exact_match: '
+}
+check "--resume without --words finds the list, again and again" no_words
 
 # 300 epochs of the small list take a few seconds: the signal comes in the
 # middle of training, wherever that happens to be.
