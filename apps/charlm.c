@@ -41,7 +41,7 @@ enum { EVAL_STREAMS = 32, EVAL_MIN_STREAM = 256, EVAL_STEPS = 128 };
 
 typedef struct options {
     int mode;
-    const char *text, *out, *model, *resume, *metrics, *prompt;
+    const char *text, *out, *model, *resume, *metrics, *prompt, *prompt_file;
     int cell, hidden, layers, seq_len, batch, epochs, threads, schedule, min_count;
     float dropout, lr, clip, validation_fraction, minutes;
     int length, top_k;
@@ -104,6 +104,7 @@ static void print_usage(void)
            "generate:\n"
            "  --model MODEL           a model charlm train saved\n"
            "  --prompt TEXT           text to start from (default: a new line)\n"
+           "  --prompt-file FILE      the same, read from a UTF-8 file\n"
            "  --length N              characters to write after the prompt (default 500)\n"
            "  --temperature T         below 1 safer, above 1 wilder; 0 always takes the\n"
            "                          likeliest character (default 0.8)\n"
@@ -134,6 +135,7 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
     if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--prompt", &v)) return v ? (o->prompt = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--prompt-file", &v)) return v ? (o->prompt_file = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--cell", &v))
         return cli_parse_choice("--cell", v, cell_names, &o->cell) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--hidden", &v))
@@ -206,6 +208,10 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (o->mode != MODE_TRAIN && !o->model) {
         cli_error("%s needs --model MODEL", mode_names[o->mode]);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->prompt && o->prompt_file) {
+        cli_error("--prompt and --prompt-file: give one of them");
         return CLI_EXIT_USAGE;
     }
     if (o->mode == MODE_EVAL && !o->text) {
@@ -714,12 +720,11 @@ static int train(run *r)
 /* ---- generate and eval ------------------------------------------------- */
 
 /* The prompt's ids: its clusters, unknown ones as <unk> (with a warning).
- * The prompt is echoed; without one, generation starts after a new line
- * (or, if the text had none, after its most frequent character), unseen. */
-static int prompt_ids(run *r, el_ids *ids)
+ * The prompt (--prompt, or the contents of --prompt-file, named source in
+ * messages) is echoed; without one, generation starts after a new line (or,
+ * if the text had none, after its most frequent character), unseen. */
+static int prompt_ids(run *r, const char *prompt, size_t len, const char *source, el_ids *ids)
 {
-    const char *prompt = r->opts.prompt ? r->opts.prompt : "";
-    size_t len = strlen(prompt);
     int echo = len > 0;
     if (!echo) {
         if (el_vocab_id(r->vocab, "\n", 1) != EL_UNK) {
@@ -730,14 +735,13 @@ static int prompt_ids(run *r, el_ids *ids)
         }
     }
     el_clusters clusters = {0};
-    if (el_clusters_split(&clusters, prompt, len, "--prompt", 1)) return cli_library_failure();
+    if (el_clusters_split(&clusters, prompt, len, source, 1)) return cli_library_failure();
     el_status s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, ids);
     long unknown = 0;
     for (size_t i = 0; i < ids->count; i++) unknown += ids->data[i] == EL_UNK;
     if (unknown)
-        fprintf(stderr,
-                "charlm: %ld character%s of --prompt never seen in training (read as <unk>)\n",
-                unknown, unknown > 1 ? "s" : "");
+        fprintf(stderr, "charlm: %ld character%s of %s never seen in training (read as <unk>)\n",
+                unknown, unknown > 1 ? "s" : "", source);
     if (!s && echo) fwrite(clusters.text, 1, clusters.bytes, stdout);
     el_clusters_free(&clusters);
     return s ? cli_library_failure() : 0;
@@ -752,11 +756,20 @@ static int generate(run *r)
     el_rng rng;
     el_rng_seed(&rng, r->opts.seed);
     int status = 0, id = 0, last_newline = 1;
-    if (el_charlm_generator_create(&g, &r->model, &how)) status = cli_library_failure();
-    if (!status) status = prompt_ids(r, &prompt);
+    char *file_text = NULL;
+    const char *text = r->opts.prompt ? r->opts.prompt : "", *source = "--prompt";
+    size_t len = strlen(text);
+    if (r->opts.prompt_file) {
+        status = read_file(r->opts.prompt_file, &file_text, &len);
+        text = file_text;
+        source = r->opts.prompt_file;
+    }
+    if (!status && el_charlm_generator_create(&g, &r->model, &how)) status = cli_library_failure();
+    if (!status) status = prompt_ids(r, text, len, source, &prompt);
+    free(file_text);
     for (size_t i = 0; i < prompt.count && !status; i++)
         if (el_charlm_generator_feed(g, prompt.data[i])) status = cli_library_failure();
-    if (!status && r->opts.prompt && *r->opts.prompt)
+    if (!status && len > 0)
         last_newline = prompt.data[prompt.count - 1] == el_vocab_id(r->vocab, "\n", 1);
     /* Each character goes out as soon as it is made, to a terminal or a
      * pipe alike (a write costs a microsecond; a step about twenty). */
@@ -766,10 +779,10 @@ static int generate(run *r)
             status = cli_library_failure();
             break;
         }
-        size_t len;
-        const char *bytes = el_vocab_symbol(r->vocab, id, &len);
-        fwrite(bytes, 1, len, stdout);
-        last_newline = len && bytes[len - 1] == '\n';
+        size_t size;
+        const char *bytes = el_vocab_symbol(r->vocab, id, &size);
+        fwrite(bytes, 1, size, stdout);
+        last_newline = size && bytes[size - 1] == '\n';
         fflush(stdout);
     }
     if (!last_newline) putchar('\n');

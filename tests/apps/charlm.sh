@@ -74,6 +74,12 @@ valid() {
     done
 }
 check "generated text is valid UTF-8 and starts with the prompt" valid
+prompt_file() {
+    printf 'кіт: ' >"$dir/prompt.txt" &&
+        [ "$($gen --prompt-file "$dir/prompt.txt" --seed 3 --length 300)" = \
+            "$($gen --prompt 'кіт: ' --seed 3 --length 300)" ]
+}
+check "--prompt-file is the same as --prompt" prompt_file
 check "--length 0 writes the prompt alone" sh -c "[ \"\$($gen --length 0 --prompt Straße)\" = Straße ]"
 
 evaluate() {
@@ -110,5 +116,7 @@ check "an unknown flag exits 2" refused 2 train --hidden 8 --bogus
 check "an unknown command exits 2" refused 2 sample --model "$dir/model.st"
 check "a bad value exits 2" refused 2 generate --model "$dir/model.st" --top-p 0
 check "invalid UTF-8 in the prompt is refused" refused 1 generate --model "$dir/model.st" --prompt "$(printf 'a\377')"
+check "invalid UTF-8 in a prompt file is refused" refused 1 generate --model "$dir/model.st" --prompt-file "$dir/invalid.txt"
+check "--prompt and --prompt-file together exit 2" refused 2 generate --model "$dir/model.st" --prompt a --prompt-file "$dir/prompt.txt"
 
 finish
