@@ -295,10 +295,10 @@ static int read_file(const char *path, char **text, size_t *len)
     return 0;
 }
 
-/* Reads, validates and splits a text into clusters; with build_vocab, the
- * vocabulary comes from its first train_count clusters (the training part,
- * so validation characters unseen in training are <unk>).  Encodes it all
- * into r->ids. */
+/* Reads, validates and splits a text into clusters, and sets train_count:
+ * the clusters before the held-out --validation part.  With build_vocab,
+ * the vocabulary comes from those (so validation characters unseen in
+ * training are <unk>).  Encodes it all into r->ids. */
 static int load_text(run *r, const char *path, int build_vocab)
 {
     char *text;
@@ -308,9 +308,9 @@ static int load_text(run *r, const char *path, int build_vocab)
     el_status s = el_clusters_split(&clusters, text, len, path, 1);
     free(text);
     if (s) return cli_library_failure();
+    r->train_count =
+        clusters.count - (size_t)((double)clusters.count * r->opts.validation_fraction);
     if (build_vocab) {
-        size_t held_out = (size_t)((double)clusters.count * r->opts.validation_fraction);
-        r->train_count = clusters.count - held_out;
         el_clusters train = clusters;
         train.count = r->train_count;
         s = el_vocab_create(&r->vocab);
@@ -620,10 +620,7 @@ static int prepare_training(run *r)
                       o->resume);
             bad = 1;
         }
-        if (!bad) {
-            r->train_count = r->ids.count - (size_t)((double)r->ids.count * o->validation_fraction);
-            bad = check_lengths(r, o->text);
-        }
+        if (!bad) bad = check_lengths(r, o->text);
         if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
             bad = cli_library_failure();
         if (!bad) {

@@ -46,18 +46,6 @@ check "--resume without --text finds the text, again and again, and after the la
 # 400 epochs of the small text take several seconds: the signal comes in the
 # middle of an epoch, where the streams' state must be saved too.
 long="$train --epochs 400"
-interrupted() {
-    $long --out "$dir/long.st" >/dev/null || return 1
-    $long --out "$dir/interrupted.st" >"$dir/log" 2>&1 &
-    pid=$!
-    sleep 1
-    kill -INT $pid
-    wait $pid
-    status=$?
-    [ $status -eq 130 ] || { echo "exit status $status, not 130"; cat "$dir/log"; return 1; }
-    grep -q "continue with --resume" "$dir/log" || return 1
-    $long --resume "$dir/interrupted.st" >/dev/null && cmp "$dir/long.st" "$dir/interrupted.st"
-}
 check "Ctrl-C saves, and resuming gives the uninterrupted model" interrupted
 
 gen="$exe generate --model $dir/model.st"

@@ -31,18 +31,6 @@ check "--resume without --words finds the list, again and again" no_words
 # 300 epochs of the small list take a few seconds: the signal comes in the
 # middle of training, wherever that happens to be.
 long="$train --epochs 300"
-interrupted() {
-    $long --out "$dir/long.st" >/dev/null || return 1
-    $long --out "$dir/interrupted.st" >"$dir/log" 2>&1 &
-    pid=$!
-    sleep 1
-    kill -INT $pid
-    wait $pid
-    status=$?
-    [ $status -eq 130 ] || { echo "exit status $status, not 130"; cat "$dir/log"; return 1; }
-    grep -q "continue with --resume" "$dir/log" || return 1
-    $long --resume "$dir/interrupted.st" >/dev/null && cmp "$dir/long.st" "$dir/interrupted.st"
-}
 check "Ctrl-C saves, and resuming gives the uninterrupted model" interrupted
 
 evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
