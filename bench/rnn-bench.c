@@ -119,6 +119,14 @@ int main(int argc, char **argv)
     float *a = calloc(big, sizeof(float)), *b = calloc(big, sizeof(float)),
           *c = calloc(big, sizeof(float));
     if (!a || !b || !c) die("memory");
+    /* Real values in every page: calloc's untouched pages all map the one
+     * zero page, which stays in cache, so the products would read their
+     * operands from there instead of from memory as the layer does. */
+    for (size_t i = 0; i < big; i++) {
+        a[i] = 1e-3f * (float)(i % 997);
+        b[i] = 1e-3f * (float)(i % 991);
+        c[i] = 0.0f;
+    }
 
     /* The layer's runs first, then the bare products with OpenBLAS's own
      * threads: one pool's idle threads spin for a while and would slow the
