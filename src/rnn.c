@@ -25,7 +25,9 @@ typedef struct rnn_track {
     el_tensor hn_gate; /* GRU (N, H): W_hn h + b_hn */
     el_tensor cprev;   /* LSTM (N, H) */
     el_tensor tanh_c;  /* LSTM (N, H) */
+    el__packed w_ih_t; /* W_ihᵀ packed for the input projection (not for ids) */
     el__packed w_hh_t; /* W_hhᵀ packed for the forward steps' products */
+    el__packed w_ih;   /* W_ih packed for the input gradient (when wanted) */
     el__packed w_hh;   /* W_hh packed for the backward steps' products */
 } rnn_track;
 
@@ -210,7 +212,9 @@ static void free_layer_arrays(el_rnn_cache *c)
         el_tensor_free(&t->hn_gate);
         el_tensor_free(&t->cprev);
         el_tensor_free(&t->tanh_c);
+        el__packed_free(&t->w_ih_t);
         el__packed_free(&t->w_hh_t);
+        el__packed_free(&t->w_ih);
         el__packed_free(&t->w_hh);
     }
     el__free(c->tracks);
@@ -446,8 +450,8 @@ static void project_task(void *context, int index, int count)
     const el_rnn_cache *c = p->c;
     int G = el_cell_gates(c->config.cell) * c->config.hidden_size, in, begin, end;
     const float *input = layer_input(c, p->layer, &in);
-    const el_rnn_weights *w = &p->rnn->layers[p->layer * directions(&c->config) + p->dir];
-    float *gates = c->tracks[p->layer * directions(&c->config) + p->dir].gates.data;
+    const rnn_track *track = &c->tracks[p->layer * directions(&c->config) + p->dir];
+    float *gates = track->gates.data;
     el__split(c->rows, index, count, &begin, &end);
     if (!input) { /* one-hot: the product is W_ih's column of each id */
         const float *rows = c->w_ih_rows[p->dir].data;
@@ -455,8 +459,8 @@ static void project_task(void *context, int index, int count)
             memcpy(gates + (size_t)r * G, rows + (size_t)c->ids[r] * G, (size_t)G * sizeof(float));
         return;
     }
-    el__gemm(0, 1, end - begin, G, in, 1.0f, input + (size_t)begin * in, in,
-             w->weight_ih.value.data, in, 0.0f, gates + (size_t)begin * G, G);
+    el__gemm_packed(end - begin, input + (size_t)begin * in, in, &track->w_ih_t, 0.0f,
+                    gates + (size_t)begin * G, G);
 }
 
 /* The time loop over the sequences this thread owns: sorted rows index,
@@ -507,17 +511,28 @@ static void forward_steps_task(void *context, int index, int count)
     if (lstm) scatter_state(c, c->c.data, p->cn, slot, H, index, count);
 }
 
-/* Packs every recurrent weight once for all the steps' products (each step
- * multiplies a few rows by it, and cblas_sgemm would re-pack it every time):
- * W_hhᵀ for forward, W_hh for backward.  Done before anything else is
+/* Packs the weights once for all of a pass's products with them (each step
+ * multiplies a few rows by W_hh, and cblas_sgemm would re-pack it every
+ * time): W_ihᵀ and W_hhᵀ for forward, W_ih and W_hh for backward.  W_ih is
+ * left out where it is not multiplied: layer 0's for ids, and for the input
+ * gradient when with_input_grad is 0.  Done before anything else is
  * written, so that running out of memory here changes nothing. */
-static el_status pack_recurrent_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward)
+static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, int with_input_grad)
 {
-    int count = rnn->config.num_layers * directions(&rnn->config);
+    int D = directions(&rnn->config), count = rnn->config.num_layers * D;
     for (int i = 0; i < count; i++) {
+        const el_tensor *wih = &rnn->layers[i].weight_ih.value;
         const el_tensor *whh = &rnn->layers[i].weight_hh.value;
-        el__packed *packed = for_backward ? &c->tracks[i].w_hh : &c->tracks[i].w_hh_t;
-        el_status s = el__pack(packed, whh->data, whh->shape[0], whh->shape[1], !for_backward);
+        rnn_track *t = &c->tracks[i];
+        int first = i < D;
+        int ih = for_backward ? !first || with_input_grad : !first || !c->one_hot;
+        el_status s = EL_OK;
+        if (ih)
+            s = el__pack(for_backward ? &t->w_ih : &t->w_ih_t, wih->data, wih->shape[0],
+                         wih->shape[1], !for_backward);
+        if (!s)
+            s = el__pack(for_backward ? &t->w_hh : &t->w_hh_t, whh->data, whh->shape[0],
+                         whh->shape[1], !for_backward);
         if (s) return s;
     }
     return EL_OK;
@@ -594,7 +609,7 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     cache->one_hot = ids != NULL;
     s = plan_batch(cache, T, B, lengths);
     if (!s) s = size_forward_buffers(cache, cfg);
-    if (!s) s = pack_recurrent_weights(rnn, cache, 0);
+    if (!s) s = pack_weights(rnn, cache, 0, 0);
     if (s) return s;
     pack_input(rnn, cache, x, ids);
     el_dropout dropout = {cfg->dropout, 1};
@@ -692,12 +707,22 @@ static void backward_steps_task(void *context, int index, int count)
     if (lstm) scatter_state(c, c->c.data, p->dc0, slot, H, index, count);
 }
 
+/* out += the column sums of x, and also out2 unless it is NULL: the
+ * biases' gradients, which are the same sums wherever dgh is dgx, so x
+ * (every step's rows) is read once for both. */
 EL__SIMD_CLONES
-static void column_sums(float *out, const float *x, int rows, int cols, int stride)
+static void column_sums(float *restrict out, float *restrict out2, const float *restrict x,
+                        int rows, int cols, int stride)
 {
     for (int i = 0; i < rows; i++) {
         const float *row = x + (size_t)i * stride;
-        for (int j = 0; j < cols; j++) out[j] += row[j];
+        if (out2)
+            for (int j = 0; j < cols; j++) {
+                out[j] += row[j];
+                out2[j] += row[j];
+            }
+        else
+            for (int j = 0; j < cols; j++) out[j] += row[j];
     }
 }
 
@@ -741,12 +766,17 @@ static void gradients_task(void *context, int index, int count)
         one_hot_weight_gradient(c, dgx, w->weight_ih.grad.data, in, G, g0, g1);
     el__gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, c->tracks[slot].hprev.data, H, 1.0f,
              w->weight_hh.grad.data + (size_t)g0 * H, H);
-    column_sums(w->bias_ih.grad.data + g0, dgx + g0, N, g1 - g0, G);
-    column_sums(w->bias_hh.grad.data + g0, dgh + g0, N, g1 - g0, G);
+    float *bias_ih = w->bias_ih.grad.data + g0, *bias_hh = w->bias_hh.grad.data + g0;
+    if (dgh == dgx) {
+        column_sums(bias_ih, bias_hh, dgx + g0, N, g1 - g0, G);
+    } else {
+        column_sums(bias_ih, NULL, dgx + g0, N, g1 - g0, G);
+        column_sums(bias_hh, NULL, dgh + g0, N, g1 - g0, G);
+    }
     if (!p->din) return; /* the first layer's input gradient, not wanted */
     el__split(N, index, count, &r0, &r1);
-    el__gemm(0, 0, r1 - r0, in, G, 1.0f, dgx + (size_t)r0 * G, G, w->weight_ih.value.data, in,
-             p->beta, p->din + (size_t)r0 * in, in);
+    el__gemm_packed(r1 - r0, dgx + (size_t)r0 * G, G, &c->tracks[slot].w_ih, p->beta,
+                    p->din + (size_t)r0 * in, in);
 }
 
 static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
@@ -818,7 +848,7 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
     if ((s = ensure2(&cache->dgx, N, G)) ||
         (cfg->cell == EL_CELL_GRU && (s = ensure2(&cache->dgh, N, G))) ||
         (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)) ||
-        (s = pack_recurrent_weights(rnn, cache, 1)))
+        (s = pack_weights(rnn, cache, 1, dx != NULL)))
         return s;
     float *dout = cache->dout.data, *din = cache->din.data;
     if (dy)
