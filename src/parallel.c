@@ -23,6 +23,8 @@ typedef struct pool {
     unsigned generation_at_start; /* workers begin waiting for the one after */
     atomic_int finished;
     atomic_int stop;
+    atomic_int next_part; /* the next part of the task to take */
+    int parts;
     el__task task;
     void *context;
     int initialised;
@@ -31,6 +33,25 @@ typedef struct pool {
 static pool the_pool = {.threads = 1};
 
 enum { SPINS_BEFORE_SLEEP = 1 << 10 };
+
+/* A task is cut into this many parts per thread, which the threads take in
+ * turn as they come free.  A worker woken from sleep starts hundreds of
+ * microseconds late on a virtual machine, and the host may slow one CPU
+ * and not the other: with halves fixed in advance the caller then waited
+ * for the worker for a quarter of a layer's time on two threads.  Which
+ * thread runs a part never changes its result, so the results depend on
+ * the number of threads only, as before. */
+enum { PARTS_PER_THREAD = 2 };
+
+/* Runs parts of the current task until none is left. */
+static void run_parts(void)
+{
+    for (;;) {
+        int part = atomic_fetch_add_explicit(&the_pool.next_part, 1, memory_order_relaxed);
+        if (part >= the_pool.parts) return;
+        the_pool.task(the_pool.context, part, the_pool.parts);
+    }
+}
 
 /* Tells the CPU that this is a spin-wait: on x86 the pause instruction
  * keeps the loop from flooding the pipeline, and leaves the core to the
@@ -44,7 +65,7 @@ static inline void spin_pause(void)
 
 static void *worker_main(void *arg)
 {
-    int index = (int)(intptr_t)arg;
+    (void)arg;
     unsigned seen = the_pool.generation_at_start;
     for (;;) {
         unsigned now = seen;
@@ -61,7 +82,7 @@ static void *worker_main(void *arg)
         }
         seen = now;
         if (atomic_load(&the_pool.stop)) return NULL;
-        the_pool.task(the_pool.context, index, the_pool.threads);
+        run_parts();
         atomic_fetch_add_explicit(&the_pool.finished, 1, memory_order_release);
     }
 }
@@ -94,7 +115,7 @@ el_status el__parallel_set_threads(int threads)
     stop_workers();
     the_pool.generation_at_start = atomic_load(&the_pool.generation);
     for (int i = 1; i < threads; i++) {
-        if (pthread_create(&the_pool.workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) {
+        if (pthread_create(&the_pool.workers[i], NULL, worker_main, NULL) != 0) {
             the_pool.threads = i;
             stop_workers();
             return el__fail(EL_ERR_NOMEM, "el_set_threads: cannot start thread %d", i);
@@ -115,12 +136,14 @@ void el__parallel_run(el__task task, void *context, int single)
     }
     the_pool.task = task;
     the_pool.context = context;
+    the_pool.parts = count * PARTS_PER_THREAD;
+    atomic_store_explicit(&the_pool.next_part, 0, memory_order_relaxed);
     atomic_store_explicit(&the_pool.finished, 0, memory_order_relaxed);
     pthread_mutex_lock(&the_pool.lock);
     atomic_fetch_add_explicit(&the_pool.generation, 1, memory_order_release);
     pthread_cond_broadcast(&the_pool.wake);
     pthread_mutex_unlock(&the_pool.lock);
-    task(context, 0, count);
+    run_parts();
     while (atomic_load_explicit(&the_pool.finished, memory_order_acquire) != count - 1)
         spin_pause();
 }

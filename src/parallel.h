@@ -2,8 +2,8 @@
  *
  * OpenBLAS's threads split one matrix product at a time, which does not pay
  * for the small products of a recurrent time step.  elman instead splits
- * whole passes: el__parallel_run runs a task on every thread at once, each
- * with its own index, and returns when all have finished.  OpenBLAS runs
+ * whole passes: el__parallel_run runs a task in parts on every thread at
+ * once, and returns when all have finished.  OpenBLAS runs
  * single-threaded once el_set_threads has been called, so that the two kinds
  * of threads never compete for the cores. */
 #ifndef ELMAN_PARALLEL_H
@@ -18,9 +18,11 @@ typedef void (*el__task)(void *context, int index, int count);
 el_status el__parallel_set_threads(int threads);
 int el__parallel_threads(void);
 
-/* Runs task(context, i, count) for i = 0 .. count-1, index 0 on the calling
- * thread, and returns when every one has returned.  count is the number of
- * threads set, or 1 when single is nonzero (for work too small to split). */
+/* Runs task(context, i, count) for i = 0 .. count-1 and returns when every
+ * one has returned.  count is a fixed multiple of the number of threads set,
+ * or 1 when single is nonzero (for work too small to split); the threads,
+ * the caller's among them, take the parts in turn as they come free, so a
+ * part must not depend on which thread runs it. */
 void el__parallel_run(el__task task, void *context, int single);
 
 /* The part [*begin, *end) of n items that thread index of count takes. */

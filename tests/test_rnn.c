@@ -802,10 +802,12 @@ static void run_once(el_rnn *rnn, rnn_io *io, el_tensor *grads)
     el_rnn_cache_free(cache);
 }
 
-/* Two threads split the batch between them (every other sorted sequence
- * through the time loop, halves of the large products).  The shapes here are
- * large enough to be split, the batch is odd and the lengths ragged, so the
- * two threads get different amounts of work. */
+/* Two threads split the work in parts, each taking the next part as it
+ * comes free (every fourth sorted sequence through the time loop, quarters
+ * of the large products), so which thread runs a part changes from run to
+ * run and must not change the result.  The shapes here are large enough to
+ * be split, the batch is odd and the lengths ragged, so the parts differ in
+ * size. */
 static void check_threads(el_cell cell, uint64_t seed)
 {
     enum { T = 20, B = 31 };
@@ -835,7 +837,7 @@ static void check_threads(el_cell cell, uint64_t seed)
     EL_TEST_OK(el_set_threads(1));
 
     /* Against one thread: the same within rounding.  OpenBLAS rounds a
-     * product over half the rows differently (other edge kernels), the
+     * product over a quarter of the rows differently (other edge kernels), the
      * backward recurrence carries that through the steps, and a weight
      * gradient then sums ~300 such rows with cancellation: hence the looser
      * bound on parameter gradients.  A race would break the exact check of
