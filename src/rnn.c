@@ -354,24 +354,58 @@ static el_status check_shape3(const char *fn, const char *name, const el_tensor 
                     el_tensor_shape_string(t, have, sizeof have), d0, d1, d2);
 }
 
-/* Copies rows between a (T, B, width) padded tensor and the packed layout. */
+/* A copy between a (T, B, width) padded tensor and the packed layout, split
+ * by steps among the threads: a serial copy of every step's rows left the
+ * other threads idle long enough to fall asleep before the next task. */
+typedef struct row_copy {
+    const el_rnn_cache *c;
+    const float *from;
+    float *to;
+    int width;
+    int to_padded; /* 0: padded -> packed; 1: packed -> padded, padded steps set to 0 */
+} row_copy;
+
+static void row_copy_task(void *context, int index, int count)
+{
+    const row_copy *copy = context;
+    const el_rnn_cache *c = copy->c;
+    size_t row_bytes = (size_t)copy->width * sizeof(float);
+    int first, end;
+    el__split(c->steps, index, count, &first, &end);
+    for (int t = first; t < end; t++) {
+        for (int r = 0; r < c->batch; r++) {
+            float *padded_row = (copy->to_padded ? copy->to : (float *)copy->from) +
+                                ((size_t)t * c->batch + c->perm[r]) * copy->width;
+            if (r >= c->batch_sizes[t]) {
+                if (copy->to_padded) memset(padded_row, 0, row_bytes);
+                continue;
+            }
+            size_t packed_row = (size_t)(c->offsets[t] + r) * copy->width;
+            if (copy->to_padded)
+                memcpy(padded_row, copy->from + packed_row, row_bytes);
+            else
+                memcpy(copy->to + packed_row, padded_row, row_bytes);
+        }
+    }
+}
+
+static void copy_rows_between(const el_rnn_cache *c, const float *from, float *to, int width,
+                              int to_padded)
+{
+    row_copy copy = {c, from, to, width, to_padded};
+    /* Below 256 KiB a copy takes less time than waking a thread. */
+    int single = (size_t)c->steps * c->batch * width < 65536;
+    el__parallel_run(row_copy_task, &copy, single);
+}
+
 static void pack_rows(const el_rnn_cache *c, const float *padded, float *packed, int width)
 {
-    for (int t = 0; t < c->steps; t++)
-        for (int r = 0; r < c->batch_sizes[t]; r++)
-            memcpy(packed + (size_t)(c->offsets[t] + r) * width,
-                   padded + ((size_t)t * c->batch + c->perm[r]) * width,
-                   (size_t)width * sizeof(float));
+    copy_rows_between(c, padded, packed, width, 0);
 }
 
 static void unpack_rows(const el_rnn_cache *c, const float *packed, float *padded, int width)
 {
-    if (c->rows < c->steps * c->batch) /* padded steps are 0 */
-        memset(padded, 0, (size_t)c->steps * c->batch * width * sizeof(float));
-    for (int t = 0; t < c->steps; t++)
-        for (int r = 0; r < c->batch_sizes[t]; r++)
-            memcpy(padded + ((size_t)t * c->batch + c->perm[r]) * width,
-                   packed + (size_t)(c->offsets[t] + r) * width, (size_t)width * sizeof(float));
+    copy_rows_between(c, packed, padded, width, 1);
 }
 
 /* Between the (layers*D, B, H) state tensors and the sorted (B, H) buffers,
