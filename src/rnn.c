@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,9 +42,10 @@ struct el_rnn_cache {
     int *offsets;       /* (T + 1) */
     int *counts;        /* (T + 1) sequences of each length, for the sort */
     int capacity_batch, capacity_steps;
-    el_tensor x; /* (N, in) packed input */
-    int one_hot; /* the input was ids (el_rnn_forward_ids), not x */
-    int *ids;    /* (N) packed input ids, when one_hot */
+    int padded_is_packed; /* every sequence runs all T steps: the layouts agree */
+    el_tensor x;          /* (N, in) packed input */
+    int one_hot;          /* the input was ids (el_rnn_forward_ids), not x */
+    int *ids;             /* (N) packed input ids, when one_hot */
     int capacity_ids;
     el_tensor w_ih_rows[2]; /* one_hot: W_ihᵀ (in, G) of layer 0, per direction */
     el_tensor dw_ih_rows;   /* one_hot: (in, G) the gradient of W_ihᵀ being summed */
@@ -285,6 +287,8 @@ static el_status plan_batch(el_rnn_cache *c, int steps, int batch, const int *le
     c->steps = steps;
     c->batch = batch;
     c->rows = c->offsets[steps];
+    c->padded_is_packed = c->rows == steps * batch;
+    for (int b = 0; b < batch && c->padded_is_packed; b++) c->padded_is_packed = c->perm[b] == b;
     return EL_OK;
 }
 
@@ -342,6 +346,14 @@ static el_status size_forward_buffers(el_rnn_cache *c, const el_rnn_config *cfg)
         if (!s && cfg->cell == EL_CELL_LSTM) s = ensure2(&t->tanh_c, N, H);
     }
     return s;
+}
+
+/* Whether two tensors' data share memory (either may be NULL). */
+static int overlap(const el_tensor *a, const el_tensor *b)
+{
+    if (!a || !b || !a->data || !b->data) return 0;
+    uintptr_t a0 = (uintptr_t)a->data, b0 = (uintptr_t)b->data;
+    return a0 < b0 + b->size * sizeof(float) && b0 < a0 + a->size * sizeof(float);
 }
 
 /* Checks that t is (d0, d1, d2), naming it in the message. */
@@ -464,6 +476,7 @@ typedef struct direction_pass {
     int layer, dir;
     const el_tensor *h0, *c0; /* forward */
     el_tensor *hn, *cn;
+    float *out;        /* forward: (N, D*H) the layer's outputs */
     const float *dout; /* backward: (N, D*H) gradient of the layer's outputs */
     float *din;        /* backward: (N, in) gradient of its input; NULL: not wanted */
     float beta;        /* 0: din is written, 1: added to */
@@ -538,7 +551,7 @@ static void forward_steps_task(void *context, int index, int count)
         step.hn_gate = cfg->cell == EL_CELL_GRU ? track->hn_gate.data + off * H : NULL;
         step.cprev = lstm ? track->cprev.data + off * H : NULL;
         step.tanh_c = lstm ? track->tanh_c.data + off * H : NULL;
-        step.out = c->out[p->layer].data + off * D * H + (size_t)p->dir * H;
+        step.out = p->out + off * D * H + (size_t)p->dir * H;
         el__rnn_step_forward(&step);
     }
     scatter_state(c, c->h.data, p->hn, slot, H, index, count);
@@ -572,11 +585,19 @@ static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, in
     return EL_OK;
 }
 
-static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const el_tensor *h0,
-                              const el_tensor *c0, el_tensor *hn, el_tensor *cn)
+static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, float *out,
+                              const el_tensor *h0, const el_tensor *c0, el_tensor *hn,
+                              el_tensor *cn)
 {
-    direction_pass pass = {
-        .rnn = rnn, .c = c, .layer = l, .dir = d, .h0 = h0, .c0 = c0, .hn = hn, .cn = cn};
+    direction_pass pass = {.rnn = rnn,
+                           .c = c,
+                           .layer = l,
+                           .dir = d,
+                           .out = out,
+                           .h0 = h0,
+                           .c0 = c0,
+                           .hn = hn,
+                           .cn = cn};
     int in;
     layer_input(c, l, &in);
     int single = too_small_to_split(c, in);
@@ -646,16 +667,22 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     if (!s) s = pack_weights(rnn, cache, 0, 0);
     if (s) return s;
     pack_input(rnn, cache, x, ids);
+    /* Where the layouts agree, the last layer writes y itself instead of a
+     * copy of it (backward never reads it back), unless y shares memory
+     * with a state that is still to be read or written. */
+    int direct = cache->padded_is_packed && !overlap(y, h0) && !overlap(y, c0) && !overlap(y, hn) &&
+                 !overlap(y, cn);
     el_dropout dropout = {cfg->dropout, 1};
     for (int l = 0; l < L; l++) {
-        for (int d = 0; d < D; d++) forward_direction(rnn, cache, l, d, h0, c0, hn, cn);
+        float *out = l == L - 1 && direct ? y->data : cache->out[l].data;
+        for (int d = 0; d < D; d++) forward_direction(rnn, cache, l, d, out, h0, c0, hn, cn);
         if (dropout_active && l < L - 1) {
             s = el_dropout_forward(&dropout, rng, &cache->out[l], &cache->dropped[l],
                                    &cache->mask[l]);
             if (s) return s;
         }
     }
-    unpack_rows(cache, cache->out[L - 1].data, y->data, D * cfg->hidden_size);
+    if (!direct) unpack_rows(cache, cache->out[L - 1].data, y->data, D * cfg->hidden_size);
     cache->forward_done = 1;
     return EL_OK;
 }
@@ -884,16 +911,25 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
         (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)) ||
         (s = pack_weights(rnn, cache, 1, dx != NULL)))
         return s;
+    /* Where the layouts agree, the last layer reads dy itself and the first
+     * writes dx itself, instead of copies, unless they share memory with
+     * something written or read in between. */
+    int direct_dy =
+        cache->padded_is_packed && dy && !overlap(dy, dx) && !overlap(dy, dh0) && !overlap(dy, dc0);
+    int direct_dx = cache->padded_is_packed && dx && !overlap(dx, dy) && !overlap(dx, dhn) &&
+                    !overlap(dx, dcn) && !overlap(dx, dh0) && !overlap(dx, dc0);
     float *dout = cache->dout.data, *din = cache->din.data;
-    if (dy)
+    if (dy && !direct_dy)
         pack_rows(cache, dy->data, dout, D * H);
-    else
+    else if (!dy)
         memset(dout, 0, (size_t)N * D * H * sizeof(float));
     el_dropout dropout = {cfg->dropout, 1};
     for (int l = L - 1; l >= 0; l--) {
+        const float *layer_dout = l == L - 1 && direct_dy ? dy->data : dout;
+        float *layer_din = l > 0 ? din : !dx ? NULL : direct_dx ? dx->data : din;
         for (int d = 0; d < D; d++)
-            backward_direction(rnn, cache, l, d, dout, l == 0 && !dx ? NULL : din,
-                               d == 0 ? 0.0f : 1.0f, dhn, dcn, dh0, dc0);
+            backward_direction(rnn, cache, l, d, layer_dout, layer_din, d == 0 ? 0.0f : 1.0f, dhn,
+                               dcn, dh0, dc0);
         if (l == 0) break;
         if (cache->dropout_active) {
             el_tensor grad, mask = cache->mask[l - 1];
@@ -905,6 +941,6 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
         dout = din;
         din = swap;
     }
-    if (dx) unpack_rows(cache, din, dx->data, cfg->input_size);
+    if (dx && !direct_dx) unpack_rows(cache, din, dx->data, cfg->input_size);
     return EL_OK;
 }

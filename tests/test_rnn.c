@@ -934,3 +934,67 @@ Test(rnn, one_hot_ids_match_one_hot_tensors)
     for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
         check_one_hot_ids(all_cells[i], 300 + i);
 }
+
+/* ---- outputs sharing memory with inputs ------------------------------------ */
+
+/* Where every sequence runs all T steps, the layer writes y and dx and
+ * reads dy in place instead of through copies.  A caller may still pass
+ * one buffer for dy and dx (input size = 2H here, so the shapes agree),
+ * as an in-place backward, or h0 and hn as one state carried in place:
+ * the results must be those of separate tensors.  With one layer, the
+ * backward direction still reads dy after the forward one wrote dx. */
+static void check_shared_buffers(el_cell cell, int layers, uint64_t seed)
+{
+    enum { T = 6, B = 5, H = 8 };
+    el_rnn_config cfg = {.cell = cell,
+                         .input_size = 2 * H,
+                         .hidden_size = H,
+                         .num_layers = layers,
+                         .bidirectional = 1};
+    el_rng rng;
+    el_rng_seed(&rng, seed);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, "rnn", &cfg, &rng));
+    rnn_io apart, shared;
+    el_rng inputs = rng;
+    io_random(&apart, &cfg, T, B, NULL, &rng);
+    rng = inputs;
+    io_random(&shared, &cfg, T, B, NULL, &rng);
+    el_rnn_cache *cache;
+    EL_TEST_OK(el_rnn_cache_create(&cache));
+    el_tensor grads_apart = {0}, grads_shared = {0};
+
+    zero_grads(&rnn);
+    io_forward(&rnn, cache, NULL, &apart);
+    io_backward(&rnn, cache, &apart);
+    snapshot_grads(&rnn, &grads_apart);
+
+    /* h0 is also hn (and c0 cn), dy is also dx. */
+    zero_grads(&rnn);
+    el_tensor *c0 = given(&shared.c0);
+    EL_TEST_OK(el_rnn_forward(&rnn, cache, NULL, &shared.x, NULL, &shared.h0, c0, &shared.y,
+                              &shared.h0, c0));
+    EL_TEST_OK(el_rnn_backward(&rnn, cache, &shared.dy, &shared.dhn, given(&shared.dcn), &shared.dy,
+                               &shared.dh0, given(&shared.dc0)));
+    snapshot_grads(&rnn, &grads_shared);
+
+    expect_same("y", &shared.y, &apart.y, 0, 0);
+    expect_same("hn written over h0", &shared.h0, &apart.hn, 0, 0);
+    if (c0) expect_same("cn written over c0", &shared.c0, &apart.cn, 0, 0);
+    expect_same("dx written over dy", &shared.dy, &apart.dx, 0, 0);
+    expect_same("dh0", &shared.dh0, &apart.dh0, 0, 0);
+    expect_same("parameter gradients", &grads_shared, &grads_apart, 0, 0);
+    el_tensor_free(&grads_apart);
+    el_tensor_free(&grads_shared);
+    el_rnn_cache_free(cache);
+    io_free(&apart);
+    io_free(&shared);
+    el_rnn_free(&rnn);
+}
+
+Test(rnn, outputs_may_share_memory_with_inputs)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        for (int layers = 1; layers <= 2; layers++)
+            check_shared_buffers(all_cells[i], layers, 1000 + 10 * i + layers);
+}
