@@ -52,5 +52,6 @@ void el__gemm_parallel(int trans_a, int trans_b, int m, int n, int k, float alph
 {
     gemm_args g = {trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
     int single = 2.0 * m * n * k < EL__PARALLEL_FLOPS;
-    el__parallel_run(m >= n ? gemm_rows_task : gemm_columns_task, &g, single);
+    el__parallel_run(m >= n ? gemm_rows_task : gemm_columns_task, &g,
+                     single ? 0 : EL__PARTS_PER_THREAD);
 }

@@ -34,15 +34,6 @@ static pool the_pool = {.threads = 1};
 
 enum { SPINS_BEFORE_SLEEP = 1 << 10 };
 
-/* A task is cut into this many parts per thread, which the threads take in
- * turn as they come free.  A worker woken from sleep starts hundreds of
- * microseconds late on a virtual machine, and the host may slow one CPU
- * and not the other: with halves fixed in advance the caller then waited
- * for the worker for a quarter of a layer's time on two threads.  Which
- * thread runs a part never changes its result, so the results depend on
- * the number of threads only, as before. */
-enum { PARTS_PER_THREAD = 2 };
-
 /* Runs parts of the current task until none is left. */
 static void run_parts(void)
 {
@@ -127,16 +118,23 @@ el_status el__parallel_set_threads(int threads)
 
 int el__parallel_threads(void) { return the_pool.threads; }
 
-void el__parallel_run(el__task task, void *context, int single)
+/* A task is cut into parts, which the threads take in turn as they come
+ * free.  A worker woken from sleep starts hundreds of microseconds late on
+ * a virtual machine, and the host may slow one CPU and not the other: with
+ * halves fixed in advance the caller then waited for the worker for a
+ * quarter of a layer's time on two threads.  Which thread runs a part
+ * never changes its result, so the results depend on the number of
+ * threads only, as before. */
+void el__parallel_run(el__task task, void *context, int parts_per_thread)
 {
-    int count = single ? 1 : the_pool.threads;
+    int count = parts_per_thread < 1 ? 1 : the_pool.threads;
     if (count == 1) {
         task(context, 0, 1);
         return;
     }
     the_pool.task = task;
     the_pool.context = context;
-    the_pool.parts = count * PARTS_PER_THREAD;
+    the_pool.parts = count * parts_per_thread;
     atomic_store_explicit(&the_pool.next_part, 0, memory_order_relaxed);
     atomic_store_explicit(&the_pool.finished, 0, memory_order_relaxed);
     pthread_mutex_lock(&the_pool.lock);

@@ -19,11 +19,17 @@ el_status el__parallel_set_threads(int threads);
 int el__parallel_threads(void);
 
 /* Runs task(context, i, count) for i = 0 .. count-1 and returns when every
- * one has returned.  count is a fixed multiple of the number of threads set,
- * or 1 when single is nonzero (for work too small to split); the threads,
- * the caller's among them, take the parts in turn as they come free, so a
- * part must not depend on which thread runs it. */
-void el__parallel_run(el__task task, void *context, int single);
+ * one has returned.  count is parts_per_thread times the number of threads
+ * set, or 1 when parts_per_thread is 0 (work too small to split) or there
+ * is one thread.  The threads, the caller's among them, take the parts in
+ * turn as they come free, so a part must not depend on which thread runs
+ * it.  More parts balance the threads better, but each part of a time loop
+ * reads the whole recurrent weight at every step. */
+void el__parallel_run(el__task task, void *context, int parts_per_thread);
+
+/* The parts per thread for work that splits freely (by rows or columns of
+ * independent products): enough to even out a late or slowed thread. */
+#define EL__PARTS_PER_THREAD 2
 
 /* The part [*begin, *end) of n items that thread index of count takes. */
 void el__split(int n, int index, int count, int *begin, int *end);
