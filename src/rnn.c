@@ -488,7 +488,7 @@ typedef struct direction_pass {
  * whole of W_hh at every step, which stays in the core's cache (2 MiB of
  * L2 on the machines this was tuned on) up to about 1 MiB; past that every
  * part streams it from memory again, and at hidden 1024 a second part per
- * thread made two threads 1.7x as fast as one instead of 1.7x-2.1x. */
+ * thread cost 10% (the LSTM on two threads). */
 static int time_loop_parts(const el_rnn_cache *c)
 {
     size_t weight = (size_t)el_cell_gates(c->config.cell) * c->config.hidden_size *
