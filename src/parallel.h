@@ -31,7 +31,7 @@ void el__parallel_run(el__task task, void *context, int parts_per_thread);
  * independent products): enough to even out a late or slowed thread. */
 #define EL__PARTS_PER_THREAD 2
 
-/* The part [*begin, *end) of n items that thread index of count takes. */
+/* The share [*begin, *end) of n items that part index of count takes. */
 void el__split(int n, int index, int count, int *begin, int *end);
 
 #define EL__MAX_THREADS 64
