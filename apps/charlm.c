@@ -428,12 +428,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         return -1;
     if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->text) {
-        /* The checkpoint's strings go with it: keep a copy. */
-        r->saved_path = strdup(text);
-        if (!r->saved_path) {
-            cli_error("out of memory");
-            return -1;
-        }
+        if (!(r->saved_path = meta_keep(text))) return -1;
         o->text = r->saved_path;
     }
     o->seed = (uint64_t)seed;

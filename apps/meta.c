@@ -1,3 +1,5 @@
+#define _POSIX_C_SOURCE 200809L /* strdup */
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -27,6 +29,13 @@ const char *meta_get(const el_checkpoint *c, const char *path, const char *key)
     const char *v = el_checkpoint_meta(c, key);
     if (!v) cli_error("%s: no \"%s\" in its metadata", path, key);
     return v;
+}
+
+char *meta_keep(const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy) cli_error("out of memory");
+    return copy;
 }
 
 int meta_get_long(const el_checkpoint *c, const char *path, const char *key, long long *out)

@@ -20,6 +20,10 @@ int meta_get_int(const el_checkpoint *c, const char *path, const char *key, int 
 int meta_get_float(const el_checkpoint *c, const char *path, const char *key, float *out);
 int meta_get_double(const el_checkpoint *c, const char *path, const char *key, double *out);
 
+/* A copy of a value read from c, to keep after c is freed (its strings go
+ * with it), or NULL after reporting that memory ran out.  Free it. */
+char *meta_keep(const char *value);
+
 /* A random generator's state, as "STATE INCREMENT". */
 el_status meta_set_rng(el_checkpoint_writer *w, const char *key, const el_rng *rng);
 int meta_get_rng(const el_checkpoint *c, const char *path, const char *key, el_rng *rng);

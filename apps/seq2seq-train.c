@@ -339,12 +339,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         return -1;
     if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->words) {
-        /* The checkpoint's strings go with it: keep a copy. */
-        r->saved_path = strdup(words);
-        if (!r->saved_path) {
-            cli_error("out of memory");
-            return -1;
-        }
+        if (!(r->saved_path = meta_keep(words))) return -1;
         o->words = r->saved_path;
     }
     o->seed = (uint64_t)seed;
