@@ -145,8 +145,8 @@ void el__rnn_step_forward(const rnn_step *s)
     const int H = s->hidden, G = el_cell_gates(s->cell) * H;
     const float *bi = s->b_ih, *bh = s->b_hh;
     lstm_biases lb = {{bi, bi + H, bi + 2 * H, bi + 3 * H}, {bh, bh + H, bh + 2 * H, bh + 3 * H}};
-    for (int i = 0; i < s->rows; i++) {
-        size_t r = (size_t)i * s->stride, row = r * H;
+    for (size_t r = 0; r < (size_t)s->rows; r++) {
+        size_t row = r * H;
         float *g = s->gates + r * G, *out = s->out + r * s->out_stride;
         const float *gh = s->gh + r * G;
         switch (s->cell) {
@@ -170,8 +170,8 @@ void el__rnn_step_forward(const rnn_step *s)
 void el__rnn_step_backward(const rnn_step *s)
 {
     const int H = s->hidden, G = el_cell_gates(s->cell) * H;
-    for (int i = 0; i < s->rows; i++) {
-        size_t r = (size_t)i * s->stride, row = r * H;
+    for (size_t r = 0; r < (size_t)s->rows; r++) {
+        size_t row = r * H;
         const float *g = s->gates + r * G, *dout = s->out + r * s->out_stride;
         float *dx = s->dgx + r * G, *dhh = s->dgh + r * G;
         switch (s->cell) {

@@ -1,10 +1,10 @@
 /* The element-wise half of one recurrent time step, per cell kind; the
  * matrix half (the GEMMs) is in rnn.c.  Not installed.
  *
- * A step works on rows of a packed block: row r of the step lies at row
- * r * stride of every array (each thread takes every stride-th row).  Row
- * r's gate pre-activations from the input are gates[r*stride*G ..], from the
- * state gh[r*stride*G ..] (both without biases); G = gates * H. */
+ * A step works on consecutive rows of a packed block (the rows of one time
+ * loop's part).  Row r's gate pre-activations from the input are
+ * gates[r*G ..], from the state gh[r*G ..] (both without biases); G =
+ * gates * H. */
 #ifndef ELMAN_RNN_CELL_H
 #define ELMAN_RNN_CELL_H
 
@@ -12,8 +12,7 @@
 
 typedef struct rnn_step {
     el_cell cell;
-    int rows;           /* the rows of this step that this thread computes */
-    int stride;         /* rows of the arrays between two of them (the thread count) */
+    int rows;           /* the rows of this step that this part computes */
     int hidden;         /* H */
     const float *b_ih;  /* (G) */
     const float *b_hh;  /* (G) */

@@ -180,7 +180,6 @@ static void run_layers(el_rnn_stepper *s, const float *x, el_tensor *y)
         el__gemm_packed(B, s->hprev, H, &w->w_hh_t, 0.0f, s->gh, G);
         rnn_step step = {.cell = s->cell,
                          .rows = B,
-                         .stride = 1,
                          .hidden = H,
                          .b_ih = w->b_ih,
                          .b_hh = w->b_hh,

@@ -803,11 +803,11 @@ static void run_once(el_rnn *rnn, rnn_io *io, el_tensor *grads)
 }
 
 /* Two threads split the work in parts, each taking the next part as it
- * comes free (every fourth sorted sequence through the time loop, quarters
- * of the large products), so which thread runs a part changes from run to
- * run and must not change the result.  The shapes here are large enough to
- * be split, the batch is odd and the lengths ragged, so the parts differ in
- * size. */
+ * comes free (blocks of sequences holding a quarter of the steps through
+ * the time loop, quarters of the large products), so which thread runs a
+ * part changes from run to run and must not change the result.  The shapes
+ * here are large enough to be split, the batch is odd and the lengths
+ * ragged (some empty), so the parts differ in size. */
 static void check_threads(el_cell cell, uint64_t seed)
 {
     enum { T = 20, B = 31 };
