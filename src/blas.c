@@ -19,6 +19,12 @@ void el__gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void el__transpose(int rows, int cols, const float *src, int lds, float *dst, int ldd)
+{
+    if (rows == 0 || cols == 0) return;
+    cblas_somatcopy(CblasRowMajor, CblasTrans, rows, cols, 1.0f, src, lds, dst, ldd);
+}
+
 typedef struct gemm_args {
     int trans_a, trans_b, m, n, k;
     float alpha, beta;

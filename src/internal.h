@@ -28,6 +28,12 @@ el_status el__ids_reserve(el_ids *ids, size_t total, const char *fn);
  * (n < 0 turns the hook off).  Per thread. */
 void el__fail_allocations_after(long n);
 
+/* A test hook: the recurrent layers compute the weight gradients of a layer
+ * whose input and hprev take up to bytes through the packed kernel, and the
+ * others through OpenBLAS (src/rnn.c).  Returns the limit it replaces.  Not
+ * for use while another thread runs a layer. */
+size_t el__rnn_set_panel_limit(size_t bytes);
+
 /* For a hot loop: the library is built for any x86-64, whose vectors are 4
  * floats wide and which has no fused multiply-add; this also compiles the
  * function for x86-64-v3 (AVX2 and FMA, 8 floats) and v4 (AVX-512, 16), and

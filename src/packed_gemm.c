@@ -341,10 +341,14 @@ static void multiply_block(const gemm_path *path, int m, const float *a, int lda
     }
 }
 
-void el__gemm_packed_on(el__gemm_path which, int m, const float *a, int lda, const el__packed *b,
-                        float beta, float *c, int ldc)
+/* C = A B + beta C, A either row-major with row stride lda or, where
+ * a_panel_stride is not 0, in panels of EL__PANEL columns that far apart,
+ * each row-major with row stride lda.  Then the blocks of B are as deep as
+ * A's panels are wide. */
+static void gemm_packed(el__gemm_path which, int m, const float *a, int lda, size_t a_panel_stride,
+                        const el__packed *b, float beta, float *c, int ldc)
 {
-    int n = b->n, k = b->k;
+    int n = b->n, k = b->k, block_depth = a_panel_stride ? EL__PANEL : DEPTH;
     if (m <= 0 || n <= 0) return;
     if (k == 0) {
         scale_rows(m, n, beta, c, ldc);
@@ -356,37 +360,60 @@ void el__gemm_packed_on(el__gemm_path which, int m, const float *a, int lda, con
     /* The blocks lie one after another in b->data: panel by panel, and
      * within a panel by rows. */
     for (int col = 0; col < n; col += EL__PANEL)
-        for (int p = 0; p < k; p += DEPTH) {
-            int depth = min_int(DEPTH, k - p);
-            int next = p + depth < k         ? min_int(DEPTH, k - p - depth)
-                       : col + EL__PANEL < n ? min_int(DEPTH, k)
+        for (int p = 0; p < k; p += block_depth) {
+            int depth = min_int(block_depth, k - p);
+            int next = p + depth < k         ? min_int(block_depth, k - p - depth)
+                       : col + EL__PANEL < n ? min_int(block_depth, k)
                                              : 0;
             const float *block = b->data + (size_t)col * k + (size_t)p * EL__PANEL;
-            multiply_block(&paths[which], m, a + p, lda, block, depth,
+            const float *a_block = a_panel_stride ? a + p / EL__PANEL * a_panel_stride : a + p;
+            multiply_block(&paths[which], m, a_block, lda, block, depth,
                            fetch ? next * (EL__PANEL / LINE) : 0, min_int(EL__PANEL, n - col),
                            p == 0 ? beta : 1.0f, c + col, ldc);
         }
 }
 
+void el__gemm_packed_on(el__gemm_path which, int m, const float *a, int lda, const el__packed *b,
+                        float beta, float *c, int ldc)
+{
+    gemm_packed(which, m, a, lda, 0, b, beta, c, ldc);
+}
+
 void el__gemm_packed(int m, const float *a, int lda, const el__packed *b, float beta, float *c,
                      int ldc)
 {
-    el__gemm_packed_on(best_path(), m, a, lda, b, beta, c, ldc);
+    gemm_packed(best_path(), m, a, lda, 0, b, beta, c, ldc);
+}
+
+void el__gemm_packed_panels_on(el__gemm_path which, int m, const el__packed *a, int first_row,
+                               const el__packed *b, float beta, float *c, int ldc)
+{
+    gemm_packed(which, m, a->data + (size_t)first_row * EL__PANEL, EL__PANEL,
+                (size_t)EL__PANEL * a->k, b, beta, c, ldc);
+}
+
+void el__gemm_packed_panels(int m, const el__packed *a, int first_row, const el__packed *b,
+                            float beta, float *c, int ldc)
+{
+    el__gemm_packed_panels_on(best_path(), m, a, first_row, b, beta, c, ldc);
 }
 
 /* ---- packing ------------------------------------------------------------- */
 
-/* B = w, a row-major (k x n) w: row p of w is row p of every panel.  Going
- * down w's rows reads it in order and writes n / 64 streams. */
-static void pack_columns(float *data, const float *w, int n, int k)
+/* Row p of B is row p of every panel.  Going down src's rows reads it in
+ * order and writes n / 64 streams. */
+void el__packed_set_rows(el__packed *b, int first, int rows, const float *src, int lds)
 {
-    for (int p = 0; p < k; p++)
+    int n = b->n, k = b->k;
+    for (int p = first; p < first + rows; p++) {
+        const float *from = src + (size_t)(p - first) * lds;
         for (int col = 0; col < n; col += EL__PANEL) {
-            float *row = data + (size_t)col * k + (size_t)p * EL__PANEL;
+            float *row = b->data + (size_t)col * k + (size_t)p * EL__PANEL;
             int cols = min_int(EL__PANEL, n - col);
-            memcpy(row, w + (size_t)p * n + col, (size_t)cols * sizeof(float));
+            memcpy(row, from + col, (size_t)cols * sizeof(float));
             memset(row + cols, 0, (size_t)(EL__PANEL - cols) * sizeof(float));
         }
+    }
 }
 
 /* Copies rows x depth floats of w (rows k apart) to depth x rows of a
@@ -433,9 +460,8 @@ static void pack_rows(float *data, const float *w, int n, int k)
     }
 }
 
-el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed)
+el_status el__packed_reserve(el__packed *p, int k, int n)
 {
-    int n = transposed ? rows : cols, k = transposed ? cols : rows;
     size_t panels = ((size_t)n + EL__PANEL - 1) / EL__PANEL;
     if (k != 0 && panels > SIZE_MAX / sizeof(float) / EL__PANEL / (size_t)k)
         return el__fail(EL_ERR_NOMEM, "el__pack: %d x %d floats overflow a size", n, k);
@@ -449,12 +475,24 @@ el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transp
     }
     p->n = n;
     p->k = k;
-    if (need == 0) return EL_OK;
+    return EL_OK;
+}
+
+el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed)
+{
+    int n = transposed ? rows : cols, k = transposed ? cols : rows;
+    el_status s = el__packed_reserve(p, k, n);
+    if (s || (size_t)n * k == 0) return s;
     if (transposed)
         pack_rows(p->data, w, n, k);
     else
-        pack_columns(p->data, w, n, k);
+        el__packed_set_rows(p, 0, k, w, n);
     return EL_OK;
+}
+
+el__packed el__packed_columns(const el__packed *b, int first, int end)
+{
+    return (el__packed){.data = b->data + (size_t)first * b->k, .n = end - first, .k = b->k};
 }
 
 void el__packed_free(el__packed *p)

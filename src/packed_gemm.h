@@ -30,9 +30,23 @@ typedef struct el__packed {
 /* Packs B for C = A B from a row-major w of rows x cols: with transposed = 1,
  * w is (n x k) and B = wᵀ (a weight used as x Wᵀ); with transposed = 0, w is
  * (k x n) and B = w.  Reuses p's memory when it is large enough.  Returns
- * EL_OK, or EL_ERR_NOMEM leaving p as it was (this is the only function
- * here that allocates).  rows and cols must not be negative. */
+ * EL_OK, or EL_ERR_NOMEM leaving p as it was (this and el__packed_reserve
+ * are the only functions here that allocate).  rows and cols must not be negative. */
 el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed);
+
+/* Makes p hold a B of k x n whose values are still to be set, by
+ * el__packed_set_rows; reuses p's memory when it is large enough.  Returns
+ * EL_OK, or EL_ERR_NOMEM leaving p as it was. */
+el_status el__packed_reserve(el__packed *p, int k, int n);
+
+/* Sets rows [first, first + rows) of the B (k x n) that b holds, from a
+ * row-major src (rows x n, row stride lds): for a B whose rows are computed
+ * a few at a time, packed while they are still in cache. */
+void el__packed_set_rows(el__packed *b, int first, int rows, const float *src, int lds);
+
+/* Columns [first, end) of the B that b holds, as a B of its own that shares
+ * b's memory; first must be a multiple of EL__PANEL. */
+el__packed el__packed_columns(const el__packed *b, int first, int end);
 
 /* Frees p's memory and leaves it empty. */
 void el__packed_free(el__packed *p);
@@ -43,6 +57,14 @@ void el__packed_free(el__packed *p);
  * needed of A or C; any number of threads may share one b. */
 void el__gemm_packed(int m, const float *a, int lda, const el__packed *b, float beta, float *c,
                      int ldc);
+
+/* C (m x n, row stride ldc >= n) = A B + beta C, for A the rows [first_row,
+ * first_row + m) of a matrix held packed in a (a->k rows of a->n, a->n =
+ * b->k), and the B packed in b; otherwise as el__gemm_packed.  For a
+ * product with the recurrent layers' gate gradients, which their backward
+ * steps pack for the weight gradients. */
+void el__gemm_packed_panels(int m, const el__packed *a, int first_row, const el__packed *b,
+                            float beta, float *c, int ldc);
 
 /* The code paths el__gemm_packed chooses between, by what the CPU supports;
  * it takes the highest. */
@@ -63,5 +85,9 @@ const char *el__gemm_path_name(el__gemm_path path);
  * benchmarks that compare the paths. */
 void el__gemm_packed_on(el__gemm_path path, int m, const float *a, int lda, const el__packed *b,
                         float beta, float *c, int ldc);
+
+/* el__gemm_packed_panels on the given path. */
+void el__gemm_packed_panels_on(el__gemm_path path, int m, const el__packed *a, int first_row,
+                               const el__packed *b, float beta, float *c, int ldc);
 
 #endif

@@ -2,7 +2,8 @@
  * on every code path this CPU can run: edge shapes (m, n and k of 0, 1 and
  * around the tile and panel sizes), both ways of giving B, beta 0 and 1,
  * strides wider than the rows, deep k (several blocks, fetched ahead),
- * repacking, and running out of memory. */
+ * A packed in panels, slices of B's columns, repacking, and running out of
+ * memory. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -192,6 +193,100 @@ Test(packed_gemm, default_path_is_the_best_supported)
     free(c);
     free(d);
     el__packed_free(&packed);
+    free_problem(&p);
+}
+
+/* C's rows [first, m) from A's rows packed in panels (el__packed_reserve,
+ * then el__packed_set_rows a few rows at a time, as the recurrent layers'
+ * backward steps pack dG), checked as check_product checks them. */
+static void check_panels_product(const problem *p, const el__packed *b, int first,
+                                 el__gemm_path path, float beta)
+{
+    el__packed a = {0};
+    EL_TEST_OK(el__packed_reserve(&a, p->m, p->k));
+    for (int row = 0; row < p->m; row += 3) {
+        int rows = p->m - row < 3 ? p->m - row : 3;
+        el__packed_set_rows(&a, row, rows, p->a + (size_t)row * p->lda, p->lda);
+    }
+    size_t size = (size_t)p->m * p->ldc;
+    float *c = floats(size);
+    for (size_t i = 0; i < size; i++)
+        c[i] = beta == 0.0f && (int)(i % (size_t)p->ldc) < p->n ? NAN : p->c0[i];
+    el__gemm_packed_panels_on(path, p->m - first, &a, first, b, beta, c + (size_t)first * p->ldc,
+                              p->ldc);
+    for (int i = first; i < p->m; i++)
+        for (int j = 0; j < p->ldc; j++) {
+            size_t at = (size_t)i * p->ldc + j;
+            if (j >= p->n) {
+                cr_assert_eq(c[at], SENTINEL, "padding C[%d][%d] was written", i, j);
+                continue;
+            }
+            double c0 = beta == 0.0f ? 0.0 : p->c0[at];
+            double want = p->want[(size_t)i * p->n + j] + c0;
+            double allowed = 1e-5 * (p->magnitude[(size_t)i * p->n + j] + fabs(c0));
+            cr_assert(fabs(c[at] - want) <= allowed,
+                      "%s, A in panels, m %d n %d k %d from row %d, beta %g: C[%d][%d] is %.9g, "
+                      "expected %.9g",
+                      el__gemm_path_name(path), p->m, p->n, p->k, first, beta, i, j, c[at], want);
+        }
+    free(c);
+    el__packed_free(&a);
+}
+
+/* A packed in panels, as the input gradient reads the gate gradients: k
+ * within one panel, across several and not a multiple of their width, and
+ * over a block's depth; the product of rows that begin past the first. */
+Test(packed_gemm, a_packed_in_panels_matches_double_precision, .timeout = 60)
+{
+    static const int shapes[][3] = {{1, 1, 1},     {7, 16, 64},   {13, 33, 65},
+                                    {20, 64, 200}, {6, 130, 512}, {9, 17, 1100}};
+    uint64_t seed = 40;
+    for (size_t i = 0; i < COUNT(shapes); i++) {
+        problem p = make_problem(shapes[i][0], shapes[i][1], shapes[i][2], 0, seed++);
+        el__packed b = {0};
+        EL_TEST_OK(pack_problem(&b, &p));
+        for (int path = 0; path < EL__GEMM_PATHS; path++) {
+            if (!el__gemm_path_supported(path)) continue;
+            for (int first = 0; first < p.m; first += 5) {
+                check_panels_product(&p, &b, first, path, 0.0f);
+                check_panels_product(&p, &b, first, path, 1.0f);
+            }
+        }
+        el__packed_free(&b);
+        free_problem(&p);
+    }
+}
+
+/* el__packed_columns: a product with a panel-aligned slice of B's columns
+ * equals those columns of the whole product, bit for bit. */
+Test(packed_gemm, column_slices_of_a_packed_operand)
+{
+    problem p = make_problem(11, 200, 37, 1, 50);
+    el__packed b = {0};
+    EL_TEST_OK(pack_problem(&b, &p));
+    float *whole = floats((size_t)p.m * p.ldc), *part = floats((size_t)p.m * p.ldc);
+    el__gemm_packed(p.m, p.a, p.lda, &b, 0.0f, whole, p.ldc);
+    for (int first = 0; first < p.n; first += EL__PANEL)
+        for (int end = first + 1; end <= p.n; end += 37) {
+            el__packed slice = el__packed_columns(&b, first, end);
+            cr_assert_eq(slice.n, end - first);
+            cr_assert_eq(slice.k, p.k);
+            for (size_t i = 0; i < (size_t)p.m * p.ldc; i++) part[i] = SENTINEL;
+            el__gemm_packed(p.m, p.a, p.lda, &slice, 0.0f, part + first, p.ldc);
+            for (int i = 0; i < p.m; i++)
+                for (int j = 0; j < p.n; j++) {
+                    size_t at = (size_t)i * p.ldc + j;
+                    if (j < first || j >= end)
+                        cr_assert_eq(part[at], SENTINEL, "columns [%d, %d): C[%d][%d] written",
+                                     first, end, i, j);
+                    else
+                        cr_assert_eq(part[at], whole[at], "columns [%d, %d): C[%d][%d]", first, end,
+                                     i, j);
+                }
+        }
+    free(whole);
+    free(part);
+    el__packed_free(&b);
     free_problem(&p);
 }
 

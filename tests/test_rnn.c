@@ -11,11 +11,13 @@
 #include <criterion/parameterized.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fixture.h"
 #include "gradcheck.h"
+#include "internal.h"
 #include "support.h"
 
 #define RTOL 1e-5
@@ -869,6 +871,56 @@ Test(rnn_threads, rnn_tanh) { check_threads(EL_CELL_RNN_TANH, 900); }
 Test(rnn_threads, gru) { check_threads(EL_CELL_GRU, 901); }
 Test(rnn_threads, lstm) { check_threads(EL_CELL_LSTM, 902); }
 
+/* ---- the two ways to the weight gradients --------------------------------- */
+
+/* A small layer takes its weight gradients from the gate gradients packed
+ * in panels, through the packed kernel; a large one from them row-major,
+ * through OpenBLAS (src/rnn.c, weights_from_panels).  The two agree within
+ * rounding, and the input gradient, read from either layout, too: stacked
+ * and bidirectional, ragged lengths with empty sequences, G not a multiple
+ * of the panel width, one thread and two. */
+static void check_gradient_paths(el_cell cell, uint64_t seed)
+{
+    enum { T = 9, B = 7 };
+    const int lengths[B] = {9, 0, 3, 9, 1, 6, 2};
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 70, .hidden_size = 67, .num_layers = 2, .bidirectional = 1};
+    el_rng rng;
+    el_rng_seed(&rng, seed);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, "rnn", &cfg, &rng));
+    for (int threads = 1; threads <= 2; threads++) {
+        rnn_io rows, panels;
+        el_rng inputs = rng;
+        io_random(&rows, &cfg, T, B, lengths, &inputs);
+        inputs = rng;
+        io_random(&panels, &cfg, T, B, lengths, &inputs);
+        el_tensor grads_rows = {0}, grads_panels = {0};
+        EL_TEST_OK(el_set_threads(threads));
+        size_t limit = el__rnn_set_panel_limit(0);
+        run_once(&rnn, &rows, &grads_rows);
+        el__rnn_set_panel_limit(SIZE_MAX);
+        run_once(&rnn, &panels, &grads_panels);
+        el__rnn_set_panel_limit(limit);
+        EL_TEST_OK(el_set_threads(1));
+        expect_same("y", &panels.y, &rows.y, 0, 0);
+        expect_same("dx", &panels.dx, &rows.dx, 1e-5, 1e-6);
+        expect_same("dh0", &panels.dh0, &rows.dh0, 1e-5, 1e-6);
+        expect_same("parameter gradients", &grads_panels, &grads_rows, 1e-5, 1e-6);
+        el_tensor_free(&grads_rows);
+        el_tensor_free(&grads_panels);
+        io_free(&rows);
+        io_free(&panels);
+    }
+    el_rnn_free(&rnn);
+}
+
+Test(rnn, weight_gradient_paths_agree)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        check_gradient_paths(all_cells[i], 950 + i);
+}
+
 /* ---- one-hot inputs ------------------------------------------------------ */
 
 /* el_rnn_forward_ids equals el_rnn_forward on el_one_hot of the ids: the
@@ -879,7 +931,7 @@ static void check_one_hot_ids(el_cell cell, uint64_t seed)
     enum { T = 5, B = 4, IN = 7 };
     el_rng rng;
     el_rng_seed(&rng, seed);
-    el_rnn_config cfg = {cell, IN, 6, 2, 1, 0.0f};
+    el_rnn_config cfg = {cell, IN, 70, 2, 1, 0.0f}; /* G over one panel of 64 */
     el_rnn rnn;
     EL_TEST_OK(el_rnn_init(&rnn, NULL, &cfg, &rng));
     const int lengths[B] = {5, 2, 4, 0};
@@ -929,10 +981,16 @@ static void check_one_hot_ids(el_cell cell, uint64_t seed)
     el_rnn_free(&rnn);
 }
 
+/* Also with the weight gradients through OpenBLAS, which takes those of
+ * one-hot inputs from dG row-major instead of from its panels. */
 Test(rnn, one_hot_ids_match_one_hot_tensors)
 {
-    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
-        check_one_hot_ids(all_cells[i], 300 + i);
+    for (int panels = 0; panels < 2; panels++) {
+        size_t limit = panels ? el__rnn_set_panel_limit(SIZE_MAX) : el__rnn_set_panel_limit(0);
+        for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+            check_one_hot_ids(all_cells[i], 300 + i);
+        el__rnn_set_panel_limit(limit);
+    }
 }
 
 /* ---- outputs sharing memory with inputs ------------------------------------ */
