@@ -5,7 +5,8 @@
  *   rnn-bench CELL HIDDEN THREADS [STEPS BATCH INPUT]
  *
  * prints one line: "elman_ms=X sgemm_ms=Y gflop=Z", each time the median of
- * repeated runs after a warm-up.  With one thread the times are the
+ * repeated runs after a warm-up: enough runs for half a second, at least 9
+ * and at most 200 (bench/rnn.py times PyTorch the same way).  With one thread the times are the
  * process's CPU time, which leaves out what the host of a virtual machine
  * took (and equals the wall time where nothing else runs); with more, the
  * wall time, as threads waiting for each other must count. */
@@ -17,7 +18,16 @@
 
 #include "elman/elman.h"
 
-#define RUNS 9
+#define MIN_RUNS 9
+#define MAX_RUNS 200
+#define SECONDS 0.5
+
+/* How many runs of about `seconds` each fill SECONDS. */
+static int runs_for(double seconds)
+{
+    double runs = seconds > 0 ? SECONDS / seconds : MAX_RUNS;
+    return runs < MIN_RUNS ? MIN_RUNS : runs > MAX_RUNS ? MAX_RUNS : (int)runs;
+}
 
 typedef struct shape {
     int steps, batch, input, hidden, gates;
@@ -138,15 +148,15 @@ int main(int argc, char **argv)
     /* The layer's runs first, then the bare products with OpenBLAS's own
      * threads: one pool's idle threads spin for a while and would slow the
      * other's if the two were interleaved. */
-    double layer[RUNS], gemms[RUNS];
-    time_layer(&run);
-    for (int i = 0; i < RUNS; i++) layer[i] = time_layer(&run);
+    double layer[MAX_RUNS], gemms[MAX_RUNS];
+    int layer_runs = runs_for(time_layer(&run));
+    for (int i = 0; i < layer_runs; i++) layer[i] = time_layer(&run);
     openblas_set_num_threads(atoi(argv[3]));
-    time_gemms(&s, a, b, c);
-    for (int i = 0; i < RUNS; i++) gemms[i] = time_gemms(&s, a, b, c);
+    int gemm_runs = runs_for(time_gemms(&s, a, b, c));
+    for (int i = 0; i < gemm_runs; i++) gemms[i] = time_gemms(&s, a, b, c);
     double flop = 6.0 * s.steps * s.batch * (double)s.gates * s.hidden * (s.input + s.hidden);
-    printf("elman_ms=%.4f sgemm_ms=%.4f gflop=%.6f\n", 1e3 * median(layer, RUNS),
-           1e3 * median(gemms, RUNS), flop * 1e-9);
+    printf("elman_ms=%.4f sgemm_ms=%.4f gflop=%.6f\n", 1e3 * median(layer, layer_runs),
+           1e3 * median(gemms, gemm_runs), flop * 1e-9);
     free(a);
     free(b);
     free(c);
