@@ -58,7 +58,7 @@ struct el_rnn_cache {
     int track_slots;
     el_tensor h, c;     /* (B, H) the running state, or its gradient */
     el_tensor gh;       /* (B, G) the state pre-activations of one step */
-    el_tensor dgx, dgh; /* (N, G) */
+    el_tensor dgx, dgh; /* (N, G), or (B, G) where every layer uses panels */
     /* For weights_from_panels: */
     el__packed dgx_panels, dgh_panels; /* (N, G) dgx and dgh, packed by the backward steps */
     el_tensor inputs_t;  /* (in + 1 + H, N) a layer's input transposed, ones, hprev transposed */
@@ -1071,18 +1071,28 @@ static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c, c
     return s;
 }
 
-/* Sizes the buffers of weights_from_panels for the layers that use it. */
-static el_status size_panel_buffers(el_rnn_cache *c)
+/* Sizes dgx and dgh, which hold every step's rows unless all layers take
+ * their weight gradients from panels (then one step's at a time), and the
+ * buffers of weights_from_panels for the layers that do. */
+static el_status size_gate_gradients(el_rnn_cache *c)
 {
     const el_rnn_config *cfg = &c->config;
-    int H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H, widest = -1;
+    int H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H, widest = -1, all = 1;
     for (int l = 0; l < cfg->num_layers; l++) {
         int in;
         const float *input = layer_input(c, l, &in);
-        if (uses_panels(c, l) && (input ? in : 0) > widest) widest = input ? in : 0;
+        if (!uses_panels(c, l))
+            all = 0;
+        else if ((input ? in : 0) > widest)
+            widest = input ? in : 0;
     }
-    if (widest < 0) return EL_OK;
-    el_status s = el__packed_reserve(&c->dgx_panels, c->rows, G);
+    /* A layer that uses panels takes its step's rows at their sorted
+     * positions, below B, which may exceed N where sequences are empty. */
+    int rows = all || c->batch > c->rows ? c->batch : c->rows;
+    el_status s = ensure2(&c->dgx, rows, G);
+    if (!s && cfg->cell == EL_CELL_GRU) s = ensure2(&c->dgh, rows, G);
+    if (s || widest < 0) return s;
+    s = el__packed_reserve(&c->dgx_panels, c->rows, G);
     if (!s && cfg->cell == EL_CELL_GRU) s = el__packed_reserve(&c->dgh_panels, c->rows, G);
     if (!s) s = ensure2(&c->inputs_t, widest + 1 + H, c->rows);
     if (!s) s = ensure2(&c->dw_t, (widest > H ? widest : H) + 1, G);
@@ -1106,10 +1116,8 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
         return el__fail(EL_ERR_INVALID,
                         "%s: the input was ids (el_rnn_forward_ids), which have no gradient", fn);
     if (cache->one_hot && (s = ensure2(&cache->dw_ih_rows, cfg->input_size, G))) return s;
-    if ((s = ensure2(&cache->dgx, N, G)) ||
-        (cfg->cell == EL_CELL_GRU && (s = ensure2(&cache->dgh, N, G))) ||
-        (s = ensure2(&cache->dout, N, width)) || (s = ensure2(&cache->din, N, width)) ||
-        (s = size_panel_buffers(cache)) || (s = pack_weights(rnn, cache, 1, dx != NULL)))
+    if ((s = size_gate_gradients(cache)) || (s = ensure2(&cache->dout, N, width)) ||
+        (s = ensure2(&cache->din, N, width)) || (s = pack_weights(rnn, cache, 1, dx != NULL)))
         return s;
     /* Where the layouts agree, the last layer reads dy itself and the first
      * writes dx itself, instead of copies, unless they share memory with
