@@ -15,9 +15,9 @@ void el__gemm_parallel(int trans_a, int trans_b, int m, int n, int k, float alph
                        int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* dst (cols x rows, row stride ldd) = srcᵀ, for a row-major src (rows x
- * cols, row stride lds) that dst does not overlap.  OpenBLAS's blocked
- * copy: 2-3 times as fast as 4 x 4 SSE transposes down src's rows, whose
- * stores land whole pages apart. */
+ * cols, row stride lds) that dst does not overlap.  OpenBLAS's copy: 4 x 4
+ * and 8 x 8 SIMD transposes were no faster, as the stores to dst's rows,
+ * whole pages apart, limit them all. */
 void el__transpose(int rows, int cols, const float *src, int lds, float *dst, int ldd);
 
 /* Work below this many floating-point operations runs on one thread:

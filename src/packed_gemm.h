@@ -45,7 +45,8 @@ el_status el__packed_reserve(el__packed *p, int k, int n);
 void el__packed_set_rows(el__packed *b, int first, int rows, const float *src, int lds);
 
 /* Columns [first, end) of the B that b holds, as a B of its own that shares
- * b's memory; first must be a multiple of EL__PANEL. */
+ * b's memory (so it is never freed); first must be a multiple of
+ * EL__PANEL. */
 el__packed el__packed_columns(const el__packed *b, int first, int end);
 
 /* Frees p's memory and leaves it empty. */
