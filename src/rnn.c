@@ -398,17 +398,16 @@ static void row_copy_task(void *context, int index, int count)
     el__split(c->steps, index, count, &first, &end);
     for (int t = first; t < end; t++) {
         for (int r = 0; r < c->batch; r++) {
-            float *padded_row = (copy->to_padded ? copy->to : (float *)copy->from) +
-                                ((size_t)t * c->batch + c->perm[r]) * copy->width;
+            size_t padded_row = ((size_t)t * c->batch + c->perm[r]) * copy->width;
             if (r >= c->batch_sizes[t]) {
-                if (copy->to_padded) memset(padded_row, 0, row_bytes);
+                if (copy->to_padded) memset(copy->to + padded_row, 0, row_bytes);
                 continue;
             }
             size_t packed_row = (size_t)(c->offsets[t] + r) * copy->width;
             if (copy->to_padded)
-                memcpy(padded_row, copy->from + packed_row, row_bytes);
+                memcpy(copy->to + padded_row, copy->from + packed_row, row_bytes);
             else
-                memcpy(copy->to + packed_row, padded_row, row_bytes);
+                memcpy(copy->to + packed_row, copy->from + padded_row, row_bytes);
         }
     }
 }
@@ -940,81 +939,92 @@ static void weights_from_panels(const el_rnn_cache *c, int first, int m, int one
     }
 }
 
-/* gradients_task where dG is packed in panels: the weight gradients by
+/* What both ways to a layer's parameter gradients read. */
+typedef struct layer_grads {
+    const el_rnn_cache *c;
+    el_rnn_weights *w;
+    int H, G, N, in;
+    const float *input; /* (N, in) the layer's input; NULL for ids */
+    const float *hprev; /* (N, H) the steps' start states */
+    int gru;            /* dgh differs from dgx */
+} layer_grads;
+
+/* The weight and bias gradients where dG is packed in panels, by
  * weights_from_panels, over whole panels of gate rows. */
-static void gradients_from_panels(const direction_pass *p, int index, int count)
+static void parameter_gradients_from_panels(const layer_grads *l, int index, int count)
 {
-    const el_rnn_cache *c = p->c;
-    const el_rnn_config *cfg = &c->config;
-    int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
-    int N = c->rows, in, p0, p1, r0, r1;
-    const float *input = layer_input(c, p->layer, &in);
-    rnn_track *track = &c->tracks[p->layer * D + p->dir];
-    el_rnn_weights *w = &p->rnn->layers[p->layer * D + p->dir];
-    const el__packed *dgx = &c->dgx_panels;
-    const el__packed *dgh = cfg->cell == EL_CELL_GRU ? &c->dgh_panels : dgx;
+    const el_rnn_cache *c = l->c;
+    int G = l->G, p0, p1;
+    const el__packed *dgx = &c->dgx_panels, *dgh = l->gru ? &c->dgh_panels : dgx;
     el__split((G + EL__PANEL - 1) / EL__PANEL, index, count, &p0, &p1);
     int g0 = p0 * EL__PANEL < G ? p0 * EL__PANEL : G, g1 = p1 * EL__PANEL < G ? p1 * EL__PANEL : G;
-    float *bias_ih = w->bias_ih.grad.data, *bias_hh = w->bias_hh.grad.data;
-    int ones = input ? in : 0; /* the row of ones in inputs_t */
-    if (input)
-        weights_from_panels(c, 0, in + 1, 1, dgx, g0, g1, w->weight_ih.grad.data, bias_ih, NULL);
+    float *bias_ih = l->w->bias_ih.grad.data, *bias_hh = l->w->bias_hh.grad.data;
+    int ones = l->input ? l->in : 0; /* the row of ones in inputs_t */
+    if (l->input)
+        weights_from_panels(c, 0, l->in + 1, 1, dgx, g0, g1, l->w->weight_ih.grad.data, bias_ih,
+                            NULL);
     else
-        one_hot_weight_gradient(c, dgx->data, EL__PANEL, (size_t)EL__PANEL * N,
-                                w->weight_ih.grad.data, in, G, g0, g1);
+        one_hot_weight_gradient(c, dgx->data, EL__PANEL, (size_t)EL__PANEL * l->N,
+                                l->w->weight_ih.grad.data, l->in, G, g0, g1);
     /* Ids have no rows in inputs_t, so their bias comes with the other
      * where the two are sums of one dG, and from the ones alone otherwise. */
-    weights_from_panels(c, ones, H + 1, 0, dgh, g0, g1, w->weight_hh.grad.data, bias_hh,
-                        !input && dgh == dgx ? bias_ih : NULL);
-    if (!input && dgh != dgx) weights_from_panels(c, ones, 1, 0, dgx, g0, g1, NULL, bias_ih, NULL);
-    if (!p->din) return; /* the first layer's input gradient, not wanted */
-    el__split(N, index, count, &r0, &r1);
-    el__gemm_packed_panels(r1 - r0, dgx, r0, &track->w_ih, p->beta, p->din + (size_t)r0 * in, in);
+    weights_from_panels(c, ones, l->H + 1, 0, dgh, g0, g1, l->w->weight_hh.grad.data, bias_hh,
+                        !l->input && !l->gru ? bias_ih : NULL);
+    if (!l->input && l->gru) weights_from_panels(c, ones, 1, 0, dgx, g0, g1, NULL, bias_ih, NULL);
 }
 
-/* gradients_task where dG is row-major in dgx and dgh: the weight
- * gradients by OpenBLAS, split by gate rows. */
-static void gradients_from_rows(const direction_pass *p, int index, int count)
+/* The weight and bias gradients where dG is row-major in dgx and dgh, by
+ * OpenBLAS, split by gate rows. */
+static void parameter_gradients_from_rows(const layer_grads *l, int index, int count)
 {
-    const el_rnn_cache *c = p->c;
-    const el_rnn_config *cfg = &c->config;
-    int D = directions(cfg), H = cfg->hidden_size, G = el_cell_gates(cfg->cell) * H;
-    int N = c->rows, in, g0, g1, r0, r1;
-    const float *input = layer_input(c, p->layer, &in);
-    rnn_track *track = &c->tracks[p->layer * D + p->dir];
-    el_rnn_weights *w = &p->rnn->layers[p->layer * D + p->dir];
-    const float *dgx = c->dgx.data;
-    const float *dgh = cfg->cell == EL_CELL_GRU ? c->dgh.data : dgx;
+    const el_rnn_cache *c = l->c;
+    int G = l->G, N = l->N, in = l->in, g0, g1;
+    const float *dgx = c->dgx.data, *dgh = l->gru ? c->dgh.data : dgx;
     el__split(G, index, count, &g0, &g1);
-    if (input)
-        el__gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, input, in, 1.0f,
-                 w->weight_ih.grad.data + (size_t)g0 * in, in);
+    if (l->input)
+        el__gemm(1, 0, g1 - g0, in, N, 1.0f, dgx + g0, G, l->input, in, 1.0f,
+                 l->w->weight_ih.grad.data + (size_t)g0 * in, in);
     else
-        one_hot_weight_gradient(c, dgx, G, EL__PANEL, w->weight_ih.grad.data, in, G, g0, g1);
-    el__gemm(1, 0, g1 - g0, H, N, 1.0f, dgh + g0, G, track->hprev.data, H, 1.0f,
-             w->weight_hh.grad.data + (size_t)g0 * H, H);
-    float *bias_ih = w->bias_ih.grad.data + g0, *bias_hh = w->bias_hh.grad.data + g0;
-    if (dgh == dgx) {
+        one_hot_weight_gradient(c, dgx, G, EL__PANEL, l->w->weight_ih.grad.data, in, G, g0, g1);
+    el__gemm(1, 0, g1 - g0, l->H, N, 1.0f, dgh + g0, G, l->hprev, l->H, 1.0f,
+             l->w->weight_hh.grad.data + (size_t)g0 * l->H, l->H);
+    float *bias_ih = l->w->bias_ih.grad.data + g0, *bias_hh = l->w->bias_hh.grad.data + g0;
+    if (!l->gru) {
         column_sums(bias_ih, bias_hh, dgx + g0, N, g1 - g0, G);
     } else {
         column_sums(bias_ih, NULL, dgx + g0, N, g1 - g0, G);
         column_sums(bias_hh, NULL, dgh + g0, N, g1 - g0, G);
     }
-    if (!p->din) return; /* the first layer's input gradient, not wanted */
-    el__split(N, index, count, &r0, &r1);
-    el__gemm_packed(r1 - r0, dgx + (size_t)r0 * G, G, &track->w_ih, p->beta,
-                    p->din + (size_t)r0 * in, in);
 }
 
 /* Every step's weight and bias gradients at once, after the time loop, and
- * the gradient of the layer's input, split by rows. */
+ * the gradient of the layer's input, split by rows; dG is read from the
+ * panels or from dgx as the backward steps left it (p->panels). */
 static void gradients_task(void *context, int index, int count)
 {
     const direction_pass *p = context;
+    const el_rnn_cache *c = p->c;
+    int slot = p->layer * directions(&c->config) + p->dir, r0, r1;
+    layer_grads l = {.c = c,
+                     .w = &p->rnn->layers[slot],
+                     .H = c->config.hidden_size,
+                     .G = el_cell_gates(c->config.cell) * c->config.hidden_size,
+                     .N = c->rows,
+                     .hprev = c->tracks[slot].hprev.data,
+                     .gru = c->config.cell == EL_CELL_GRU};
+    l.input = layer_input(c, p->layer, &l.in);
     if (p->panels)
-        gradients_from_panels(p, index, count);
+        parameter_gradients_from_panels(&l, index, count);
     else
-        gradients_from_rows(p, index, count);
+        parameter_gradients_from_rows(&l, index, count);
+    if (!p->din) return; /* the first layer's input gradient, not wanted */
+    el__split(l.N, index, count, &r0, &r1);
+    const el__packed *w_ih = &c->tracks[slot].w_ih;
+    float *din = p->din + (size_t)r0 * l.in;
+    if (p->panels)
+        el__gemm_packed_panels(r1 - r0, &c->dgx_panels, r0, w_ih, p->beta, din, l.in);
+    else
+        el__gemm_packed(r1 - r0, c->dgx.data + (size_t)r0 * l.G, l.G, w_ih, p->beta, din, l.in);
 }
 
 static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
