@@ -26,8 +26,11 @@ typedef struct rnn_step {
     float *h;           /* (n, H) running state: forward writes h', backward the
                            gradient for the previous state (its direct part) */
     float *c;           /* LSTM (n, H) running cell state, or its gradient in backward */
-    float *out;         /* row r's output (forward) or output gradient (backward), at
-                           out[r * out_stride] */
+    int continuing;     /* forward, where h_end is set: rows from this one on write h'
+                           and c' at h_end and c_end (same row index) instead */
+    float *h_end, *c_end;
+    float *out; /* row r's output (forward) or output gradient (backward), at
+                   out[r * out_stride] */
     int out_stride;
     float *dgx; /* backward (n, G): gradient of the input pre-activations */
     float *dgh; /* backward (n, G): of the state pre-activations (GRU differs) */
