@@ -464,11 +464,12 @@ el_status el__packed_reserve(el__packed *p, int k, int n)
 {
     size_t panels = ((size_t)n + EL__PANEL - 1) / EL__PANEL;
     if (k != 0 && panels > SIZE_MAX / sizeof(float) / EL__PANEL / (size_t)k)
-        return el__fail(EL_ERR_NOMEM, "el__pack: %d x %d floats overflow a size", n, k);
+        return el__fail(EL_ERR_NOMEM, "el__packed_reserve: %d x %d floats overflow a size", n, k);
     size_t need = panels * EL__PANEL * (size_t)k;
     if (need > p->capacity) {
         float *data = el__alloc(need * sizeof(float));
-        if (!data) return el__fail(EL_ERR_NOMEM, "el__pack: out of memory for %d x %d", n, k);
+        if (!data)
+            return el__fail(EL_ERR_NOMEM, "el__packed_reserve: out of memory for %d x %d", n, k);
         el__free(p->data);
         p->data = data;
         p->capacity = need;

@@ -150,20 +150,20 @@ void el__rnn_step_forward(const rnn_step *s)
         float *g = s->gates + r * G, *out = s->out + r * s->out_stride;
         const float *gh = s->gh + r * G;
         int ends = s->h_end && r >= (size_t)s->continuing;
-        float *h = (ends ? s->h_end : s->h) + row, *c = ends && s->c_end ? s->c_end : s->c;
+        float *h = ends ? s->h_end : s->h, *c = ends ? s->c_end : s->c;
         switch (s->cell) {
         case EL_CELL_RNN_TANH:
         case EL_CELL_RNN_RELU:
-            rnn_row_forward(H, s->cell == EL_CELL_RNN_RELU, bi, bh, gh, g, h, out);
+            rnn_row_forward(H, s->cell == EL_CELL_RNN_RELU, bi, bh, gh, g, h + row, out);
             break;
         case EL_CELL_GRU:
             gru_row_forward(H, bi, bi + H, bi + 2 * H, bh, bh + H, bh + 2 * H, gh, gh + H,
-                            gh + 2 * H, s->hprev + row, g, g + H, g + 2 * H, s->hn_gate + row, h,
-                            out);
+                            gh + 2 * H, s->hprev + row, g, g + H, g + 2 * H, s->hn_gate + row,
+                            h + row, out);
             break;
         case EL_CELL_LSTM:
             lstm_row_forward(H, &lb, gh, gh + H, gh + 2 * H, gh + 3 * H, s->cprev + row, g, g + H,
-                             g + 2 * H, g + 3 * H, c + row, s->tanh_c + row, h, out);
+                             g + 2 * H, g + 3 * H, c + row, s->tanh_c + row, h + row, out);
             break;
         }
     }
