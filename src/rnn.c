@@ -595,13 +595,18 @@ static void forward_steps_task(void *context, int index, int count)
          * straight into the next step's hprev (and cprev), instead of
          * copying it there then, and of those that end into h and c. */
         int going_on = next >= 0 && next < c->steps ? rows_at_step(c, next, first, end) : 0;
+        /* Without h0, the sequences that start here start from zeros,
+         * whose product with W_hh is zero: only the others are multiplied
+         * (the rows of a step whose sequences start there come last). */
+        int multiplied = p->h0 ? mine : started;
         step.continuing = started = going_on < mine ? going_on : mine;
         if (started > 0) {
             size_t next_off = (size_t)c->offsets[next] + first;
             step.h = track->hprev.data + next_off * H;
             step.c = lstm ? track->cprev.data + next_off * H : NULL;
         }
-        el__gemm_packed(mine, track->hprev.data + off * H, H, &track->w_hh_t, 0.0f, gh, G);
+        el__gemm_packed(multiplied, track->hprev.data + off * H, H, &track->w_hh_t, 0.0f, gh, G);
+        memset(gh + (size_t)multiplied * G, 0, (size_t)(mine - multiplied) * G * sizeof(float));
         step.rows = mine;
         step.gates = track->gates.data + off * G;
         step.hprev = track->hprev.data + off * H;
@@ -827,7 +832,13 @@ static void backward_steps_task(void *context, int index, int count)
             el__packed_set_rows(&c->dgx_panels, (int)off, mine, step.dgx, G);
             if (gru) el__packed_set_rows(&c->dgh_panels, (int)off, mine, step.dgh, G);
         }
-        el__gemm_packed(mine, step.dgh, G, &track->w_hh, 1.0f, step.h, H);
+        /* The state gradient flows on to the step before only for the
+         * sequences that have one; for those that start here it is dh0's,
+         * not wanted without dh0. */
+        int prev = p->dir == 0 ? t - 1 : t + 1;
+        int carried = prev >= 0 && prev < c->steps ? rows_at_step(c, prev, first, end) : 0;
+        int multiplied = p->dh0 || carried > mine ? mine : carried;
+        el__gemm_packed(multiplied, step.dgh, G, &track->w_hh, 1.0f, step.h, H);
     }
     scatter_state(c, c->h.data, p->dh0, slot, H, first, end);
     if (lstm) scatter_state(c, c->c.data, p->dc0, slot, H, first, end);

@@ -927,6 +927,72 @@ Test(rnn, weight_gradient_paths_agree)
         check_gradient_paths(all_cells[i], 950 + i);
 }
 
+/* ---- initial states left out ---------------------------------------------- */
+
+/* Without h0, the time loops multiply only the rows of sequences that do
+ * not start at a step (the others start from zeros), and without dh0 the
+ * backward steps leave out the rows whose gradient would go to it.  So
+ * leaving out h0 and c0 must give exactly what zeros give, and leaving out
+ * dh0 and dc0 must change no other result: for every cell, stacked and
+ * bidirectional (the reverse direction's sequences start at different
+ * steps), ragged lengths with an empty sequence, one thread and two, on a
+ * cache that has just run with the states given (so that nothing stale
+ * stands in for a skipped product). */
+static void check_states_left_out(el_cell cell, uint64_t seed)
+{
+    enum { T = 6, B = 5 };
+    const int lengths[B] = {6, 2, 0, 5, 1};
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 4, .hidden_size = 9, .num_layers = 2, .bidirectional = 1};
+    el_rng rng;
+    el_rng_seed(&rng, seed);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, NULL, &cfg, &rng));
+    el_rnn_cache *cache;
+    EL_TEST_OK(el_rnn_cache_create(&cache));
+    int lstm = cell == EL_CELL_LSTM;
+    for (int threads = 1; threads <= 2; threads++) {
+        EL_TEST_OK(el_set_threads(threads));
+        rnn_io zeros, none;
+        el_rng inputs = rng;
+        io_random(&zeros, &cfg, T, B, lengths, &inputs);
+        inputs = rng;
+        io_random(&none, &cfg, T, B, lengths, &inputs);
+        el_tensor_fill(&zeros.h0, 0.0f);
+        if (lstm) el_tensor_fill(&zeros.c0, 0.0f);
+        el_tensor want_grads, got_grads;
+        zero_grads(&rnn);
+        io_forward(&rnn, cache, NULL, &zeros);
+        io_backward(&rnn, cache, &zeros);
+        snapshot_grads(&rnn, &want_grads);
+        zero_grads(&rnn);
+        EL_TEST_OK(el_rnn_forward(&rnn, cache, NULL, &none.x, lengths, NULL, NULL, &none.y,
+                                  &none.hn, given(&none.cn)));
+        EL_TEST_OK(el_rnn_backward(&rnn, cache, &none.dy, &none.dhn, given(&none.dcn), &none.dx,
+                                   NULL, NULL));
+        snapshot_grads(&rnn, &got_grads);
+        EL_TEST_OK(el_set_threads(1));
+        cr_log_info("%s, %d threads", el_cell_name(cell), threads);
+        expect_same("y", &none.y, &zeros.y, 0, 0);
+        expect_same("hn", &none.hn, &zeros.hn, 0, 0);
+        if (lstm) expect_same("cn", &none.cn, &zeros.cn, 0, 0);
+        expect_same("dx", &none.dx, &zeros.dx, 0, 0);
+        expect_same("parameter gradients", &got_grads, &want_grads, 0, 0);
+        el_tensor_free(&want_grads);
+        el_tensor_free(&got_grads);
+        io_free(&zeros);
+        io_free(&none);
+    }
+    el_rnn_cache_free(cache);
+    el_rnn_free(&rnn);
+}
+
+Test(rnn, initial_states_left_out)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        check_states_left_out(all_cells[i], 970 + i);
+}
+
 /* ---- one-hot inputs ------------------------------------------------------ */
 
 /* el_rnn_forward_ids equals el_rnn_forward on el_one_hot of the ids: the
