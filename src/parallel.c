@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "internal.h"
 #include "parallel.h"
@@ -12,18 +13,28 @@
  * machine the program runs on, not of a model.  Workers wait for a new
  * generation number, spinning briefly (a time step's task follows the last
  * within microseconds) and then sleeping on a condition variable, so that an
- * idle pool costs no CPU. */
+ * idle pool costs no CPU.
+ *
+ * The generation, the number of parts and the next part to take share one
+ * atomic word, so that taking a part and learning whose part it is are one
+ * step.  A worker that wakes late, after the caller has run every part
+ * itself and gone on to the next task, takes parts of that one or none;
+ * with a counter of its own, reset for each task, it could have taken a
+ * part of the new task before the reset, and that part would run twice.
+ * So the caller waits for the parts to be done, not for every worker to
+ * check in: a worker asleep when a task begins does not hold it up.  (On
+ * this project's virtual machines one woke hundreds of microseconds late,
+ * and with another program busy on the machine, waiting for it made two
+ * threads slower than one.) */
 typedef struct pool {
     int threads; /* including the caller */
     pthread_t workers[EL__MAX_THREADS];
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    atomic_uint generation;
-    unsigned generation_at_start; /* workers begin waiting for the one after */
-    atomic_int finished;
+    _Atomic uint64_t work;        /* generation << 32 | parts << 16 | next part */
+    uint32_t generation_at_start; /* workers begin waiting for the one after */
+    atomic_int done;              /* parts of the current task finished */
     atomic_int stop;
-    atomic_int next_part; /* the next part of the task to take */
-    int parts;
     el__task task;
     void *context;
     int initialised;
@@ -33,14 +44,38 @@ static pool the_pool = {.threads = 1};
 
 enum { SPINS_BEFORE_SLEEP = 1 << 10 };
 
-/* Runs parts of the current task until none is left. */
+static uint32_t generation_of(uint64_t work) { return (uint32_t)(work >> 32); }
+
+/* Runs parts of the current task until none is left.  A part is taken by
+ * advancing the shared word, and only then are the task and its context
+ * read: until that part is done, the caller cannot go on to write the next
+ * task's.  So a worker that woke for an earlier task safely takes parts of
+ * whichever task is current. */
 static void run_parts(void)
 {
+    uint64_t work = atomic_load_explicit(&the_pool.work, memory_order_acquire);
     for (;;) {
-        int part = atomic_fetch_add_explicit(&the_pool.next_part, 1, memory_order_relaxed);
-        if (part >= the_pool.parts) return;
-        the_pool.task(the_pool.context, part, the_pool.parts);
+        int parts = (int)(work >> 16 & 0xffff), part = (int)(work & 0xffff);
+        if (part >= parts) return;
+        if (!atomic_compare_exchange_weak_explicit(&the_pool.work, &work, work + 1,
+                                                   memory_order_acquire, memory_order_acquire))
+            continue;
+        the_pool.task(the_pool.context, part, parts);
+        atomic_fetch_add_explicit(&the_pool.done, 1, memory_order_release);
+        work = atomic_load_explicit(&the_pool.work, memory_order_acquire);
     }
+}
+
+/* Makes a new generation with parts parts (none, to stop the workers) and
+ * wakes the workers for it. */
+static void publish(int parts)
+{
+    pthread_mutex_lock(&the_pool.lock);
+    uint32_t generation = generation_of(atomic_load(&the_pool.work)) + 1;
+    atomic_store_explicit(&the_pool.work, (uint64_t)generation << 32 | (uint64_t)parts << 16,
+                          memory_order_release);
+    pthread_cond_broadcast(&the_pool.wake);
+    pthread_mutex_unlock(&the_pool.lock);
 }
 
 /* Tells the CPU that this is a spin-wait: on x86 the pause instruction
@@ -56,24 +91,22 @@ static inline void spin_pause(void)
 static void *worker_main(void *arg)
 {
     (void)arg;
-    unsigned seen = the_pool.generation_at_start;
+    uint32_t seen = the_pool.generation_at_start, now = seen;
     for (;;) {
-        unsigned now = seen;
         for (int spin = 0; spin < SPINS_BEFORE_SLEEP; spin++) {
-            now = atomic_load_explicit(&the_pool.generation, memory_order_acquire);
+            now = generation_of(atomic_load_explicit(&the_pool.work, memory_order_acquire));
             if (now != seen) break;
             spin_pause();
         }
         if (now == seen) {
             pthread_mutex_lock(&the_pool.lock);
-            while ((now = atomic_load(&the_pool.generation)) == seen)
+            while ((now = generation_of(atomic_load(&the_pool.work))) == seen)
                 pthread_cond_wait(&the_pool.wake, &the_pool.lock);
             pthread_mutex_unlock(&the_pool.lock);
         }
         seen = now;
         if (atomic_load(&the_pool.stop)) return NULL;
         run_parts();
-        atomic_fetch_add_explicit(&the_pool.finished, 1, memory_order_release);
     }
 }
 
@@ -81,10 +114,7 @@ static void stop_workers(void)
 {
     if (the_pool.threads <= 1) return;
     atomic_store(&the_pool.stop, 1);
-    pthread_mutex_lock(&the_pool.lock);
-    atomic_fetch_add(&the_pool.generation, 1);
-    pthread_cond_broadcast(&the_pool.wake);
-    pthread_mutex_unlock(&the_pool.lock);
+    publish(0);
     for (int i = 1; i < the_pool.threads; i++) pthread_join(the_pool.workers[i], NULL);
     atomic_store(&the_pool.stop, 0);
     the_pool.threads = 1;
@@ -103,7 +133,7 @@ el_status el__parallel_set_threads(int threads)
         the_pool.initialised = 1;
     }
     stop_workers();
-    the_pool.generation_at_start = atomic_load(&the_pool.generation);
+    the_pool.generation_at_start = generation_of(atomic_load(&the_pool.work));
     for (int i = 1; i < threads; i++) {
         if (pthread_create(&the_pool.workers[i], NULL, worker_main, NULL) != 0) {
             the_pool.threads = i;
@@ -131,18 +161,13 @@ void el__parallel_run(el__task task, void *context, int parts_per_thread)
         task(context, 0, 1);
         return;
     }
+    int parts = count * parts_per_thread; /* at most 64 threads of a few parts: below 2^16 */
     the_pool.task = task;
     the_pool.context = context;
-    the_pool.parts = count * parts_per_thread;
-    atomic_store_explicit(&the_pool.next_part, 0, memory_order_relaxed);
-    atomic_store_explicit(&the_pool.finished, 0, memory_order_relaxed);
-    pthread_mutex_lock(&the_pool.lock);
-    atomic_fetch_add_explicit(&the_pool.generation, 1, memory_order_release);
-    pthread_cond_broadcast(&the_pool.wake);
-    pthread_mutex_unlock(&the_pool.lock);
+    atomic_store_explicit(&the_pool.done, 0, memory_order_relaxed);
+    publish(parts);
     run_parts();
-    while (atomic_load_explicit(&the_pool.finished, memory_order_acquire) != count - 1)
-        spin_pause();
+    while (atomic_load_explicit(&the_pool.done, memory_order_acquire) != parts) spin_pause();
 }
 
 void el__split(int n, int index, int count, int *begin, int *end)
