@@ -793,14 +793,22 @@ Test(rnn, cache_reused_across_shapes)
 
 /* One call at the current thread count: the outputs, input gradients and
  * parameter gradients, in *io and *grads. */
-static void run_once(el_rnn *rnn, rnn_io *io, el_tensor *grads)
+/* One forward and backward call on cache, from zeroed parameter gradients,
+ * which it leaves zeroed again with a copy in grads. */
+static void run_on(el_rnn *rnn, el_rnn_cache *cache, rnn_io *io, el_tensor *grads)
 {
-    el_rnn_cache *cache;
-    EL_TEST_OK(el_rnn_cache_create(&cache));
     zero_grads(rnn);
     io_forward(rnn, cache, NULL, io);
     io_backward(rnn, cache, io);
     snapshot_grads(rnn, grads);
+    zero_grads(rnn);
+}
+
+static void run_once(el_rnn *rnn, rnn_io *io, el_tensor *grads)
+{
+    el_rnn_cache *cache;
+    EL_TEST_OK(el_rnn_cache_create(&cache));
+    run_on(rnn, cache, io, grads);
     el_rnn_cache_free(cache);
 }
 
@@ -961,11 +969,7 @@ static void check_states_left_out(el_cell cell, uint64_t seed)
         el_tensor_fill(&zeros.h0, 0.0f);
         if (lstm) el_tensor_fill(&zeros.c0, 0.0f);
         el_tensor want_grads, got_grads;
-        zero_grads(&rnn);
-        io_forward(&rnn, cache, NULL, &zeros);
-        io_backward(&rnn, cache, &zeros);
-        snapshot_grads(&rnn, &want_grads);
-        zero_grads(&rnn);
+        run_on(&rnn, cache, &zeros, &want_grads);
         EL_TEST_OK(el_rnn_forward(&rnn, cache, NULL, &none.x, lengths, NULL, NULL, &none.y,
                                   &none.hn, given(&none.cn)));
         EL_TEST_OK(el_rnn_backward(&rnn, cache, &none.dy, &none.dhn, given(&none.dcn), &none.dx,
@@ -1023,11 +1027,7 @@ static void check_one_hot_ids(el_cell cell, uint64_t seed)
     el_rnn_cache *cache;
     EL_TEST_OK(el_rnn_cache_create(&cache));
     el_tensor want_grads, got_grads;
-    zero_grads(&rnn);
-    io_forward(&rnn, cache, NULL, &dense);
-    io_backward(&rnn, cache, &dense);
-    snapshot_grads(&rnn, &want_grads);
-    zero_grads(&rnn);
+    run_on(&rnn, cache, &dense, &want_grads);
     EL_TEST_OK(el_rnn_forward_ids(&rnn, cache, NULL, ids, T, B, lengths, &hot.h0, given(&hot.c0),
                                   &hot.y, &hot.hn, given(&hot.cn)));
     EL_TEST_FAILS(el_rnn_backward(&rnn, cache, &hot.dy, &hot.dhn, given(&hot.dcn), &hot.dx,
