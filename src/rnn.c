@@ -481,9 +481,11 @@ static void part_rows(const el_rnn_cache *c, int index, int count, int *first, i
     *end = row_at_share(c, index + 1, count);
 }
 
-/* How many of the sorted rows [first, end) step t runs. */
+/* How many of the sorted rows [first, end) step t runs: none for a t
+ * outside [0, T), the step before the first or after the last. */
 static int rows_at_step(const el_rnn_cache *c, int t, int first, int end)
 {
+    if (t < 0 || t >= c->steps) return 0;
     int n = c->batch_sizes[t] < end ? c->batch_sizes[t] : end;
     return n > first ? n - first : 0;
 }
@@ -580,27 +582,27 @@ static void forward_steps_task(void *context, int index, int count)
                      .h_end = h,
                      .c_end = cs,
                      .out_stride = D * H};
-    int started = 0; /* rows whose state the last step wrote to this one's hprev */
+    int carried = 0; /* rows whose state the last step wrote to this one's hprev */
     for (int i = 0; i < c->steps; i++) {
         int t = p->dir == 0 ? i : c->steps - 1 - i, next = p->dir == 0 ? t + 1 : t - 1;
         int mine = rows_at_step(c, t, first, end);
         if (mine == 0) continue;
         size_t off = (size_t)c->offsets[t] + first;
-        if (mine > started) { /* sequences that start here (all, at the first step) */
-            size_t row = (size_t)started * H, bytes = (size_t)(mine - started) * H * sizeof(float);
+        if (mine > carried) { /* sequences that start here (all, at the first step) */
+            size_t row = (size_t)carried * H, bytes = (size_t)(mine - carried) * H * sizeof(float);
             memcpy(track->hprev.data + off * H + row, h + row, bytes);
             if (lstm) memcpy(track->cprev.data + off * H + row, cs + row, bytes);
         }
         /* The step writes the new state of the sequences that go on
          * straight into the next step's hprev (and cprev), instead of
          * copying it there then, and of those that end into h and c. */
-        int going_on = next >= 0 && next < c->steps ? rows_at_step(c, next, first, end) : 0;
+        int going_on = rows_at_step(c, next, first, end);
         /* Without h0, the sequences that start here start from zeros,
          * whose product with W_hh is zero: only the others are multiplied
          * (the rows of a step whose sequences start there come last). */
-        int multiplied = p->h0 ? mine : started;
-        step.continuing = started = going_on < mine ? going_on : mine;
-        if (started > 0) {
+        int multiplied = p->h0 ? mine : carried;
+        step.continuing = carried = going_on < mine ? going_on : mine;
+        if (carried > 0) {
             size_t next_off = (size_t)c->offsets[next] + first;
             step.h = track->hprev.data + next_off * H;
             step.c = lstm ? track->cprev.data + next_off * H : NULL;
@@ -835,8 +837,7 @@ static void backward_steps_task(void *context, int index, int count)
         /* The state gradient flows on to the step before only for the
          * sequences that have one; for those that start here it is dh0's,
          * not wanted without dh0. */
-        int prev = p->dir == 0 ? t - 1 : t + 1;
-        int carried = prev >= 0 && prev < c->steps ? rows_at_step(c, prev, first, end) : 0;
+        int carried = rows_at_step(c, p->dir == 0 ? t - 1 : t + 1, first, end);
         int multiplied = p->dh0 || carried > mine ? mine : carried;
         el__gemm_packed(multiplied, step.dgh, G, &track->w_hh, 1.0f, step.h, H);
     }
