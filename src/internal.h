@@ -34,6 +34,12 @@ void el__fail_allocations_after(long n);
  * for use while another thread runs a layer. */
 size_t el__rnn_set_panel_limit(size_t bytes);
 
+/* A test hook: weights_from_panels reads the input and states of layers
+ * with up to gates gate columns in place, and transposes the others'
+ * (src/rnn.c).  Returns the limit it replaces.  Not for use while another
+ * thread runs a layer. */
+int el__rnn_set_in_place_limit(int gates);
+
 /* For a hot loop: the library is built for any x86-64, whose vectors are 4
  * floats wide and which has no fused multiply-add; this also compiles the
  * function for x86-64-v3 (AVX2 and FMA, 8 floats) and v4 (AVX-512, 16), and

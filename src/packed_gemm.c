@@ -33,6 +33,25 @@
 #include <immintrin.h>
 #endif
 
+/* How a tile finds its rows of A.  The recurrent layers' weight gradients
+ * multiply Xᵀ, a layer's input (or states) transposed, by the packed gate
+ * gradients; reading Xᵀ's element (r, p) at x[p * lda + r] spares copying
+ * X transposed first.  And the biases' gradients are the gate gradients'
+ * column sums, the product with a row of ones under A, which the last tile
+ * adds without reading it. */
+enum a_layout {
+    A_ROWS,        /* A's element (r, p) at a[r * lda + p] */
+    A_COLUMNS,     /* at a[p * lda + r]: A given transposed */
+    A_ROWS_ONES,   /* as A_ROWS, and the tile's last row is all ones */
+    A_COLUMNS_ONES /* as A_COLUMNS, and the tile's last row is all ones */
+};
+
+static int has_ones(enum a_layout layout) { return layout >= A_ROWS_ONES; }
+static int reads_columns(enum a_layout layout)
+{
+    return layout == A_COLUMNS || layout == A_COLUMNS_ONES;
+}
+
 /* One tile: rows x cols of C (at most the path's tile), from k columns of
  * A and k rows of a column slice of a panel, EL__PANEL floats apart.
  * Meanwhile it asks for cache lines [fetch_first, fetch_end) of the next
@@ -40,6 +59,7 @@
  * it computes rather than while the next tiles wait for them. */
 typedef struct tile_args {
     int rows, cols, k, lda, ldc;
+    enum a_layout layout;
     float beta;
     const float *a, *b;
     float *c;
@@ -69,6 +89,15 @@ static inline __attribute__((always_inline)) void fetch_ahead(const tile_args *t
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
+/* Row r's element of A at step p, in a tile of R rows laid out as layout
+ * (both constants where the tiles call it, so this folds to one load). */
+static inline __attribute__((always_inline)) float a_at(const int layout, const int R, int r,
+                                                        const float *a, size_t lda, int p)
+{
+    if (has_ones(layout) && r == R - 1) return 1.0f;
+    return reads_columns(layout) ? a[p * lda + r] : a[r * lda + p];
+}
+
 /* ---- plain C, for any CPU ------------------------------------------------ */
 
 /* GCC's and Clang's generic vectors, which become SSE on baseline x86-64 and
@@ -89,7 +118,8 @@ static inline vec4 load4(const float *p)
 
 /* R is a constant at every call, so the loops over it unroll and acc lives
  * in registers. */
-static inline __attribute__((always_inline)) void tile_generic_rows(const int R, const tile_args *t)
+static inline __attribute__((always_inline)) void tile_generic_rows(const int R, const int layout,
+                                                                    const tile_args *t)
 {
     const float *a = t->a;
     size_t lda = (size_t)t->lda;
@@ -100,7 +130,8 @@ static inline __attribute__((always_inline)) void tile_generic_rows(const int R,
         vec4 bv[GENERIC_VECS];
         for (int v = 0; v < GENERIC_VECS; v++) bv[v] = load4(t->b + (size_t)p * EL__PANEL + 4 * v);
         for (int r = 0; r < R; r++)
-            for (int v = 0; v < GENERIC_VECS; v++) acc[r][v] += a[r * lda + p] * bv[v];
+            for (int v = 0; v < GENERIC_VECS; v++)
+                acc[r][v] += a_at(layout, R, r, a, lda, p) * bv[v];
         fetch_ahead(t, p);
     }
     for (int r = 0; r < R; r++) {
@@ -113,13 +144,24 @@ static inline __attribute__((always_inline)) void tile_generic_rows(const int R,
     }
 }
 
-static void tile_generic(const tile_args *t)
+static inline __attribute__((always_inline)) void tile_generic_layout(const int layout,
+                                                                      const tile_args *t)
 {
     switch (t->rows) {
-    case 1: tile_generic_rows(1, t); break;
-    case 2: tile_generic_rows(2, t); break;
-    case 3: tile_generic_rows(3, t); break;
-    default: tile_generic_rows(GENERIC_ROWS, t); break;
+    case 1: tile_generic_rows(1, layout, t); break;
+    case 2: tile_generic_rows(2, layout, t); break;
+    case 3: tile_generic_rows(3, layout, t); break;
+    default: tile_generic_rows(GENERIC_ROWS, layout, t); break;
+    }
+}
+
+static void tile_generic(const tile_args *t)
+{
+    switch (t->layout) {
+    case A_ROWS: tile_generic_layout(A_ROWS, t); break;
+    case A_COLUMNS: tile_generic_layout(A_COLUMNS, t); break;
+    case A_ROWS_ONES: tile_generic_layout(A_ROWS_ONES, t); break;
+    case A_COLUMNS_ONES: tile_generic_layout(A_COLUMNS_ONES, t); break;
     }
 }
 
@@ -152,7 +194,7 @@ store_avx512(const tile_args *t, int r, const __m512 *sum)
 /* R is a constant at every call, so the loops over it unroll and acc lives
  * in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile_avx512_rows(const int R, const tile_args *t)
+tile_avx512_rows(const int R, const int layout, const tile_args *t)
 {
     const float *a = t->a;
     size_t lda = (size_t)t->lda;
@@ -164,7 +206,7 @@ tile_avx512_rows(const int R, const tile_args *t)
         __m512 bv[AVX512_VECS];
         for (int v = 0; v < AVX512_VECS; v++) bv[v] = _mm512_loadu_ps(bp + 16 * v);
         for (int r = 0; r < R; r++) {
-            __m512 av = _mm512_set1_ps(a[r * lda + p]);
+            __m512 av = _mm512_set1_ps(a_at(layout, R, r, a, lda, p));
             for (int v = 0; v < AVX512_VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
         fetch_ahead(t, p);
@@ -173,15 +215,26 @@ tile_avx512_rows(const int R, const tile_args *t)
     for (int r = 0; r < R; r++) store_avx512(t, r, acc[r]);
 }
 
-__attribute__((target("avx512f"))) static void tile_avx512(const tile_args *t)
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_avx512_layout(const int layout, const tile_args *t)
 {
     switch (t->rows) {
-    case 1: tile_avx512_rows(1, t); break;
-    case 2: tile_avx512_rows(2, t); break;
-    case 3: tile_avx512_rows(3, t); break;
-    case 4: tile_avx512_rows(4, t); break;
-    case 5: tile_avx512_rows(5, t); break;
-    default: tile_avx512_rows(AVX512_ROWS, t); break;
+    case 1: tile_avx512_rows(1, layout, t); break;
+    case 2: tile_avx512_rows(2, layout, t); break;
+    case 3: tile_avx512_rows(3, layout, t); break;
+    case 4: tile_avx512_rows(4, layout, t); break;
+    case 5: tile_avx512_rows(5, layout, t); break;
+    default: tile_avx512_rows(AVX512_ROWS, layout, t); break;
+    }
+}
+
+__attribute__((target("avx512f"))) static void tile_avx512(const tile_args *t)
+{
+    switch (t->layout) {
+    case A_ROWS: tile_avx512_layout(A_ROWS, t); break;
+    case A_COLUMNS: tile_avx512_layout(A_COLUMNS, t); break;
+    case A_ROWS_ONES: tile_avx512_layout(A_ROWS_ONES, t); break;
+    case A_COLUMNS_ONES: tile_avx512_layout(A_COLUMNS_ONES, t); break;
     }
 }
 
@@ -209,7 +262,7 @@ store_avx2(const tile_args *t, int r, const __m256 *sum)
 }
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile_avx2_rows(const int R, const tile_args *t)
+tile_avx2_rows(const int R, const int layout, const tile_args *t)
 {
     const float *a = t->a;
     size_t lda = (size_t)t->lda;
@@ -221,7 +274,7 @@ tile_avx2_rows(const int R, const tile_args *t)
         __m256 bv[AVX2_VECS];
         for (int v = 0; v < AVX2_VECS; v++) bv[v] = _mm256_loadu_ps(bp + 8 * v);
         for (int r = 0; r < R; r++) {
-            __m256 av = _mm256_broadcast_ss(a + r * lda + p);
+            __m256 av = _mm256_set1_ps(a_at(layout, R, r, a, lda, p));
             for (int v = 0; v < AVX2_VECS; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
         }
         fetch_ahead(t, p);
@@ -230,15 +283,26 @@ tile_avx2_rows(const int R, const tile_args *t)
     for (int r = 0; r < R; r++) store_avx2(t, r, acc[r]);
 }
 
-__attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *t)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2_layout(const int layout, const tile_args *t)
 {
     switch (t->rows) {
-    case 1: tile_avx2_rows(1, t); break;
-    case 2: tile_avx2_rows(2, t); break;
-    case 3: tile_avx2_rows(3, t); break;
-    case 4: tile_avx2_rows(4, t); break;
-    case 5: tile_avx2_rows(5, t); break;
-    default: tile_avx2_rows(AVX2_ROWS, t); break;
+    case 1: tile_avx2_rows(1, layout, t); break;
+    case 2: tile_avx2_rows(2, layout, t); break;
+    case 3: tile_avx2_rows(3, layout, t); break;
+    case 4: tile_avx2_rows(4, layout, t); break;
+    case 5: tile_avx2_rows(5, layout, t); break;
+    default: tile_avx2_rows(AVX2_ROWS, layout, t); break;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *t)
+{
+    switch (t->layout) {
+    case A_ROWS: tile_avx2_layout(A_ROWS, t); break;
+    case A_COLUMNS: tile_avx2_layout(A_COLUMNS, t); break;
+    case A_ROWS_ONES: tile_avx2_layout(A_ROWS_ONES, t); break;
+    case A_COLUMNS_ONES: tile_avx2_layout(A_COLUMNS_ONES, t); break;
     }
 }
 
@@ -311,8 +375,8 @@ static void scale_rows(int m, int n, float beta, float *c, int ldc)
  * of the next block's `lines` lines.  A single tile streams the block once,
  * as fast as memory allows, and fetching ahead only slowed it. */
 static void multiply_block(const gemm_path *path, int m, const float *a, int lda,
-                           const float *block, int depth, int lines, int panel_cols, float beta,
-                           float *c, int ldc)
+                           enum a_layout layout, const float *block, int depth, int lines,
+                           int panel_cols, float beta, float *c, int ldc)
 {
     size_t tiles = (size_t)((m + path->rows - 1) / path->rows) *
                    (size_t)((panel_cols + path->cols - 1) / path->cols);
@@ -332,7 +396,9 @@ static void multiply_block(const gemm_path *path, int m, const float *a, int lda
         t.b = block + j;
         for (int i = 0; i < m; i += path->rows) {
             t.rows = min_int(path->rows, m - i);
-            t.a = a + (size_t)i * lda;
+            /* Only the last tile holds the row of ones. */
+            t.layout = has_ones(layout) && i + t.rows < m ? layout - A_ROWS_ONES : layout;
+            t.a = !a ? a : reads_columns(layout) ? a + i : a + (size_t)i * lda;
             t.c = c + (size_t)i * ldc + j;
             t.fetch_first = fetched;
             t.fetch_end = fetched = min_int(lines, fetched + step * depth);
@@ -341,12 +407,12 @@ static void multiply_block(const gemm_path *path, int m, const float *a, int lda
     }
 }
 
-/* C = A B + beta C, A either row-major with row stride lda or, where
- * a_panel_stride is not 0, in panels of EL__PANEL columns that far apart,
- * each row-major with row stride lda.  Then the blocks of B are as deep as
- * A's panels are wide. */
+/* C = A B + beta C, A laid out as layout says (with ones, C's last row of
+ * m is the ones') or, where a_panel_stride is not 0, in panels
+ * of EL__PANEL columns that far apart, each row-major with row stride lda.
+ * Then the blocks of B are as deep as A's panels are wide. */
 static void gemm_packed(el__gemm_path which, int m, const float *a, int lda, size_t a_panel_stride,
-                        const el__packed *b, float beta, float *c, int ldc)
+                        enum a_layout layout, const el__packed *b, float beta, float *c, int ldc)
 {
     int n = b->n, k = b->k, block_depth = a_panel_stride ? EL__PANEL : DEPTH;
     if (m <= 0 || n <= 0) return;
@@ -366,8 +432,11 @@ static void gemm_packed(el__gemm_path which, int m, const float *a, int lda, siz
                        : col + EL__PANEL < n ? min_int(block_depth, k)
                                              : 0;
             const float *block = b->data + (size_t)col * k + (size_t)p * EL__PANEL;
-            const float *a_block = a_panel_stride ? a + p / EL__PANEL * a_panel_stride : a + p;
-            multiply_block(&paths[which], m, a_block, lda, block, depth,
+            const float *a_block = !a                      ? a
+                                   : a_panel_stride        ? a + p / EL__PANEL * a_panel_stride
+                                   : reads_columns(layout) ? a + (size_t)p * lda
+                                                           : a + p;
+            multiply_block(&paths[which], m, a_block, lda, layout, block, depth,
                            fetch ? next * (EL__PANEL / LINE) : 0, min_int(EL__PANEL, n - col),
                            p == 0 ? beta : 1.0f, c + col, ldc);
         }
@@ -376,20 +445,33 @@ static void gemm_packed(el__gemm_path which, int m, const float *a, int lda, siz
 void el__gemm_packed_on(el__gemm_path which, int m, const float *a, int lda, const el__packed *b,
                         float beta, float *c, int ldc)
 {
-    gemm_packed(which, m, a, lda, 0, b, beta, c, ldc);
+    gemm_packed(which, m, a, lda, 0, A_ROWS, b, beta, c, ldc);
 }
 
 void el__gemm_packed(int m, const float *a, int lda, const el__packed *b, float beta, float *c,
                      int ldc)
 {
-    gemm_packed(best_path(), m, a, lda, 0, b, beta, c, ldc);
+    gemm_packed(best_path(), m, a, lda, 0, A_ROWS, b, beta, c, ldc);
 }
 
 void el__gemm_packed_panels_on(el__gemm_path which, int m, const el__packed *a, int first_row,
                                const el__packed *b, float beta, float *c, int ldc)
 {
     gemm_packed(which, m, a->data + (size_t)first_row * EL__PANEL, EL__PANEL,
-                (size_t)EL__PANEL * a->k, b, beta, c, ldc);
+                (size_t)EL__PANEL * a->k, A_ROWS, b, beta, c, ldc);
+}
+
+void el__gemm_packed_sums_on(el__gemm_path which, int m, const float *a, int lda, int a_transposed,
+                             const el__packed *b, float beta, float *c, int ldc)
+{
+    gemm_packed(which, m + 1, a, lda, 0, a_transposed ? A_COLUMNS_ONES : A_ROWS_ONES, b, beta, c,
+                ldc);
+}
+
+void el__gemm_packed_sums(int m, const float *a, int lda, int a_transposed, const el__packed *b,
+                          float beta, float *c, int ldc)
+{
+    el__gemm_packed_sums_on(best_path(), m, a, lda, a_transposed, b, beta, c, ldc);
 }
 
 void el__gemm_packed_panels(int m, const el__packed *a, int first_row, const el__packed *b,

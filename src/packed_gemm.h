@@ -67,6 +67,16 @@ void el__gemm_packed(int m, const float *a, int lda, const el__packed *b, float 
 void el__gemm_packed_panels(int m, const el__packed *a, int first_row, const el__packed *b,
                             float beta, float *c, int ldc);
 
+/* C ((m + 1) x n, row stride ldc >= n) = [A; 1] B + beta C: C's first m
+ * rows are A B, for A (m x k) as it lies (row stride lda >= k) or, with
+ * a_transposed, given as Aᵀ (k x m, row stride lda >= m), and its last row
+ * is B's column sums (the product with a row of ones).  a may be NULL where
+ * m is 0.  Otherwise as el__gemm_packed.  For the recurrent layers' weight
+ * gradients, (dGᵀ X)ᵀ = Xᵀ dG with the biases' gradients, dG's column sums,
+ * in the same pass over the packed dG. */
+void el__gemm_packed_sums(int m, const float *a, int lda, int a_transposed, const el__packed *b,
+                          float beta, float *c, int ldc);
+
 /* The code paths el__gemm_packed chooses between, by what the CPU supports;
  * it takes the highest. */
 typedef enum el__gemm_path {
@@ -86,6 +96,10 @@ const char *el__gemm_path_name(el__gemm_path path);
  * benchmarks that compare the paths. */
 void el__gemm_packed_on(el__gemm_path path, int m, const float *a, int lda, const el__packed *b,
                         float beta, float *c, int ldc);
+
+/* el__gemm_packed_sums on the given path. */
+void el__gemm_packed_sums_on(el__gemm_path path, int m, const float *a, int lda, int a_transposed,
+                             const el__packed *b, float beta, float *c, int ldc);
 
 /* el__gemm_packed_panels on the given path. */
 void el__gemm_packed_panels_on(el__gemm_path path, int m, const el__packed *a, int first_row,

@@ -61,8 +61,8 @@ struct el_rnn_cache {
     el_tensor dgx, dgh; /* (N, G), or (B, G) where every layer uses panels */
     /* For weights_from_panels: */
     el__packed dgx_panels, dgh_panels; /* (N, G) dgx and dgh, packed by the backward steps */
-    el_tensor inputs_t;  /* (in + 1 + H, N + pad) a layer's input transposed, ones, hprev
-                            transposed (transposed_stride) */
+    el_tensor inputs_t;  /* (in + H, N + pad) a layer's input and hprev transposed, where
+                            weights_from_panels does not read them in place (transposed_stride) */
     el_tensor dw_t;      /* (max(in, H) + 1, G) a weight gradient, transposed, and a bias's */
     el_tensor dout, din; /* (N, max width) gradients flowing between layers */
 };
@@ -920,6 +920,30 @@ static int uses_panels(const el_rnn_cache *c, int l)
     return floats * sizeof(float) <= panel_gradients_bytes;
 }
 
+/* Up to this many gate columns (eight panels), weights_from_panels reads a
+ * layer's input and states as they lie; for more, it reads them transposed
+ * by transpose_task.  In place, the kernel's tiles take a few floats from a
+ * cache line of X at each step of k, and again for every panel of dG;
+ * transposed, they read whole lines, but the transposes are a pass over
+ * cold memory.  Against transposing, one thread, T = 32, B = 64: at
+ * hidden 128 the backward pass took 11-13% less time (RNN), 4-5% (GRU)
+ * and 3% (LSTM, eight panels); at hidden 256, 7-16% less for the RNN (four
+ * panels) and 4-5% more for the GRU and the LSTM (12 and 16).  A variable
+ * only for the test hook. */
+static int in_place_gate_limit = 8 * EL__PANEL;
+
+int el__rnn_set_in_place_limit(int gates)
+{
+    int old = in_place_gate_limit;
+    in_place_gate_limit = gates;
+    return old;
+}
+
+static int reads_in_place(const el_rnn_cache *c)
+{
+    return el_cell_gates(c->config.cell) * c->config.hidden_size <= in_place_gate_limit;
+}
+
 /* The row stride of inputs_t for N columns: a cache line more than N
  * rounded up to one, so that its rows do not all fall in the same L1 sets
  * when N is a multiple of 1024 (T = 32, B = 64 is 2048), as the transposes
@@ -927,9 +951,9 @@ static int uses_panels(const el_rnn_cache *c, int l)
  * alone took 20-30% less time. */
 static int transposed_stride(int N) { return (N + 15) / 16 * 16 + 16; }
 
-/* For weights_from_panels, split by rows: inputs_t is the layer's input
- * transposed (none for ids), a row of ones, and the steps' start states
- * transposed, one above the other. */
+/* For weights_from_panels, where it does not read them in place, split by
+ * rows: inputs_t is the layer's input transposed (none for ids) above the
+ * steps' start states transposed. */
 static void transpose_task(void *context, int index, int count)
 {
     const direction_pass *p = context;
@@ -938,35 +962,31 @@ static void transpose_task(void *context, int index, int count)
     const float *input = layer_input(c, p->layer, &in);
     const float *hprev = c->tracks[p->layer * D + p->dir].hprev.data;
     int ld = c->inputs_t.shape[1];
-    float *ones = c->inputs_t.data + (size_t)(input ? in : 0) * ld;
+    float *hprev_t = c->inputs_t.data + (size_t)(input ? in : 0) * ld;
     el__split(N, index, count, &r0, &r1);
     if (input) el__transpose(r1 - r0, in, input + (size_t)r0 * in, in, c->inputs_t.data + r0, ld);
-    for (int r = r0; r < r1; r++) ones[r] = 1.0f;
-    el__transpose(r1 - r0, H, hprev + (size_t)r0 * H, H, ones + ld + r0, ld);
+    el__transpose(r1 - r0, H, hprev + (size_t)r0 * H, H, hprev_t + r0, ld);
 }
 
-/* grad (G x (m - 1)) += the rows [g0, g1) of dGᵀ X, and bias (and bias2
+/* grad (G x width) += the rows [g0, g1) of dGᵀ X, and bias (and bias2
  * unless NULL) += dG's column sums there, computed as the columns of [Xᵀ;
- * 1] dG: rows [first, first + m) of inputs_t are Xᵀ and the row of ones,
- * which comes last where ones_last is set and first otherwise, and dg
- * holds dG (N x G) packed.  The ones make the kernel sum dG's columns for
- * the bias along with the products, at the cost of one row more.
+ * 1] dG, for X (N x width) in place (x, row stride ld) or transposed (x,
+ * Xᵀ's row stride ld), NULL where width is 0, and dg holding dG (N x G)
+ * packed.  The ones make the kernel sum dG's columns for the bias along
+ * with the products, at the cost of one row more.
  * OpenBLAS's dGᵀ X packs both operands on every call, dG twice per layer
  * (once for W_ih, once for W_hh); here the backward steps have packed dG
  * while it was in cache, and nothing writes all of dG row-major any more.
  * At hidden 128 on one thread the backward pass took 12% less time for the
  * LSTM and 22% for the GRU. */
-static void weights_from_panels(const el_rnn_cache *c, int first, int m, int ones_last,
-                                const el__packed *dg, int g0, int g1, float *grad, float *bias,
-                                float *bias2)
+static void weights_from_panels(const el_rnn_cache *c, const float *x, int ld, int in_place,
+                                int width, const el__packed *dg, int g0, int g1, float *grad,
+                                float *bias, float *bias2)
 {
-    int G = dg->n, width = m - 1;
+    int G = dg->n;
     el__packed columns = el__packed_columns(dg, g0, g1);
-    int ld = c->inputs_t.shape[1];
-    el__gemm_packed(m, c->inputs_t.data + (size_t)first * ld, ld, &columns, 0.0f, c->dw_t.data + g0,
-                    G);
-    const float *sums = c->dw_t.data + (size_t)(ones_last ? width : 0) * G;
-    const float *weights = c->dw_t.data + (size_t)(ones_last ? 0 : 1) * G;
+    el__gemm_packed_sums(width, x, ld, in_place, &columns, 0.0f, c->dw_t.data + g0, G);
+    const float *sums = c->dw_t.data + (size_t)width * G, *weights = c->dw_t.data;
     for (int g = g0; g < g1; g++) {
         for (int v = 0; v < width; v++) grad[(size_t)g * width + v] += weights[(size_t)v * G + g];
         bias[g] += sums[g];
@@ -994,18 +1014,22 @@ static void parameter_gradients_from_panels(const layer_grads *l, int index, int
     el__split((G + EL__PANEL - 1) / EL__PANEL, index, count, &p0, &p1);
     int g0 = p0 * EL__PANEL < G ? p0 * EL__PANEL : G, g1 = p1 * EL__PANEL < G ? p1 * EL__PANEL : G;
     float *bias_ih = l->w->bias_ih.grad.data, *bias_hh = l->w->bias_hh.grad.data;
-    int ones = l->input ? l->in : 0; /* the row of ones in inputs_t */
+    int in_place = reads_in_place(c), ld = c->inputs_t.shape[1];
+    const float *x = in_place ? l->input : c->inputs_t.data;
+    const float *hprev =
+        in_place ? l->hprev : c->inputs_t.data + (size_t)(l->input ? l->in : 0) * ld;
     if (l->input)
-        weights_from_panels(c, 0, l->in + 1, 1, dgx, g0, g1, l->w->weight_ih.grad.data, bias_ih,
-                            NULL);
+        weights_from_panels(c, x, in_place ? l->in : ld, in_place, l->in, dgx, g0, g1,
+                            l->w->weight_ih.grad.data, bias_ih, NULL);
     else
         one_hot_weight_gradient(c, dgx->data, EL__PANEL, (size_t)EL__PANEL * l->N,
                                 l->w->weight_ih.grad.data, l->in, G, g0, g1);
-    /* Ids have no rows in inputs_t, so their bias comes with the other
-     * where the two are sums of one dG, and from the ones alone otherwise. */
-    weights_from_panels(c, ones, l->H + 1, 0, dgh, g0, g1, l->w->weight_hh.grad.data, bias_hh,
-                        !l->input && !l->gru ? bias_ih : NULL);
-    if (!l->input && l->gru) weights_from_panels(c, ones, 1, 0, dgx, g0, g1, NULL, bias_ih, NULL);
+    /* Ids have no product for W_ih, so their bias comes with W_hh's where
+     * the two are sums of one dG, and from the ones alone otherwise. */
+    weights_from_panels(c, hprev, in_place ? l->H : ld, in_place, l->H, dgh, g0, g1,
+                        l->w->weight_hh.grad.data, bias_hh, !l->input && !l->gru ? bias_ih : NULL);
+    if (!l->input && l->gru)
+        weights_from_panels(c, NULL, 0, in_place, 0, dgx, g0, g1, NULL, bias_ih, NULL);
 }
 
 /* The weight and bias gradients where dG is row-major in dgx and dgh, by
@@ -1082,7 +1106,8 @@ static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const
     layer_input(c, l, &in);
     int single = too_small_to_split(c, in);
     el__parallel_run(backward_steps_task, &pass, single ? 0 : time_loop_parts(c));
-    if (pass.panels) el__parallel_run(transpose_task, &pass, single ? 0 : EL__PARTS_PER_THREAD);
+    if (pass.panels && !reads_in_place(c))
+        el__parallel_run(transpose_task, &pass, single ? 0 : EL__PARTS_PER_THREAD);
     /* One part per thread: each part's OpenBLAS products pack all of the
      * layer's inputs again, and two parts per thread were 3-7% slower at
      * hidden 128. */
@@ -1139,7 +1164,7 @@ static el_status size_gate_gradients(el_rnn_cache *c)
     if (s || widest < 0) return s;
     s = el__packed_reserve(&c->dgx_panels, c->rows, G);
     if (!s && cfg->cell == EL_CELL_GRU) s = el__packed_reserve(&c->dgh_panels, c->rows, G);
-    if (!s) s = ensure2(&c->inputs_t, widest + 1 + H, transposed_stride(c->rows));
+    if (!s && !reads_in_place(c)) s = ensure2(&c->inputs_t, widest + H, transposed_stride(c->rows));
     if (!s) s = ensure2(&c->dw_t, (widest > H ? widest : H) + 1, G);
     return s;
 }

@@ -2,8 +2,8 @@
  * on every code path this CPU can run: edge shapes (m, n and k of 0, 1 and
  * around the tile and panel sizes), both ways of giving B, beta 0 and 1,
  * strides wider than the rows, deep k (several blocks, fetched ahead),
- * A packed in panels, slices of B's columns, repacking, and running out of
- * memory. */
+ * A packed in panels, a row of ones under A given either way, slices of
+ * B's columns, repacking, and running out of memory. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -233,28 +233,121 @@ static void check_panels_product(const problem *p, const el__packed *b, int firs
     el__packed_free(&a);
 }
 
+/* Every path this CPU runs, for each of shapes (m, n, k), with B = W. */
+typedef void path_check(const problem *p, const el__packed *b, el__gemm_path path);
+
+static void check_on_every_path(const int (*shapes)[3], size_t count, uint64_t seed,
+                                path_check *check)
+{
+    for (size_t i = 0; i < count; i++) {
+        problem p = make_problem(shapes[i][0], shapes[i][1], shapes[i][2], 0, seed++);
+        el__packed b = {0};
+        EL_TEST_OK(pack_problem(&b, &p));
+        for (int path = 0; path < EL__GEMM_PATHS; path++)
+            if (el__gemm_path_supported(path)) check(&p, &b, path);
+        el__packed_free(&b);
+        free_problem(&p);
+    }
+}
+
 /* A packed in panels, as the input gradient reads the gate gradients: k
  * within one panel, across several and not a multiple of their width, and
  * over a block's depth; the product of rows that begin past the first. */
+static void check_panels_products(const problem *p, const el__packed *b, el__gemm_path path)
+{
+    for (int first = 0; first < p->m; first += 5) {
+        check_panels_product(p, b, first, path, 0.0f);
+        check_panels_product(p, b, first, path, 1.0f);
+    }
+}
+
 Test(packed_gemm, a_packed_in_panels_matches_double_precision, .timeout = 60)
 {
     static const int shapes[][3] = {{1, 1, 1},     {7, 16, 64},   {13, 33, 65},
                                     {20, 64, 200}, {6, 130, 512}, {9, 17, 1100}};
-    uint64_t seed = 40;
-    for (size_t i = 0; i < COUNT(shapes); i++) {
-        problem p = make_problem(shapes[i][0], shapes[i][1], shapes[i][2], 0, seed++);
-        el__packed b = {0};
-        EL_TEST_OK(pack_problem(&b, &p));
-        for (int path = 0; path < EL__GEMM_PATHS; path++) {
-            if (!el__gemm_path_supported(path)) continue;
-            for (int first = 0; first < p.m; first += 5) {
-                check_panels_product(&p, &b, first, path, 0.0f);
-                check_panels_product(&p, &b, first, path, 1.0f);
-            }
-        }
-        el__packed_free(&b);
-        free_problem(&p);
+    check_on_every_path(shapes, COUNT(shapes), 40, check_panels_products);
+}
+
+/* el__gemm_packed_sums on path: C's rows [0, m) = A B + beta C, from A as it
+ * lies or given transposed (k x m, stride m + 2, NaN in the gap: never
+ * read), and row m = B's column sums + beta C.  Checked against double
+ * precision, and bit for bit against el__gemm_packed on A with a row of
+ * ones written out under it (the same sums in the same order), padding
+ * included. */
+static void check_sums_product(const problem *p, const el__packed *b, el__gemm_path path,
+                               int a_transposed, float beta)
+{
+    int rows = p->m + 1, ldt = p->m + 2;
+    float *at = floats((size_t)p->k * ldt), *a1 = floats((size_t)rows * p->lda);
+    for (int q = 0; q < p->k; q++)
+        for (int r = 0; r < ldt; r++)
+            at[(size_t)q * ldt + r] = r < p->m ? p->a[(size_t)r * p->lda + q] : NAN;
+    memcpy(a1, p->a, (size_t)p->m * p->lda * sizeof *a1);
+    for (int q = 0; q < p->lda; q++) a1[(size_t)p->m * p->lda + q] = 1.0f;
+    size_t size = (size_t)rows * p->ldc;
+    float *c = floats(size), *d = floats(size);
+    for (size_t i = 0; i < size; i++) {
+        int col = (int)(i % (size_t)p->ldc);
+        float c0 = i < (size_t)p->m * p->ldc ? p->c0[i] : 0.5f * (float)col;
+        c[i] = col >= p->n ? SENTINEL : beta == 0.0f ? NAN : c0;
+        d[i] = c[i];
     }
+    const float *a = !p->m ? NULL : a_transposed ? at : p->a;
+    el__gemm_packed_sums_on(path, p->m, a, a_transposed ? ldt : p->lda, a_transposed, b, beta, c,
+                            p->ldc);
+    el__gemm_packed_on(path, rows, a1, p->lda, b, beta, d, p->ldc);
+    const char *how = a_transposed ? "A given transposed" : "A as it lies";
+    cr_assert(memcmp(c, d, size * sizeof *c) == 0,
+              "%s, %s, m %d n %d k %d, beta %g: differs from the product with the ones written out",
+              el__gemm_path_name(path), how, p->m, p->n, p->k, beta);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < p->ldc; j++) {
+            size_t at_ij = (size_t)i * p->ldc + j;
+            if (j >= p->n) {
+                cr_assert_eq(c[at_ij], SENTINEL, "padding C[%d][%d] was written", i, j);
+                continue;
+            }
+            double c0 = beta == 0.0f ? 0.0 : i < p->m ? p->c0[at_ij] : 0.5 * j;
+            double want = 0, magnitude = 0;
+            if (i < p->m) {
+                want = p->want[(size_t)i * p->n + j];
+                magnitude = p->magnitude[(size_t)i * p->n + j];
+            } else {
+                for (int q = 0; q < p->k; q++) {
+                    want += b_at(p, q, j);
+                    magnitude += fabs(b_at(p, q, j));
+                }
+            }
+            cr_assert(fabs(c[at_ij] - (want + c0)) <= 1e-5 * (magnitude + fabs(c0)),
+                      "%s, %s, m %d n %d k %d, beta %g: C[%d][%d] is %.9g, expected %.9g",
+                      el__gemm_path_name(path), how, p->m, p->n, p->k, beta, i, j, c[at_ij],
+                      want + c0);
+        }
+    free(at);
+    free(a1);
+    free(c);
+    free(d);
+}
+
+/* A with a row of ones under it, as the recurrent layers' weight gradients
+ * take the biases' along: A as it lies and given transposed (as they read
+ * a layer's input and states in place); m of 0 (only the ones) and around
+ * the tile heights, so that the ones fall in a full tile, a partial one
+ * and one of their own; k of 0 and past one block. */
+static void check_sums_products(const problem *p, const el__packed *b, el__gemm_path path)
+{
+    for (int a_transposed = 0; a_transposed < 2; a_transposed++) {
+        check_sums_product(p, b, path, a_transposed, 0.0f);
+        check_sums_product(p, b, path, a_transposed, 1.0f);
+    }
+}
+
+Test(packed_gemm, a_row_of_ones_under_a_given_either_way, .timeout = 60)
+{
+    static const int shapes[][3] = {{0, 17, 9},   {1, 64, 1},     {5, 33, 70},
+                                    {6, 65, 64},  {7, 130, 40},   {11, 16, 0},
+                                    {12, 384, 3}, {23, 20, 1030}, {64, 128, 2048}};
+    check_on_every_path(shapes, COUNT(shapes), 60, check_sums_products);
 }
 
 /* el__packed_columns: a product with a panel-aligned slice of B's columns

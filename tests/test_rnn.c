@@ -9,6 +9,7 @@
  * tests stay quick under ASan. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -935,6 +936,53 @@ Test(rnn, weight_gradient_paths_agree)
         check_gradient_paths(all_cells[i], 950 + i);
 }
 
+/* From the panels, the weight gradients read a layer's input and states in
+ * place where the layer has few gate columns, and transposed first where
+ * it has more (src/rnn.c, reads_in_place).  Both sum the same products in
+ * the same order, so they agree bit for bit: stacked and bidirectional,
+ * ragged lengths with empty sequences, one thread and two. */
+static void check_in_place_reads(el_cell cell, uint64_t seed)
+{
+    enum { T = 9, B = 7 };
+    const int lengths[B] = {9, 0, 3, 9, 1, 6, 2};
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 70, .hidden_size = 67, .num_layers = 2, .bidirectional = 1};
+    const int limits[2] = {0, INT_MAX}; /* transposed, in place */
+    el_rng rng;
+    el_rng_seed(&rng, seed);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, "rnn", &cfg, &rng));
+    for (int threads = 1; threads <= 2; threads++) {
+        rnn_io io[2];
+        el_tensor grads[2] = {{0}};
+        EL_TEST_OK(el_set_threads(threads));
+        for (int i = 0; i < 2; i++) {
+            el_rng inputs = rng;
+            io_random(&io[i], &cfg, T, B, lengths, &inputs);
+            int limit = el__rnn_set_in_place_limit(limits[i]);
+            run_once(&rnn, &io[i], &grads[i]);
+            el__rnn_set_in_place_limit(limit);
+        }
+        EL_TEST_OK(el_set_threads(1));
+        cr_log_info("%s, %d threads", el_cell_name(cell), threads);
+        expect_same("y", &io[1].y, &io[0].y, 0, 0);
+        expect_same("dx", &io[1].dx, &io[0].dx, 0, 0);
+        expect_same("dh0", &io[1].dh0, &io[0].dh0, 0, 0);
+        expect_same("parameter gradients", &grads[1], &grads[0], 0, 0);
+        for (int i = 0; i < 2; i++) {
+            el_tensor_free(&grads[i]);
+            io_free(&io[i]);
+        }
+    }
+    el_rnn_free(&rnn);
+}
+
+Test(rnn, weight_gradients_read_in_place_or_transposed_agree)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        check_in_place_reads(all_cells[i], 970 + i);
+}
+
 /* ---- initial states left out ---------------------------------------------- */
 
 /* Without h0, the time loops multiply only the rows of sequences that do
@@ -1054,14 +1102,17 @@ static void check_one_hot_ids(el_cell cell, uint64_t seed)
 }
 
 /* Also with the weight gradients through OpenBLAS, which takes those of
- * one-hot inputs from dG row-major instead of from its panels. */
+ * one-hot inputs from dG row-major instead of from its panels, and from
+ * the panels with the states read in place and transposed. */
 Test(rnn, one_hot_ids_match_one_hot_tensors)
 {
-    for (int panels = 0; panels < 2; panels++) {
-        size_t limit = panels ? el__rnn_set_panel_limit(SIZE_MAX) : el__rnn_set_panel_limit(0);
+    for (int way = 0; way < 3; way++) {
+        size_t limit = way ? el__rnn_set_panel_limit(SIZE_MAX) : el__rnn_set_panel_limit(0);
+        int in_place = el__rnn_set_in_place_limit(way == 2 ? 0 : INT_MAX);
         for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
             check_one_hot_ids(all_cells[i], 300 + i);
         el__rnn_set_panel_limit(limit);
+        el__rnn_set_in_place_limit(in_place);
     }
 }
 
