@@ -40,17 +40,15 @@
  * column sums, the product with a row of ones under A, which the last tile
  * adds without reading it. */
 enum a_layout {
-    A_ROWS,        /* A's element (r, p) at a[r * lda + p] */
-    A_COLUMNS,     /* at a[p * lda + r]: A given transposed */
-    A_ROWS_ONES,   /* as A_ROWS, and the tile's last row is all ones */
-    A_COLUMNS_ONES /* as A_COLUMNS, and the tile's last row is all ones */
+    A_ROWS = 0,    /* A's element (r, p) at a[r * lda + p] */
+    A_COLUMNS = 1, /* at a[p * lda + r]: A given transposed */
+    A_ONES = 2,    /* a flag on either: the tile's last row is all ones */
+    A_ROWS_ONES = A_ROWS | A_ONES,
+    A_COLUMNS_ONES = A_COLUMNS | A_ONES
 };
 
-static int has_ones(enum a_layout layout) { return layout >= A_ROWS_ONES; }
-static int reads_columns(enum a_layout layout)
-{
-    return layout == A_COLUMNS || layout == A_COLUMNS_ONES;
-}
+static int has_ones(enum a_layout layout) { return (layout & A_ONES) != 0; }
+static int reads_columns(enum a_layout layout) { return (layout & A_COLUMNS) != 0; }
 
 /* One tile: rows x cols of C (at most the path's tile), from k columns of
  * A and k rows of a column slice of a panel, EL__PANEL floats apart.
@@ -397,7 +395,7 @@ static void multiply_block(const gemm_path *path, int m, const float *a, int lda
         for (int i = 0; i < m; i += path->rows) {
             t.rows = min_int(path->rows, m - i);
             /* Only the last tile holds the row of ones. */
-            t.layout = has_ones(layout) && i + t.rows < m ? layout - A_ROWS_ONES : layout;
+            t.layout = i + t.rows < m ? layout & ~A_ONES : layout;
             t.a = !a ? a : reads_columns(layout) ? a + i : a + (size_t)i * lda;
             t.c = c + (size_t)i * ldc + j;
             t.fetch_first = fetched;
@@ -407,10 +405,10 @@ static void multiply_block(const gemm_path *path, int m, const float *a, int lda
     }
 }
 
-/* C = A B + beta C, A laid out as layout says (with ones, C's last row of
- * m is the ones') or, where a_panel_stride is not 0, in panels
- * of EL__PANEL columns that far apart, each row-major with row stride lda.
- * Then the blocks of B are as deep as A's panels are wide. */
+/* C = A B + beta C, A laid out as layout says (with A_ONES, C's last row of
+ * m is the ones') or, where a_panel_stride is not 0, in panels of EL__PANEL
+ * columns that far apart, each row-major with row stride lda.  Then the
+ * blocks of B are as deep as A's panels are wide. */
 static void gemm_packed(el__gemm_path which, int m, const float *a, int lda, size_t a_panel_stride,
                         enum a_layout layout, const el__packed *b, float beta, float *c, int ldc)
 {

@@ -970,15 +970,13 @@ static void transpose_task(void *context, int index, int count)
 
 /* grad (G x width) += the rows [g0, g1) of dGᵀ X, and bias (and bias2
  * unless NULL) += dG's column sums there, computed as the columns of [Xᵀ;
- * 1] dG, for X (N x width) in place (x, row stride ld) or transposed (x,
- * Xᵀ's row stride ld), NULL where width is 0, and dg holding dG (N x G)
- * packed.  The ones make the kernel sum dG's columns for the bias along
- * with the products, at the cost of one row more.
- * OpenBLAS's dGᵀ X packs both operands on every call, dG twice per layer
- * (once for W_ih, once for W_hh); here the backward steps have packed dG
- * while it was in cache, and nothing writes all of dG row-major any more.
- * At hidden 128 on one thread the backward pass took 12% less time for the
- * LSTM and 22% for the GRU. */
+ * 1] dG, for X (N x width) in place (x, row stride ld: to the kernel, Xᵀ
+ * given transposed) or transposed (x, Xᵀ's row stride ld), NULL where
+ * width is 0, and dg holding dG (N x G) packed.  The ones make the kernel sum dG's columns for the
+ * bias along with the products, at the cost of one row more. OpenBLAS's dGᵀ X packs both operands
+ * on every call, dG twice per layer (once for W_ih, once for W_hh); here the backward steps have
+ * packed dG while it was in cache, and nothing writes all of dG row-major any more. At hidden 128
+ * on one thread the backward pass took 12% less time for the LSTM and 22% for the GRU. */
 static void weights_from_panels(const el_rnn_cache *c, const float *x, int ld, int in_place,
                                 int width, const el__packed *dg, int g0, int g1, float *grad,
                                 float *bias, float *bias2)
@@ -1014,20 +1012,22 @@ static void parameter_gradients_from_panels(const layer_grads *l, int index, int
     el__split((G + EL__PANEL - 1) / EL__PANEL, index, count, &p0, &p1);
     int g0 = p0 * EL__PANEL < G ? p0 * EL__PANEL : G, g1 = p1 * EL__PANEL < G ? p1 * EL__PANEL : G;
     float *bias_ih = l->w->bias_ih.grad.data, *bias_hh = l->w->bias_hh.grad.data;
+    /* X and hprev as they lie, or their transposes one above the other. */
     int in_place = reads_in_place(c), ld = c->inputs_t.shape[1];
     const float *x = in_place ? l->input : c->inputs_t.data;
     const float *hprev =
         in_place ? l->hprev : c->inputs_t.data + (size_t)(l->input ? l->in : 0) * ld;
+    int x_ld = in_place ? l->in : ld, hprev_ld = in_place ? l->H : ld;
     if (l->input)
-        weights_from_panels(c, x, in_place ? l->in : ld, in_place, l->in, dgx, g0, g1,
-                            l->w->weight_ih.grad.data, bias_ih, NULL);
+        weights_from_panels(c, x, x_ld, in_place, l->in, dgx, g0, g1, l->w->weight_ih.grad.data,
+                            bias_ih, NULL);
     else
         one_hot_weight_gradient(c, dgx->data, EL__PANEL, (size_t)EL__PANEL * l->N,
                                 l->w->weight_ih.grad.data, l->in, G, g0, g1);
     /* Ids have no product for W_ih, so their bias comes with W_hh's where
      * the two are sums of one dG, and from the ones alone otherwise. */
-    weights_from_panels(c, hprev, in_place ? l->H : ld, in_place, l->H, dgh, g0, g1,
-                        l->w->weight_hh.grad.data, bias_hh, !l->input && !l->gru ? bias_ih : NULL);
+    weights_from_panels(c, hprev, hprev_ld, in_place, l->H, dgh, g0, g1, l->w->weight_hh.grad.data,
+                        bias_hh, !l->input && !l->gru ? bias_ih : NULL);
     if (!l->input && l->gru)
         weights_from_panels(c, NULL, 0, in_place, 0, dgx, g0, g1, NULL, bias_ih, NULL);
 }
