@@ -547,14 +547,14 @@ el_status el__packed_reserve(el__packed *p, int k, int n)
         return el__fail(EL_ERR_NOMEM, "el__packed_reserve: %d x %d floats overflow a size", n, k);
     size_t need = panels * EL__PANEL * (size_t)k;
     if (need > p->capacity) {
-        /* Zeroed, which touches its pages in address order: the kernel
+        /* Zeroed, which touches its pages in address order.  The kernel
          * gives a page its memory at the first write, and
          * el__packed_set_rows writes a row of every panel at a time, so
-         * left to it each panel's pages came from every sixteenth or so
-         * page given out, which all fall in the same few sets of L2.  A
-         * panel then did not stay in L2 between its tiles: the backward
-         * time loop's product with W_hh at hidden 1024 took 1.6-2x the
-         * forward's, the same product with W_hhᵀ. */
+         * left to it a panel's pages were every n/64th page given out,
+         * most likely in a few sets of L2 only: the backward time loop's
+         * product with W_hh at hidden 1024 took 1.6-2x the forward's, the
+         * same product with W_hhᵀ, and 1.0x once zeroed (or with huge
+         * pages, madvise, which gained nothing more). */
         float *data = el__alloc_zero(need, sizeof(float));
         if (!data)
             return el__fail(EL_ERR_NOMEM, "el__packed_reserve: out of memory for %d x %d", n, k);
