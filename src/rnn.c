@@ -972,11 +972,13 @@ static void transpose_task(void *context, int index, int count)
  * unless NULL) += dG's column sums there, computed as the columns of [Xᵀ;
  * 1] dG, for X (N x width) in place (x, row stride ld: to the kernel, Xᵀ
  * given transposed) or transposed (x, Xᵀ's row stride ld), NULL where
- * width is 0, and dg holding dG (N x G) packed.  The ones make the kernel sum dG's columns for the
- * bias along with the products, at the cost of one row more. OpenBLAS's dGᵀ X packs both operands
- * on every call, dG twice per layer (once for W_ih, once for W_hh); here the backward steps have
- * packed dG while it was in cache, and nothing writes all of dG row-major any more. At hidden 128
- * on one thread the backward pass took 12% less time for the LSTM and 22% for the GRU. */
+ * width is 0, and dg holding dG (N x G) packed.  The ones make the kernel
+ * sum dG's columns for the bias along with the products, at the cost of
+ * one row more.  OpenBLAS's dGᵀ X packs both operands on every call, dG
+ * twice per layer (once for W_ih, once for W_hh); here the backward steps
+ * have packed dG while it was in cache, and nothing writes all of dG
+ * row-major any more.  At hidden 128 on one thread the backward pass took
+ * 12% less time for the LSTM and 22% for the GRU. */
 static void weights_from_panels(const el_rnn_cache *c, const float *x, int ld, int in_place,
                                 int width, const el__packed *dg, int g0, int g1, float *grad,
                                 float *bias, float *bias2)
