@@ -6,14 +6,23 @@
  *
  * prints one line: "elman_ms=X sgemm_ms=Y gflop=Z", each time the median of
  * repeated runs after a warm-up: enough runs for half a second, at least 9
- * and at most 200 (bench/rnn.py times PyTorch the same way).  With one thread the times are the
- * process's CPU time, which leaves out what the host of a virtual machine
- * took (and equals the wall time where nothing else runs); with more, the
- * wall time, as threads waiting for each other must count. */
+ * and at most 200 (bench/rnn.py times PyTorch the same way).  With one
+ * thread the times are the process's CPU time, which leaves out what the
+ * host of a virtual machine took (and equals the wall time where nothing
+ * else runs); with more, the wall time, as threads waiting for each other
+ * must count.
+ *
+ *   rnn-bench CELL HIDDEN scaling [STEPS BATCH INPUT]
+ *
+ * prints "one_ms=X two_ms=Y": the layer on one thread and on two, in wall
+ * time both, the runs taking turns (one of each, each after an untimed run
+ * as the pool changes), so that whatever else the host runs slows the two
+ * alike; each the median of enough pairs for a second, 9 to 100. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "elman/elman.h"
@@ -81,6 +90,16 @@ static void setup_layer(layer_run *run, el_cell cell, const shape *s)
         die("tensors");
 }
 
+static void free_layer(layer_run *run)
+{
+    el_tensor_free(&run->x);
+    el_tensor_free(&run->y);
+    el_tensor_free(&run->dx);
+    el_tensor_free(&run->dy);
+    el_rnn_cache_free(run->cache);
+    el_rnn_free(&run->rnn);
+}
+
 static double time_layer(layer_run *run)
 {
     double t0 = now();
@@ -112,10 +131,34 @@ static double time_gemms(const shape *s, float *a, float *b, float *c)
     return now() - t0;
 }
 
+/* One thread against two, in turns: see the comment at the top. */
+static void time_scaling(layer_run *run)
+{
+    enum { MAX_PAIRS = 100 };
+    double one[MAX_PAIRS], two[MAX_PAIRS];
+    timer = CLOCK_MONOTONIC;
+    double pair = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        if (el_set_threads(threads)) die("threads");
+        time_layer(run);
+        pair += time_layer(run);
+    }
+    int pairs = pair > 0 ? (int)(1.0 / pair) : MAX_PAIRS;
+    pairs = pairs < MIN_RUNS ? MIN_RUNS : pairs > MAX_PAIRS ? MAX_PAIRS : pairs;
+    for (int i = 0; i < pairs; i++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            if (el_set_threads(threads)) die("threads");
+            time_layer(run); /* the new worker's first task, and caches refilled */
+            (threads == 1 ? one : two)[i] = time_layer(run);
+        }
+    }
+    printf("one_ms=%.4f two_ms=%.4f\n", 1e3 * median(one, pairs), 1e3 * median(two, pairs));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4 && argc != 7) {
-        fprintf(stderr, "usage: rnn-bench CELL HIDDEN THREADS [STEPS BATCH INPUT]\n");
+        fprintf(stderr, "usage: rnn-bench CELL HIDDEN THREADS|scaling [STEPS BATCH INPUT]\n");
         return 2;
     }
     el_cell cell;
@@ -126,10 +169,15 @@ int main(int argc, char **argv)
         s.batch = atoi(argv[5]);
         s.input = atoi(argv[6]);
     }
-    if (el_set_threads(atoi(argv[3]))) die("threads");
-    if (atoi(argv[3]) == 1) timer = CLOCK_PROCESS_CPUTIME_ID;
     layer_run run = {0};
     setup_layer(&run, cell, &s);
+    if (strcmp(argv[3], "scaling") == 0) {
+        time_scaling(&run);
+        free_layer(&run);
+        return 0;
+    }
+    if (el_set_threads(atoi(argv[3]))) die("threads");
+    if (atoi(argv[3]) == 1) timer = CLOCK_PROCESS_CPUTIME_ID;
 
     size_t big = (size_t)s.steps * s.batch + (size_t)s.gates * s.hidden + (size_t)s.hidden;
     big *= (size_t)(s.gates * s.hidden > s.input ? s.gates * s.hidden : s.input) + s.hidden;
@@ -160,11 +208,6 @@ int main(int argc, char **argv)
     free(a);
     free(b);
     free(c);
-    el_tensor_free(&run.x);
-    el_tensor_free(&run.y);
-    el_tensor_free(&run.dx);
-    el_tensor_free(&run.dy);
-    el_rnn_cache_free(run.cache);
-    el_rnn_free(&run.rnn);
+    free_layer(&run);
     return 0;
 }
