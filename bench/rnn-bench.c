@@ -131,26 +131,27 @@ static double time_gemms(const shape *s, float *a, float *b, float *c)
     return now() - t0;
 }
 
+/* The layer's time on the given number of threads, after an untimed run
+ * that gives a new worker its first task and refills the caches. */
+static double time_on_threads(layer_run *run, int threads)
+{
+    if (el_set_threads(threads)) die("threads");
+    time_layer(run);
+    return time_layer(run);
+}
+
 /* One thread against two, in turns: see the comment at the top. */
 static void time_scaling(layer_run *run)
 {
     enum { MAX_PAIRS = 100 };
     double one[MAX_PAIRS], two[MAX_PAIRS];
     timer = CLOCK_MONOTONIC;
-    double pair = 0;
-    for (int threads = 1; threads <= 2; threads++) {
-        if (el_set_threads(threads)) die("threads");
-        time_layer(run);
-        pair += time_layer(run);
-    }
+    double pair = time_on_threads(run, 1) + time_on_threads(run, 2);
     int pairs = pair > 0 ? (int)(1.0 / pair) : MAX_PAIRS;
     pairs = pairs < MIN_RUNS ? MIN_RUNS : pairs > MAX_PAIRS ? MAX_PAIRS : pairs;
     for (int i = 0; i < pairs; i++) {
-        for (int threads = 1; threads <= 2; threads++) {
-            if (el_set_threads(threads)) die("threads");
-            time_layer(run); /* the new worker's first task, and caches refilled */
-            (threads == 1 ? one : two)[i] = time_layer(run);
-        }
+        one[i] = time_on_threads(run, 1);
+        two[i] = time_on_threads(run, 2);
     }
     printf("one_ms=%.4f two_ms=%.4f\n", 1e3 * median(one, pairs), 1e3 * median(two, pairs));
 }

@@ -152,27 +152,28 @@ def main():
           f"in CPU time at 1 thread and wall time at 2")
     print(f"{'cell':5} {'hidden':>6} {'thr':>3} {'elman ms':>9} {'torch ms':>9} "
           f"{'speedup':>7} {'GFLOP/s':>7} {'of sgemm':>8} {'steal':>5}")
+    cells, hiddens = args.cells.split(","), [int(h) for h in args.hidden.split(",")]
+    thread_counts = [int(n) for n in args.threads.split(",")]
     speedups = []
-    configs = []
-    for cell in args.cells.split(","):
-        for hidden in map(int, args.hidden.split(",")):
-            for threads in map(int, args.threads.split(",")):
+    for cell in cells:
+        for hidden in hiddens:
+            for threads in thread_counts:
                 e, t, steal = measure_row(args.build, cell, hidden, threads, shape)
                 speedup = t["torch_ms"] / e["elman_ms"]
                 speedups.append(speedup)
-                configs.append((cell, hidden, threads))
                 gflops = e["gflop"] / (e["elman_ms"] * 1e-3)
                 print(f"{cell:5} {hidden:6d} {threads:3d} {e['elman_ms']:9.2f} "
                       f"{t['torch_ms']:9.2f} {speedup:6.2f}x {gflops:7.1f} "
                       f"{e['sgemm_ms'] / e['elman_ms']:7.0%} {steal:5.0%}", flush=True)
     # The rows' one-thread times are CPU time and their two-thread times
     # wall time, measured minutes apart; this compares like with like.
-    for (cell, hidden, threads) in configs:
-        if threads == 2 and (cell, hidden, 1) in configs:
-            s, steal = measure_scaling(args.build, cell, hidden, shape)
-            print(f"{cell} hidden {hidden}: 2 threads are {s['one_ms'] / s['two_ms']:.2f}x as "
-                  f"fast as 1 ({s['one_ms']:.2f} ms and {s['two_ms']:.2f} ms in wall time, in "
-                  f"turns; steal {steal:.0%})", flush=True)
+    if 1 in thread_counts and 2 in thread_counts:
+        for cell in cells:
+            for hidden in hiddens:
+                s, steal = measure_scaling(args.build, cell, hidden, shape)
+                print(f"{cell} hidden {hidden}: 2 threads are {s['one_ms'] / s['two_ms']:.2f}x "
+                      f"as fast as 1 ({s['one_ms']:.2f} ms and {s['two_ms']:.2f} ms in wall "
+                      f"time, in turns; steal {steal:.0%})", flush=True)
     print(f"min_speedup_vs_torch: {min(speedups):.2f}")
 
 
