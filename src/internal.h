@@ -40,6 +40,11 @@ size_t el__rnn_set_panel_limit(size_t bytes);
  * thread runs a layer. */
 int el__rnn_set_in_place_limit(int gates);
 
+/* A test hook: the recurrent layers pack up to floats of a pass's weights
+ * on one thread, and split more over the threads (src/rnn.c).  Returns the
+ * limit it replaces.  Not for use while another thread runs a layer. */
+size_t el__rnn_set_pack_alone_limit(size_t floats);
+
 /* For a hot loop: the library is built for any x86-64, whose vectors are 4
  * floats wide and which has no fused multiply-add; this also compiles the
  * function for x86-64-v3 (AVX2 and FMA, 8 floats) and v4 (AVX-512, 16), and

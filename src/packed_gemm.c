@@ -480,20 +480,27 @@ void el__gemm_packed_panels(int m, const el__packed *a, int first_row, const el_
 
 /* ---- packing ------------------------------------------------------------- */
 
-/* Row p of B is row p of every panel.  Going down src's rows reads it in
- * order and writes n / 64 streams. */
-void el__packed_set_rows(el__packed *b, int first, int rows, const float *src, int lds)
+/* Rows [first, first + rows) of B, columns [c0, c1), from src (row stride
+ * lds, its first row B's row first).  Row p of B is row p of every panel:
+ * going down src's rows reads it in order and writes (c1 - c0) / 64
+ * streams. */
+static void copy_rows(el__packed *b, int first, int rows, const float *src, int lds, int c0, int c1)
 {
-    int n = b->n, k = b->k;
+    int k = b->k;
     for (int p = first; p < first + rows; p++) {
         const float *from = src + (size_t)(p - first) * lds;
-        for (int col = 0; col < n; col += EL__PANEL) {
+        for (int col = c0; col < c1; col += EL__PANEL) {
             float *row = b->data + (size_t)col * k + (size_t)p * EL__PANEL;
-            int cols = min_int(EL__PANEL, n - col);
+            int cols = min_int(EL__PANEL, c1 - col);
             memcpy(row, from + col, (size_t)cols * sizeof(float));
             memset(row + cols, 0, (size_t)(EL__PANEL - cols) * sizeof(float));
         }
     }
+}
+
+void el__packed_set_rows(el__packed *b, int first, int rows, const float *src, int lds)
+{
+    copy_rows(b, first, rows, src, lds, 0, b->n);
 }
 
 /* Copies rows x depth floats of w (rows k apart) to depth x rows of a
@@ -520,12 +527,13 @@ static void transpose_block(float *dst, const float *src, int k, int rows, int d
         for (int j = 0; j < rows; j++) dst[(size_t)q * EL__PANEL + j] = src[(size_t)j * k + q];
 }
 
-/* B = wᵀ, a row-major (n x k) w: row j of w is column j of B.  A block of
- * LINE steps of k at a time takes a whole cache line from each of the
- * panel's rows of w and fills LINE rows of the panel (4 KiB, in L1). */
-static void pack_rows(float *data, const float *w, int n, int k)
+/* Columns [first, end) of B = wᵀ, a row-major (n x k) w: row j of w is
+ * column j of B.  A block of LINE steps of k at a time takes a whole cache
+ * line from each of the panel's rows of w and fills LINE rows of the panel
+ * (4 KiB, in L1). */
+static void pack_rows(float *data, const float *w, int n, int k, int first, int end)
 {
-    for (int col = 0; col < n; col += EL__PANEL) {
+    for (int col = first; col < end; col += EL__PANEL) {
         float *panel = data + (size_t)col * k;
         int cols = min_int(EL__PANEL, n - col);
         for (int p = 0; p < k; p += LINE) {
@@ -567,16 +575,22 @@ el_status el__packed_reserve(el__packed *p, int k, int n)
     return EL_OK;
 }
 
+void el__pack_panels(el__packed *p, const float *w, int transposed, int first, int end)
+{
+    int n = p->n, c0 = min_int(first * EL__PANEL, n), c1 = min_int(end * EL__PANEL, n);
+    if (c0 >= c1 || p->k == 0) return;
+    if (transposed)
+        pack_rows(p->data, w, n, p->k, c0, c1);
+    else
+        copy_rows(p, 0, p->k, w, n, c0, c1);
+}
+
 el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed)
 {
     int n = transposed ? rows : cols, k = transposed ? cols : rows;
     el_status s = el__packed_reserve(p, k, n);
-    if (s || (size_t)n * k == 0) return s;
-    if (transposed)
-        pack_rows(p->data, w, n, k);
-    else
-        el__packed_set_rows(p, 0, k, w, n);
-    return EL_OK;
+    if (!s) el__pack_panels(p, w, transposed, 0, el__packed_panels(p));
+    return s;
 }
 
 el__packed el__packed_columns(const el__packed *b, int first, int end)

@@ -35,9 +35,20 @@ typedef struct el__packed {
 el_status el__pack(el__packed *p, const float *w, int rows, int cols, int transposed);
 
 /* Makes p hold a B of k x n whose values are still to be set, by
- * el__packed_set_rows; reuses p's memory when it is large enough.  Returns
- * EL_OK, or EL_ERR_NOMEM leaving p as it was. */
+ * el__packed_set_rows or el__pack_panels; reuses p's memory when it is
+ * large enough.  Returns EL_OK, or EL_ERR_NOMEM leaving p as it was. */
 el_status el__packed_reserve(el__packed *p, int k, int n);
+
+/* The panels p holds: n / EL__PANEL rounded up. */
+static inline int el__packed_panels(const el__packed *p)
+{
+    return (p->n + EL__PANEL - 1) / EL__PANEL;
+}
+
+/* Packs panels [first, end) of the B that p was reserved for (k x n), from
+ * w as el__pack takes it: el__pack by parts, which may run on different
+ * threads at once. */
+void el__pack_panels(el__packed *p, const float *w, int transposed, int first, int end);
 
 /* Sets rows [first, first + rows) of the B (k x n) that b holds, from a
  * row-major src (rows x n, row stride lds): for a B whose rows are computed

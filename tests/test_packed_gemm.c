@@ -408,6 +408,35 @@ Test(packed_gemm, packed_layout_is_column_panels_padded_with_zeros)
     }
 }
 
+/* The recurrent layers pack their weights by panels on several threads at
+ * once: packing panel ranges in any order, after el__packed_reserve, gives
+ * what el__pack gives, and a range writes only its own panels. */
+Test(packed_gemm, packing_by_panels_matches_packing_at_once)
+{
+    for (int transposed = 0; transposed < 2; transposed++) {
+        problem p = make_problem(1, 200, 21, transposed, 31); /* 4 panels, the last partial */
+        el__packed whole = {0}, parts = {0};
+        EL_TEST_OK(pack_problem(&whole, &p));
+        EL_TEST_OK(el__packed_reserve(&parts, p.k, p.n));
+        cr_assert_eq(el__packed_panels(&parts), 4);
+        size_t floats = (size_t)4 * EL__PANEL * p.k;
+        for (size_t i = 0; i < floats; i++) parts.data[i] = SENTINEL;
+        const float *w = p.w;
+        el__pack_panels(&parts, w, transposed, 3, 4);
+        el__pack_panels(&parts, w, transposed, 1, 1); /* empty */
+        for (size_t i = 0; i < (size_t)3 * EL__PANEL * p.k; i++)
+            cr_assert_eq(parts.data[i], SENTINEL, "transposed %d: float %zu written", transposed,
+                         i);
+        el__pack_panels(&parts, w, transposed, 1, 3);
+        el__pack_panels(&parts, w, transposed, 0, 1);
+        cr_assert_eq(memcmp(parts.data, whole.data, floats * sizeof(float)), 0, "transposed %d",
+                     transposed);
+        el__packed_free(&whole);
+        el__packed_free(&parts);
+        free_problem(&p);
+    }
+}
+
 Test(packed_gemm, repacking_reuses_memory_and_grows)
 {
     el__packed packed = {0};

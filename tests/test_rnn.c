@@ -815,10 +815,12 @@ static void run_once(el_rnn *rnn, rnn_io *io, el_tensor *grads)
 
 /* Two threads split the work in parts, each taking the next part as it
  * comes free (blocks of sequences holding a quarter of the steps through
- * the time loop, quarters of the large products), so which thread runs a
- * part changes from run to run and must not change the result.  The shapes
- * here are large enough to be split, the batch is odd and the lengths
- * ragged (some empty), so the parts differ in size. */
+ * the time loop, quarters of the large products, of the weights' panels
+ * to pack), so which thread runs a part changes from run to run and must
+ * not change the result.  The shapes here are large enough to be split
+ * (the weights, with the hook), the batch is odd and the lengths ragged
+ * (some empty), so the parts differ in size; the quarters of the panels
+ * cross from one weight matrix into the next. */
 static void check_threads(el_cell cell, uint64_t seed)
 {
     enum { T = 20, B = 31 };
@@ -843,8 +845,10 @@ static void check_threads(el_cell cell, uint64_t seed)
     run_once(&rnn, &one, &grads_one);
     EL_TEST_OK(el_set_threads(2));
     cr_assert_eq(el_get_threads(), 2);
+    size_t pack_limit = el__rnn_set_pack_alone_limit(0);
     run_once(&rnn, &two, &grads_two);
     run_once(&rnn, &again, &grads_again);
+    el__rnn_set_pack_alone_limit(pack_limit);
     EL_TEST_OK(el_set_threads(1));
 
     /* Against one thread: the same within rounding.  OpenBLAS rounds a
