@@ -38,9 +38,10 @@ typedef struct pool {
     el__task task;
     void *context;
     int initialised;
+    int sharing; /* 0: the caller runs every part itself (el_set_thread_sharing) */
 } pool;
 
-static pool the_pool = {.threads = 1};
+static pool the_pool = {.threads = 1, .sharing = 1};
 
 enum { SPINS_BEFORE_SLEEP = 1 << 10 };
 
@@ -147,6 +148,10 @@ el_status el__parallel_set_threads(int threads)
 
 int el__parallel_threads(void) { return the_pool.threads; }
 
+void el__parallel_set_sharing(int sharing) { the_pool.sharing = sharing != 0; }
+
+int el__parallel_sharing(void) { return the_pool.sharing; }
+
 /* A task is cut into parts, which the threads take in turn as they come
  * free.  A worker woken from sleep starts hundreds of microseconds late on
  * a virtual machine, and the host may slow one CPU and not the other: with
@@ -162,6 +167,10 @@ void el__parallel_run(el__task task, void *context, int parts_per_thread)
         return;
     }
     int parts = count * parts_per_thread; /* at most 64 threads of a few parts: below 2^16 */
+    if (!the_pool.sharing) {              /* the same parts, so the same results, on this thread */
+        for (int i = 0; i < parts; i++) task(context, i, parts);
+        return;
+    }
     the_pool.task = task;
     the_pool.context = context;
     atomic_store_explicit(&the_pool.done, 0, memory_order_relaxed);

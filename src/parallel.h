@@ -18,6 +18,11 @@ typedef void (*el__task)(void *context, int index, int count);
 el_status el__parallel_set_threads(int threads);
 int el__parallel_threads(void);
 
+/* Whether the workers take parts (1, the default) or the caller runs every
+ * part itself (0); called by el_set_thread_sharing. */
+void el__parallel_set_sharing(int sharing);
+int el__parallel_sharing(void);
+
 /* Runs task(context, i, count) for i = 0 .. count-1 and returns when every
  * one has returned.  count is parts_per_thread times the number of threads
  * set, or 1 when parts_per_thread is 0 (work too small to split) or there

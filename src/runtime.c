@@ -24,4 +24,8 @@ el_status el_set_threads(int threads)
 
 int el_get_threads(void) { return el__parallel_threads(); }
 
+void el_set_thread_sharing(int sharing) { el__parallel_set_sharing(sharing); }
+
+int el_get_thread_sharing(void) { return el__parallel_sharing(); }
+
 const char *el_blas_info(void) { return openblas_get_config(); }

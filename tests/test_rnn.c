@@ -832,14 +832,16 @@ static void check_threads(el_cell cell, uint64_t seed)
     el_rng_seed(&rng, seed);
     el_rnn rnn;
     EL_TEST_OK(el_rnn_init(&rnn, "rnn", &cfg, &rng));
-    rnn_io one, two, again;
+    rnn_io one, two, again, alone;
     el_rng inputs = rng;
     io_random(&one, &cfg, T, B, lengths, &rng);
     rng = inputs;
     io_random(&two, &cfg, T, B, lengths, &rng);
     rng = inputs;
     io_random(&again, &cfg, T, B, lengths, &rng);
-    el_tensor grads_one = {0}, grads_two = {0}, grads_again = {0};
+    rng = inputs;
+    io_random(&alone, &cfg, T, B, lengths, &rng);
+    el_tensor grads_one = {0}, grads_two = {0}, grads_again = {0}, grads_alone = {0};
 
     EL_TEST_OK(el_set_threads(1));
     run_once(&rnn, &one, &grads_one);
@@ -848,6 +850,9 @@ static void check_threads(el_cell cell, uint64_t seed)
     size_t pack_limit = el__rnn_set_pack_alone_limit(0);
     run_once(&rnn, &two, &grads_two);
     run_once(&rnn, &again, &grads_again);
+    el_set_thread_sharing(0);
+    run_once(&rnn, &alone, &grads_alone);
+    el_set_thread_sharing(1);
     el__rnn_set_pack_alone_limit(pack_limit);
     EL_TEST_OK(el_set_threads(1));
 
@@ -870,13 +875,22 @@ static void check_threads(el_cell cell, uint64_t seed)
     expect_same("y, twice", &again.y, &two.y, 0, 0);
     expect_same("dx, twice", &again.dx, &two.dx, 0, 0);
     expect_same("parameter gradients, twice", &grads_again, &grads_two, 0, 0);
+    /* The same split run by the caller alone (el_set_thread_sharing): the
+     * same again. */
+    expect_same("y, alone", &alone.y, &two.y, 0, 0);
+    expect_same("hn, alone", &alone.hn, &two.hn, 0, 0);
+    expect_same("dx, alone", &alone.dx, &two.dx, 0, 0);
+    expect_same("dh0, alone", &alone.dh0, &two.dh0, 0, 0);
+    expect_same("parameter gradients, alone", &grads_alone, &grads_two, 0, 0);
 
     el_tensor_free(&grads_one);
     el_tensor_free(&grads_two);
     el_tensor_free(&grads_again);
+    el_tensor_free(&grads_alone);
     io_free(&one);
     io_free(&two);
     io_free(&again);
+    io_free(&alone);
     el_rnn_free(&rnn);
 }
 
