@@ -32,12 +32,10 @@ typedef struct rnn_track {
     el__packed w_hh;   /* W_hh packed for the backward steps' products */
 } rnn_track;
 
-/* The weights a pass packs (pack_weights): which matrix of which track,
- * into which buffer, and the panels of all of them before it. */
+/* A weight a pass packs (pack_weights), and into which buffer. */
 typedef struct weight_pack {
     el__packed *into;
     const float *w;
-    int first_panel;
 } weight_pack;
 
 struct el_rnn_cache {
@@ -646,11 +644,12 @@ static void pack_task(void *context, int index, int count)
     const packing *k = context;
     int begin, end;
     el__split(k->panels, index, count, &begin, &end);
-    for (int i = 0; i < k->count; i++) {
+    for (int i = 0, first = 0; i < k->count && first < end; i++) {
         const weight_pack *m = &k->packs[i];
-        int first = m->first_panel, last = first + el__packed_panels(m->into);
+        int last = first + el__packed_panels(m->into);
         int b = begin > first ? begin : first, e = end < last ? end : last;
         if (b < e) el__pack_panels(m->into, m->w, k->transposed, b - first, e - first);
+        first = last;
     }
 }
 
@@ -677,7 +676,7 @@ size_t el__rnn_set_pack_alone_limit(size_t floats)
  * once split (W_hhᵀ alone packs in 0.7 ms where it was just packed). */
 static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, int with_input_grad)
 {
-    int D = directions(&rnn->config), count = rnn->config.num_layers * D, n = 0;
+    int D = directions(&rnn->config), count = rnn->config.num_layers * D, n = 0, panels = 0;
     size_t floats = 0;
     for (int i = 0; i < count; i++) {
         rnn_track *t = &c->tracks[i];
@@ -693,15 +692,12 @@ static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, in
             el_status s = for_backward ? el__packed_reserve(into[m], rows, cols)
                                        : el__packed_reserve(into[m], cols, rows);
             if (s) return s;
-            c->packs[n++] = (weight_pack){into[m], ws[m]->data, 0};
+            c->packs[n++] = (weight_pack){into[m], ws[m]->data};
+            panels += el__packed_panels(into[m]);
             floats += (size_t)rows * cols;
         }
     }
-    packing k = {c->packs, n, 0, !for_backward};
-    for (int i = 0; i < n; i++) {
-        c->packs[i].first_panel = k.panels;
-        k.panels += el__packed_panels(c->packs[i].into);
-    }
+    packing k = {c->packs, n, panels, !for_backward};
     el__parallel_run(pack_task, &k, floats <= pack_alone_floats ? 0 : EL__PARTS_PER_THREAD);
     return EL_OK;
 }
