@@ -27,7 +27,6 @@
 #include "elman/elman.h"
 #include "meta.h"
 #include "progress.h"
-#include "thread_check.h"
 
 enum { MODE_TRAIN, MODE_GENERATE, MODE_EVAL };
 static const char *const mode_names[] = {"train", "generate", "eval", NULL};
@@ -236,7 +235,7 @@ typedef struct run {
     int model_ready;
     el_param_list params;
     el_optimizer *optimizer;
-    thread_check threads; /* whether the second thread helps (thread_check.h) */
+    el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
     el_rng rng;           /* dropout */
     el_lr_schedule schedule;
     el_charlm_state state; /* the training streams' state */
@@ -564,13 +563,13 @@ static el_status train_epoch(run *r, double *mean_bpc, long *chars)
         el_optimizer_set_lr(r->optimizer,
                             el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
         el_optimizer_zero_grad(r->optimizer);
-        thread_check_begin(&r->threads);
+        el_thread_check_begin(&r->threads);
         if (!s)
             s = el_charlm_train_step(&r->model, r->inputs, r->targets, steps, r->streams, &r->state,
                                      &r->rng, &loss);
         if (!s && r->opts.clip > 0) s = el_clip_grad_norm(&r->params, r->opts.clip, &norm);
         if (!s) s = el_optimizer_step(r->optimizer);
-        thread_check_end(&r->threads, (double)steps * r->streams);
+        el_thread_check_end(&r->threads, (double)steps * r->streams);
         if (s) break;
         r->chunk++;
         sum += loss;

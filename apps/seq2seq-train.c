@@ -26,7 +26,6 @@
 #include "elman/seq2seq.h"
 #include "meta.h"
 #include "progress.h"
-#include "thread_check.h"
 
 enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
 static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
@@ -235,7 +234,7 @@ typedef struct run {
     int model_ready;
     el_param_list params;
     el_optimizer *optimizer;
-    thread_check threads; /* whether the second thread helps (thread_check.h) */
+    el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
     el_rng rng;           /* dropout and teacher forcing */
     el_lr_schedule schedule;
     long epoch, batch_in_epoch;
@@ -512,10 +511,10 @@ static el_status train_epoch(run *r, double *mean_loss, float *last_loss, long *
         el_optimizer_set_lr(r->optimizer,
                             el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
         el_optimizer_zero_grad(r->optimizer);
-        thread_check_begin(&r->threads);
+        el_thread_check_begin(&r->threads);
         s = el_seq2seq_train_step(&r->model, batch, r->opts.teacher_forcing, &r->rng, last_loss);
         if (!s) s = el_optimizer_step(r->optimizer);
-        thread_check_end(&r->threads, batch->size);
+        el_thread_check_end(&r->threads, batch->size);
         r->batch_in_epoch++;
         sum += *last_loss;
         counted++;

@@ -45,6 +45,12 @@ int el__rnn_set_in_place_limit(int gates);
  * limit it replaces.  Not for use while another thread runs a layer. */
 size_t el__rnn_set_pack_alone_limit(size_t floats);
 
+/* A test hook: el_thread_check reads the time from now (NULL: the
+ * monotonic clock), so that a test can decide which way is faster.
+ * Returns the clock it replaces. */
+typedef double (*el__seconds_fn)(void);
+el__seconds_fn el__thread_check_set_clock(el__seconds_fn now);
+
 /* For a hot loop: the library is built for any x86-64, whose vectors are 4
  * floats wide and which has no fused multiply-add; this also compiles the
  * function for x86-64-v3 (AVX2 and FMA, 8 floats) and v4 (AVX-512, 16), and
