@@ -236,7 +236,7 @@ typedef struct run {
     el_param_list params;
     el_optimizer *optimizer;
     el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
-    el_rng rng;           /* dropout */
+    el_rng rng;              /* dropout */
     el_lr_schedule schedule;
     el_charlm_state state; /* the training streams' state */
     int *inputs, *targets;

@@ -235,7 +235,7 @@ typedef struct run {
     el_param_list params;
     el_optimizer *optimizer;
     el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
-    el_rng rng;           /* dropout and teacher forcing */
+    el_rng rng;              /* dropout and teacher forcing */
     el_lr_schedule schedule;
     long epoch, batch_in_epoch;
     double started;
