@@ -67,7 +67,8 @@ EL_API int el_get_thread_sharing(void);
  *     }
  *
  * With one thread both calls only count the batch.  The fields are the
- * check's own. */
+ * check's own.  As el_set_thread_sharing, neither call is to be made while
+ * another thread is inside an elman function. */
 #define EL_THREAD_CHECK_PERIOD 200
 #define EL_THREAD_CHECK_TRIALS 4
 
