@@ -43,6 +43,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from make_safetensors_fixture import serialize  # noqa: E402
 
+from machine import describe  # noqa: E402
+
 HIDDEN, SEQ_LEN, BATCH, LR, CLIP, VALIDATION, TEMPERATURE = 256, 100, 32, 1e-2, 5.0, 0.05, 0.8
 
 TORCH_SIDE = r"""
@@ -218,6 +220,7 @@ def main():
             r = rows[-1]
             print("threads %d done: elman %.0f chars/s, torch %.0f chars/s" %
                   (threads, r["elman_train"], r["torch_train"]), file=sys.stderr)
+    print(describe())
     print("charlm: LSTM %d, one layer, %d streams of %d, Adam %g, %.1f minutes of training "
           "per run; text %s (%d characters)" % (HIDDEN, BATCH, SEQ_LEN, LR, args.minutes,
                                                  os.path.relpath(args.text, ROOT), len(text)))

@@ -36,6 +36,8 @@ import os
 import subprocess
 import sys
 
+from machine import describe
+
 TORCH_TIMER = r"""
 import sys, time, torch
 cell, hidden, threads, steps, batch, inp = sys.argv[1], *map(int, sys.argv[2:])
@@ -162,6 +164,7 @@ def main():
     ap.add_argument("--cells", default="rnn,gru,lstm")
     args = ap.parse_args()
     shape = (32, 64, 64)
+    print(describe())
     print(f"one layer, forward + backward, T={shape[0]} B={shape[1]} input={shape[2]}; "
           f"times are the best of {ROUNDS} processes' medians of 9-200 runs, "
           f"in CPU time at 1 thread and wall time at 2")

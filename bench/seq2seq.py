@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 
+from machine import describe
+
 TORCH_TIMER = r"""
 import json, sys, time, torch
 import torch.nn.functional as F
@@ -231,6 +233,7 @@ def main():
     ap.add_argument("--batches", type=int, default=200, help="timed batches after the warm-up")
     ap.add_argument("--configs", default="default,notebook")
     args = ap.parse_args()
+    print(describe())
     print(f"training words/s over {args.batches} batches after {WARMUP} of warm-up, "
           "the same batches and initial weights on both sides")
     print(f"{'config':9} {'thr':>3} {'elman w/s':>10} {'torch w/s':>10} {'torch form':>10} "
