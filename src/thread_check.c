@@ -1,7 +1,7 @@
 /* Choosing, while a program trains, whether the second thread helps
  * (el_thread_check in elman/runtime.h).
  *
- * On most machines two threads train 1.2x to 1.5x as fast as one.  On a
+ * On most machines two threads train 1.2x to 1.8x as fast as one.  On a
  * virtual machine whose host runs both virtual CPUs on one physical core,
  * or lends the core to another guest, the second thread can make the work
  * slower; the calling thread running every part itself then wins.  The
