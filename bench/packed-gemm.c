@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "packed_gemm.h"
+#include "core/packed_gemm.h"
 
 #define ROUNDS 5
 #define ROUND_SECONDS 0.015

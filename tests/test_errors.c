@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "support.h"
 
 /* Asserts the last message contains every one of the given strings. */

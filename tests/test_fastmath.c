@@ -1,4 +1,4 @@
-/* The branch-free exp, sigmoid and tanh of src/fastmath.h, which the
+/* The branch-free exp, sigmoid and tanh of src/core/fastmath.h, which the
  * recurrent cells use instead of libm's, against libm's double-precision
  * results: over a dense sweep of the range the cells see, their relative
  * error stays within a few units in the last place of a float (2^-23 is
@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "fastmath.h"
+#include "core/fastmath.h"
 
 #define ULP 1.1920929e-7 /* 2^-23 */
 

@@ -1,4 +1,4 @@
-/* The packed GEMM of src/packed_gemm.h against a double-precision product,
+/* The packed GEMM of src/core/packed_gemm.h against a double-precision product,
  * on every code path this CPU can run: edge shapes (m, n and k of 0, 1 and
  * around the tile and panel sizes), both ways of giving B, beta 0 and 1,
  * strides wider than the rows, deep k (several blocks, fetched ahead),
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "packed_gemm.h"
+#include "core/internal.h"
+#include "core/packed_gemm.h"
 #include "support.h"
 
 /* What C's padding columns hold; a write there is a bug. */

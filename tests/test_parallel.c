@@ -1,4 +1,4 @@
-/* elman's thread pool (src/parallel.c): a task's parts each run once, on
+/* elman's thread pool (src/core/parallel.c): a task's parts each run once, on
  * whichever thread takes them, whether the workers are spinning or asleep
  * when it begins, and never one of an earlier task's parts late. */
 #define _POSIX_C_SOURCE 200809L
@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "parallel.h"
+#include "core/parallel.h"
 #include "support.h"
 
 enum { MAX_PARTS = 4 * 3 };

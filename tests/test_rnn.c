@@ -18,7 +18,7 @@
 
 #include "fixture.h"
 #include "gradcheck.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "support.h"
 
 #define RTOL 1e-5
@@ -902,7 +902,7 @@ Test(rnn_threads, lstm) { check_threads(EL_CELL_LSTM, 902); }
 
 /* A small layer takes its weight gradients from the gate gradients packed
  * in panels, through the packed kernel; a large one from them row-major,
- * through OpenBLAS (src/rnn.c, weights_from_panels).  The two agree within
+ * through OpenBLAS (src/nn/rnn.c, weights_from_panels).  The two agree within
  * rounding, and the input gradient, read from either layout, too: with
  * every layer on one path, and with the first layer on panels and the
  * second (its input twice as wide) not; stacked and bidirectional, ragged
@@ -956,7 +956,7 @@ Test(rnn, weight_gradient_paths_agree)
 
 /* From the panels, the weight gradients read a layer's input and states in
  * place where the layer has few gate columns, and transposed first where
- * it has more (src/rnn.c, reads_in_place).  Both sum the same products in
+ * it has more (src/nn/rnn.c, reads_in_place).  Both sum the same products in
  * the same order, so they agree bit for bit: stacked and bidirectional,
  * ragged lengths with empty sequences, one thread and two. */
 static void check_in_place_reads(el_cell cell, uint64_t seed)

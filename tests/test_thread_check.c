@@ -1,9 +1,9 @@
-/* el_thread_check (src/thread_check.c): which batches it times each way,
+/* el_thread_check (src/core/thread_check.c): which batches it times each way,
  * and which way it keeps, on a clock the test runs, so that which way is
  * faster is the test's to say and nothing here depends on the machine. */
 #include <criterion/criterion.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "support.h"
 
 static double fake_now;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "support.h"
 
 static void assert_message_is(const char *want) { cr_assert_str_eq(el_last_error(), want); }

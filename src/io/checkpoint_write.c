@@ -1,0 +1,484 @@
+/* The checkpoint writer: collects named tensors and metadata, then writes a
+ * safetensors file as the reference implementation's serializer does, so
+ * that a file elman writes is byte for byte the one safetensors.torch's
+ * save_file writes for the same tensors and metadata (up to the order of
+ * several metadata keys, which the reference takes from a hash map). */
+#define _POSIX_C_SOURCE 200809L /* fsync, getpid, O_DIRECTORY */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/checkpoint_format.h"
+#include "elman/checkpoint.h"
+#include "core/internal.h"
+
+typedef struct named_tensor {
+    char *name;
+    const el_tensor *tensor; /* the caller's, read when the file is written */
+} named_tensor;
+
+typedef struct meta_entry {
+    char *key;
+    char *value;
+} meta_entry;
+
+struct el_checkpoint_writer {
+    named_tensor *tensors;
+    int tensor_count;
+    int tensor_capacity;
+    meta_entry *meta;
+    int meta_count;
+    int meta_capacity;
+};
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = el__alloc(n);
+    if (copy) memcpy(copy, s, n);
+    return copy;
+}
+
+/* Makes room for one more item in a growing array. */
+static int reserve_one(void **items, int *capacity, int count, size_t item_size)
+{
+    if (count < *capacity) return 1;
+    int grown = *capacity ? 2 * *capacity : 16;
+    void *bigger = el__realloc(*items, (size_t)grown * item_size);
+    if (!bigger) return 0;
+    *items = bigger;
+    *capacity = grown;
+    return 1;
+}
+
+el_status el_checkpoint_writer_create(el_checkpoint_writer **out)
+{
+    EL_REQUIRE(out, "el_checkpoint_writer_create");
+    *out = el__alloc_zero(1, sizeof **out);
+    if (!*out) return el__fail(EL_ERR_NOMEM, "el_checkpoint_writer_create: out of memory");
+    return EL_OK;
+}
+
+/* Forgets the tensors added after the first `keep`, so that a call adding
+ * several either adds them all or none. */
+static void drop_tensors_after(el_checkpoint_writer *w, int keep)
+{
+    while (w->tensor_count > keep) el__free(w->tensors[--w->tensor_count].name);
+}
+
+void el_checkpoint_writer_free(el_checkpoint_writer *w)
+{
+    if (!w) return;
+    drop_tensors_after(w, 0);
+    for (int i = 0; i < w->meta_count; i++) {
+        el__free(w->meta[i].key);
+        el__free(w->meta[i].value);
+    }
+    el__free(w->tensors);
+    el__free(w->meta);
+    el__free(w);
+}
+
+/* Names and metadata go into the JSON header, which must be UTF-8. */
+static el_status check_utf8(const char *fn, const char *what, const char *text)
+{
+    size_t n = strlen(text);
+    size_t bad = el__utf8_check((const unsigned char *)text, n);
+    if (bad < n)
+        return el__fail(EL_ERR_INVALID, "%s: the %s \"%s\" is not valid UTF-8 (byte %zu)", fn, what,
+                        text, bad);
+    return EL_OK;
+}
+
+/* Checked when a tensor is added and again when it is written, since the
+ * caller may have freed or reshaped it in between. */
+static el_status check_tensor(const char *fn, const char *name, const el_tensor *t)
+{
+    if (t->ndim < 1 || t->ndim > EL_MAX_DIMS)
+        return el__fail(EL_ERR_INVALID, "%s: tensor \"%s\" has %d dimensions (1 to %d allowed)", fn,
+                        name, t->ndim, EL_MAX_DIMS);
+    int valid = 1;
+    size_t size = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        valid = valid && t->shape[i] >= 0;
+        size *= (size_t)t->shape[i];
+    }
+    if (!valid || size != t->size || (size && !t->data))
+        return el__fail(EL_ERR_INVALID, "%s: tensor \"%s\" is not a valid tensor (freed?)", fn,
+                        name);
+    return EL_OK;
+}
+
+static int find_tensor(const el_checkpoint_writer *w, const char *name)
+{
+    for (int i = 0; i < w->tensor_count; i++)
+        if (strcmp(w->tensors[i].name, name) == 0) return i;
+    return -1;
+}
+
+el_status el_checkpoint_add(el_checkpoint_writer *w, const char *name, const el_tensor *t)
+{
+    const char *fn = "el_checkpoint_add";
+    EL_REQUIRE(w, fn);
+    EL_REQUIRE(name, fn);
+    EL_REQUIRE(t, fn);
+    el_status s = check_utf8(fn, "tensor name", name);
+    if (s) return s;
+    if (strcmp(name, EL__CKPT_METADATA_KEY) == 0)
+        return el__fail(EL_ERR_INVALID, "%s: \"%s\" is the metadata's key, not a tensor name", fn,
+                        name);
+    s = check_tensor(fn, name, t);
+    if (s) return s;
+    if (find_tensor(w, name) >= 0)
+        return el__fail(EL_ERR_INVALID, "%s: a tensor named \"%s\" was already added", fn, name);
+    if (!reserve_one((void **)&w->tensors, &w->tensor_capacity, w->tensor_count,
+                     sizeof *w->tensors))
+        return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
+    char *copy = copy_string(name);
+    if (!copy) return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
+    w->tensors[w->tensor_count++] = (named_tensor){copy, t};
+    return EL_OK;
+}
+
+el_status el_checkpoint_add_params(el_checkpoint_writer *w, const el_param_list *list)
+{
+    EL_REQUIRE(w, "el_checkpoint_add_params");
+    EL_REQUIRE(list, "el_checkpoint_add_params");
+    int before = w->tensor_count;
+    for (int i = 0; i < list->count; i++) {
+        el_status s = el_checkpoint_add(w, list->items[i]->name, &list->items[i]->value);
+        if (s) {
+            drop_tensors_after(w, before);
+            return s;
+        }
+    }
+    return EL_OK;
+}
+
+static el_status add_optimizer_state(el_checkpoint_writer *w, el_optimizer *opt)
+{
+    for (int i = 0; i < el_optimizer_state_count(opt); i++) {
+        const char *name;
+        el_tensor *value;
+        el_status s = el_optimizer_state_at(opt, i, &name, &value);
+        if (s) return s;
+        /* State names are at most EL_NAME_MAX + 32 bytes (optim.c). */
+        char key[sizeof EL__CKPT_OPTIMIZER_PREFIX + EL_NAME_MAX + 64];
+        snprintf(key, sizeof key, "%s%s", EL__CKPT_OPTIMIZER_PREFIX, name);
+        s = el_checkpoint_add(w, key, value);
+        if (s) return s;
+    }
+    char steps[32];
+    snprintf(steps, sizeof steps, "%ld", el_optimizer_step_count(opt));
+    return el_checkpoint_set_meta(w, EL__CKPT_STEP_KEY, steps);
+}
+
+el_status el_checkpoint_add_optimizer(el_checkpoint_writer *w, el_optimizer *opt)
+{
+    EL_REQUIRE(w, "el_checkpoint_add_optimizer");
+    EL_REQUIRE(opt, "el_checkpoint_add_optimizer");
+    int before = w->tensor_count;
+    el_status s = add_optimizer_state(w, opt);
+    if (s) drop_tensors_after(w, before);
+    return s;
+}
+
+el_status el_checkpoint_set_meta(el_checkpoint_writer *w, const char *key, const char *value)
+{
+    const char *fn = "el_checkpoint_set_meta";
+    EL_REQUIRE(w, fn);
+    EL_REQUIRE(key, fn);
+    EL_REQUIRE(value, fn);
+    el_status s = check_utf8(fn, "metadata key", key);
+    if (!s) s = check_utf8(fn, "metadata value", value);
+    if (s) return s;
+    char *value_copy = copy_string(value);
+    if (!value_copy) return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
+    for (int i = 0; i < w->meta_count; i++)
+        if (strcmp(w->meta[i].key, key) == 0) {
+            el__free(w->meta[i].value);
+            w->meta[i].value = value_copy;
+            return EL_OK;
+        }
+    char *key_copy = copy_string(key);
+    if (!key_copy ||
+        !reserve_one((void **)&w->meta, &w->meta_capacity, w->meta_count, sizeof *w->meta)) {
+        el__free(key_copy);
+        el__free(value_copy);
+        return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    w->meta[w->meta_count++] = (meta_entry){key_copy, value_copy};
+    return EL_OK;
+}
+
+/* ---- the header ---------------------------------------------------------- */
+
+/* A growing string; after a failed allocation every append does nothing and
+ * out_of_memory says so, so a builder checks once at the end. */
+typedef struct text {
+    char *data;
+    size_t length;
+    size_t capacity;
+    int out_of_memory;
+} text;
+
+static void append(text *t, const char *s, size_t n)
+{
+    if (t->out_of_memory || n == 0) return;
+    if (n > t->capacity - t->length) {
+        size_t capacity = t->capacity ? t->capacity : 256;
+        while (n > capacity - t->length && capacity <= SIZE_MAX / 2) capacity *= 2;
+        char *bigger = n <= capacity - t->length ? el__realloc(t->data, capacity) : NULL;
+        if (!bigger) {
+            t->out_of_memory = 1;
+            return;
+        }
+        t->data = bigger;
+        t->capacity = capacity;
+    }
+    memcpy(t->data + t->length, s, n);
+    t->length += n;
+}
+
+static void append_str(text *t, const char *s) { append(t, s, strlen(s)); }
+
+/* Escapes as serde_json (the reference writer's JSON) does: only the quote,
+ * the backslash and control characters, with lowercase \u00XX where no
+ * short form exists; everything else, UTF-8 included, as it is. */
+static void append_json_string(text *t, const char *s)
+{
+    append(t, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char escape[8];
+        switch (*p) {
+        case '"': append_str(t, "\\\""); break;
+        case '\\': append_str(t, "\\\\"); break;
+        case '\b': append_str(t, "\\b"); break;
+        case '\f': append_str(t, "\\f"); break;
+        case '\n': append_str(t, "\\n"); break;
+        case '\r': append_str(t, "\\r"); break;
+        case '\t': append_str(t, "\\t"); break;
+        default:
+            if (*p < 0x20) {
+                snprintf(escape, sizeof escape, "\\u%04x", *p);
+                append_str(t, escape);
+            } else {
+                append(t, (const char *)p, 1);
+            }
+        }
+    }
+    append(t, "\"", 1);
+}
+
+static void append_tensor_entry(text *t, const named_tensor *entry, uint64_t begin, uint64_t end)
+{
+    char number[48];
+    append_json_string(t, entry->name);
+    append_str(t, ":{\"dtype\":\"F32\",\"shape\":[");
+    for (int i = 0; i < entry->tensor->ndim; i++) {
+        snprintf(number, sizeof number, i ? ",%d" : "%d", entry->tensor->shape[i]);
+        append_str(t, number);
+    }
+    snprintf(number, sizeof number, "%" PRIu64 ",%" PRIu64, begin, end);
+    append_str(t, "],\"data_offsets\":[");
+    append_str(t, number);
+    append_str(t, "]}");
+}
+
+/* Builds the JSON as the reference writer serialises it: no spaces,
+ * "__metadata__" first, then the tensors in data order, padded with spaces
+ * to a multiple of 8 bytes so that the data starts aligned.  The reference
+ * orders metadata keys as a hash map iterates; elman sorts them, so that
+ * the same checkpoint gives the same bytes.  Tensors and keys must be
+ * sorted already. */
+static void build_header(const el_checkpoint_writer *w, text *t)
+{
+    append(t, "{", 1);
+    if (w->meta_count) {
+        append_json_string(t, EL__CKPT_METADATA_KEY);
+        append(t, ":{", 2);
+        for (int i = 0; i < w->meta_count; i++) {
+            if (i) append(t, ",", 1);
+            append_json_string(t, w->meta[i].key);
+            append(t, ":", 1);
+            append_json_string(t, w->meta[i].value);
+        }
+        append(t, "}", 1);
+    }
+    uint64_t offset = 0;
+    for (int i = 0; i < w->tensor_count; i++) {
+        uint64_t bytes = (uint64_t)w->tensors[i].tensor->size * sizeof(float);
+        if (i || w->meta_count) append(t, ",", 1);
+        append_tensor_entry(t, &w->tensors[i], offset, offset + bytes);
+        offset += bytes;
+    }
+    append(t, "}", 1);
+    append(t, "       ", (8 - t->length % 8) % 8);
+}
+
+static int compare_tensor_names(const void *a, const void *b)
+{
+    return strcmp(((const named_tensor *)a)->name, ((const named_tensor *)b)->name);
+}
+
+static int compare_meta_keys(const void *a, const void *b)
+{
+    return strcmp(((const meta_entry *)a)->key, ((const meta_entry *)b)->key);
+}
+
+/* ---- the file ------------------------------------------------------------ */
+
+static int write_all(int fd, const void *buffer, size_t n)
+{
+    const char *p = buffer;
+    while (n > 0) {
+        ssize_t written = write(fd, p, n);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) return 0;
+        p += written;
+        n -= (size_t)written;
+    }
+    return 1;
+}
+
+static int write_contents(int fd, const text *header, const el_checkpoint_writer *w)
+{
+    unsigned char length[8];
+    for (int i = 0; i < 8; i++) length[i] = (unsigned char)((uint64_t)header->length >> (8 * i));
+    if (!write_all(fd, length, sizeof length) || !write_all(fd, header->data, header->length))
+        return 0;
+    for (int i = 0; i < w->tensor_count; i++) {
+        const el_tensor *t = w->tensors[i].tensor;
+        if (t->size && !write_all(fd, t->data, t->size * sizeof(float))) return 0;
+    }
+    return 1;
+}
+
+/* Writes the whole file under temp and flushes it to the disk, so that the
+ * rename that follows can only ever expose a complete file.  On failure
+ * nothing is left under temp. */
+static el_status write_temp_file(const char *temp, const text *header,
+                                 const el_checkpoint_writer *w)
+{
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return el__fail(EL_ERR_IO, "el_checkpoint_write: cannot create %s: %s", temp,
+                        strerror(errno));
+    int ok = write_contents(fd, header, w) && fsync(fd) == 0;
+    int error = errno;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        error = errno;
+    }
+    if (ok) return EL_OK;
+    unlink(temp);
+    return el__fail(EL_ERR_IO, "el_checkpoint_write: cannot write %s: %s", temp, strerror(error));
+}
+
+/* "<path>.tmp-<pid>-<n>": in the target's directory, so that rename stays
+ * within one file system, and unique to this call even when several
+ * threads save the same path. */
+static char *temp_path_for(const char *path)
+{
+    static atomic_ulong calls;
+    size_t size = strlen(path) + 64;
+    char *temp = el__alloc(size);
+    if (temp)
+        snprintf(temp, size, "%s.tmp-%ld-%lu", path, (long)getpid(), atomic_fetch_add(&calls, 1));
+    return temp;
+}
+
+static char *directory_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = el__alloc(n + 2);
+    if (!dir) return NULL;
+    if (n) {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+    return dir;
+}
+
+/* The rename is durable only once the directory is on the disk too. */
+static el_status sync_directory(const char *dir, const char *path)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ok = fd >= 0 && fsync(fd) == 0;
+    int error = errno;
+    if (fd >= 0) close(fd);
+    /* EINVAL: the file system cannot sync directories; nothing to do. */
+    if (!ok && error != EINVAL)
+        return el__fail(EL_ERR_IO,
+                        "el_checkpoint_write: %s was written, but its directory %s could not be "
+                        "synced: %s",
+                        path, dir, strerror(error));
+    return EL_OK;
+}
+
+static el_status replace_file(const char *path, const char *temp, const char *dir,
+                              const text *header, const el_checkpoint_writer *w)
+{
+    el_status s = write_temp_file(temp, header, w);
+    if (s) return s;
+    if (rename(temp, path) != 0) {
+        int error = errno;
+        unlink(temp);
+        return el__fail(EL_ERR_IO, "el_checkpoint_write: cannot rename %s to %s: %s", temp, path,
+                        strerror(error));
+    }
+    return sync_directory(dir, path);
+}
+
+static el_status write_atomically(const char *path, const text *header,
+                                  const el_checkpoint_writer *w)
+{
+    char *temp = temp_path_for(path);
+    char *dir = directory_of(path);
+    el_status s = temp && dir ? replace_file(path, temp, dir, header, w)
+                              : el__fail(EL_ERR_NOMEM, "el_checkpoint_write: out of memory");
+    el__free(temp);
+    el__free(dir);
+    return s;
+}
+
+el_status el_checkpoint_write(el_checkpoint_writer *w, const char *path)
+{
+    const char *fn = "el_checkpoint_write";
+    EL_REQUIRE(w, fn);
+    EL_REQUIRE(path, fn);
+    if (!*path) return el__fail(EL_ERR_INVALID, "%s: the path is empty", fn);
+    for (int i = 0; i < w->tensor_count; i++) {
+        el_status s = check_tensor(fn, w->tensors[i].name, w->tensors[i].tensor);
+        if (s) return s;
+    }
+    /* The reference writer orders tensors by dtype alignment, then by name;
+     * all of elman's are F32, so by name (byte order, as Rust's String). */
+    if (w->tensor_count)
+        qsort(w->tensors, (size_t)w->tensor_count, sizeof *w->tensors, compare_tensor_names);
+    if (w->meta_count) qsort(w->meta, (size_t)w->meta_count, sizeof *w->meta, compare_meta_keys);
+    text header = {0};
+    build_header(w, &header);
+    el_status s = EL_OK;
+    if (header.out_of_memory)
+        s = el__fail(EL_ERR_NOMEM, "%s: out of memory for the header of %s", fn, path);
+    else if (header.length > EL__CKPT_MAX_HEADER)
+        s = el__fail(EL_ERR_INVALID,
+                     "%s: the header of %s would take %zu bytes, over the %u "
+                     "that safetensors reads",
+                     fn, path, header.length, EL__CKPT_MAX_HEADER);
+    else
+        s = write_atomically(path, &header, w);
+    el__free(header.data);
+    return s;
+}

@@ -1,0 +1,222 @@
+/* Text to grapheme clusters with ICU: UTF-8 validation, NFC, then UAX #29
+ * character boundaries over the UTF-8 itself. */
+#include <stdint.h>
+#include <string.h>
+
+#include <unicode/ubrk.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+#include <unicode/utext.h>
+#include <unicode/utf8.h>
+
+#include "elman/vocab.h"
+#include "core/internal.h"
+
+/* An ICU failure as a status: out of memory is EL_ERR_NOMEM, anything else
+ * means ICU could not handle the text. */
+static el_status icu_failure(const char *what, UErrorCode err)
+{
+    if (err == U_MEMORY_ALLOCATION_ERROR)
+        return el__fail(EL_ERR_NOMEM, "el_clusters_split: out of memory in ICU (%s)", what);
+    return el__fail(EL_ERR_FORMAT, "el_clusters_split: ICU failed to %s: %s", what,
+                    u_errorName(err));
+}
+
+static el_status out_of_memory(const char *what, size_t bytes)
+{
+    return el__fail(EL_ERR_NOMEM, "el_clusters_split: out of memory for %s (%zu bytes)", what,
+                    bytes);
+}
+
+/* The number of the line holding byte offset, counting from first_line. */
+static long line_of(const char *text, size_t offset, long first_line)
+{
+    long line = first_line;
+    const char *end = text + offset;
+    for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) line++;
+    return line;
+}
+
+/* The offset of the first byte of the first ill-formed sequence, or len.
+ * ICU's U8_NEXT applies the rules u_strFromUTF8 does (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), and unlike it says where. */
+static size_t first_ill_formed(const char *text, size_t len)
+{
+    int32_t length = (int32_t)len;
+    for (int32_t i = 0; i < length;) {
+        int32_t start = i;
+        UChar32 c;
+        U8_NEXT(text, i, length, c);
+        if (c < 0) return (size_t)start;
+    }
+    return len;
+}
+
+static el_status invalid_text(const char *text, size_t offset, const char *what, const char *source,
+                              long first_line)
+{
+    return el__fail(EL_ERR_FORMAT, "%s:%ld: %s at byte %zu", source ? source : "text",
+                    line_of(text, offset, first_line), what, offset);
+}
+
+/* Checks that text is UTF-8 without NUL bytes (which C strings, and so the
+ * vocabulary's symbols, cannot hold) and gives its length in UTF-16. */
+static el_status validate(const char *text, size_t len, const char *source, long first_line,
+                          int32_t *utf16_units)
+{
+    UErrorCode err = U_ZERO_ERROR;
+    u_strFromUTF8(NULL, 0, utf16_units, text, (int32_t)len, &err);
+    const char *nul = memchr(text, '\0', len);
+    size_t nul_at = nul ? (size_t)(nul - text) : len;
+    size_t bad_at = err == U_INVALID_CHAR_FOUND ? first_ill_formed(text, len) : len;
+    if (bad_at < nul_at) return invalid_text(text, bad_at, "invalid UTF-8", source, first_line);
+    if (nul_at < len) return invalid_text(text, nul_at, "a NUL byte", source, first_line);
+    /* The preflight's expected "failure" says that the buffer was too small. */
+    if (U_FAILURE(err) && err != U_BUFFER_OVERFLOW_ERROR) return icu_failure("read UTF-8", err);
+    return EL_OK;
+}
+
+static el_status utf8_to_utf16(UChar **out, const char *text, size_t len, int32_t units)
+{
+    UChar *utf16 = el__alloc((size_t)units * sizeof *utf16);
+    if (!utf16) return out_of_memory("the UTF-16 text", (size_t)units * sizeof *utf16);
+    UErrorCode err = U_ZERO_ERROR;
+    u_strFromUTF8(utf16, units, NULL, text, (int32_t)len, &err);
+    if (U_FAILURE(err)) {
+        el__free(utf16);
+        return icu_failure("convert UTF-8 to UTF-16", err);
+    }
+    *out = utf16;
+    return EL_OK;
+}
+
+/* NFC into a new buffer: ICU normalises only UTF-16, and never in place. */
+static el_status normalise_utf16(UChar **out, int32_t *out_units, const UNormalizer2 *nfc,
+                                 const UChar *utf16, int32_t units)
+{
+    UErrorCode err = U_ZERO_ERROR;
+    int32_t nfc_units = unorm2_normalize(nfc, utf16, units, NULL, 0, &err);
+    if (U_FAILURE(err) && err != U_BUFFER_OVERFLOW_ERROR) return icu_failure("normalise", err);
+    UChar *normal = el__alloc((size_t)nfc_units * sizeof *normal);
+    if (!normal) return out_of_memory("the NFC text", (size_t)nfc_units * sizeof *normal);
+    err = U_ZERO_ERROR;
+    unorm2_normalize(nfc, utf16, units, normal, nfc_units, &err);
+    if (U_FAILURE(err)) {
+        el__free(normal);
+        return icu_failure("normalise", err);
+    }
+    *out = normal;
+    *out_units = nfc_units;
+    return EL_OK;
+}
+
+/* Stores utf16 as the NUL-terminated UTF-8 of c. */
+static el_status store_utf16(el_clusters *c, const UChar *utf16, int32_t units)
+{
+    UErrorCode err = U_ZERO_ERROR;
+    int32_t bytes = 0;
+    u_strToUTF8(NULL, 0, &bytes, utf16, units, &err);
+    if (U_FAILURE(err) && err != U_BUFFER_OVERFLOW_ERROR)
+        return icu_failure("convert UTF-16 to UTF-8", err);
+    char *text = el__alloc((size_t)bytes + 1);
+    if (!text) return out_of_memory("the text", (size_t)bytes + 1);
+    err = U_ZERO_ERROR;
+    u_strToUTF8(text, bytes + 1, NULL, utf16, units, &err);
+    if (U_FAILURE(err)) {
+        el__free(text);
+        return icu_failure("convert UTF-16 to UTF-8", err);
+    }
+    c->text = text;
+    c->bytes = (size_t)bytes;
+    return EL_OK;
+}
+
+static el_status store_utf8(el_clusters *c, const char *text, size_t len)
+{
+    c->text = el__alloc(len + 1);
+    if (!c->text) return out_of_memory("the text", len + 1);
+    memcpy(c->text, text, len);
+    c->text[len] = '\0';
+    c->bytes = len;
+    return EL_OK;
+}
+
+/* Stores the NFC form of valid text in c, and its length in UTF-16 units.
+ * Most text is already NFC, and is then copied as it is. */
+static el_status store_nfc(el_clusters *c, const char *text, size_t len, int32_t units,
+                           int32_t *nfc_units)
+{
+    UErrorCode err = U_ZERO_ERROR;
+    const UNormalizer2 *nfc = unorm2_getNFCInstance(&err); /* shared: never closed */
+    if (U_FAILURE(err)) return icu_failure("load the NFC data", err);
+    UChar *utf16 = NULL;
+    el_status s = utf8_to_utf16(&utf16, text, len, units);
+    if (s) return s;
+    UBool normal = unorm2_isNormalized(nfc, utf16, units, &err);
+    if (U_FAILURE(err)) {
+        s = icu_failure("check normalisation", err);
+    } else if (normal) {
+        *nfc_units = units;
+        s = store_utf8(c, text, len);
+    } else {
+        UChar *normalised = NULL;
+        s = normalise_utf16(&normalised, nfc_units, nfc, utf16, units);
+        if (!s) s = store_utf16(c, normalised, *nfc_units);
+        el__free(normalised);
+    }
+    el__free(utf16);
+    return s;
+}
+
+/* Fills c->starts with the cluster boundaries of c->text.  A cluster holds at
+ * least one code point, and a code point at least one UTF-16 unit, so
+ * utf16_units + 1 boundaries always fit. */
+static el_status find_boundaries(el_clusters *c, int32_t utf16_units)
+{
+    size_t capacity = (size_t)utf16_units + 1;
+    c->starts = el__alloc(capacity * sizeof *c->starts);
+    if (!c->starts) return out_of_memory("the cluster offsets", capacity * sizeof *c->starts);
+    UErrorCode err = U_ZERO_ERROR;
+    UText *text = utext_openUTF8(NULL, c->text, (int64_t)c->bytes, &err);
+    UBreakIterator *breaks = ubrk_open(UBRK_CHARACTER, "", NULL, 0, &err); /* "": root */
+    ubrk_setUText(breaks, text, &err);
+    size_t n = 0;
+    if (U_SUCCESS(err)) /* Over a UTF-8 UText the boundaries are byte offsets. */
+        for (int32_t at = ubrk_first(breaks); at != UBRK_DONE && n < capacity;
+             at = ubrk_next(breaks))
+            c->starts[n++] = (size_t)at;
+    ubrk_close(breaks); /* before the UText it reads */
+    utext_close(text);
+    if (U_FAILURE(err)) return icu_failure("find the grapheme clusters", err);
+    if (n == 0 || c->starts[n - 1] != c->bytes)
+        return el__fail(EL_ERR_FORMAT, "el_clusters_split: ICU's boundaries do not cover the text");
+    c->count = n - 1;
+    return EL_OK;
+}
+
+el_status el_clusters_split(el_clusters *out, const char *text, size_t len, const char *source,
+                            long first_line)
+{
+    EL_REQUIRE(out, "el_clusters_split");
+    memset(out, 0, sizeof *out);
+    if (len > 0) EL_REQUIRE(text, "el_clusters_split");
+    if (len > INT32_MAX)
+        return el__fail(EL_ERR_INVALID,
+                        "el_clusters_split: %zu bytes of text; ICU takes at most %d at once", len,
+                        INT32_MAX);
+    if (!text) text = "";
+    int32_t units = 0, nfc_units = 0;
+    el_status s = validate(text, len, source, first_line, &units);
+    if (!s) s = store_nfc(out, text, len, units, &nfc_units);
+    if (!s) s = find_boundaries(out, nfc_units);
+    if (s) el_clusters_free(out);
+    return s;
+}
+
+void el_clusters_free(el_clusters *c)
+{
+    if (!c) return;
+    el__free(c->text);
+    el__free(c->starts);
+    memset(c, 0, sizeof *c);
+}
