@@ -251,6 +251,24 @@ Test(errors, dense_forward_shape_mismatch)
     el_tensor_free(&y3);
 }
 
+/* An id out of range is refused before any row is copied or accumulated. */
+Test(errors, embedding_id_out_of_range_touches_nothing)
+{
+    el_embedding emb;
+    EL_TEST_OK(el_embedding_init(&emb, "emb", 4, 2, -1, NULL));
+    el_tensor y = make(2, (int[]){3, 2}, 7), dy = make(2, (int[]){3, 2}, 1);
+    EL_TEST_FAILS(el_embedding_forward(&emb, (int[]){1, 4, 0}, 3, &y), EL_ERR_INVALID);
+    assert_message_has("el_embedding_forward", "id 4 at position 1", "emb.weight");
+    assert_untouched(&y, 7, "y");
+    EL_TEST_FAILS(el_embedding_backward(&emb, (int[]){1, 2, -1}, 3, &dy), EL_ERR_INVALID);
+    assert_untouched(&emb.weight.grad, 0, "the weight gradient");
+    el_embedding_free(&emb);
+    EL_TEST_FAILS(el_embedding_init(&emb, "emb", 4, 2, 4, NULL), EL_ERR_INVALID);
+    assert_message_has("padding id 4", NULL, NULL);
+    el_tensor_free(&y);
+    el_tensor_free(&dy);
+}
+
 Test(errors, dense_backward_shape_mismatch_accumulates_nothing)
 {
     el_dense fc = make_dense();

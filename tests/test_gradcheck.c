@@ -485,6 +485,43 @@ Test(gradcheck, dense) { check_dense(1, 40); }
 
 Test(gradcheck, dense_without_bias) { check_dense(0, 41); }
 
+/* ---- embedding ---------------------------------------------------------- */
+
+typedef struct embedding_case {
+    el_embedding layer;
+    int ids[7];
+    el_tensor y, w;
+} embedding_case;
+
+static double embedding_loss(void *ctx)
+{
+    embedding_case *e = ctx;
+    EL_TEST_OK(el_embedding_forward(&e->layer, e->ids, 7, &e->y));
+    return el_test_weighted_sum(&e->w, &e->y);
+}
+
+/* Id 3 appears three times, so its gradient row is a sum; id 0 is the
+ * padding id, whose analytic gradient stays zero while its numeric one is
+ * not: the check runs on the rows without it, through a view. */
+Test(gradcheck, embedding)
+{
+    embedding_case e = {.ids = {3, 1, 3, 4, 0, 3, 2}};
+    el_rng rng;
+    el_rng_seed(&rng, 44);
+    EL_TEST_OK(el_embedding_init(&e.layer, "emb", 5, 4, 0, &rng));
+    e.w = random_tensor(&rng, 2, (int[]){7, 4}, -1.0f, 1.0f);
+    EL_TEST_OK(el_embedding_forward(&e.layer, e.ids, 7, &e.y));
+    EL_TEST_OK(el_embedding_backward(&e.layer, e.ids, 7, &e.w));
+    for (int j = 0; j < 4; j++)
+        cr_expect_eq(e.layer.weight.grad.data[j], 0.0f, "the padding row has no gradient");
+    el_tensor rows = {0}, grads = {0};
+    EL_TEST_OK(el_tensor_view(&rows, &e.layer.weight.value, 4, 2, (int[]){4, 4}));
+    EL_TEST_OK(el_tensor_view(&grads, &e.layer.weight.grad, 4, 2, (int[]){4, 4}));
+    el_test_gradcheck("embedding: dweight", embedding_loss, &e, &rows, &grads, NULL);
+    el_embedding_free(&e.layer);
+    free_all((el_tensor *[]){&e.y, &e.w}, 2);
+}
+
 /* Two backward calls with upstream gradients w1 and w2 leave in the
  * parameters the gradient of sum(w1 y) + sum(w2 y) = sum((w1 + w2) y), while
  * dx, overwritten, is the gradient of sum(w2 y) alone. */

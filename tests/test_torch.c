@@ -60,6 +60,34 @@ Test(torch, dense)
     el_dense_free(&layer);
 }
 
+/* The ids hold a repeated id (whose gradient rows add up) and the padding
+ * id (whose row gets none); y keeps the (2, 3, 3) shape it is given. */
+Test(torch, embedding)
+{
+    el_embedding layer;
+    el_tensor ids = {0}, dy = {0}, y = {0}, w = {0};
+    EL_TEST_OK(el_embedding_init(&layer, "emb", 6, 3, 2, NULL));
+    el_fixture_tensor(&fx, "embedding.weight", &w);
+    EL_TEST_OK(el_tensor_copy(&layer.weight.value, &w));
+    el_fixture_tensor(&fx, "embedding.ids", &ids);
+    el_fixture_tensor(&fx, "embedding.dy", &dy);
+    int id[6];
+    for (int i = 0; i < 6; i++) id[i] = (int)ids.data[i];
+
+    alloc_like(&y, "embedding.y");
+    EL_TEST_OK(el_embedding_forward(&layer, id, 6, &y));
+    cr_expect_eq(y.ndim, 3, "y keeps its (2, 3, 3) shape");
+    el_fixture_expect_tensor(&fx, "embedding.y", &y, RTOL, ATOL);
+    EL_TEST_OK(el_embedding_backward(&layer, id, 6, &dy));
+    el_fixture_expect_tensor(&fx, "embedding.dweight", &layer.weight.grad, RTOL, ATOL);
+
+    el_tensor_free(&ids);
+    el_tensor_free(&dy);
+    el_tensor_free(&y);
+    el_tensor_free(&w);
+    el_embedding_free(&layer);
+}
+
 typedef el_status (*forward_fn)(el_tensor *y, const el_tensor *x);
 typedef el_status (*backward_fn)(el_tensor *dx, const el_tensor *y, const el_tensor *dy);
 

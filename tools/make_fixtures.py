@@ -94,6 +94,22 @@ def dense(w):
     w.put("dense.dbias", layer.bias.grad)
 
 
+def embedding(w):
+    w.section("embedding: nn.Embedding(6, 3, padding_idx=2) on ids with repeats and"
+              " the padding id; backward of sum(y * dy)")
+    torch.manual_seed(11)
+    layer = torch.nn.Embedding(6, 3, padding_idx=2)
+    ids = torch.tensor([[1, 4, 2], [4, 0, 5]])
+    y = layer(ids)
+    dy = torch.randn(2, 3, 3)
+    y.backward(dy)
+    w.put("embedding.ids", ids)
+    w.put("embedding.weight", layer.weight)
+    w.put("embedding.y", y)
+    w.put("embedding.dy", dy)
+    w.put("embedding.dweight", layer.weight.grad)
+
+
 def activations(w):
     w.section("activations on 5x7 inputs with +-30 and 0; backward of sum(y * dy)")
     funcs = [
@@ -266,7 +282,7 @@ def main():
     torch.set_default_dtype(torch.float32)
     torch.set_num_threads(1)
     w = Writer()
-    for make in (dense, activations, mse, cross_entropy, bce, optimizers, clip, schedules):
+    for make in (dense, embedding, activations, mse, cross_entropy, bce, optimizers, clip, schedules):
         make(w)
     w.save(os.path.normpath(OUT))
 

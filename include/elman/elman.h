@@ -9,6 +9,7 @@
 #include "data.h"
 #include "dense.h"
 #include "dropout.h"
+#include "embedding.h"
 #include "loss.h"
 #include "ops.h"
 #include "optim.h"
