@@ -51,8 +51,8 @@ static el_status check_ids(const char *fn, const el_embedding *layer, const int 
     if (count > 0 && !ids) return el__fail(EL_ERR_INVALID, "%s: ids is NULL", fn);
     for (int i = 0; i < count; i++)
         if (ids[i] < 0 || ids[i] >= layer->num_embeddings)
-            return el__fail(EL_ERR_INVALID, "%s: id %d at position %d is outside %s's [0, %d)",
-                            fn, ids[i], i, layer->weight.name, layer->num_embeddings);
+            return el__fail(EL_ERR_INVALID, "%s: id %d at position %d is outside %s's [0, %d)", fn,
+                            ids[i], i, layer->weight.name, layer->num_embeddings);
     return EL_OK;
 }
 
@@ -73,8 +73,7 @@ el_status el_embedding_forward(const el_embedding *layer, const int *ids, int co
     return EL_OK;
 }
 
-el_status el_embedding_backward(el_embedding *layer, const int *ids, int count,
-                                const el_tensor *dy)
+el_status el_embedding_backward(el_embedding *layer, const int *ids, int count, const el_tensor *dy)
 {
     EL_REQUIRE(layer, "el_embedding_backward");
     EL_REQUIRE(dy, "el_embedding_backward");
