@@ -417,6 +417,24 @@ Test(split, replaces_previous_contents)
     free_split(&train, &validation, &test);
 }
 
+/* A share of 0 needs no list, and the training indices are the same as
+ * with one; a share above 0 without its list is refused. */
+Test(split, unwanted_shares_take_null)
+{
+    el_ids train = {0}, validation = {0}, test = {0}, alone = {0};
+    EL_TEST_OK(el_split(30, 5, 0, 0.2, &train, &validation, &test));
+    EL_TEST_OK(el_split(30, 5, 0, 0.2, &alone, NULL, &test));
+    cr_assert_eq(alone.count, train.count);
+    cr_assert_arr_eq(alone.data, train.data, train.count * sizeof(int));
+    EL_TEST_OK(el_split(30, 5, 0, 0, &alone, NULL, NULL));
+    cr_assert_eq(alone.count, 30);
+    EL_TEST_FAILS(el_split(30, 5, 0.1, 0, &alone, NULL, NULL), EL_ERR_INVALID);
+    assert_message_has("validation_fraction is 0.1 but its list is NULL");
+    cr_assert_eq(alone.count, 30, "a refused split changed the training list");
+    free_split(&train, &validation, &test);
+    el_ids_free(&alone);
+}
+
 Test(split, bad_fractions_refused)
 {
     el_ids train = {0}, validation = {0}, test = {0};

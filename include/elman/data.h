@@ -88,7 +88,8 @@ EL_API el_status el_words_count_into(const el_words *words, el_vocab *vocab);
 /* A deterministic split of 0..count-1 into training, validation and test
  * indices by seed: a seeded permutation, then the first test_fraction of
  * it for test, the next validation_fraction for validation, the rest for
- * training.  Each array is allocated (free with el_ids_free). */
+ * training.  Each array is allocated (free with el_ids_free); validation
+ * or test may be NULL when its fraction is 0. */
 EL_API el_status el_split(int count, uint64_t seed, double validation_fraction,
                           double test_fraction, el_ids *train, el_ids *validation, el_ids *test);
 

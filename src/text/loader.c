@@ -241,6 +241,16 @@ static el_status check_fraction(const char *name, double fraction)
     return EL_OK;
 }
 
+/* A share that is not wanted (fraction 0) needs no list: it may be NULL.
+ * One that is wanted must have its own. */
+static el_status check_share(const char *name, double fraction, const el_ids *ids)
+{
+    el_status s = check_fraction(name, fraction);
+    if (!s && fraction > 0 && !ids)
+        return el__fail(EL_ERR_INVALID, "el_split: %s is %g but its list is NULL", name, fraction);
+    return s;
+}
+
 /* The cut takes floor(fraction x count) for test, then for validation, as
  * the notebook's int(0.05 * N); the fractions must leave some share
  * (sum < 1) for training.  The arrays' contents are replaced; on failure
@@ -249,13 +259,11 @@ el_status el_split(int count, uint64_t seed, double validation_fraction, double 
                    el_ids *train, el_ids *validation, el_ids *test)
 {
     EL_REQUIRE(train, "el_split");
-    EL_REQUIRE(validation, "el_split");
-    EL_REQUIRE(test, "el_split");
-    if (train == validation || train == test || validation == test)
+    if (train == validation || train == test || (validation && validation == test))
         return el__fail(EL_ERR_INVALID, "el_split: train, validation and test must be distinct");
     if (count < 0) return el__fail(EL_ERR_INVALID, "el_split: count %d is negative", count);
-    el_status s = check_fraction("validation_fraction", validation_fraction);
-    if (!s) s = check_fraction("test_fraction", test_fraction);
+    el_status s = check_share("validation_fraction", validation_fraction, validation);
+    if (!s) s = check_share("test_fraction", test_fraction, test);
     if (s) return s;
     if (!(validation_fraction + test_fraction < 1))
         return el__fail(EL_ERR_INVALID,
@@ -268,16 +276,16 @@ el_status el_split(int count, uint64_t seed, double validation_fraction, double 
     size_t n_train = (size_t)count - n_test - n_validation;
     int *perm = el__alloc_zero((size_t)count, sizeof *perm);
     if (!perm || el__ids_reserve(train, n_train, "el_split") ||
-        el__ids_reserve(validation, n_validation, "el_split") ||
-        el__ids_reserve(test, n_test, "el_split")) {
+        (validation && el__ids_reserve(validation, n_validation, "el_split")) ||
+        (test && el__ids_reserve(test, n_test, "el_split"))) {
         el__free(perm);
         return el__fail(EL_ERR_NOMEM, "el_split: out of memory for %d indices", count);
     }
     el_rng rng;
     el_rng_seed(&rng, seed);
     el_rng_permutation(&rng, perm, count);
-    set_ids(test, perm, n_test);
-    set_ids(validation, perm + n_test, n_validation);
+    if (test) set_ids(test, perm, n_test);
+    if (validation) set_ids(validation, perm + n_test, n_validation);
     set_ids(train, perm + n_test + n_validation, n_train);
     el__free(perm);
     return EL_OK;
