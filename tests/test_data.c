@@ -452,6 +452,58 @@ Test(split, bad_fractions_refused)
     cr_assert_eq(train.count + validation.count + test.count, 0);
 }
 
+/* ---- labelled sequences and padding -------------------------------------- */
+
+/* Three words of lengths 3, 1 and 2 with labels 2, 0, 1 batch into
+ * time-major inputs padded with 0, and their labels as one-step targets. */
+Test(labelled, batches_with_labels_as_targets)
+{
+    el_labelled *data;
+    EL_TEST_OK(el_labelled_create(&data));
+    EL_TEST_OK(el_labelled_add(data, (int[]){5, 6, 7}, 3, 2));
+    EL_TEST_OK(el_labelled_add(data, (int[]){8}, 1, 0));
+    EL_TEST_OK(el_labelled_add(data, (int[]){9, 10}, 2, 1));
+    cr_assert_eq(el_labelled_count(data), 3);
+    el_dataset ds = el_labelled_dataset(data);
+    el_loader *loader;
+    EL_TEST_OK(el_loader_create(&loader, &ds, &(el_loader_config){.batch_size = 3, .pad = 0}));
+    EL_TEST_OK(el_loader_start(loader, 0));
+    const el_batch *batch;
+    EL_TEST_OK(el_loader_next(loader, &batch));
+    cr_assert_not_null(batch);
+    cr_assert_eq(batch->input_steps, 3);
+    cr_assert_eq(batch->target_steps, 1);
+    int inputs[] = {5, 8, 9, 6, 0, 10, 7, 0, 0};
+    cr_assert_arr_eq(batch->inputs, inputs, sizeof inputs);
+    cr_assert_arr_eq(batch->input_lengths, ((int[]){3, 1, 2}), 3 * sizeof(int));
+    cr_assert_arr_eq(batch->targets, ((int[]){2, 0, 1}), 3 * sizeof(int));
+    el_loader_free(loader);
+
+    EL_TEST_FAILS(el_labelled_add(data, (int[]){1}, 0, 1), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_labelled_add(data, (int[]){1}, 1, -1), EL_ERR_INVALID);
+    assert_message_has("label -1 is negative");
+    cr_assert_eq(el_labelled_count(data), 3, "a refused example was added");
+    el_labelled_free(data);
+}
+
+Test(labelled, pad_time_major_matches_the_loader)
+{
+    const int a[] = {5, 6, 7}, b[] = {8}, c[] = {9, 10};
+    el_ids out = {0};
+    int steps = -1;
+    EL_TEST_OK(el_pad_time_major((const int *[]){a, b, c}, (int[]){3, 1, 2}, 3, 0, &out, &steps));
+    cr_assert_eq(steps, 3);
+    cr_assert_eq(out.count, 9);
+    cr_assert_arr_eq(out.data, ((int[]){5, 8, 9, 6, 0, 10, 7, 0, 0}), 9 * sizeof(int));
+    EL_TEST_OK(el_pad_time_major((const int *[]){c}, (int[]){2}, 1, -1, &out, &steps));
+    cr_assert_eq(steps, 2);
+    cr_assert_eq(out.count, 2, "a second call replaces the contents");
+    EL_TEST_FAILS(el_pad_time_major((const int *[]){a}, (int[]){-1}, 1, 0, &out, &steps),
+                  EL_ERR_INVALID);
+    cr_assert_eq(out.count, 2, "a refused call changed out");
+    el_ids_free(&out);
+}
+
 /* ---- word lists -------------------------------------------------------- */
 
 static el_words *parse(const char *text, int min_length, int max_length)

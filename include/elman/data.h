@@ -68,6 +68,28 @@ EL_API el_status el_loader_start(el_loader *loader, long epoch);
  * next call. */
 EL_API el_status el_loader_next(el_loader *loader, const el_batch **out);
 
+/* Pads count sequences into one time-major batch, as the recurrent layers
+ * want it: out[t * count + b] is step t of sequence b, pad past lengths[b];
+ * *steps receives the longest length (0 for no sequences).  out is resized
+ * to steps * count ids.  This is what the loader does for a dataset, for
+ * sequences a caller holds itself. */
+EL_API el_status el_pad_time_major(const int *const *seqs, const int *lengths, int count, int pad,
+                                   el_ids *out, int *steps);
+
+/* Labelled sequences, for classifiers: each example is an id sequence
+ * (a word's characters, a sentence's words) and one class label >= 0.  As a
+ * dataset, example i's target is its label alone (target_length 1), so the
+ * loader batches them: batch->targets[b] is example b's label. */
+typedef struct el_labelled el_labelled;
+
+EL_API el_status el_labelled_create(el_labelled **out);
+EL_API void el_labelled_free(el_labelled *data);
+/* Appends a copy of ids[0 .. length) (length >= 1) with its label. */
+EL_API el_status el_labelled_add(el_labelled *data, const int *ids, int length, int label);
+EL_API int el_labelled_count(const el_labelled *data);
+/* The dataset view of it, valid while data lives and is not added to. */
+EL_API el_dataset el_labelled_dataset(el_labelled *data);
+
 /* A word list: one word per line of a UTF-8 file; surrounding white space
  * and blank lines ignored; words normalised to NFC; duplicates removed
  * (the first kept, in file order); words shorter than min_length or longer

@@ -226,6 +226,34 @@ el_status el_loader_next(el_loader *loader, const el_batch **out)
     return EL_OK;
 }
 
+/* ---- padding a caller's sequences --------------------------------------- */
+
+el_status el_pad_time_major(const int *const *seqs, const int *lengths, int count, int pad,
+                            el_ids *out, int *steps)
+{
+    EL_REQUIRE(out, "el_pad_time_major");
+    EL_REQUIRE(steps, "el_pad_time_major");
+    if (count < 0) return el__fail(EL_ERR_INVALID, "el_pad_time_major: %d sequences", count);
+    if (count > 0 && (!seqs || !lengths))
+        return el__fail(EL_ERR_INVALID, "el_pad_time_major: seqs or lengths is NULL");
+    int longest = 0;
+    for (int b = 0; b < count; b++) {
+        if (lengths[b] < 0 || (lengths[b] > 0 && !seqs[b]))
+            return el__fail(EL_ERR_INVALID, "el_pad_time_major: sequence %d has length %d%s", b,
+                            lengths[b], lengths[b] > 0 ? " and no ids" : "");
+        if (lengths[b] > longest) longest = lengths[b];
+    }
+    size_t total = (size_t)longest * (size_t)count;
+    el_status s = el__ids_reserve(out, total, "el_pad_time_major");
+    if (s) return s;
+    for (int t = 0; t < longest; t++)
+        for (int b = 0; b < count; b++)
+            out->data[(size_t)t * count + b] = t < lengths[b] ? seqs[b][t] : pad;
+    out->count = total;
+    *steps = longest;
+    return EL_OK;
+}
+
 /* ---- split ------------------------------------------------------------- */
 
 static void set_ids(el_ids *ids, const int *values, size_t n)
