@@ -32,8 +32,12 @@ extern "C" {
 /* "0.1.0", the version of the library linked at run time. */
 EL_API const char *el_version(void);
 
-/* Sets the number of threads (1 .. 64).  Not to be called while another
- * thread is inside an elman function. */
+/* Sets the number of threads (1 .. 64) of elman's own pool.  Matrix
+ * products always run on one OpenBLAS thread, from the moment the library
+ * loads (elman sets openblas_set_num_threads(1) then, whatever
+ * OPENBLAS_NUM_THREADS says, and again here): elman splits the work over
+ * its own threads instead.  Not to be called while another thread is inside
+ * an elman function. */
 EL_API el_status el_set_threads(int threads);
 /* The number of threads set (1 until el_set_threads). */
 EL_API int el_get_threads(void);
