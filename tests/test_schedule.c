@@ -125,3 +125,23 @@ Test(schedule, check_accepts_edge_descriptions)
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         EL_TEST_OK(el_lr_schedule_check(&good[i]));
 }
+
+Test(schedule, defaults_are_valid_and_span_the_steps)
+{
+    el_lr_schedule c = el_lr_schedule_defaults(EL_LR_CONSTANT, 0.01, 90);
+    cr_assert_eq(el_lr_schedule_check(&c), EL_OK);
+    cr_assert_float_eq(el_lr_at(&c, 89), 0.01, 1e-12);
+
+    el_lr_schedule st = el_lr_schedule_defaults(EL_LR_STEP, 0.01, 90);
+    cr_assert_eq(el_lr_schedule_check(&st), EL_OK);
+    cr_assert_float_eq(el_lr_at(&st, 29), 0.01, 1e-12);
+    cr_assert_float_eq(el_lr_at(&st, 30), 0.001, 1e-12);
+    el_lr_schedule one = el_lr_schedule_defaults(EL_LR_STEP, 0.01, 1);
+    cr_assert_eq(el_lr_schedule_check(&one), EL_OK);
+
+    el_lr_schedule cos = el_lr_schedule_defaults(EL_LR_COSINE, 0.01, 90);
+    cr_assert_eq(el_lr_schedule_check(&cos), EL_OK);
+    cr_assert_float_eq(el_lr_at(&cos, 0), 0.01, 1e-12);
+    cr_assert_float_eq(el_lr_at(&cos, 45), 0.005, 1e-9);
+    cr_assert_float_eq(el_lr_at(&cos, 90), 0.0, 1e-12);
+}

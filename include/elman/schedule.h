@@ -31,6 +31,14 @@ typedef struct el_lr_schedule {
     double min_lr;    /* EL_LR_COSINE */
 } el_lr_schedule;
 
+/* A schedule of that kind over total_steps updates, with PyTorch's
+ * defaults where it has them and no warm-up: constant base_lr; step decay
+ * by gamma 0.1 every third of total_steps (StepLR has no default step);
+ * cosine from base_lr down to 0 at total_steps.  Change any field after,
+ * e.g. s.warmup_steps = 100.  It passes el_lr_schedule_check for any
+ * base_lr >= 0 and total_steps >= 1. */
+EL_API el_lr_schedule el_lr_schedule_defaults(el_lr_kind kind, double base_lr, long total_steps);
+
 /* Checks the description: positive sizes where the kind needs them. */
 EL_API el_status el_lr_schedule_check(const el_lr_schedule *schedule);
 

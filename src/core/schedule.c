@@ -3,6 +3,16 @@
 #include "elman/schedule.h"
 #include "core/internal.h"
 
+el_lr_schedule el_lr_schedule_defaults(el_lr_kind kind, double base_lr, long total_steps)
+{
+    el_lr_schedule s = {.kind = kind, .base_lr = base_lr, .total_steps = total_steps};
+    if (kind == EL_LR_STEP) {
+        s.step_size = total_steps >= 3 ? total_steps / 3 : 1;
+        s.gamma = 0.1;
+    }
+    return s;
+}
+
 el_status el_lr_schedule_check(const el_lr_schedule *s)
 {
     EL_REQUIRE(s, "el_lr_schedule_check");
