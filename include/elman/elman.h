@@ -20,6 +20,7 @@
 #include "runtime.h"
 #include "schedule.h"
 #include "seq2seq.h"
+#include "seq_autoencoder.h"
 #include "status.h"
 #include "tensor.h"
 #include "vocab.h"
