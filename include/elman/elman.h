@@ -4,6 +4,7 @@
 #define ELMAN_ELMAN_H
 
 #include "activation.h"
+#include "batchnorm.h"
 #include "charlm.h"
 #include "checkpoint.h"
 #include "data.h"
@@ -13,12 +14,14 @@
 #include "ops.h"
 #include "optim.h"
 #include "param.h"
+#include "pool.h"
 #include "rng.h"
 #include "sample.h"
 #include "rnn.h"
 #include "runtime.h"
 #include "schedule.h"
 #include "seq2seq.h"
+#include "sequential.h"
 #include "status.h"
 #include "tensor.h"
 #include "vocab.h"
