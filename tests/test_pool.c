@@ -147,6 +147,30 @@ Test(pool, max_pads_with_minus_infinity)
     el_pool_cache_free(&cache);
 }
 
+/* PyTorch's indices, seen from torch.nn.functional.max_pool1d with
+ * return_indices: ties go to the first maximum, NaNs to the last NaN. */
+Test(pool, max_ties_and_nan)
+{
+    el_pool pool;
+    EL_TEST_OK(el_pool_init(&pool, EL_POOL_MAX, 1, (int[]){5}, NULL, NULL));
+    el_tensor x = {0}, y = {0}, dx = {0}, dy = {0};
+    el_pool_cache cache = {0};
+    EL_TEST_OK(el_tensor_alloc(&x, 3, (int[]){2, 1, 5}));
+    memcpy(x.data, (float[]){-1, 2, -3, 2, 0, 1, NAN, 3, NAN, 2}, sizeof(float[10]));
+    EL_TEST_OK(el_pool_forward(&pool, &cache, &x, &y));
+    cr_expect_eq(y.data[0], 2.0f);
+    cr_expect(isnan(y.data[1]));
+    EL_TEST_OK(el_tensor_alloc(&dy, 3, (int[]){2, 1, 1}));
+    el_tensor_fill(&dy, 1.0f);
+    EL_TEST_OK(el_pool_backward(&pool, &cache, &dy, &dx));
+    el_test_assert_close("dx", dx.data, (float[]){0, 1, 0, 0, 0, 0, 0, 0, 1, 0}, 10, 0, 0);
+    el_tensor_free(&x);
+    el_tensor_free(&y);
+    el_tensor_free(&dx);
+    el_tensor_free(&dy);
+    el_pool_cache_free(&cache);
+}
+
 Test(pool, errors)
 {
     el_pool pool;

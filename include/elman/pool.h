@@ -6,10 +6,13 @@
  * (N, C, H, W) or (C, H, W) for dims 2.  Along each spatial dimension the
  * output has floor((in + 2 padding - kernel) / stride) + 1 positions.
  *
- * Max pooling pads with -infinity and its backward pass routes each output's
- * gradient to the first maximum of its window (a NaN counts as larger than anything, the last NaN
- * wins), the element PyTorch's indices name.  Average pooling counts the padding in the divisor
- * (PyTorch's count_include_pad=True), so every window divides by the kernel's size. */
+ * Max pooling pads with -infinity and its backward pass routes each
+ * output's gradient to the element PyTorch's indices name: the first maximum
+ * of the window, or its last NaN (a NaN wins over any number).  Average
+ * pooling counts the padding in the divisor (PyTorch's
+ * count_include_pad=True), so every window divides by the kernel's size.
+ *
+ * For dims 1 only the first entry of kernel, stride and padding is used. */
 #ifndef ELMAN_POOL_H
 #define ELMAN_POOL_H
 
