@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "core/internal.h"
 #include "gradcheck.h"
 #include "support.h"
 
@@ -364,5 +365,79 @@ Test(sequential, errors)
     el_tensor_free(&y);
     el_tensor_free(&dx);
     el_sequential_free(&seq);
+    el_test_assert_no_leaks();
+}
+
+/* Every output and cache is sized by the first call of a shape: with every
+ * allocation failing after it, the same calls still succeed. */
+Test(sequential, no_allocation_after_the_first_call)
+{
+    el_fixture fx;
+    el_fixture_load(&fx, "sequential.txt");
+    el_sequential seq;
+    build(&seq, "image");
+    el_tensor x = {0}, dy = {0}, y = {0}, dx = {0};
+    el_fixture_tensor(&fx, "image.x", &x);
+    el_fixture_tensor(&fx, "image.dy", &dy);
+    for (int training = 1; training >= 0; training--) {
+        el_sequential_set_training(&seq, training);
+        EL_TEST_OK(el_sequential_forward(&seq, &x, &y));
+        EL_TEST_OK(el_sequential_backward(&seq, &dy, &dx));
+        el__fail_allocations_after(0);
+        el_status forward = el_sequential_forward(&seq, &x, &y);
+        el_status backward = el_sequential_backward(&seq, &dy, &dx);
+        el__fail_allocations_after(-1);
+        cr_expect_eq(forward, EL_OK, "training %d: %s", training, el_last_error());
+        cr_expect_eq(backward, EL_OK, "training %d: %s", training, el_last_error());
+    }
+    el_tensor_free(&x);
+    el_tensor_free(&dy);
+    el_tensor_free(&y);
+    el_tensor_free(&dx);
+    el_sequential_free(&seq);
+    el_fixture_free(&fx);
+}
+
+/* Building and running a network with the n-th allocation failing, for
+ * every n: the failing call says EL_ERR_NOMEM and nothing leaks. */
+Test(sequential, out_of_memory)
+{
+    el_rng rng;
+    el_rng_seed(&rng, 9);
+    el_tensor x = {0}, dy = {0};
+    el_test_random_tensor(&x, &rng, 4, (int[]){2, 2, 4, 4}, -1, 1);
+    el_test_random_tensor(&dy, &rng, 2, (int[]){2, 3}, -1, 1);
+    int completed = 0;
+    for (long n = 0; n < 200 && !completed; n++) {
+        el_sequential seq;
+        el_module m;
+        el_pool pool;
+        el_tensor y = {0}, dx = {0};
+        el__fail_allocations_after(n);
+        el_status s = el_sequential_init(&seq, "net");
+        if (!s) s = el_module_batchnorm(&m, 2, 2);
+        if (!s) s = el_sequential_add(&seq, &m);
+        if (!s) s = el_pool_init(&pool, EL_POOL_MAX, 2, (int[]){2, 2}, NULL, NULL);
+        if (!s) s = el_module_pool(&m, &pool);
+        if (!s) s = el_sequential_add(&seq, &m);
+        if (!s) s = el_module_flatten(&m);
+        if (!s) s = el_sequential_add(&seq, &m);
+        if (!s) s = el_module_dense(&m, 8, 3, 1, &rng);
+        if (!s) s = el_sequential_add(&seq, &m);
+        if (!s) s = el_module_dropout(&m, 0.5f, &rng);
+        if (!s) s = el_sequential_add(&seq, &m);
+        if (!s) s = el_sequential_forward(&seq, &x, &y);
+        if (!s) s = el_sequential_backward(&seq, &dy, &dx);
+        el__fail_allocations_after(-1);
+        cr_expect(s == EL_OK || s == EL_ERR_NOMEM, "after %ld allocations: %s: %s", n,
+                  el_status_name(s), el_last_error());
+        completed = s == EL_OK;
+        el_tensor_free(&y);
+        el_tensor_free(&dx);
+        el_sequential_free(&seq);
+    }
+    cr_expect(completed, "the network never ran in 200 allocations");
+    el_tensor_free(&x);
+    el_tensor_free(&dy);
     el_test_assert_no_leaks();
 }
