@@ -116,7 +116,9 @@ EL_API el_status el_sequential_buffers(el_sequential *seq, el_param_list *list);
 /* The int64 state of the module at index and its name, or NULL when the
  * module has none (name is then untouched; it may be NULL). */
 EL_API int64_t *el_sequential_counter(el_sequential *seq, int index, const char **name);
-/* Switches every module between training (on) and evaluation. */
+/* Switches every module between training (on) and evaluation.  Switch
+ * after a backward, not between a forward and its backward: dropout's
+ * backward follows the mode it finds. */
 EL_API void el_sequential_set_training(el_sequential *seq, int on);
 
 /* Runs the modules on x and writes the last one's output into y.  x is
