@@ -4,6 +4,7 @@
 #define ELMAN_ELMAN_H
 
 #include "activation.h"
+#include "batchnorm.h"
 #include "charlm.h"
 #include "checkpoint.h"
 #include "data.h"
@@ -14,6 +15,7 @@
 #include "ops.h"
 #include "optim.h"
 #include "param.h"
+#include "pool.h"
 #include "rng.h"
 #include "sample.h"
 #include "rnn.h"
@@ -21,6 +23,7 @@
 #include "schedule.h"
 #include "seq2seq.h"
 #include "seq_autoencoder.h"
+#include "sequential.h"
 #include "status.h"
 #include "tensor.h"
 #include "vocab.h"
