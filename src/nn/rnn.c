@@ -584,7 +584,7 @@ static void forward_steps_task(void *context, int index, int count)
     float *gh = c->gh.data + (size_t)first * G;
     gather_state(c, p->h0, slot, c->h.data, H, first, end);
     if (lstm) gather_state(c, p->c0, slot, c->c.data, H, first, end);
-    rnn_step step = {.cell = cfg->cell,
+    cell_rows step = {.cell = cfg->cell,
                      .hidden = H,
                      .b_ih = w->bias_ih.value.data,
                      .b_hh = w->bias_hh.value.data,
@@ -626,7 +626,7 @@ static void forward_steps_task(void *context, int index, int count)
         step.cprev = lstm ? track->cprev.data + off * H : NULL;
         step.tanh_c = lstm ? track->tanh_c.data + off * H : NULL;
         step.out = p->out + off * D * H + (size_t)p->dir * H;
-        el__rnn_step_forward(&step);
+        el__cell_forward(&step);
     }
     scatter_state(c, c->h.data, p->hn, slot, H, first, end);
     if (lstm) scatter_state(c, c->c.data, p->cn, slot, H, first, end);
@@ -859,7 +859,7 @@ static void backward_steps_task(void *context, int index, int count)
     part_rows(c, index, count, &first, &end);
     gather_state(c, p->dhn, slot, c->h.data, H, first, end);
     if (lstm) gather_state(c, p->dcn, slot, c->c.data, H, first, end);
-    rnn_step step = {.cell = cfg->cell,
+    cell_rows step = {.cell = cfg->cell,
                      .hidden = H,
                      .h = c->h.data + (size_t)first * H,
                      .c = c->c.data + (size_t)first * H,
@@ -882,7 +882,7 @@ static void backward_steps_task(void *context, int index, int count)
         size_t row = p->panels ? (size_t)first : off;
         step.dgx = c->dgx.data + row * G;
         step.dgh = dgh + row * G;
-        el__rnn_step_backward(&step);
+        el__cell_backward(&step);
         if (p->panels) {
             el__packed_set_rows(&c->dgx_panels, (int)off, mine, step.dgx, G);
             if (gru) el__packed_set_rows(&c->dgh_panels, (int)off, mine, step.dgh, G);

@@ -178,7 +178,7 @@ static void run_layers(el_rnn_stepper *s, const float *x, el_tensor *y)
         memcpy(s->hprev, h, BH * sizeof *h);
         if (lstm) memcpy(s->cprev, c, BH * sizeof *c);
         el__gemm_packed(B, s->hprev, H, &w->w_hh_t, 0.0f, s->gh, G);
-        rnn_step step = {.cell = s->cell,
+        cell_rows step = {.cell = s->cell,
                          .rows = B,
                          .hidden = H,
                          .b_ih = w->b_ih,
@@ -193,7 +193,7 @@ static void run_layers(el_rnn_stepper *s, const float *x, el_tensor *y)
                          .c = c,
                          .out = s->out,
                          .out_stride = H};
-        el__rnn_step_forward(&step);
+        el__cell_forward(&step);
     }
     if (y) memcpy(y->data, s->out, BH * sizeof *s->out);
 }
