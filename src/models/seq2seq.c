@@ -262,7 +262,8 @@ static el_status encode(el_seq2seq *m, const el_batch *batch, el_rng *rng)
 static el_status encode_backward(el_seq2seq *m, int batch)
 {
     el_seq2seq_cache *c = m->cache;
-    int H = m->config.hidden_size, L = m->config.num_layers, D = el_rnn_directions(&m->encoder.config);
+    int H = m->config.hidden_size, L = m->config.num_layers,
+        D = el_rnn_directions(&m->encoder.config);
     el_status s = el__ensure3(&c->enc_dhn, L * D, batch, H);
     if (!s && is_lstm(m)) s = el__ensure3(&c->enc_dcn, L * D, batch, H);
     if (s) return s;
