@@ -307,23 +307,14 @@ static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, in
     return EL_OK;
 }
 
-static void forward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, float *out,
-                              const el_tensor *h0, const el_tensor *c0, el_tensor *hn,
-                              el_tensor *cn)
+/* Runs layer pass->layer in direction pass->dir. */
+static void forward_direction(direction_pass *pass)
 {
-    direction_pass pass = {.rnn = rnn,
-                           .c = c,
-                           .layer = l,
-                           .dir = d,
-                           .out = out,
-                           .h0 = h0,
-                           .c0 = c0,
-                           .hn = hn,
-                           .cn = cn};
+    el_rnn_cache *c = pass->c;
     int in;
-    el__rnn_layer_input(c, l, &in);
-    el__parallel_run(project_task, &pass, el__rnn_rows_parts(c, in));
-    el__parallel_run(forward_steps_task, &pass, el__rnn_time_loop_parts(c, in));
+    el__rnn_layer_input(c, pass->layer, &in);
+    el__parallel_run(project_task, pass, el__rnn_rows_parts(c, in));
+    el__parallel_run(forward_steps_task, pass, el__rnn_time_loop_parts(c, in));
 }
 
 static el_status check_forward_args(const char *fn, const el_rnn *rnn, int T, int B,
@@ -375,9 +366,11 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     int direct = cache->padded_is_packed && !overlap(y, h0) && !overlap(y, c0) && !overlap(y, hn) &&
                  !overlap(y, cn);
     el_dropout dropout = {cfg->dropout, 1};
+    direction_pass pass = {.rnn = rnn, .c = cache, .h0 = h0, .c0 = c0, .hn = hn, .cn = cn};
     for (int l = 0; l < L; l++) {
-        float *out = l == L - 1 && direct ? y->data : cache->out[l].data;
-        for (int d = 0; d < D; d++) forward_direction(rnn, cache, l, d, out, h0, c0, hn, cn);
+        pass.layer = l;
+        pass.out = l == L - 1 && direct ? y->data : cache->out[l].data;
+        for (pass.dir = 0; pass.dir < D; pass.dir++) forward_direction(&pass);
         if (dropout_active && l < L - 1) {
             s = el_dropout_forward(&dropout, rng, &cache->out[l], &cache->dropped[l],
                                    &cache->mask[l]);
@@ -484,28 +477,16 @@ static void backward_steps_task(void *context, int index, int count)
     if (lstm) el__rnn_scatter_state(c, c->c.data, p->dc0, slot, H, first, end);
 }
 
-static void backward_direction(el_rnn *rnn, el_rnn_cache *c, int l, int d, const float *dout,
-                               float *din, float beta, const el_tensor *dhn, const el_tensor *dcn,
-                               el_tensor *dh0, el_tensor *dc0)
+/* Runs layer pass->layer backward in direction pass->dir. */
+static void backward_direction(direction_pass *pass)
 {
-    direction_pass pass = {.rnn = rnn,
-                           .c = c,
-                           .layer = l,
-                           .dir = d,
-                           .dout = dout,
-                           .din = din,
-                           .beta = beta,
-                           .dhn = dhn,
-                           .dcn = dcn,
-                           .dh0 = dh0,
-                           .dc0 = dc0,
-                           .panels = el__rnn_uses_panels(c, l)};
+    el_rnn_cache *c = pass->c;
     int in;
-    el__rnn_layer_input(c, l, &in);
-    el__parallel_run(backward_steps_task, &pass, el__rnn_time_loop_parts(c, in));
-    if (pass.panels && !el__rnn_reads_in_place(c))
-        el__parallel_run(el__rnn_transpose_task, &pass, el__rnn_rows_parts(c, in));
-    el__parallel_run(el__rnn_gradients_task, &pass, el__rnn_gradient_parts(c, in));
+    el__rnn_layer_input(c, pass->layer, &in);
+    el__parallel_run(backward_steps_task, pass, el__rnn_time_loop_parts(c, in));
+    if (pass->panels && !el__rnn_reads_in_place(c))
+        el__parallel_run(el__rnn_transpose_task, pass, el__rnn_rows_parts(c, in));
+    el__parallel_run(el__rnn_gradients_task, pass, el__rnn_gradient_parts(c, in));
 }
 
 static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c, const el_tensor *dy,
@@ -568,12 +549,16 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
     else if (!dy)
         memset(dout, 0, (size_t)N * D * H * sizeof(float));
     el_dropout dropout = {cfg->dropout, 1};
+    direction_pass pass = {.rnn = rnn, .c = cache, .dhn = dhn, .dcn = dcn, .dh0 = dh0, .dc0 = dc0};
     for (int l = L - 1; l >= 0; l--) {
-        const float *layer_dout = l == L - 1 && direct_dy ? dy->data : dout;
-        float *layer_din = l > 0 ? din : !dx ? NULL : direct_dx ? dx->data : din;
-        for (int d = 0; d < D; d++)
-            backward_direction(rnn, cache, l, d, layer_dout, layer_din, d == 0 ? 0.0f : 1.0f, dhn,
-                               dcn, dh0, dc0);
+        pass.layer = l;
+        pass.dout = l == L - 1 && direct_dy ? dy->data : dout;
+        pass.din = l > 0 ? din : !dx ? NULL : direct_dx ? dx->data : din;
+        pass.panels = el__rnn_uses_panels(cache, l);
+        for (pass.dir = 0; pass.dir < D; pass.dir++) {
+            pass.beta = pass.dir == 0 ? 0.0f : 1.0f;
+            backward_direction(&pass);
+        }
         if (l == 0) break;
         if (cache->dropout_active) {
             el_tensor grad, mask = cache->mask[l - 1];
