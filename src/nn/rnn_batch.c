@@ -66,7 +66,7 @@ void el_rnn_cache_free(el_rnn_cache *c)
     el__free(c);
 }
 
-el_status el__rnn_grow_ints(int **array, size_t count)
+static el_status grow_int_array(int **array, size_t count)
 {
     int *p = el__realloc(*array, count * sizeof *p);
     if (!p) return el__fail(EL_ERR_NOMEM, "el_rnn_forward: out of memory");
@@ -80,15 +80,15 @@ el_status el__rnn_plan_batch(el_rnn_cache *c, int steps, int batch, const int *l
 {
     el_status s = EL_OK;
     if (batch > c->capacity_batch) {
-        if ((s = el__rnn_grow_ints(&c->perm, (size_t)batch)) ||
-            (s = el__rnn_grow_ints(&c->steps_before, (size_t)batch + 1)))
+        if ((s = grow_int_array(&c->perm, (size_t)batch)) ||
+            (s = grow_int_array(&c->steps_before, (size_t)batch + 1)))
             return s;
         c->capacity_batch = batch;
     }
     if (steps > c->capacity_steps || !c->offsets) {
-        if ((s = el__rnn_grow_ints(&c->batch_sizes, (size_t)steps + 1)) ||
-            (s = el__rnn_grow_ints(&c->offsets, (size_t)steps + 1)) ||
-            (s = el__rnn_grow_ints(&c->counts, (size_t)steps + 1)))
+        if ((s = grow_int_array(&c->batch_sizes, (size_t)steps + 1)) ||
+            (s = grow_int_array(&c->offsets, (size_t)steps + 1)) ||
+            (s = grow_int_array(&c->counts, (size_t)steps + 1)))
             return s;
         c->capacity_steps = steps;
     }
@@ -147,7 +147,7 @@ el_status el__rnn_size_forward_buffers(el_rnn_cache *c, const el_rnn_config *cfg
     el_status s = alloc_layer_arrays(c, L, L * D);
     if (!s && !c->one_hot) s = el__ensure2(&c->x, N, cfg->input_size);
     if (!s && c->one_hot && N > c->capacity_ids) {
-        s = el__rnn_grow_ints(&c->ids, (size_t)N);
+        s = grow_int_array(&c->ids, (size_t)N);
         if (!s) c->capacity_ids = N;
     }
     for (int d = 0; d < D && c->one_hot && !s; d++)

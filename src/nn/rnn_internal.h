@@ -72,6 +72,7 @@ struct el_rnn_cache {
     el_tensor dw_t;      /* (max(in, H) + 1, G) a weight gradient, transposed, and a bias's */
     el_tensor dout, din; /* (N, max width) gradients flowing between layers */
 };
+
 /* One layer and direction of a forward or backward call, shared by the
  * threads that run it. */
 typedef struct direction_pass {
@@ -90,9 +91,6 @@ typedef struct direction_pass {
 } direction_pass;
 
 /* ---- the packed layout (rnn_batch.c) ----------------------------------- */
-
-/* Grows array to count ints; fails naming el_rnn_forward. */
-el_status el__rnn_grow_ints(int **array, size_t count);
 
 /* Sorts the sequences by decreasing length (stably, by counting) and lays
  * out the packed steps. */
