@@ -1,6 +1,8 @@
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
+#include "core/internal.h"
 #include "support.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -45,4 +47,39 @@ void el_test_random_tensor(el_tensor *t, el_rng *rng, int ndim, const int *shape
 {
     EL_TEST_OK(el_tensor_alloc(t, ndim, shape));
     EL_TEST_OK(el_init_uniform(t, rng, low, high));
+}
+
+static const char *sweeping; /* the call under test, for messages */
+static long allowed;         /* the allocations it is allowed */
+
+void el_test_arm(long n)
+{
+    allowed = n;
+    el__fail_allocations_after(n);
+}
+
+el_status el_test_disarm(el_status s)
+{
+    el__fail_allocations_after(-1);
+    cr_assert(s == EL_OK || s == EL_ERR_NOMEM, "%s with %ld allocations allowed: %s (%s)", sweeping,
+              allowed, el_status_name(s), el_last_error());
+    cr_assert(s == EL_OK || strstr(el_last_error(), "memory") != NULL, "%s: message \"%s\"",
+              sweeping, el_last_error());
+    return s;
+}
+
+void el_test_sweep(const char *what, el_test_attempt attempt, long most)
+{
+    sweeping = what;
+    for (long n = 0; n < most; n++) {
+        el_status s = attempt(n);
+        el_test_assert_no_leaks();
+        if (s == EL_OK) {
+            cr_assert_gt(n, 0, "%s succeeded with allocation failing at once", what);
+            return;
+        }
+        cr_assert_eq(s, EL_ERR_NOMEM, "%s with %ld allocations: %s (%s)", what, n,
+                     el_status_name(s), el_last_error());
+    }
+    cr_assert_fail("%s still fails with %ld allocations allowed", what, most);
 }

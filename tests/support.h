@@ -36,4 +36,26 @@ void el_test_assert_no_leaks(void);
 void el_test_random_tensor(el_tensor *t, el_rng *rng, int ndim, const int *shape, float low,
                            float high);
 
+/* ---- out-of-memory sweeps ------------------------------------------------ */
+
+/* One attempt of a sweep: makes the call under test, alone, between
+ * el_test_arm(n) and el_test_disarm (its own setup runs before the one,
+ * its checks and frees after the other), checks what a failure left
+ * behind, frees everything and returns the call's status. */
+typedef el_status (*el_test_attempt)(long n);
+
+/* Lets n more allocations succeed, then fails every one. */
+void el_test_arm(long n);
+
+/* Lets every allocation succeed again and returns s, failing the test
+ * unless s is EL_OK or an out-of-memory failure (EL_ERR_NOMEM, with
+ * "memory" in its message). */
+el_status el_test_disarm(el_status s);
+
+/* Runs attempt for n = 0, 1, 2, ... allocations allowed until it succeeds,
+ * at most `most` times: every earlier attempt must fail out of memory, the
+ * first one included (so the call does allocate and the hook reached it),
+ * and nothing may leak on any path.  what names the call in messages. */
+void el_test_sweep(const char *what, el_test_attempt attempt, long most);
+
 #endif

@@ -645,53 +645,14 @@ Test(errors, null_is_harmless_where_no_status_is_returned)
 
 /* ---- out of memory ----------------------------------------------------- */
 
-/* One attempt: arms the hook with n, makes the call, passes its status
- * through disarm, checks what a failure left behind, frees everything and
- * returns the status. */
-typedef el_status (*attempt_fn)(long n);
-
-static const char *sweeping; /* the call under test, for messages */
-static long allowed;         /* the allocations it was allowed */
-
-static void arm(long n)
-{
-    allowed = n;
-    el__fail_allocations_after(n);
-}
-
-/* Turns the hook off and checks that a failure is an out-of-memory one. */
-static el_status disarm(el_status s)
-{
-    el__fail_allocations_after(-1);
-    cr_assert(s == EL_OK || s == EL_ERR_NOMEM, "%s with %ld allocations allowed: %s (%s)", sweeping,
-              allowed, el_status_name(s), el_last_error());
-    cr_assert(s == EL_OK || strstr(el_last_error(), "memory") != NULL, "%s: message \"%s\"",
-              sweeping, el_last_error());
-    return s;
-}
-
-/* Runs attempt for n = 0, 1, 2, ... until it succeeds; every earlier attempt
- * must fail with EL_ERR_NOMEM, the first one included (so the call does
- * allocate and the hook reached it).  Nothing may leak on any path. */
-static void sweep(const char *what, attempt_fn attempt)
-{
-    sweeping = what;
-    for (long n = 0; n < 64; n++) {
-        el_status s = attempt(n);
-        el_test_assert_no_leaks();
-        if (s == EL_OK) {
-            cr_assert_gt(n, 0, "%s succeeded with allocation failing at once", what);
-            return;
-        }
-    }
-    cr_assert_fail("%s still fails with 64 allocations allowed", what);
-}
+/* Each call under test allocates fewer than 64 times. */
+static void sweep(const char *what, el_test_attempt attempt) { el_test_sweep(what, attempt, 64); }
 
 static el_status try_tensor_alloc(long n)
 {
     el_tensor t = {0};
-    arm(n);
-    el_status s = disarm(el_tensor_alloc(&t, 2, (int[]){3, 4}));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_tensor_alloc(&t, 2, (int[]){3, 4}));
     if (s) cr_assert_null(t.data);
     el_tensor_free(&t);
     return s;
@@ -700,8 +661,8 @@ static el_status try_tensor_alloc(long n)
 static el_status try_tensor_ensure_empty(long n)
 {
     el_tensor t = {0};
-    arm(n);
-    el_status s = disarm(el_tensor_ensure(&t, 1, (int[]){10}));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_tensor_ensure(&t, 1, (int[]){10}));
     if (s) cr_assert_null(t.data);
     el_tensor_free(&t);
     return s;
@@ -712,8 +673,8 @@ static el_status try_tensor_ensure_grow(long n)
 {
     el_tensor t = make(2, (int[]){2, 3}, 5);
     float *data = t.data;
-    arm(n);
-    el_status s = disarm(el_tensor_ensure(&t, 2, (int[]){20, 30}));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_tensor_ensure(&t, 2, (int[]){20, 30}));
     if (s) {
         cr_assert_eq(t.data, data);
         cr_assert_eq(t.size, 6);
@@ -727,8 +688,8 @@ static el_status try_tensor_ensure_grow(long n)
 static el_status try_param_init(long n)
 {
     el_param p;
-    arm(n);
-    el_status s = disarm(el_param_init(&p, "fc", "weight", 2, (int[]){4, 3}));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_param_init(&p, "fc", "weight", 2, (int[]){4, 3}));
     if (s) {
         cr_assert_null(p.value.data);
         cr_assert_null(p.grad.data);
@@ -741,8 +702,8 @@ static el_status try_param_list_add_first(long n)
 {
     el_param p = {.name = "p"};
     el_param_list list = {0};
-    arm(n);
-    el_status s = disarm(el_param_list_add(&list, &p));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_param_list_add(&list, &p));
     if (s) cr_assert_eq(list.count, 0);
     el_param_list_free(&list);
     return s;
@@ -764,8 +725,8 @@ static el_status try_param_list_add_growing(long n)
             EL_TEST_OK(el_param_list_add(&list, &params[added]));
             continue;
         }
-        arm(n);
-        s = disarm(el_param_list_add(&list, &params[added]));
+        el_test_arm(n);
+        s = el_test_disarm(el_param_list_add(&list, &params[added]));
         if (s) break;
     }
     if (s) {
@@ -781,8 +742,8 @@ static el_status try_dense_init(long n, int has_bias)
     el_dense fc;
     el_rng rng;
     el_rng_seed(&rng, 1);
-    arm(n);
-    el_status s = disarm(el_dense_init(&fc, "fc", 3, 2, has_bias, &rng));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_dense_init(&fc, "fc", 3, 2, has_bias, &rng));
     if (s) {
         cr_assert_null(fc.weight.value.data);
         cr_assert_null(fc.bias.value.data);
@@ -798,8 +759,8 @@ static el_status try_dense_params(long n)
 {
     el_dense fc = make_dense();
     el_param_list list = {0};
-    arm(n);
-    el_status s = disarm(el_dense_params(&fc, &list));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_dense_params(&fc, &list));
     if (s) cr_assert_eq(list.count, 0);
     el_param_list_free(&list);
     el_dense_free(&fc);
@@ -819,8 +780,8 @@ static el_status try_optimizer(long n, el_optimizer_config config)
     EL_TEST_OK(el_dense_params(&a, &list));
     EL_TEST_OK(el_dense_params(&b, &list));
     el_optimizer *opt = NULL;
-    arm(n);
-    el_status s = disarm(el_optimizer_create(&opt, &config, &list));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_optimizer_create(&opt, &config, &list));
     if (s) cr_assert_null(opt);
     el_optimizer_free(opt);
     el_param_list_free(&list);
@@ -856,8 +817,8 @@ static el_status try_rnn_init(long n)
     el_rnn rnn;
     el_rng rng;
     el_rng_seed(&rng, 1);
-    arm(n);
-    el_status s = disarm(el_rnn_init(&rnn, "encoder", &rnn_config, &rng));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_rnn_init(&rnn, "encoder", &rnn_config, &rng));
     if (s) cr_assert_null(rnn.layers);
     el_rnn_free(&rnn);
     return s;
@@ -868,8 +829,8 @@ static el_status try_rnn_params(long n)
     el_rnn rnn;
     EL_TEST_OK(el_rnn_init(&rnn, "encoder", &rnn_config, NULL));
     el_param_list list = {0};
-    arm(n);
-    el_status s = disarm(el_rnn_params(&rnn, &list));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_rnn_params(&rnn, &list));
     el_param_list_free(&list);
     el_rnn_free(&rnn);
     return s;
@@ -878,8 +839,8 @@ static el_status try_rnn_params(long n)
 static el_status try_rnn_cache_create(long n)
 {
     el_rnn_cache *cache = NULL;
-    arm(n);
-    el_status s = disarm(el_rnn_cache_create(&cache));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_rnn_cache_create(&cache));
     if (s) cr_assert_null(cache);
     el_rnn_cache_free(cache);
     return s;
@@ -932,8 +893,8 @@ static el_status try_rnn_forward(long n)
 {
     rnn_case c;
     rnn_case_init(&c);
-    arm(n);
-    el_status s = disarm(rnn_case_forward(&c));
+    el_test_arm(n);
+    el_status s = el_test_disarm(rnn_case_forward(&c));
     if (s) {
         EL_TEST_FAILS(rnn_case_backward(&c), EL_ERR_STATE);
         EL_TEST_OK(rnn_case_forward(&c));
@@ -948,8 +909,8 @@ static el_status try_rnn_backward(long n)
     rnn_case c;
     rnn_case_init(&c);
     EL_TEST_OK(rnn_case_forward(&c));
-    arm(n);
-    el_status s = disarm(rnn_case_backward(&c));
+    el_test_arm(n);
+    el_status s = el_test_disarm(rnn_case_backward(&c));
     if (s) EL_TEST_OK(rnn_case_backward(&c));
     rnn_case_free(&c);
     return s;
@@ -963,9 +924,9 @@ static el_status try_rnn_forward_ids(long n)
     rnn_case_init(&c);
     int ids[15];
     for (int i = 0; i < 15; i++) ids[i] = i % 3;
-    arm(n);
-    el_status s = disarm(el_rnn_forward_ids(&c.rnn, c.cache, &c.rng, ids, 5, 3, rnn_lengths, NULL,
-                                            NULL, &c.y, NULL, NULL));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_rnn_forward_ids(&c.rnn, c.cache, &c.rng, ids, 5, 3, rnn_lengths,
+                                                    NULL, NULL, &c.y, NULL, NULL));
     if (s)
         EL_TEST_FAILS(rnn_case_backward(&c), EL_ERR_STATE);
     else
@@ -981,8 +942,8 @@ static el_status try_rnn_stepper(long n)
     el_rnn rnn;
     EL_TEST_OK(el_rnn_init(&rnn, NULL, &one_way, NULL));
     el_rnn_stepper *stepper = NULL;
-    arm(n);
-    el_status s = disarm(el_rnn_stepper_create(&stepper, &rnn, 2));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_rnn_stepper_create(&stepper, &rnn, 2));
     if (s)
         cr_assert_null(stepper);
     else
@@ -996,8 +957,8 @@ static el_status try_sampler(long n)
 {
     el_sampler *sampler = NULL;
     el_sampling how = el_sampling_defaults();
-    arm(n);
-    el_status s = disarm(el_sampler_create(&sampler, 7, &how));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_sampler_create(&sampler, 7, &how));
     if (s) cr_assert_null(sampler);
     el_sampler_free(sampler);
     return s;
@@ -1008,8 +969,8 @@ static const el_charlm_config charlm_config = {EL_CELL_LSTM, 9, 4, 2, 0.0f};
 static el_status try_charlm_init(long n)
 {
     el_charlm m;
-    arm(n);
-    el_status s = disarm(el_charlm_init(&m, &charlm_config, NULL));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_charlm_init(&m, &charlm_config, NULL));
     if (!s) el_charlm_free(&m);
     return s;
 }
@@ -1023,8 +984,8 @@ static el_status try_charlm_train_step(long n)
     int ids[12] = {4, 5, 6, 7, 8, 4, 5, 6, 7, 8, 4, 5};
     el_charlm_state state = {0};
     float loss;
-    arm(n);
-    el_status s = disarm(el_charlm_train_step(&m, ids, ids, 4, 3, &state, NULL, &loss));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_charlm_train_step(&m, ids, ids, 4, 3, &state, NULL, &loss));
     if (s) EL_TEST_OK(el_charlm_train_step(&m, ids, ids, 4, 3, &state, NULL, &loss));
     el_charlm_state_free(&state);
     el_charlm_free(&m);
@@ -1037,8 +998,8 @@ static el_status try_charlm_generator(long n)
     EL_TEST_OK(el_charlm_init(&m, &charlm_config, NULL));
     el_charlm_generator *g = NULL;
     el_sampling how = el_sampling_defaults();
-    arm(n);
-    el_status s = disarm(el_charlm_generator_create(&g, &m, &how));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_charlm_generator_create(&g, &m, &how));
     if (s)
         cr_assert_null(g);
     else

@@ -6,7 +6,12 @@
  * and compare every output and gradient within rtol 1e-5, atol 1e-6: both
  * sides compute in float32, so they may differ in the last bits where the
  * order of operations differs, but no more.  Shapes are small so that the
- * tests stay quick under ASan. */
+ * tests stay quick under ASan.
+ *
+ * One file of over 700 lines: every section drives the layer through the
+ * helpers of the first two (one forward and backward call, the parameters'
+ * gradients), and the later ones (threads, the two ways to the weight
+ * gradients, one-hot inputs) compare two runs of the same call. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <limits.h>
@@ -902,12 +907,12 @@ Test(rnn_threads, lstm) { check_threads(EL_CELL_LSTM, 902); }
 
 /* A small layer takes its weight gradients from the gate gradients packed
  * in panels, through the packed kernel; a large one from them row-major,
- * through OpenBLAS (src/nn/rnn.c, weights_from_panels).  The two agree within
- * rounding, and the input gradient, read from either layout, too: with
- * every layer on one path, and with the first layer on panels and the
- * second (its input twice as wide) not; stacked and bidirectional, ragged
- * lengths with empty sequences, G not a multiple of the panel width, one
- * thread and two. */
+ * through OpenBLAS (src/nn/rnn_grad.c; the limit in rnn_tuning.c).  The
+ * two agree within rounding, and the input gradient, read from either
+ * layout, too: with every layer on one path, and with the first layer on
+ * panels and the second (its input twice as wide) not; stacked and
+ * bidirectional, ragged lengths with empty sequences, G not a multiple of
+ * the panel width, one thread and two. */
 static void check_gradient_paths(el_cell cell, uint64_t seed)
 {
     enum { T = 9, B = 7 };
@@ -956,9 +961,9 @@ Test(rnn, weight_gradient_paths_agree)
 
 /* From the panels, the weight gradients read a layer's input and states in
  * place where the layer has few gate columns, and transposed first where
- * it has more (src/nn/rnn.c, reads_in_place).  Both sum the same products in
- * the same order, so they agree bit for bit: stacked and bidirectional,
- * ragged lengths with empty sequences, one thread and two. */
+ * it has more (src/nn/rnn_tuning.c, el__rnn_reads_in_place).  Both sum the
+ * same products in the same order, so they agree bit for bit: stacked and
+ * bidirectional, ragged lengths with empty sequences, one thread and two. */
 static void check_in_place_reads(el_cell cell, uint64_t seed)
 {
     enum { T = 9, B = 7 };

@@ -658,40 +658,15 @@ Test(one_hot, an_id_out_of_range_is_named_and_nothing_is_written)
 
 /* ---- out of memory ------------------------------------------------------- */
 
-/* The allocations an attempt allows its call: the call under test alone,
- * not the attempt's own setup. */
-static void arm(long n) { el__fail_allocations_after(n); }
-static el_status disarm(el_status s)
-{
-    el__fail_allocations_after(-1);
-    return s;
-}
-
-/* Calls attempt(n) for n = 0, 1, ... allocations allowed until it succeeds.
- * Every failure must be EL_ERR_NOMEM saying "memory", the first attempt
- * included (so the hook was reached), and nothing may leak. */
-static void sweep(const char *what, el_status (*attempt)(long n))
-{
-    for (long n = 0; n < 2000; n++) {
-        el_status s = attempt(n);
-        el_test_assert_no_leaks();
-        if (s == EL_OK) {
-            cr_assert_gt(n, 0, "%s succeeded with allocation failing at once", what);
-            return;
-        }
-        cr_assert_eq(s, EL_ERR_NOMEM, "%s with %ld allocations: %s (%s)", what, n,
-                     el_status_name(s), el_last_error());
-        cr_assert(strstr(el_last_error(), "memory") != NULL, "%s: message \"%s\"", what,
-                  el_last_error());
-    }
-    cr_assert_fail("%s still fails with 2000 allocations allowed", what);
-}
+/* Each call under test allocates fewer than 2000 times. */
+static void sweep(const char *what, el_test_attempt attempt) { el_test_sweep(what, attempt, 2000); }
 
 static el_status try_split_nfc(long n)
 {
     el_clusters c;
-    arm(n);
-    el_status s = disarm(el_clusters_split(&c, MANY_SCRIPTS, strlen(MANY_SCRIPTS), NULL, 1));
+    el_test_arm(n);
+    el_status s =
+        el_test_disarm(el_clusters_split(&c, MANY_SCRIPTS, strlen(MANY_SCRIPTS), NULL, 1));
     if (s) cr_assert(c.text == NULL && c.starts == NULL, "a failure leaves an empty result");
     el_clusters_free(&c);
     return s;
@@ -700,8 +675,8 @@ static el_status try_split_nfc(long n)
 static el_status try_split_already_nfc(long n)
 {
     el_clusters c;
-    arm(n);
-    el_status s = disarm(el_clusters_split(&c, "already NFC " E_ACUTE, 14, NULL, 1));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_clusters_split(&c, "already NFC " E_ACUTE, 14, NULL, 1));
     el_clusters_free(&c);
     return s;
 }
@@ -715,8 +690,8 @@ Test(oom, clusters_split)
 static el_status try_vocab_create(long n)
 {
     el_vocab *v = (el_vocab *)&v;
-    arm(n);
-    el_status s = disarm(el_vocab_create(&v));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_vocab_create(&v));
     if (s) cr_assert_null(v);
     el_vocab_free(v);
     return s;
@@ -756,8 +731,8 @@ static el_status try_vocab_count(long n)
     EL_TEST_OK(el_vocab_create(&v));
     el_clusters head = split("\xC4\x80\xC4\x80\xC4\x81xyz");
     EL_TEST_OK(el_vocab_count(v, &head));
-    arm(n);
-    el_status s = disarm(el_vocab_count(v, &counted_text));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_vocab_count(v, &counted_text));
     /* A failed count changed nothing: counting again gives the reference. */
     if (s) EL_TEST_OK(el_vocab_count(v, &counted_text));
     EL_TEST_OK(el_vocab_finish(v, 1));
@@ -769,17 +744,17 @@ static el_status try_vocab_count(long n)
 
 static el_status try_vocab_finish(long n)
 {
-    arm(n);
-    return disarm(el_vocab_finish(counting, 2));
+    el_test_arm(n);
+    return el_test_disarm(el_vocab_finish(counting, 2));
 }
 
 static el_status try_from_json(long n)
 {
     el_vocab *v = (el_vocab *)&v;
-    arm(n);
-    el_status s =
-        disarm(el_vocab_from_json(&v, JSON_HEAD ",\"a\",\"\\u00e9\",\"" FLAG_FR "\",\"\\\"\","
-                                                "\"\\r\\n\",\"q\xCC\x87\"]}"));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_vocab_from_json(&v, JSON_HEAD ",\"a\",\"\\u00e9\",\"" FLAG_FR
+                                                                  "\",\"\\\"\","
+                                                                  "\"\\r\\n\",\"q\xCC\x87\"]}"));
     if (s) cr_assert_null(v);
     if (!s) cr_assert_eq(el_vocab_size(v), EL_SPECIALS + 6);
     el_vocab_free(v);
@@ -789,8 +764,8 @@ static el_status try_from_json(long n)
 static el_status try_to_json(long n)
 {
     char *json = NULL;
-    arm(n);
-    el_status s = disarm(el_vocab_to_json(reference_vocab, &json));
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_vocab_to_json(reference_vocab, &json));
     if (s) cr_assert_null(json);
     el_vocab_json_free(json);
     return s;

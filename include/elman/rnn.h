@@ -56,6 +56,10 @@ typedef struct el_rnn_config {
     float dropout;     /* on the outputs of every layer but the last, in training */
 } el_rnn_config;
 
+/* Directions a layer of this configuration runs, D: 2 when bidirectional,
+ * else 1.  Its states are (num_layers * D, B, H), its outputs D*H wide. */
+EL_API int el_rnn_directions(const el_rnn_config *config);
+
 /* The four parameters of one layer and direction. */
 typedef struct el_rnn_weights {
     el_param weight_ih;

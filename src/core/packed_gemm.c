@@ -11,7 +11,7 @@
  * A passes over one block before the next, so a block (256 KiB) is read
  * from memory once and then from L2.  When B is too big to stay in L2
  * between calls, the tiles also fetch the next block into L2 while they
- * compute, which took the large shapes from 60-90 to 95-115 GFLOP/s.
+ * compute, so that memory's latency is hidden behind the arithmetic.
  *
  * The AVX-512 and AVX2 tiles are written with intrinsics: GCC 12's
  * vectoriser, given the same loops over plain float arrays, kept some of
@@ -170,7 +170,7 @@ static void tile_generic(const tile_args *t)
 /* 6 rows x 64 columns: 24 of the 32 zmm registers hold the sums, 4 the
  * panel's row and 1 the broadcast element of A.  (12 x 32 holds as many
  * sums, but its 12 rows of A share one L1 set when lda is a multiple of
- * 1024 floats, as hidden sizes are, and it measured 10-30% slower.) */
+ * 1024 floats, as hidden sizes are, and it was slower.) */
 #define AVX512_ROWS 6
 #define AVX512_VECS 4 /* 16-float vectors per row of the tile */
 
@@ -506,7 +506,7 @@ void el__packed_set_rows(el__packed *b, int first, int rows, const float *src, i
 /* Copies rows x depth floats of w (rows k apart) to depth x rows of a
  * panel, transposed.  On x86-64, 4 x 4 squares go through SSE registers (a
  * baseline instruction set), four times fewer loads and stores than one
- * float at a time, which made packing Wᵀ 1.4 to 2.6 times as fast. */
+ * float at a time. */
 static void transpose_block(float *dst, const float *src, int k, int rows, int depth)
 {
     int q = 0;
@@ -559,10 +559,10 @@ el_status el__packed_reserve(el__packed *p, int k, int n)
          * gives a page its memory at the first write, and
          * el__packed_set_rows writes a row of every panel at a time, so
          * left to it a panel's pages were every n/64th page given out,
-         * most likely in a few sets of L2 only: the backward time loop's
-         * product with W_hh at hidden 1024 took 1.6-2x the forward's, the
-         * same product with W_hhᵀ, and 1.0x once zeroed (or with huge
-         * pages, madvise, which gained nothing more). */
+         * most likely in a few sets of L2 only, and products with the
+         * packed matrix ran slower than with one whose pages were given
+         * in order.  (Huge pages, through madvise, gained nothing
+         * more.) */
         float *data = el__alloc_zero(need, sizeof(float));
         if (!data)
             return el__fail(EL_ERR_NOMEM, "el__packed_reserve: out of memory for %d x %d", n, k);

@@ -23,9 +23,8 @@
  * part of the new task before the reset, and that part would run twice.
  * So the caller waits for the parts to be done, not for every worker to
  * check in: a worker asleep when a task begins does not hold it up.  (On
- * this project's virtual machines one woke hundreds of microseconds late,
- * and with another program busy on the machine, waiting for it made two
- * threads slower than one.) */
+ * a virtual machine a worker can wake late, and with another program busy
+ * on the machine, waiting for it made two threads slower than one.) */
 typedef struct pool {
     int threads; /* including the caller */
     pthread_t workers[EL__MAX_THREADS];
@@ -153,12 +152,11 @@ void el__parallel_set_sharing(int sharing) { the_pool.sharing = sharing != 0; }
 int el__parallel_sharing(void) { return the_pool.sharing; }
 
 /* A task is cut into parts, which the threads take in turn as they come
- * free.  A worker woken from sleep starts hundreds of microseconds late on
- * a virtual machine, and the host may slow one CPU and not the other: with
- * halves fixed in advance the caller then waited for the worker for a
- * quarter of a layer's time on two threads.  Which thread runs a part
- * never changes its result, so the results depend on the number of
- * threads only, as before. */
+ * free.  A worker woken from sleep can start late on a virtual machine,
+ * and the host may slow one CPU and not the other: with halves fixed in
+ * advance the caller would wait for the slower thread.  Which thread runs
+ * a part never changes its result, so the results depend on the number
+ * of threads only, as before. */
 void el__parallel_run(el__task task, void *context, int parts_per_thread)
 {
     int count = parts_per_thread < 1 ? 1 : the_pool.threads;

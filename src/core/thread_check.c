@@ -1,9 +1,9 @@
 /* Choosing, while a program trains, whether the second thread helps
  * (el_thread_check in elman/runtime.h).
  *
- * On most machines two threads train 1.2x to 1.8x as fast as one.  On a
- * virtual machine whose host runs both virtual CPUs on one physical core,
- * or lends the core to another guest, the second thread can make the work
+ * On most machines two threads train faster than one.  On a virtual
+ * machine whose host runs both virtual CPUs on one physical core, or
+ * lends the core to another guest, the second thread can make the work
  * slower; the calling thread running every part itself then wins.  The
  * best trial of each way is compared, not the mean, so that one batch the
  * host slowed does not decide. */

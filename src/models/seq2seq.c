@@ -6,6 +6,7 @@
 #include "elman/loss.h"
 #include "elman/seq2seq.h"
 #include "elman/vocab.h"
+#include "core/ensure.h"
 #include "core/internal.h"
 #include "text/ids.h"
 
@@ -33,7 +34,6 @@ static const char *cell_prefix(el_cell cell)
     return cell == EL_CELL_GRU ? "gru" : cell == EL_CELL_LSTM ? "lstm" : "rnn";
 }
 
-static int directions(const el_seq2seq *m) { return m->config.bidirectional ? 2 : 1; }
 static int is_lstm(const el_seq2seq *m) { return m->config.cell == EL_CELL_LSTM; }
 
 static el_status check_config(const el_seq2seq_config *c)
@@ -127,16 +127,6 @@ static el_status reserve_ids(el_ids *ids, size_t count)
     el_status s = el__ids_reserve(ids, count, "el_seq2seq");
     if (!s) ids->count = count;
     return s;
-}
-
-static el_status ensure3(el_tensor *t, int a, int b, int c)
-{
-    return el_tensor_ensure(t, 3, (int[]){a, b, c});
-}
-
-static el_status ensure2(el_tensor *t, int a, int b)
-{
-    return el_tensor_ensure(t, 2, (int[]){a, b});
 }
 
 /* At least n decoder caches. */
@@ -242,14 +232,14 @@ static el_status encode(el_seq2seq *m, const el_batch *batch, el_rng *rng)
     el_seq2seq_cache *c = m->cache;
     const int *lengths = NULL;
     int B = batch->size, H = m->config.hidden_size;
-    int L = m->config.num_layers, D = directions(m);
+    int L = m->config.num_layers, D = el_rnn_directions(&m->encoder.config);
     el_status s = frame_source(m, batch, &lengths);
     int T = c->source_steps;
-    if (!s) s = ensure3(&c->enc_y, T, B, D * H);
-    if (!s) s = ensure3(&c->enc_hn, L * D, B, H);
-    if (!s && is_lstm(m)) s = ensure3(&c->enc_cn, L * D, B, H);
-    if (!s) s = ensure3(&c->h0, L, B, H);
-    if (!s && is_lstm(m)) s = ensure3(&c->c0, L, B, H);
+    if (!s) s = el__ensure3(&c->enc_y, T, B, D * H);
+    if (!s) s = el__ensure3(&c->enc_hn, L * D, B, H);
+    if (!s && is_lstm(m)) s = el__ensure3(&c->enc_cn, L * D, B, H);
+    if (!s) s = el__ensure3(&c->h0, L, B, H);
+    if (!s && is_lstm(m)) s = el__ensure3(&c->c0, L, B, H);
     if (!s)
         s = el_rnn_forward_ids(&m->encoder, c->encoder, rng, c->source.data, T, B, lengths, NULL,
                                NULL, &c->enc_y, &c->enc_hn, is_lstm(m) ? &c->enc_cn : NULL);
@@ -272,9 +262,10 @@ static el_status encode(el_seq2seq *m, const el_batch *batch, el_rng *rng)
 static el_status encode_backward(el_seq2seq *m, int batch)
 {
     el_seq2seq_cache *c = m->cache;
-    int H = m->config.hidden_size, L = m->config.num_layers, D = directions(m);
-    el_status s = ensure3(&c->enc_dhn, L * D, batch, H);
-    if (!s && is_lstm(m)) s = ensure3(&c->enc_dcn, L * D, batch, H);
+    int H = m->config.hidden_size, L = m->config.num_layers,
+        D = el_rnn_directions(&m->encoder.config);
+    el_status s = el__ensure3(&c->enc_dhn, L * D, batch, H);
+    if (!s && is_lstm(m)) s = el__ensure3(&c->enc_dcn, L * D, batch, H);
     if (s) return s;
     size_t per_layer = (size_t)batch * H;
     for (int l = 0; l < L; l++)
@@ -293,15 +284,15 @@ static el_status size_decoder(el_seq2seq *m, int T, int B)
 {
     el_seq2seq_cache *c = m->cache;
     int H = m->config.hidden_size, V = m->config.vocab_size, L = m->config.num_layers;
-    el_status s = ensure3(&c->dec_y, T, B, H);
-    if (!s) s = ensure3(&c->dec_dy, T, B, H);
-    if (!s) s = ensure2(&c->logits, T * B, V);
-    if (!s) s = ensure2(&c->dlogits, T * B, V);
-    if (!s) s = ensure3(&c->dh0, L, B, H);
-    if (!s && is_lstm(m)) s = ensure3(&c->dc0, L, B, H);
+    el_status s = el__ensure3(&c->dec_y, T, B, H);
+    if (!s) s = el__ensure3(&c->dec_dy, T, B, H);
+    if (!s) s = el__ensure2(&c->logits, T * B, V);
+    if (!s) s = el__ensure2(&c->dlogits, T * B, V);
+    if (!s) s = el__ensure3(&c->dh0, L, B, H);
+    if (!s && is_lstm(m)) s = el__ensure3(&c->dc0, L, B, H);
     for (int i = 0; i < 2 && !s; i++) {
-        s = ensure3(&c->state[i], L, B, H);
-        if (!s && is_lstm(m)) s = ensure3(&c->cell[i], L, B, H);
+        s = el__ensure3(&c->state[i], L, B, H);
+        if (!s && is_lstm(m)) s = el__ensure3(&c->cell[i], L, B, H);
     }
     return s;
 }
@@ -575,7 +566,7 @@ static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length
     c->batch = width;
     if (!s) s = reserve_decoder_caches(c, 1);
     if (!s) s = size_decoder(m, 1, width);
-    if (!s) s = ensure2(&c->beam_logp, width, V);
+    if (!s) s = el__ensure2(&c->beam_logp, width, V);
     if (!s) s = reserve_ids(&c->step_ids, (size_t)width);
     for (int l = 0; l < L && !s; l++)
         for (int k = 0; k < width; k++) {

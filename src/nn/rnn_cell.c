@@ -140,7 +140,7 @@ static void lstm_row_backward(int H, const float *restrict gi, const float *rest
     }
 }
 
-void el__rnn_step_forward(const rnn_step *s)
+void el__cell_forward(const cell_rows *s)
 {
     const int H = s->hidden, G = el_cell_gates(s->cell) * H;
     const float *bi = s->b_ih, *bh = s->b_hh;
@@ -169,7 +169,7 @@ void el__rnn_step_forward(const rnn_step *s)
     }
 }
 
-void el__rnn_step_backward(const rnn_step *s)
+void el__cell_backward(const cell_rows *s)
 {
     const int H = s->hidden, G = el_cell_gates(s->cell) * H;
     for (size_t r = 0; r < (size_t)s->rows; r++) {

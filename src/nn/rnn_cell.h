@@ -1,5 +1,6 @@
 /* The element-wise half of one recurrent time step, per cell kind; the
- * matrix half (the GEMMs) is in rnn.c.  Not installed.
+ * matrix half (the GEMMs) is in rnn.c and, for one step at a time, in
+ * rnn_stepper.c.  Not installed.
  *
  * A step works on consecutive rows of a packed block (the rows of one time
  * loop's part).  Row r's gate pre-activations from the input are
@@ -10,7 +11,9 @@
 
 #include "elman/rnn.h"
 
-typedef struct rnn_step {
+/* The rows of one time step that a cell kernel computes, and where it
+ * reads and writes them. */
+typedef struct cell_rows {
     el_cell cell;
     int rows;           /* the rows of this step that this part computes */
     int hidden;         /* H */
@@ -34,9 +37,9 @@ typedef struct rnn_step {
     int out_stride;
     float *dgx; /* backward (n, G): gradient of the input pre-activations */
     float *dgh; /* backward (n, G): of the state pre-activations (GRU differs) */
-} rnn_step;
+} cell_rows;
 
-void el__rnn_step_forward(const rnn_step *s);
-void el__rnn_step_backward(const rnn_step *s);
+void el__cell_forward(const cell_rows *s);
+void el__cell_backward(const cell_rows *s);
 
 #endif

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "elman/vocab.h"
+#include "core/hash.h"
 #include "core/internal.h"
+#include "text/clusters.h"
 #include "text/ids.h"
 
 static const char *const special_names[EL_SPECIALS] = {"<pad>", "<sos>", "<eos>", "<unk>"};
@@ -38,14 +40,6 @@ struct el_vocab {
     int finished;
 };
 
-/* FNV-1a: clusters are a few bytes long, where it is fast and spreads well. */
-static uint64_t hash_bytes(const char *bytes, size_t len)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)bytes[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
 static const char *symbol_bytes(const el_vocab *v, const symbol *s) { return v->pool + s->offset; }
 
 /* The slot holding bytes, or the empty slot where they would go. */
@@ -64,7 +58,7 @@ static size_t find_slot(const el_vocab *v, const char *bytes, size_t len, uint64
 /* The index in symbols of bytes, or -1. */
 static int find_symbol(const el_vocab *v, const char *bytes, size_t len)
 {
-    return v->slots[find_slot(v, bytes, len, hash_bytes(bytes, len))];
+    return v->slots[find_slot(v, bytes, len, el__hash_bytes(bytes, len))];
 }
 
 /* Puts every symbol back into the (emptied) slots. */
@@ -119,7 +113,7 @@ static el_status add_symbol(el_vocab *v, const char *bytes, size_t len, size_t c
 {
     el_status s = reserve_symbol(v, len, fn);
     if (s) return s;
-    uint64_t hash = hash_bytes(bytes, len);
+    uint64_t hash = el__hash_bytes(bytes, len);
     symbol *sym = &v->symbols[v->count];
     *sym = (symbol){.offset = v->pool_used, .len = len, .hash = hash, .count = count};
     memcpy(v->pool + v->pool_used, bytes, len);
@@ -156,12 +150,6 @@ void el_vocab_free(el_vocab *v)
     el__free(v);
 }
 
-static const char *cluster_bytes(const el_clusters *c, size_t i, size_t *len)
-{
-    *len = c->starts[i + 1] - c->starts[i];
-    return c->text + c->starts[i];
-}
-
 /* Takes back the counting of clusters [0, done) of c, so that a failed
  * el_vocab_count changes nothing: the symbols it added go, the counts it
  * raised fall back.  Needs no memory. */
@@ -169,7 +157,7 @@ static void uncount(el_vocab *v, const el_clusters *c, size_t done, int old_coun
 {
     for (size_t i = 0; i < done; i++) {
         size_t len;
-        const char *bytes = cluster_bytes(c, i, &len);
+        const char *bytes = el__cluster_bytes(c, i, &len);
         int k = find_symbol(v, bytes, len);
         if (k < old_count) v->symbols[k].count--;
     }
@@ -188,8 +176,8 @@ el_status el_vocab_count(el_vocab *v, const el_clusters *c)
     int old_count = v->count;
     for (size_t i = 0; i < c->count; i++) {
         size_t len;
-        const char *bytes = cluster_bytes(c, i, &len);
-        uint64_t hash = hash_bytes(bytes, len);
+        const char *bytes = el__cluster_bytes(c, i, &len);
+        uint64_t hash = el__hash_bytes(bytes, len);
         int k = v->slots[find_slot(v, bytes, len, hash)];
         if (k >= 0) {
             v->symbols[k].count++;
@@ -323,7 +311,7 @@ el_status el_vocab_encode(const el_vocab *v, const el_clusters *c, size_t first,
     if (s) return s;
     for (size_t i = first; i < first + count; i++) {
         size_t len;
-        const char *bytes = cluster_bytes(c, i, &len);
+        const char *bytes = el__cluster_bytes(c, i, &len);
         out->data[out->count++] = el_vocab_id(v, bytes, len);
     }
     return EL_OK;

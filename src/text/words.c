@@ -9,7 +9,9 @@
 #include <unicode/utf8.h>
 
 #include "elman/data.h"
+#include "core/hash.h"
 #include "core/internal.h"
+#include "text/clusters.h"
 
 struct el_words {
     int count;
@@ -25,16 +27,10 @@ typedef struct span {
 
 /* ---- clusters of the whole file ---------------------------------------- */
 
-static const char *cluster_bytes(const el_clusters *c, size_t i, size_t *len)
-{
-    *len = c->starts[i + 1] - c->starts[i];
-    return c->text + c->starts[i];
-}
-
 static int cluster_is(const el_clusters *c, size_t i, const char *bytes)
 {
     size_t len;
-    const char *p = cluster_bytes(c, i, &len);
+    const char *p = el__cluster_bytes(c, i, &len);
     return len == strlen(bytes) && memcmp(p, bytes, len) == 0;
 }
 
@@ -51,7 +47,7 @@ static int is_line_break(const el_clusters *c, size_t i)
 static int is_blank(const el_clusters *c, size_t i)
 {
     size_t len;
-    const uint8_t *p = (const uint8_t *)cluster_bytes(c, i, &len);
+    const uint8_t *p = (const uint8_t *)el__cluster_bytes(c, i, &len);
     int32_t at = 0;
     UChar32 cp;
     U8_NEXT(p, at, (int32_t)len, cp);
@@ -71,14 +67,6 @@ typedef struct line_set {
     size_t mask;   /* slots - 1, a power of two minus one */
 } line_set;
 
-/* FNV-1a, 64 bits: short keys, no adversary. */
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 /* Room for n keys at most half full, so probes stay short. */
 static int line_set_init(line_set *set, size_t n)
 {
@@ -97,7 +85,7 @@ static int line_set_add(line_set *set, const el_clusters *c, const span *kept, s
 {
     const char *key;
     size_t len = span_bytes(c, kept[k], &key);
-    for (size_t i = hash_bytes(key, len) & set->mask;; i = (i + 1) & set->mask) {
+    for (size_t i = el__hash_bytes(key, len) & set->mask;; i = (i + 1) & set->mask) {
         if (set->slots[i] == 0) {
             set->slots[i] = k + 1;
             return 1;

@@ -178,22 +178,22 @@ static void run_layers(el_rnn_stepper *s, const float *x, el_tensor *y)
         memcpy(s->hprev, h, BH * sizeof *h);
         if (lstm) memcpy(s->cprev, c, BH * sizeof *c);
         el__gemm_packed(B, s->hprev, H, &w->w_hh_t, 0.0f, s->gh, G);
-        rnn_step step = {.cell = s->cell,
-                         .rows = B,
-                         .hidden = H,
-                         .b_ih = w->b_ih,
-                         .b_hh = w->b_hh,
-                         .gates = s->gates,
-                         .gh = s->gh,
-                         .hn_gate = s->hn_gate,
-                         .hprev = s->hprev,
-                         .cprev = s->cprev,
-                         .tanh_c = s->tanh_c,
-                         .h = h,
-                         .c = c,
-                         .out = s->out,
-                         .out_stride = H};
-        el__rnn_step_forward(&step);
+        cell_rows step = {.cell = s->cell,
+                          .rows = B,
+                          .hidden = H,
+                          .b_ih = w->b_ih,
+                          .b_hh = w->b_hh,
+                          .gates = s->gates,
+                          .gh = s->gh,
+                          .hn_gate = s->hn_gate,
+                          .hprev = s->hprev,
+                          .cprev = s->cprev,
+                          .tanh_c = s->tanh_c,
+                          .h = h,
+                          .c = c,
+                          .out = s->out,
+                          .out_stride = H};
+        el__cell_forward(&step);
     }
     if (y) memcpy(y->data, s->out, BH * sizeof *s->out);
 }
