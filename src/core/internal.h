@@ -24,18 +24,18 @@ void el__fail_allocations_after(long n);
 
 /* A test hook: the recurrent layers compute the weight gradients of a layer
  * whose input and hprev take up to bytes through the packed kernel, and the
- * others through OpenBLAS (src/nn/rnn.c).  Returns the limit it replaces.  Not
+ * others through OpenBLAS (src/nn/rnn_tuning.c).  Returns the limit it replaces.  Not
  * for use while another thread runs a layer. */
 size_t el__rnn_set_panel_limit(size_t bytes);
 
 /* A test hook: weights_from_panels reads the input and states of layers
  * with up to gates gate columns in place, and transposes the others'
- * (src/nn/rnn.c).  Returns the limit it replaces.  Not for use while another
+ * (src/nn/rnn_tuning.c).  Returns the limit it replaces.  Not for use while another
  * thread runs a layer. */
 int el__rnn_set_in_place_limit(int gates);
 
 /* A test hook: the recurrent layers pack up to floats of a pass's weights
- * on one thread, and split more over the threads (src/nn/rnn.c).  Returns the
+ * on one thread, and split more over the threads (src/nn/rnn_tuning.c).  Returns the
  * limit it replaces.  Not for use while another thread runs a layer. */
 size_t el__rnn_set_pack_alone_limit(size_t floats);
 
@@ -49,8 +49,8 @@ el__seconds_fn el__thread_check_set_clock(el__seconds_fn now);
  * floats wide and which has no fused multiply-add; this also compiles the
  * function for x86-64-v3 (AVX2 and FMA, 8 floats) and v4 (AVX-512, 16), and
  * the loader picks the one the CPU runs.  The library is built with
- * -ffp-contract=fast, so those two fuse a * b + c into one rounding: the
- * LSTM's forward pass at hidden 128 ran 5% faster.  The versions' results
+ * -ffp-contract=fast, so those two fuse a * b + c into one rounding, which
+ * is both faster and more accurate.  The versions' results
  * then differ in the last bits, as the matrix kernels' already do from CPU
  * to CPU; on one machine they are always the same. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
