@@ -11,6 +11,8 @@
 #include "dense.h"
 #include "dropout.h"
 #include "embedding.h"
+#include "idx.h"
+#include "image.h"
 #include "loss.h"
 #include "ops.h"
 #include "optim.h"
