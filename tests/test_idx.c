@@ -447,6 +447,20 @@ Test(idx, stops_inflating_where_the_data_must_end)
     free(big);
 }
 
+/* A file longer than any IDX file may be is refused from its size, before
+ * anything is read or allocated (a sparse file: no disk space is used). */
+Test(idx, refuses_a_file_over_the_limit_by_its_size)
+{
+    char path[256];
+    bytes b = small_ubyte();
+    write_whole(path_in(path, "huge-idx3-ubyte"), b.data, b.n);
+    cr_assert_eq(truncate(path, (off_t)EL_IDX_MAX_BYTES * 2), 0, "truncate: %s", strerror(errno));
+    el_idx x = {0};
+    EL_TEST_FAILS(el_idx_read(&x, path), EL_ERR_FORMAT);
+    assert_message_has("4294967296 bytes, over the limit of an IDX file");
+    cr_assert_null(x.data);
+}
+
 /* ---- writing ----------------------------------------------------------- */
 
 /* An idx of type with elements 0, -1, 2, -3 ... (unsigned ones wrap). */
