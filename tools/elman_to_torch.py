@@ -48,12 +48,12 @@ import sys
 import tempfile
 import unicodedata
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
+from elman_library import Library  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PAD, SOS, EOS, UNK, SPECIALS = 0, 1, 2, 3, 4
@@ -63,6 +63,9 @@ EVAL_STREAMS, EVAL_MIN_STREAM = 32, 256
 # bpc is printed with 4 decimals: half a unit of the last, and float32's
 # rounding over a long text, stay below this.
 BPC_TOLERANCE = 1e-4
+# elman and PyTorch compute in float32 with different summation orders;
+# log-probabilities and losses of a correct load agree far closer than this.
+LOGPROB_TOLERANCE = 1e-4
 
 
 # ---- text ---------------------------------------------------------------------
@@ -198,6 +201,16 @@ class Seq2Seq(torch.nn.Module):
 
         return tuple(summed(s) for s in state) if isinstance(state, tuple) else summed(state)
 
+    def forced_loss(self, source, target):
+        """el_seq2seq_loss_of for one example: the decoder reads <sos> and the
+        target and predicts the target and <eos>; the mean cross-entropy
+        over those, or with padded_steps N over all N steps, <pad> included."""
+        steps = self.padded_steps or len(target) + 1
+        given = ([SOS] + target + [EOS] + [PAD] * steps)[:steps]
+        wanted = torch.tensor((target + [EOS] + [PAD] * steps)[:steps])
+        y, _ = getattr(self.decoder, self.prefix)(self.one_hot(given), self.encode(source))
+        return float(F.cross_entropy(self.decoder.fc(y)[:, 0], wanted))
+
     def greedy(self, ids, max_length):
         """el_seq2seq_decode with beam 1: the ids, and the smallest gap
         between the two likeliest symbols over the steps taken."""
@@ -298,11 +311,27 @@ def run(command):
     return done.stdout.decode("utf-8")
 
 
-def check_charlm(path, model, vocab, program, text_path, prompt, length):
+def check_charlm(path, model, vocab, program, text_path, prompt, length, library=None,
+                 compared=2000):
     """Runs both and prints the comparison; returns True on PASS."""
     with open(text_path, encoding="utf-8") as f:
         text = f.read()
     ids = vocab.encode(text)
+    logprob_diff, logprob_ok = None, True
+    if library:
+        rnn = model.rnn
+        cell = "lstm" if isinstance(rnn, torch.nn.LSTM) else "gru" if isinstance(
+            rnn, torch.nn.GRU) else "rnn_relu" if rnn.nonlinearity == "relu" else "rnn"
+        first = ids[:compared]
+        with library.charlm(path, cell, model.vocab_size, rnn.hidden_size, rnn.num_layers) as m:
+            theirs = torch.from_numpy(m.logits_of(first))
+        with torch.no_grad():
+            ours = model(torch.tensor(first).view(-1, 1))[0][:, 0]
+        logprob_diff = float((F.log_softmax(ours, -1) - F.log_softmax(theirs, -1)).abs().max())
+        logprob_ok = logprob_diff <= LOGPROB_TOLERANCE
+        print("next-character log-probabilities over the first %d characters (libelman's "
+              "generator against PyTorch): max |difference| %.2e %s" %
+              (len(first), logprob_diff, "PASS" if logprob_ok else "FAIL"))
     printed = run([program, "eval", "--model", path, "--text", text_path, "--threads", "1"])
     elman_bpc = float([l for l in printed.splitlines() if l.startswith("bpc:")][0].split()[1])
     ours = torch_bpc(model, ids)
@@ -326,15 +355,25 @@ def check_charlm(path, model, vocab, program, text_path, prompt, length):
            "differs from character %d FAIL" % where, gap))
     if not same:
         print("  elman:   %r\n  PyTorch: %r" % (generated[:where + 40], expected[:where + 40]))
-    ok = bpc_ok and same
-    print("%s: max bpc difference %.2e; greedy text %s" %
-          ("PASS" if ok else "FAIL", diff, "identical" if same else "different"))
+    ok = bpc_ok and same and logprob_ok
+    print("%s: max bpc difference %.2e;%s greedy text %s" %
+          ("PASS" if ok else "FAIL", diff, "" if logprob_diff is None else
+           " max log-probability difference %.2e;" % logprob_diff,
+           "identical" if same else "different"))
     return ok
 
 
 # ---- seq2seq ------------------------------------------------------------------
 
-def check_seq2seq(path, model, vocab, program, words):
+def seq2seq_config(model):
+    rnn = getattr(model.encoder, model.prefix)
+    cell = model.prefix if model.prefix != "rnn" else (
+        "rnn_relu" if rnn.nonlinearity == "relu" else "rnn")
+    return (cell, model.vocab_size, rnn.hidden_size, rnn.num_layers, model.directions == 2,
+            0.0, model.padded_steps)
+
+
+def check_seq2seq(path, model, vocab, program, words, library=None):
     """Decodes the reversed words with both; returns True on PASS."""
     reversed_words = ["".join(reversed(clusters(w))) for w in words]
     if model.padded_steps:
@@ -359,10 +398,25 @@ def check_seq2seq(path, model, vocab, program, words):
                 if mismatched <= 5:
                     print("  %r: elman %r, PyTorch %r" % (source, theirs, text))
     n = len(reversed_words)
-    ok = mismatched == 0 and len(elman) == n
+    loss_diff, loss_ok = None, True
+    if library:
+        loss_diff = 0.0
+        with library.seq2seq(path, *seq2seq_config(model)) as m, torch.no_grad():
+            for word, source in zip(words, reversed_words):
+                src, tgt = vocab.encode(source), vocab.encode(word)
+                if src:
+                    loss_diff = max(loss_diff, abs(m.loss_of(src, tgt) -
+                                                   model.forced_loss(src, tgt)))
+        loss_ok = loss_diff <= LOGPROB_TOLERANCE
+        print("teacher-forced loss of each of the %d words (el_seq2seq_loss_of against "
+              "PyTorch): max |difference| %.2e %s" % (n, loss_diff, "PASS" if loss_ok
+                                                       else "FAIL"))
+    ok = mismatched == 0 and len(elman) == n and loss_ok
     print("greedy decoding of %d reversed words: %d differ (smallest top-two gap %.3g); "
           "PyTorch restores %d of them" % (n, mismatched, gap, right))
-    print("%s: %d of %d decodings differ" % ("PASS" if ok else "FAIL", mismatched, n))
+    print("%s: %d of %d decodings differ%s" % (
+        "PASS" if ok else "FAIL", mismatched, n,
+        "" if loss_diff is None else "; max loss difference %.2e" % loss_diff))
     return ok
 
 
@@ -406,6 +460,9 @@ def main():
     parser.add_argument("--words", help="seq2seq: one word per line (default: 300 words of "
                         "corpora/wordnet-words.txt); each is reversed and decoded")
     parser.add_argument("--count", type=int, default=300, help="seq2seq: words to decode")
+    parser.add_argument("--library", default=os.path.join(ROOT, "build", "src", "libelman.so"),
+                        help="libelman, for the full-precision comparisons (skipped when the "
+                        "file is missing)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     try:
@@ -422,11 +479,14 @@ def main():
     program = args.program or os.path.join(
         ROOT, "build", "apps", "charlm" if kind == "charlm" else "seq2seq-train")
     try:
+        library = Library(args.library) if os.path.exists(args.library) else None
+        if not library:
+            print("(no %s: comparing the programs' output only)" % args.library)
         if kind == "charlm":
             text = args.text or default_text(300)
             try:
                 ok = check_charlm(args.model, model, vocab, program, text, args.prompt,
-                                  args.length)
+                                  args.length, library)
             finally:
                 if not args.text:
                     os.remove(text)
@@ -436,7 +496,7 @@ def main():
                     words = [w.strip() for w in f if w.strip()][:args.count]
             else:
                 words = default_words(args.count)
-            ok = check_seq2seq(args.model, model, vocab, program, words)
+            ok = check_seq2seq(args.model, model, vocab, program, words, library)
     except (OSError, RuntimeError) as e:
         print("elman_to_torch: %s" % e, file=sys.stderr)
         return 2

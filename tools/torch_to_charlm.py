@@ -19,8 +19,8 @@ generated from and evaluated, not resumed with --resume.
 
 With the program built (--program, default build/apps/charlm), the script
 then runs `charlm generate` to show the file loads and writes text, and the
-checks of `elman_to_torch.py --check` (held-out bpc and greedy text, elman
-against PyTorch).  Exit status 0 when they pass.
+checks of `elman_to_torch.py --check` (log-probabilities through libelman,
+held-out bpc and greedy text, elman against PyTorch).  Exit status 0 when they pass.
 """
 import argparse
 import collections
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
+from elman_library import Library  # noqa: E402
 from elman_to_torch import (ROOT, SPECIAL_NAMES, CharLM, Vocab, check_charlm,  # noqa: E402
                             clusters, torch_bpc)
 
@@ -72,7 +73,7 @@ def save(path, model, vocab, cell, hidden, layers, dropout):
     metadata = {"elman.kind": "charlm", "elman.vocab": vocab.to_json(), "charlm.cell": cell,
                 "charlm.hidden": str(hidden), "charlm.layers": str(layers),
                 "charlm.dropout": repr(float(dropout))}
-    safetensors_io.write(path, tensors, metadata)
+    safetensors_io.write(path, tensors, dict(sorted(metadata.items())))
 
 
 def main():
@@ -83,6 +84,9 @@ def main():
                         help="use the first N characters of the text (default 200000)")
     parser.add_argument("--out", default="torch-charlm.safetensors")
     parser.add_argument("--program", default=os.path.join(ROOT, "build", "apps", "charlm"))
+    parser.add_argument("--library", default=os.path.join(ROOT, "build", "src", "libelman.so"),
+                        help="libelman, to compare log-probabilities at full precision "
+                        "(skipped when the file is missing)")
     parser.add_argument("--cell", default="lstm", choices=["rnn", "rnn_relu", "gru", "lstm"])
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=1)
@@ -126,7 +130,9 @@ def main():
     with open(held_out_path, "w", encoding="utf-8") as f:
         f.write(held_out)
     try:
-        ok = check_charlm(args.out, model, vocab, args.program, held_out_path, "able: ", 300)
+        library = Library(args.library) if os.path.exists(args.library) else None
+        ok = check_charlm(args.out, model, vocab, args.program, held_out_path, "able: ", 300,
+                          library)
     finally:
         os.remove(held_out_path)
     return 0 if ok else 1
