@@ -5,6 +5,7 @@ where the programs print only rounded figures or ids.
     lib = Library("build/src/libelman.so")
     with lib.charlm("model.safetensors", cell, vocab_size, hidden, layers) as m:
         logits = m.logits_of(ids)             # (len(ids), V): after each id
+        nats, count = m.stream_loss(streams)  # el_charlm_loss_of over (T + 1, B) ids
     with lib.seq2seq("model.safetensors", config...) as m:
         loss = m.loss_of(source_ids, target_ids)   # el_seq2seq_loss_of, one example
 
@@ -23,6 +24,8 @@ CELLS = {"rnn": 0, "rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 # Room for an el_charlm or el_seq2seq (a few hundred bytes each).
 MODEL_BYTES = 1 << 16
 SPECIALS = 4
+# Room for an el_charlm_state (two el_tensor structs); zeroed, the zero state.
+STATE_BYTES = 1 << 10
 
 _int_p = ctypes.POINTER(ctypes.c_int)
 
@@ -130,6 +133,30 @@ class _Model:
         finally:
             lib.el_charlm_generator_free(generator)
         return out
+
+    def stream_loss(self, streams, steps=128):
+        """charlm: el_charlm_loss_of over B streams of ids (an (T + 1, B)
+        array: inputs are rows 0..T-1, targets rows 1..T), steps at a time
+        with the state carried, as charlm eval reads a text; returns the
+        summed nats and how many targets counted."""
+        streams = np.ascontiguousarray(streams, dtype=np.int32)
+        T, B = streams.shape[0] - 1, streams.shape[1]
+        state = ctypes.create_string_buffer(STATE_BYTES)
+        total, counted = 0.0, 0
+        try:
+            for first in range(0, T, steps):
+                n = min(steps, T - first)
+                inputs = np.ascontiguousarray(streams[first:first + n])
+                targets = np.ascontiguousarray(streams[first + 1:first + n + 1])
+                nats, count = ctypes.c_double(), ctypes.c_long()
+                self.library.call("el_charlm_loss_of", self.model,
+                                  inputs.ctypes.data_as(_int_p), targets.ctypes.data_as(_int_p),
+                                  n, B, state, ctypes.byref(nats), ctypes.byref(count))
+                total += nats.value
+                counted += count.value
+        finally:
+            self.library.lib.el_charlm_state_free(state)
+        return total, counted
 
     def loss_of(self, source, target):
         """seq2seq: el_seq2seq_loss_of for a batch of one example."""

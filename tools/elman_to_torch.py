@@ -26,8 +26,14 @@ list order, the four specials first), "<kind>.cell", ".hidden", ".layers",
   - `seq2seq-train --predict --model MODEL` decodes reversed words greedily
     (one line each on standard input); PyTorch decodes the same words, and
     every output must be identical.
-The smallest gap between the two likeliest symbols PyTorch met on the way
-is printed too: a gap near float32 rounding could flip either way.
+The programs print rounded figures and ids, which a small error can pass
+unseen; with libelman built (--library, default build/src/libelman.so) the
+check also reads elman's numbers at full precision through its public API
+(elman_library.py): the logits of el_charlm_generator after each character
+and el_charlm_loss_of over the eval streams (charlm), el_seq2seq_loss_of
+for each word (seq2seq); these must agree with PyTorch's within 1e-4.  The
+smallest gap between the two likeliest symbols PyTorch met on the way is
+printed too: a gap near float32 rounding could flip either way.
 
 Texts become ids as elman makes them: NFC, then grapheme clusters.  Python's
 standard library has no UAX #29 segmentation, so clusters() implements the
@@ -271,14 +277,20 @@ def load(path):
 
 # ---- charlm in PyTorch --------------------------------------------------------
 
-def torch_bpc(model, ids):
-    """charlm eval's figure: ids read as B contiguous streams of L steps from
-    a zero state, the mean cross-entropy in bits of every next id."""
+def eval_streams(ids):
+    """The streams charlm eval reads a text as: B contiguous runs of L + 1
+    ids (each input's target is the next id), as a (L + 1, B) tensor."""
     count = len(ids)
     B = max(1, min(EVAL_STREAMS, (count - 1) // EVAL_MIN_STREAM))
     L = (count - 1) // B
     text = torch.tensor(ids)
-    streams = torch.stack([text[b * L:b * L + L + 1] for b in range(B)], dim=1)
+    return torch.stack([text[b * L:b * L + L + 1] for b in range(B)], dim=1)
+
+
+def torch_bpc(model, ids):
+    """charlm eval's figure: ids read as eval_streams from a zero state, the
+    mean cross-entropy in bits of every next id."""
+    streams = eval_streams(ids)
     with torch.no_grad():
         logits, _ = model(streams[:-1])
         nats = F.cross_entropy(logits.reshape(-1, model.vocab_size).double(),
@@ -317,7 +329,7 @@ def check_charlm(path, model, vocab, program, text_path, prompt, length, library
     with open(text_path, encoding="utf-8") as f:
         text = f.read()
     ids = vocab.encode(text)
-    logprob_diff, logprob_ok = None, True
+    logprob_diff, logprob_ok, full_bpc, full_diff = None, True, None, None
     if library:
         rnn = model.rnn
         cell = "lstm" if isinstance(rnn, torch.nn.LSTM) else "gru" if isinstance(
@@ -325,6 +337,8 @@ def check_charlm(path, model, vocab, program, text_path, prompt, length, library
         first = ids[:compared]
         with library.charlm(path, cell, model.vocab_size, rnn.hidden_size, rnn.num_layers) as m:
             theirs = torch.from_numpy(m.logits_of(first))
+            nats, counted = m.stream_loss(eval_streams(ids).numpy())
+            full_bpc = nats / counted / math.log(2.0)
         with torch.no_grad():
             ours = model(torch.tensor(first).view(-1, 1))[0][:, 0]
         logprob_diff = float((F.log_softmax(ours, -1) - F.log_softmax(theirs, -1)).abs().max())
@@ -337,8 +351,13 @@ def check_charlm(path, model, vocab, program, text_path, prompt, length, library
     ours = torch_bpc(model, ids)
     diff = abs(ours - elman_bpc)
     bpc_ok = diff <= BPC_TOLERANCE
-    print("bpc of %s (%d characters): elman %.4f, PyTorch %.6f, |difference| %.2e %s" %
+    print("bpc of %s (%d characters): charlm eval %.4f, PyTorch %.7f, |difference| %.2e %s" %
           (text_path, len(ids), elman_bpc, ours, diff, "PASS" if bpc_ok else "FAIL"))
+    if full_bpc is not None:
+        full_diff = abs(ours - full_bpc)
+        bpc_ok = bpc_ok and full_diff <= LOGPROB_TOLERANCE
+        print("the same through libelman's el_charlm_loss_of: %.7f, |difference| %.2e %s" %
+              (full_bpc, full_diff, "PASS" if full_diff <= LOGPROB_TOLERANCE else "FAIL"))
 
     generated = run([program, "generate", "--model", path, "--prompt", prompt, "--length",
                      str(length), "--temperature", "0", "--threads", "1"])
@@ -356,8 +375,9 @@ def check_charlm(path, model, vocab, program, text_path, prompt, length, library
     if not same:
         print("  elman:   %r\n  PyTorch: %r" % (generated[:where + 40], expected[:where + 40]))
     ok = bpc_ok and same and logprob_ok
-    print("%s: max bpc difference %.2e;%s greedy text %s" %
-          ("PASS" if ok else "FAIL", diff, "" if logprob_diff is None else
+    print("%s: bpc difference %.2e (charlm eval's rounded figure)%s;%s greedy text %s" %
+          ("PASS" if ok else "FAIL", diff, "" if full_diff is None else
+           ", %.2e (libelman's)" % full_diff, "" if logprob_diff is None else
            " max log-probability difference %.2e;" % logprob_diff,
            "identical" if same else "different"))
     return ok
