@@ -6,6 +6,7 @@
 #include "activation.h"
 #include "charlm.h"
 #include "checkpoint.h"
+#include "conv.h"
 #include "data.h"
 #include "dense.h"
 #include "dropout.h"
