@@ -3,6 +3,7 @@
 
 #include "core/blas.h"
 #include "core/internal.h"
+#include "core/packed_gemm.h"
 #include "core/parallel.h"
 #include "nn/conv_engine.h"
 
@@ -97,12 +98,24 @@ static void fill_planes(float *dst, const float *bias, int channels, size_t size
 typedef struct run {
     const el__conv_geometry *g;
     const el__conv_job *job;
-    float *work;
-    size_t part_floats; /* per part: columns, then weight and bias gradients */
+    const float *weight_t; /* each group's weightᵀ, (channels/groups kh kw, maps/groups) */
+    float *parts;
+    size_t part_floats; /* per part: columns, packed operand, weight and bias gradients */
     size_t cols_floats;
+    size_t pack_floats;
     size_t weight_floats;
     size_t bias_floats;
 } run;
+
+/* The products go through elman's packed kernel, which picks its
+ * instructions by what the CPU runs, rather than OpenBLAS, which may not
+ * know a virtual machine's CPU and fall back to its oldest kernels.  Each
+ * B is packed here from data already in the cache, into the part's
+ * workspace, so that packing never allocates. */
+static el__packed borrow(float *data, size_t floats)
+{
+    return (el__packed){.data = data, .capacity = floats};
+}
 
 static void run_part(void *context, int index, int count)
 {
@@ -113,8 +126,9 @@ static void run_part(void *context, int index, int count)
     const int mg = g->maps / groups, p = g->out_height * g->out_width;
     const size_t image = (size_t)g->channels * g->height * g->width;
     const size_t column = (size_t)g->maps * p;
-    float *cols = r->work + (size_t)index * r->part_floats;
-    float *dw = cols + r->cols_floats, *db = dw + r->weight_floats;
+    float *cols = r->parts + (size_t)index * r->part_floats;
+    float *pack = cols + r->cols_floats, *dw = pack + r->pack_floats, *db = dw + r->weight_floats;
+    el__packed b = borrow(pack, r->pack_floats);
     if (job->weight_grad) memset(dw, 0, sizeof *dw * r->weight_floats);
     if (job->bias_grad) memset(db, 0, sizeof *db * r->bias_floats);
     int begin, end;
@@ -127,19 +141,22 @@ static void run_part(void *context, int index, int count)
                 if (job->col_out) {
                     float *out = job->col_out + n * column + (size_t)k * mg * p;
                     fill_planes(out, job->col_bias ? job->col_bias + k * mg : NULL, mg, (size_t)p);
-                    el__gemm(0, 0, mg, p, kg, 1.0f, job->weight + (size_t)k * mg * kg, kg, cg, p,
-                             1.0f, out, p);
+                    el__pack(&b, cg, kg, p, 0);
+                    el__gemm_packed(mg, job->weight + (size_t)k * mg * kg, kg, &b, 1.0f, out, p);
                 }
-                if (job->col_grad)
-                    el__gemm(0, 1, mg, kg, p, 1.0f, job->col_grad + n * column + (size_t)k * mg * p,
-                             p, cg, p, 1.0f, dw + (size_t)k * mg * kg, kg);
+                if (job->col_grad) {
+                    el__pack(&b, cg, kg, p, 1);
+                    el__gemm_packed(mg, job->col_grad + n * column + (size_t)k * mg * p, p, &b,
+                                    1.0f, dw + (size_t)k * mg * kg, kg);
+                }
             }
         }
         if (job->image_out) {
-            for (int k = 0; k < groups; k++)
-                el__gemm(1, 0, kg, p, mg, 1.0f, job->weight + (size_t)k * mg * kg, kg,
-                         job->col_src + n * column + (size_t)k * mg * p, p, 0.0f,
-                         cols + (size_t)k * kg * p, p);
+            for (int k = 0; k < groups; k++) {
+                el__pack(&b, job->col_src + n * column + (size_t)k * mg * p, mg, p, 0);
+                el__gemm_packed(kg, r->weight_t + (size_t)k * kg * mg, mg, &b, 0.0f,
+                                cols + (size_t)k * kg * p, p);
+            }
             float *out = job->image_out + n * image;
             fill_planes(out, job->image_bias, g->channels, (size_t)g->height * g->width);
             col2im(g, cols, out);
@@ -165,27 +182,45 @@ static int parts_for(const el__conv_geometry *g)
     return flops < EL__PARALLEL_FLOPS || threads == 1 ? 1 : threads * EL__PARTS_PER_THREAD;
 }
 
+static size_t panels(int n) { return ((size_t)n + EL__PANEL - 1) / EL__PANEL * EL__PANEL; }
+
+static size_t round_up(size_t floats) { return (floats + 15) / 16 * 16; }
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
 el_status el__conv_run(const char *fn, const el__conv_geometry *g, const el__conv_job *job,
                        el_tensor *work)
 {
     int parts = parts_for(g);
-    run r = {g, job, NULL, 0, 0, 0, 0};
-    size_t kernel = (size_t)g->kernel[0] * g->kernel[1];
-    r.cols_floats = (size_t)g->channels * kernel * g->out_height * g->out_width;
-    r.weight_floats = job->weight_grad ? (size_t)g->maps * (g->channels / g->groups) * kernel : 0;
+    const int kg = g->channels / g->groups * g->kernel[0] * g->kernel[1];
+    const int mg = g->maps / g->groups, p = g->out_height * g->out_width;
+    run r = {.g = g, .job = job};
+    r.cols_floats = (size_t)g->groups * kg * p;
+    if (job->col_out) r.pack_floats = panels(p) * kg;
+    if (job->col_grad) r.pack_floats = max_size(r.pack_floats, panels(kg) * p);
+    if (job->image_out) r.pack_floats = max_size(r.pack_floats, panels(p) * mg);
+    r.weight_floats = job->weight_grad ? (size_t)g->maps * kg : 0;
     r.bias_floats = !job->bias_grad ? 0 : (size_t)(job->bias_on_image ? g->channels : g->maps);
-    /* Each part's block starts on a cache line, so that no two threads
-     * write to one. */
-    r.part_floats = (r.cols_floats + r.weight_floats + r.bias_floats + 15) / 16 * 16;
-    if (r.part_floats > INT_MAX)
+    /* Each block starts on a cache line, as the packed kernel wants, and so
+     * that no two threads write to one. */
+    r.cols_floats = round_up(r.cols_floats);
+    r.pack_floats = round_up(r.pack_floats);
+    r.part_floats = round_up(r.cols_floats + r.pack_floats + r.weight_floats + r.bias_floats);
+    size_t shared = job->image_out ? round_up((size_t)g->maps * kg) : 0;
+    if (r.part_floats > INT_MAX || shared > INT_MAX)
         return el__fail(EL_ERR_INVALID, "%s: an image's columns take %zu floats (at most %d)", fn,
                         r.part_floats, INT_MAX);
-    el_status s = el_tensor_ensure(work, 2, (int[]){parts, (int)r.part_floats});
+    el_status s = el_tensor_ensure(
+        work, 2, (int[]){parts + (shared ? 1 : 0), (int)max_size(r.part_floats, shared)});
     if (s) return s;
-    r.work = work->data;
+    float *wt = work->data;
+    r.weight_t = wt;
+    r.parts = work->data + (shared ? max_size(r.part_floats, shared) : 0);
+    for (int k = 0; shared && k < g->groups; k++)
+        el__transpose(mg, kg, job->weight + (size_t)k * mg * kg, kg, wt + (size_t)k * kg * mg, mg);
     el__parallel_run(run_part, &r, parts == 1 ? 0 : EL__PARTS_PER_THREAD);
     for (int i = 0; i < parts; i++) {
-        const float *dw = r.work + (size_t)i * r.part_floats + r.cols_floats;
+        const float *dw = r.parts + (size_t)i * r.part_floats + r.cols_floats + r.pack_floats;
         for (size_t k = 0; k < r.weight_floats; k++) job->weight_grad[k] += dw[k];
         for (size_t k = 0; k < r.bias_floats; k++) job->bias_grad[k] += dw[r.weight_floats + k];
     }
