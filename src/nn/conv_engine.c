@@ -128,6 +128,7 @@ static void run_part(void *context, int index, int count)
     const size_t column = (size_t)g->maps * p;
     float *cols = r->parts + (size_t)index * r->part_floats;
     float *pack = cols + r->cols_floats, *dw = pack + r->pack_floats, *db = dw + r->weight_floats;
+    /* dw holds the transpose of each group's weight gradient. */
     el__packed b = borrow(pack, r->pack_floats);
     if (job->weight_grad) memset(dw, 0, sizeof *dw * r->weight_floats);
     if (job->bias_grad) memset(db, 0, sizeof *db * r->bias_floats);
@@ -144,10 +145,14 @@ static void run_part(void *context, int index, int count)
                     el__pack(&b, cg, kg, p, 0);
                     el__gemm_packed(mg, job->weight + (size_t)k * mg * kg, kg, &b, 1.0f, out, p);
                 }
+                /* The weight gradient's transpose, colsᵀ's product with
+                 * col_gradᵀ, packs the smaller operand and leaves the
+                 * kernel's panels of 64 columns fuller: one per 64 maps
+                 * rather than per 64 column rows, of which a small first
+                 * layer has 9. */
                 if (job->col_grad) {
-                    el__pack(&b, cg, kg, p, 1);
-                    el__gemm_packed(mg, job->col_grad + n * column + (size_t)k * mg * p, p, &b,
-                                    1.0f, dw + (size_t)k * mg * kg, kg);
+                    el__pack(&b, job->col_grad + n * column + (size_t)k * mg * p, mg, p, 1);
+                    el__gemm_packed(kg, cg, p, &b, 1.0f, dw + (size_t)k * kg * mg, mg);
                 }
             }
         }
@@ -197,7 +202,7 @@ el_status el__conv_run(const char *fn, const el__conv_geometry *g, const el__con
     run r = {.g = g, .job = job};
     r.cols_floats = (size_t)g->groups * kg * p;
     if (job->col_out) r.pack_floats = panels(p) * kg;
-    if (job->col_grad) r.pack_floats = max_size(r.pack_floats, panels(kg) * p);
+    if (job->col_grad) r.pack_floats = max_size(r.pack_floats, panels(mg) * p);
     if (job->image_out) r.pack_floats = max_size(r.pack_floats, panels(p) * mg);
     r.weight_floats = job->weight_grad ? (size_t)g->maps * kg : 0;
     r.bias_floats = !job->bias_grad ? 0 : (size_t)(job->bias_on_image ? g->channels : g->maps);
@@ -221,7 +226,11 @@ el_status el__conv_run(const char *fn, const el__conv_geometry *g, const el__con
     el__parallel_run(run_part, &r, parts == 1 ? 0 : EL__PARTS_PER_THREAD);
     for (int i = 0; i < parts; i++) {
         const float *dw = r.parts + (size_t)i * r.part_floats + r.cols_floats + r.pack_floats;
-        for (size_t k = 0; k < r.weight_floats; k++) job->weight_grad[k] += dw[k];
+        for (int k = 0; job->weight_grad && k < g->groups; k++) /* each group's dwᵀ (kg, mg) */
+            for (int m = 0; m < mg; m++)
+                for (int c = 0; c < kg; c++)
+                    job->weight_grad[((size_t)k * mg + m) * kg + c] +=
+                        dw[((size_t)k * kg + c) * mg + m];
         for (size_t k = 0; k < r.bias_floats; k++) job->bias_grad[k] += dw[r.weight_floats + k];
     }
     return EL_OK;
