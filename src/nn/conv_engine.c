@@ -25,35 +25,128 @@ static void inside(int offset, int stride, int size, int outputs, int *lo, int *
     if (*hi < *lo) *hi = *lo;
 }
 
-/* cols (channels kh kw, out_height out_width): row (c, i, j) holds, for
- * every output position, the image element under kernel tap (i, j) of
- * channel c, or 0 in the padding. */
-static void im2col(const el__conv_geometry *g, const float *image, float *cols)
+/* Writes output columns [ow0, ow0 + n) of one row of im2col's result to
+ * d: src[ow * stride] for ow in [lo, hi), the zero padding elsewhere (and
+ * everywhere when src is NULL, a row of padding). */
+static inline void segment(float *d, const float *src, int ow0, int n, int lo, int hi, int stride)
+{
+    int a = src ? lo - ow0 : n, z = src ? hi - ow0 : n;
+    a = a < 0 ? 0 : a > n ? n : a;
+    z = z < a ? a : z > n ? n : z;
+    for (int t = 0; t < a; t++) d[t] = 0.0f;
+    if (stride == 1) {
+        const float *from = src + ow0;
+        for (int t = a; t < z; t++) d[t] = from[t];
+    } else {
+        for (int t = a; t < z; t++) d[t] = src[(ptrdiff_t)(ow0 + t) * stride];
+    }
+    for (int t = z; t < n; t++) d[t] = 0.0f;
+}
+
+/* Where element (r, q) of a result of p columns goes: row-major when
+ * packed_k is 0, else in an el__packed of packed_k rows. */
+static inline float *element(float *dst, int packed_k, size_t p, int r, size_t q)
+{
+    if (!packed_k) return dst + (size_t)r * p + q;
+    return dst + q / EL__PANEL * EL__PANEL * (size_t)packed_k + (size_t)r * EL__PANEL +
+           q % EL__PANEL;
+}
+
+/* Sets elements [q0, q1) of row r to src[0 .. q1 - q0), or to 0 when src
+ * is NULL; a packed row is contiguous within each panel. */
+static void put_range(float *dst, int packed_k, size_t p, int r, size_t q0, size_t q1,
+                      const float *src)
+{
+    while (q0 < q1) {
+        size_t n = q1 - q0;
+        if (packed_k && n > EL__PANEL - q0 % EL__PANEL) n = EL__PANEL - q0 % EL__PANEL;
+        float *d = element(dst, packed_k, p, r, q0);
+        /* Loops, not memcpy, which GCC inlined here as rep movs: slow to
+         * start for the few hundred bytes of a panel's row. */
+        if (src) {
+            for (size_t t = 0; t < n; t++) d[t] = src[t];
+            src += n;
+        } else {
+            for (size_t t = 0; t < n; t++) d[t] = 0.0f;
+        }
+        q0 += n;
+    }
+}
+
+/* With stride 1 and the output as wide as the image (as with "same"
+ * padding), output position q = oh width + ow of tap (i, j) reads image
+ * element q + shift, shift = top width + left, wherever ow + left lies
+ * inside a row; so a tap's columns are the image plane shifted, copied in
+ * one piece, with the elements that wrapped round a row's end then set to
+ * zero.  Short rows otherwise make the copies too short to be quick. */
+static int shifted(const el__conv_geometry *g)
+{
+    return g->stride[0] == 1 && g->stride[1] == 1 && g->out_width == g->width;
+}
+
+/* The part [*q0, *q1) of a shifted tap's p output positions whose image
+ * element q + shift lies inside the plane. */
+static void shifted_range(const el__conv_geometry *g, long shift, size_t p, size_t *q0, size_t *q1)
+{
+    long plane = (long)g->height * g->width, lo = shift < 0 ? -shift : 0;
+    long hi = plane - shift < (long)p ? plane - shift : (long)p;
+    *q0 = (size_t)(lo < (long)p ? lo : (long)p);
+    *q1 = hi < (long)*q0 ? *q0 : (size_t)hi;
+}
+
+/* The columns of channels [c0, c1): row (c - c0, i, j) holds, for every
+ * output position, the image element under kernel tap (i, j) of channel c,
+ * or 0 in the padding.  With packed_k 0 they are written row-major to dst,
+ * (c1 - c0) kh kw rows of out_height out_width; otherwise dst is the data
+ * of an el__packed of packed_k rows, which this fills as el__pack would
+ * from the row-major result, without making it first. */
+EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *image, int c0, int c1,
+                                   float *dst, int packed_k)
 {
     const int kh = g->kernel[0], kw = g->kernel[1], oh_n = g->out_height, ow_n = g->out_width;
     const int sh = g->stride[0], sw = g->stride[1];
-    float *row = cols;
-    for (int c = 0; c < g->channels; c++) {
+    const size_t p = (size_t)oh_n * ow_n;
+    int r = 0;
+    for (int c = c0; c < c1; c++) {
         const float *plane = image + (size_t)c * g->height * g->width;
         for (int i = 0; i < kh; i++) {
             int top = i * g->dilation[0] - g->padding[0];
-            for (int j = 0; j < kw; j++, row += (size_t)oh_n * ow_n) {
+            for (int j = 0; j < kw; j++, r++) {
                 int left = j * g->dilation[1] - g->padding[1], lo, hi;
                 inside(left, sw, g->width, ow_n, &lo, &hi);
+                if (shifted(g)) {
+                    long shift = (long)top * g->width + left;
+                    size_t q0, q1;
+                    shifted_range(g, shift, p, &q0, &q1);
+                    put_range(dst, packed_k, p, r, 0, q0, NULL);
+                    put_range(dst, packed_k, p, r, q0, q1, plane + (shift + (long)q0));
+                    put_range(dst, packed_k, p, r, q1, p, NULL);
+                    for (size_t oh = q0 / ow_n; q1 > q0 && oh <= (q1 - 1) / ow_n; oh++) {
+                        for (int ow = 0; ow < lo; ow++)
+                            *element(dst, packed_k, p, r, oh * ow_n + ow) = 0.0f;
+                        for (int ow = hi; ow < ow_n; ow++)
+                            *element(dst, packed_k, p, r, oh * ow_n + ow) = 0.0f;
+                    }
+                    continue;
+                }
                 for (int oh = 0; oh < oh_n; oh++) {
-                    float *dst = row + (size_t)oh * ow_n;
                     int ih = oh * sh + top;
-                    if (ih < 0 || ih >= g->height) {
-                        memset(dst, 0, sizeof *dst * (size_t)ow_n);
+                    const float *src =
+                        ih < 0 || ih >= g->height ? NULL : plane + (size_t)ih * g->width + left;
+                    size_t q = (size_t)oh * ow_n;
+                    if (!packed_k) {
+                        segment(dst + r * p + q, src, 0, ow_n, lo, hi, sw);
                         continue;
                     }
-                    const float *src = plane + (size_t)ih * g->width + left;
-                    for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-                    if (sw == 1)
-                        memcpy(dst + lo, src + lo, sizeof *dst * (size_t)(hi - lo));
-                    else
-                        for (int ow = lo; ow < hi; ow++) dst[ow] = src[(ptrdiff_t)ow * sw];
-                    for (int ow = hi; ow < ow_n; ow++) dst[ow] = 0.0f;
+                    for (int ow = 0; ow < ow_n;) { /* by panels of EL__PANEL columns */
+                        size_t at = q + (size_t)ow, panel = at / EL__PANEL;
+                        int off = (int)(at % EL__PANEL), n = EL__PANEL - off;
+                        if (n > ow_n - ow) n = ow_n - ow;
+                        float *d = dst + panel * EL__PANEL * (size_t)packed_k +
+                                   (size_t)r * EL__PANEL + (size_t)off;
+                        segment(d, src, ow, n, lo, hi, sw);
+                        ow += n;
+                    }
                 }
             }
         }
@@ -61,12 +154,13 @@ static void im2col(const el__conv_geometry *g, const float *image, float *cols)
 }
 
 /* The adjoint of im2col: adds each element of cols into the image element it
- * was taken from; the padding's share is dropped. */
-static void col2im(const el__conv_geometry *g, const float *cols, float *image)
+ * was taken from; the padding's share is dropped.  A shifted tap's elements
+ * that wrapped round a row are set to zero in cols first. */
+EL__SIMD_CLONES static void col2im(const el__conv_geometry *g, float *cols, float *image)
 {
     const int kh = g->kernel[0], kw = g->kernel[1], oh_n = g->out_height, ow_n = g->out_width;
     const int sh = g->stride[0], sw = g->stride[1];
-    const float *row = cols;
+    float *row = cols;
     for (int c = 0; c < g->channels; c++) {
         float *plane = image + (size_t)c * g->height * g->width;
         for (int i = 0; i < kh; i++) {
@@ -74,6 +168,18 @@ static void col2im(const el__conv_geometry *g, const float *cols, float *image)
             for (int j = 0; j < kw; j++, row += (size_t)oh_n * ow_n) {
                 int left = j * g->dilation[1] - g->padding[1], lo, hi;
                 inside(left, sw, g->width, ow_n, &lo, &hi);
+                if (shifted(g)) {
+                    long shift = (long)top * g->width + left;
+                    size_t q0, q1;
+                    shifted_range(g, shift, (size_t)oh_n * ow_n, &q0, &q1);
+                    for (size_t oh = q0 / ow_n; q1 > q0 && oh <= (q1 - 1) / ow_n; oh++) {
+                        for (int ow = 0; ow < lo; ow++) row[oh * ow_n + ow] = 0.0f;
+                        for (int ow = hi; ow < ow_n; ow++) row[oh * ow_n + ow] = 0.0f;
+                    }
+                    float *to = plane + (shift + (long)q0);
+                    for (size_t q = 0; q < q1 - q0; q++) to[q] += row[q0 + q];
+                    continue;
+                }
                 for (int oh = 0; oh < oh_n; oh++) {
                     int ih = oh * sh + top;
                     if (ih < 0 || ih >= g->height) continue;
@@ -87,7 +193,7 @@ static void col2im(const el__conv_geometry *g, const float *cols, float *image)
 }
 
 /* Sets each of the channels planes of size elements to its bias, or to 0. */
-static void fill_planes(float *dst, const float *bias, int channels, size_t size)
+EL__SIMD_CLONES static void fill_planes(float *dst, const float *bias, int channels, size_t size)
 {
     for (int c = 0; c < channels; c++) {
         float v = bias ? bias[c] : 0.0f;
@@ -124,6 +230,7 @@ static void run_part(void *context, int index, int count)
     const el__conv_job *job = r->job;
     const int groups = g->groups, kg = g->channels / groups * g->kernel[0] * g->kernel[1];
     const int mg = g->maps / groups, p = g->out_height * g->out_width;
+    const int cg_channels = g->channels / groups;
     const size_t image = (size_t)g->channels * g->height * g->width;
     const size_t column = (size_t)g->maps * p;
     float *cols = r->parts + (size_t)index * r->part_floats;
@@ -136,13 +243,21 @@ static void run_part(void *context, int index, int count)
     el__split(g->batch, index, count, &begin, &end);
     for (int n = begin; n < end; n++) {
         if (job->col_out || job->col_grad) {
-            im2col(g, job->image_in + n * image, cols);
+            /* Without a weight gradient the columns are needed only packed,
+             * and are made so straight away. */
+            if (job->col_grad) im2col(g, job->image_in + n * image, 0, g->channels, cols, 0);
             for (int k = 0; k < groups; k++) {
                 const float *cg = cols + (size_t)k * kg * p;
                 if (job->col_out) {
                     float *out = job->col_out + n * column + (size_t)k * mg * p;
                     fill_planes(out, job->col_bias ? job->col_bias + k * mg : NULL, mg, (size_t)p);
-                    el__pack(&b, cg, kg, p, 0);
+                    if (job->col_grad) {
+                        el__pack(&b, cg, kg, p, 0);
+                    } else {
+                        el__packed_reserve(&b, kg, p);
+                        im2col(g, job->image_in + n * image, k * cg_channels, (k + 1) * cg_channels,
+                               b.data, kg);
+                    }
                     el__gemm_packed(mg, job->weight + (size_t)k * mg * kg, kg, &b, 1.0f, out, p);
                 }
                 /* The weight gradient's transpose, colsᵀ's product with
