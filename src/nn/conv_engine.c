@@ -43,24 +43,24 @@ static inline void segment(float *d, const float *src, int ow0, int n, int lo, i
     for (int t = z; t < n; t++) d[t] = 0.0f;
 }
 
-/* Where element (r, q) of a result of p columns goes: row-major when
+/* Where element (r, q) of a result goes: row-major with rows ld apart when
  * packed_k is 0, else in an el__packed of packed_k rows. */
-static inline float *element(float *dst, int packed_k, size_t p, int r, size_t q)
+static inline float *element(float *dst, int packed_k, size_t ld, int r, size_t q)
 {
-    if (!packed_k) return dst + (size_t)r * p + q;
+    if (!packed_k) return dst + (size_t)r * ld + q;
     return dst + q / EL__PANEL * EL__PANEL * (size_t)packed_k + (size_t)r * EL__PANEL +
            q % EL__PANEL;
 }
 
 /* Sets elements [q0, q1) of row r to src[0 .. q1 - q0), or to 0 when src
  * is NULL; a packed row is contiguous within each panel. */
-static void put_range(float *dst, int packed_k, size_t p, int r, size_t q0, size_t q1,
-                      const float *src)
+static inline void put_range(float *dst, int packed_k, size_t ld, int r, size_t q0, size_t q1,
+                             const float *src)
 {
     while (q0 < q1) {
         size_t n = q1 - q0;
         if (packed_k && n > EL__PANEL - q0 % EL__PANEL) n = EL__PANEL - q0 % EL__PANEL;
-        float *d = element(dst, packed_k, p, r, q0);
+        float *d = element(dst, packed_k, ld, r, q0);
         /* Loops, not memcpy, which GCC inlined here as rep movs: slow to
          * start for the few hundred bytes of a panel's row. */
         if (src) {
@@ -95,13 +95,13 @@ static void shifted_range(const el__conv_geometry *g, long shift, size_t p, size
 }
 
 /* The columns of channels [c0, c1): row (c - c0, i, j) holds, for every
- * output position, the image element under kernel tap (i, j) of channel c,
- * or 0 in the padding.  With packed_k 0 they are written row-major to dst,
- * (c1 - c0) kh kw rows of out_height out_width; otherwise dst is the data
- * of an el__packed of packed_k rows, which this fills as el__pack would
- * from the row-major result, without making it first. */
+ * output position q, the image element under kernel tap (i, j) of channel
+ * c, or 0 in the padding, at column base + q of dst.  With packed_k 0, dst
+ * is row-major with rows ld apart; otherwise it is the data of an el__packed
+ * of packed_k rows, which this fills as el__pack would from the row-major
+ * result, without making that first. */
 EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *image, int c0, int c1,
-                                   float *dst, int packed_k)
+                                   float *dst, int packed_k, size_t ld, size_t base)
 {
     const int kh = g->kernel[0], kw = g->kernel[1], oh_n = g->out_height, ow_n = g->out_width;
     const int sh = g->stride[0], sw = g->stride[1];
@@ -118,14 +118,16 @@ EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *imag
                     long shift = (long)top * g->width + left;
                     size_t q0, q1;
                     shifted_range(g, shift, p, &q0, &q1);
-                    put_range(dst, packed_k, p, r, 0, q0, NULL);
-                    put_range(dst, packed_k, p, r, q0, q1, plane + (shift + (long)q0));
-                    put_range(dst, packed_k, p, r, q1, p, NULL);
+                    put_range(dst, packed_k, ld, r, base, base + q0, NULL);
+                    put_range(dst, packed_k, ld, r, base + q0, base + q1,
+                              plane + (shift + (long)q0));
+                    put_range(dst, packed_k, ld, r, base + q1, base + p, NULL);
                     for (size_t oh = q0 / ow_n; q1 > q0 && oh <= (q1 - 1) / ow_n; oh++) {
+                        size_t q = base + oh * ow_n;
                         for (int ow = 0; ow < lo; ow++)
-                            *element(dst, packed_k, p, r, oh * ow_n + ow) = 0.0f;
+                            *element(dst, packed_k, ld, r, q + ow) = 0.0f;
                         for (int ow = hi; ow < ow_n; ow++)
-                            *element(dst, packed_k, p, r, oh * ow_n + ow) = 0.0f;
+                            *element(dst, packed_k, ld, r, q + ow) = 0.0f;
                     }
                     continue;
                 }
@@ -133,18 +135,13 @@ EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *imag
                     int ih = oh * sh + top;
                     const float *src =
                         ih < 0 || ih >= g->height ? NULL : plane + (size_t)ih * g->width + left;
-                    size_t q = (size_t)oh * ow_n;
-                    if (!packed_k) {
-                        segment(dst + r * p + q, src, 0, ow_n, lo, hi, sw);
-                        continue;
-                    }
-                    for (int ow = 0; ow < ow_n;) { /* by panels of EL__PANEL columns */
-                        size_t at = q + (size_t)ow, panel = at / EL__PANEL;
-                        int off = (int)(at % EL__PANEL), n = EL__PANEL - off;
-                        if (n > ow_n - ow) n = ow_n - ow;
-                        float *d = dst + panel * EL__PANEL * (size_t)packed_k +
-                                   (size_t)r * EL__PANEL + (size_t)off;
-                        segment(d, src, ow, n, lo, hi, sw);
+                    size_t q = base + (size_t)oh * ow_n;
+                    for (int ow = 0; ow < ow_n;) { /* a packed row by panels */
+                        int n = ow_n - ow;
+                        size_t off = (q + (size_t)ow) % EL__PANEL;
+                        if (packed_k && (size_t)n > EL__PANEL - off) n = (int)(EL__PANEL - off);
+                        segment(element(dst, packed_k, ld, r, q + (size_t)ow), src, ow, n, lo, hi,
+                                sw);
                         ow += n;
                     }
                 }
@@ -153,19 +150,21 @@ EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *imag
     }
 }
 
-/* The adjoint of im2col: adds each element of cols into the image element it
- * was taken from; the padding's share is dropped.  A shifted tap's elements
+/* The adjoint of im2col for channels [c0, c1), from row-major cols with
+ * rows ld apart: adds each element into the image element it was taken
+ * from; the padding's share is dropped.  A shifted tap's elements
  * that wrapped round a row are set to zero in cols first. */
-EL__SIMD_CLONES static void col2im(const el__conv_geometry *g, float *cols, float *image)
+EL__SIMD_CLONES static void col2im(const el__conv_geometry *g, float *cols, size_t ld, int c0,
+                                   int c1, float *image)
 {
     const int kh = g->kernel[0], kw = g->kernel[1], oh_n = g->out_height, ow_n = g->out_width;
     const int sh = g->stride[0], sw = g->stride[1];
     float *row = cols;
-    for (int c = 0; c < g->channels; c++) {
+    for (int c = c0; c < c1; c++) {
         float *plane = image + (size_t)c * g->height * g->width;
         for (int i = 0; i < kh; i++) {
             int top = i * g->dilation[0] - g->padding[0];
-            for (int j = 0; j < kw; j++, row += (size_t)oh_n * ow_n) {
+            for (int j = 0; j < kw; j++, row += ld) {
                 int left = j * g->dilation[1] - g->padding[1], lo, hi;
                 inside(left, sw, g->width, ow_n, &lo, &hi);
                 if (shifted(g)) {
@@ -206,11 +205,9 @@ typedef struct run {
     const el__conv_job *job;
     const float *weight_t; /* each group's weightᵀ, (channels/groups kh kw, maps/groups) */
     float *parts;
-    size_t part_floats; /* per part: columns, packed operand, weight and bias gradients */
-    size_t cols_floats;
-    size_t pack_floats;
-    size_t weight_floats;
-    size_t bias_floats;
+    int block;          /* images per product in the forward pass and col2im's */
+    size_t part_floats; /* per part: the blocks below */
+    size_t cols_floats, pack_floats, out_floats, weight_floats, bias_floats;
 } run;
 
 /* The products go through elman's packed kernel, which picks its
@@ -223,72 +220,126 @@ static el__packed borrow(float *data, size_t floats)
     return (el__packed){.data = data, .capacity = floats};
 }
 
+/* The workspaces of a part. */
+typedef struct part {
+    float *cols, *pack, *out, *dw, *db;
+} part;
+
+/* col_out = weight im2col(image_in) + col_bias for images [n0, n1), whose
+ * columns sit side by side in one packed B: the kernel's panels of 64
+ * columns then go to waste only at the block's end rather than at each
+ * image's (an image of 14 x 14 has 196). */
+static void columns_out(const run *r, const part *w, int n0, int n1)
+{
+    const el__conv_geometry *g = r->g;
+    const el__conv_job *job = r->job;
+    const int groups = g->groups, cg = g->channels / groups, kg = cg * g->kernel[0] * g->kernel[1];
+    const int mg = g->maps / groups, p = g->out_height * g->out_width, nb = n1 - n0;
+    const size_t image = (size_t)g->channels * g->height * g->width, column = (size_t)g->maps * p;
+    const size_t width = (size_t)nb * p;
+    el__packed b = borrow(w->pack, r->pack_floats);
+    for (int k = 0; k < groups; k++) {
+        el__packed_reserve(&b, kg, (int)width);
+        for (int i = 0; i < nb; i++)
+            im2col(g, job->image_in + (n0 + i) * image, k * cg, (k + 1) * cg, b.data, kg, 0,
+                   (size_t)i * p);
+        el__gemm_packed(mg, job->weight + (size_t)k * mg * kg, kg, &b, 0.0f, w->out, (int)width);
+        for (int i = 0; i < nb; i++)
+            for (int m = 0; m < mg; m++) {
+                float *to = job->col_out + (n0 + i) * column + (size_t)(k * mg + m) * p;
+                const float *from = w->out + (size_t)m * width + (size_t)i * p;
+                float bias = job->col_bias ? job->col_bias[k * mg + m] : 0.0f;
+                for (int q = 0; q < p; q++) to[q] = from[q] + bias;
+            }
+    }
+}
+
+/* image_out = col2im(weightᵀ col_src) + image_bias for images [n0, n1),
+ * their col_src side by side in one packed B, as in columns_out. */
+static void image_out(const run *r, const part *w, int n0, int n1)
+{
+    const el__conv_geometry *g = r->g;
+    const el__conv_job *job = r->job;
+    const int groups = g->groups, cg = g->channels / groups, kg = cg * g->kernel[0] * g->kernel[1];
+    const int mg = g->maps / groups, p = g->out_height * g->out_width, nb = n1 - n0;
+    const size_t image = (size_t)g->channels * g->height * g->width, column = (size_t)g->maps * p;
+    const size_t width = (size_t)nb * p;
+    el__packed b = borrow(w->pack, r->pack_floats);
+    for (int i = 0; i < nb; i++)
+        fill_planes(job->image_out + (n0 + i) * image, job->image_bias, g->channels,
+                    (size_t)g->height * g->width);
+    for (int k = 0; k < groups; k++) {
+        el__packed_reserve(&b, mg, (int)width);
+        for (int i = 0; i < nb; i++)
+            for (int m = 0; m < mg; m++)
+                put_range(b.data, mg, 0, m, (size_t)i * p, (size_t)(i + 1) * p,
+                          job->col_src + (n0 + i) * column + (size_t)(k * mg + m) * p);
+        el__gemm_packed(kg, r->weight_t + (size_t)k * kg * mg, mg, &b, 0.0f, w->cols, (int)width);
+        for (int i = 0; i < nb; i++)
+            col2im(g, w->cols + (size_t)i * p, width, k * cg, (k + 1) * cg,
+                   job->image_out + (n0 + i) * image);
+    }
+}
+
+/* What needs the columns of one image in row-major order: the weight
+ * gradient, and col_out beside it (conv_transpose2d's backward pass). */
+static void image_gradients(const run *r, const part *w, int n)
+{
+    const el__conv_geometry *g = r->g;
+    const el__conv_job *job = r->job;
+    const int groups = g->groups, kg = g->channels / groups * g->kernel[0] * g->kernel[1];
+    const int mg = g->maps / groups, p = g->out_height * g->out_width;
+    const size_t image = (size_t)g->channels * g->height * g->width, column = (size_t)g->maps * p;
+    el__packed b = borrow(w->pack, r->pack_floats);
+    im2col(g, job->image_in + n * image, 0, g->channels, w->cols, 0, (size_t)p, 0);
+    for (int k = 0; k < groups; k++) {
+        const float *ck = w->cols + (size_t)k * kg * p;
+        if (job->col_out) {
+            float *out = job->col_out + n * column + (size_t)k * mg * p;
+            el__pack(&b, ck, kg, p, 0);
+            el__gemm_packed(mg, job->weight + (size_t)k * mg * kg, kg, &b, 0.0f, out, p);
+        }
+        /* The weight gradient's transpose, colsᵀ's product with col_gradᵀ,
+         * packs the smaller operand and leaves the kernel's panels of 64
+         * columns fuller: one per 64 maps rather than per 64 column rows,
+         * of which a small first layer has 9. */
+        el__pack(&b, job->col_grad + n * column + (size_t)k * mg * p, mg, p, 1);
+        el__gemm_packed(kg, ck, p, &b, 1.0f, w->dw + (size_t)k * kg * mg, mg);
+    }
+}
+
 static void run_part(void *context, int index, int count)
 {
     const run *r = context;
     const el__conv_geometry *g = r->g;
     const el__conv_job *job = r->job;
-    const int groups = g->groups, kg = g->channels / groups * g->kernel[0] * g->kernel[1];
-    const int mg = g->maps / groups, p = g->out_height * g->out_width;
-    const int cg_channels = g->channels / groups;
-    const size_t image = (size_t)g->channels * g->height * g->width;
-    const size_t column = (size_t)g->maps * p;
-    float *cols = r->parts + (size_t)index * r->part_floats;
-    float *pack = cols + r->cols_floats, *dw = pack + r->pack_floats, *db = dw + r->weight_floats;
-    /* dw holds the transpose of each group's weight gradient. */
-    el__packed b = borrow(pack, r->pack_floats);
-    if (job->weight_grad) memset(dw, 0, sizeof *dw * r->weight_floats);
-    if (job->bias_grad) memset(db, 0, sizeof *db * r->bias_floats);
+    float *base = r->parts + (size_t)index * r->part_floats;
+    part w = {.cols = base, .pack = base + r->cols_floats};
+    w.out = w.pack + r->pack_floats;
+    w.dw = w.out + r->out_floats; /* each group's weight gradient transposed */
+    w.db = w.dw + r->weight_floats;
+    if (job->weight_grad) memset(w.dw, 0, sizeof *w.dw * r->weight_floats);
+    if (job->bias_grad) memset(w.db, 0, sizeof *w.db * r->bias_floats);
     int begin, end;
     el__split(g->batch, index, count, &begin, &end);
-    for (int n = begin; n < end; n++) {
-        if (job->col_out || job->col_grad) {
-            /* Without a weight gradient the columns are needed only packed,
-             * and are made so straight away. */
-            if (job->col_grad) im2col(g, job->image_in + n * image, 0, g->channels, cols, 0);
-            for (int k = 0; k < groups; k++) {
-                const float *cg = cols + (size_t)k * kg * p;
-                if (job->col_out) {
-                    float *out = job->col_out + n * column + (size_t)k * mg * p;
-                    fill_planes(out, job->col_bias ? job->col_bias + k * mg : NULL, mg, (size_t)p);
-                    if (job->col_grad) {
-                        el__pack(&b, cg, kg, p, 0);
-                    } else {
-                        el__packed_reserve(&b, kg, p);
-                        im2col(g, job->image_in + n * image, k * cg_channels, (k + 1) * cg_channels,
-                               b.data, kg);
-                    }
-                    el__gemm_packed(mg, job->weight + (size_t)k * mg * kg, kg, &b, 1.0f, out, p);
-                }
-                /* The weight gradient's transpose, colsᵀ's product with
-                 * col_gradᵀ, packs the smaller operand and leaves the
-                 * kernel's panels of 64 columns fuller: one per 64 maps
-                 * rather than per 64 column rows, of which a small first
-                 * layer has 9. */
-                if (job->col_grad) {
-                    el__pack(&b, job->col_grad + n * column + (size_t)k * mg * p, mg, p, 1);
-                    el__gemm_packed(kg, cg, p, &b, 1.0f, dw + (size_t)k * kg * mg, mg);
-                }
-            }
-        }
-        if (job->image_out) {
-            for (int k = 0; k < groups; k++) {
-                el__pack(&b, job->col_src + n * column + (size_t)k * mg * p, mg, p, 0);
-                el__gemm_packed(kg, r->weight_t + (size_t)k * kg * mg, mg, &b, 0.0f,
-                                cols + (size_t)k * kg * p, p);
-            }
-            float *out = job->image_out + n * image;
-            fill_planes(out, job->image_bias, g->channels, (size_t)g->height * g->width);
-            col2im(g, cols, out);
-        }
-        if (job->bias_grad) {
-            int channels = job->bias_on_image ? g->channels : g->maps;
-            size_t plane = job->bias_on_image ? (size_t)g->height * g->width : (size_t)p;
-            const float *src = job->bias_src + n * (job->bias_on_image ? image : column);
+    for (int n0 = begin; n0 < end; n0 += r->block) {
+        int n1 = n0 + r->block < end ? n0 + r->block : end;
+        if (job->col_grad)
+            for (int n = n0; n < n1; n++) image_gradients(r, &w, n);
+        else if (job->col_out)
+            columns_out(r, &w, n0, n1);
+        if (job->image_out) image_out(r, &w, n0, n1);
+    }
+    if (job->bias_grad) {
+        int channels = job->bias_on_image ? g->channels : g->maps;
+        size_t plane = job->bias_on_image ? (size_t)g->height * g->width
+                                          : (size_t)g->out_height * g->out_width;
+        for (int n = begin; n < end; n++) {
+            const float *src = job->bias_src + (size_t)n * channels * plane;
             for (int c = 0; c < channels; c++) {
                 float sum = 0.0f;
                 for (size_t i = 0; i < plane; i++) sum += src[(size_t)c * plane + i];
-                db[c] += sum;
+                w.db[c] += sum;
             }
         }
     }
@@ -315,17 +366,31 @@ el_status el__conv_run(const char *fn, const el__conv_geometry *g, const el__con
     const int kg = g->channels / g->groups * g->kernel[0] * g->kernel[1];
     const int mg = g->maps / g->groups, p = g->out_height * g->out_width;
     run r = {.g = g, .job = job};
-    r.cols_floats = (size_t)g->groups * kg * p;
-    if (job->col_out) r.pack_floats = panels(p) * kg;
-    if (job->col_grad) r.pack_floats = max_size(r.pack_floats, panels(mg) * p);
-    if (job->image_out) r.pack_floats = max_size(r.pack_floats, panels(p) * mg);
+    /* Enough images per block for the packed B to be some 16 panels wide. */
+    r.block = (16 * EL__PANEL + p - 1) / p;
+    if (r.block > g->batch) r.block = g->batch;
+    size_t width = (size_t)r.block * p;
+    if (job->col_grad) {
+        r.cols_floats = (size_t)g->groups * kg * p;
+        r.pack_floats = max_size(job->col_out ? panels(p) * kg : 0, panels(mg) * p);
+    } else if (job->col_out) {
+        r.pack_floats = panels((int)width) * kg;
+        r.out_floats = (size_t)mg * width;
+    }
+    if (job->image_out) {
+        r.cols_floats = max_size(r.cols_floats, (size_t)kg * width);
+        r.pack_floats = max_size(r.pack_floats, panels((int)width) * mg);
+    }
     r.weight_floats = job->weight_grad ? (size_t)g->maps * kg : 0;
     r.bias_floats = !job->bias_grad ? 0 : (size_t)(job->bias_on_image ? g->channels : g->maps);
     /* Each block starts on a cache line, as the packed kernel wants, and so
      * that no two threads write to one. */
     r.cols_floats = round_up(r.cols_floats);
     r.pack_floats = round_up(r.pack_floats);
-    r.part_floats = round_up(r.cols_floats + r.pack_floats + r.weight_floats + r.bias_floats);
+    r.out_floats = round_up(r.out_floats);
+    r.weight_floats = round_up(r.weight_floats);
+    r.part_floats =
+        round_up(r.cols_floats + r.pack_floats + r.out_floats + r.weight_floats + r.bias_floats);
     size_t shared = job->image_out ? round_up((size_t)g->maps * kg) : 0;
     if (r.part_floats > INT_MAX || shared > INT_MAX)
         return el__fail(EL_ERR_INVALID, "%s: an image's columns take %zu floats (at most %d)", fn,
@@ -340,7 +405,8 @@ el_status el__conv_run(const char *fn, const el__conv_geometry *g, const el__con
         el__transpose(mg, kg, job->weight + (size_t)k * mg * kg, kg, wt + (size_t)k * kg * mg, mg);
     el__parallel_run(run_part, &r, parts == 1 ? 0 : EL__PARTS_PER_THREAD);
     for (int i = 0; i < parts; i++) {
-        const float *dw = r.parts + (size_t)i * r.part_floats + r.cols_floats + r.pack_floats;
+        const float *dw =
+            r.parts + (size_t)i * r.part_floats + r.cols_floats + r.pack_floats + r.out_floats;
         for (int k = 0; job->weight_grad && k < g->groups; k++) /* each group's dwᵀ (kg, mg) */
             for (int m = 0; m < mg; m++)
                 for (int c = 0; c < kg; c++)
