@@ -24,11 +24,11 @@
  * that a designated initialiser need name only what differs from PyTorch's
  * defaults (bias, on by default in PyTorch, must be asked for here).
  *
- * The layers work image by image: each image's columns (im2col) feed one
- * matrix product per group, and the images are split over elman's threads
- * (el_set_threads).  Results depend on the number of threads only through
- * the order in which the weight and bias gradients of the threads' images
- * are added. */
+ * The layers make im2col's columns for blocks of images and multiply them
+ * by the weight in one product per block and group; the blocks are split
+ * over elman's threads (el_set_threads).  Results depend on the number of
+ * threads only through the order in which the weight and bias gradients of
+ * the threads' images are added. */
 #ifndef ELMAN_CONV_H
 #define ELMAN_CONV_H
 

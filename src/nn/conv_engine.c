@@ -26,19 +26,20 @@ static void inside(int offset, int stride, int size, int outputs, int *lo, int *
 }
 
 /* Writes output columns [ow0, ow0 + n) of one row of im2col's result to
- * d: src[ow * stride] for ow in [lo, hi), the zero padding elsewhere (and
- * everywhere when src is NULL, a row of padding). */
-static inline void segment(float *d, const float *src, int ow0, int n, int lo, int hi, int stride)
+ * d: row[ow * stride + left] for ow in [lo, hi), the zero padding elsewhere
+ * (and everywhere when row is NULL, a row of padding). */
+static inline void segment(float *d, const float *row, int left, int ow0, int n, int lo, int hi,
+                           int stride)
 {
-    int a = src ? lo - ow0 : n, z = src ? hi - ow0 : n;
+    int a = row ? lo - ow0 : n, z = row ? hi - ow0 : n;
     a = a < 0 ? 0 : a > n ? n : a;
     z = z < a ? a : z > n ? n : z;
     for (int t = 0; t < a; t++) d[t] = 0.0f;
-    if (stride == 1) {
-        const float *from = src + ow0;
-        for (int t = a; t < z; t++) d[t] = from[t];
+    if (stride == 1 && z > a) {
+        const float *from = row + (ow0 + a + left);
+        for (int t = a; t < z; t++) d[t] = from[t - a];
     } else {
-        for (int t = a; t < z; t++) d[t] = src[(ptrdiff_t)(ow0 + t) * stride];
+        for (int t = a; t < z; t++) d[t] = row[(ptrdiff_t)(ow0 + t) * stride + left];
     }
     for (int t = z; t < n; t++) d[t] = 0.0f;
 }
@@ -133,15 +134,15 @@ EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *imag
                 }
                 for (int oh = 0; oh < oh_n; oh++) {
                     int ih = oh * sh + top;
-                    const float *src =
-                        ih < 0 || ih >= g->height ? NULL : plane + (size_t)ih * g->width + left;
+                    const float *row =
+                        ih < 0 || ih >= g->height ? NULL : plane + (size_t)ih * g->width;
                     size_t q = base + (size_t)oh * ow_n;
                     for (int ow = 0; ow < ow_n;) { /* a packed row by panels */
                         int n = ow_n - ow;
                         size_t off = (q + (size_t)ow) % EL__PANEL;
                         if (packed_k && (size_t)n > EL__PANEL - off) n = (int)(EL__PANEL - off);
-                        segment(element(dst, packed_k, ld, r, q + (size_t)ow), src, ow, n, lo, hi,
-                                sw);
+                        segment(element(dst, packed_k, ld, r, q + (size_t)ow), row, left, ow, n, lo,
+                                hi, sw);
                         ow += n;
                     }
                 }
@@ -183,8 +184,8 @@ EL__SIMD_CLONES static void col2im(const el__conv_geometry *g, float *cols, size
                     int ih = oh * sh + top;
                     if (ih < 0 || ih >= g->height) continue;
                     const float *src = row + (size_t)oh * ow_n;
-                    float *dst = plane + (size_t)ih * g->width + left;
-                    for (int ow = lo; ow < hi; ow++) dst[(ptrdiff_t)ow * sw] += src[ow];
+                    float *dst = plane + (size_t)ih * g->width;
+                    for (int ow = lo; ow < hi; ow++) dst[(ptrdiff_t)ow * sw + left] += src[ow];
                 }
             }
         }

@@ -9,19 +9,20 @@
  * to y (image side) with the same weight layout, as PyTorch's
  * ConvTranspose2d is Conv2d's input gradient.
  *
- * One run goes through the batch image by image, splitting the images over
- * elman's threads, and does for each image what the job asks:
+ * One run splits the batch over elman's threads, in parts of whole images,
+ * and does for each image what the job asks:
  *
  *   cols = im2col(image_in)                 when col_out or col_grad is set
- *   col_out = weight cols + col_bias          (col_bias may be NULL)
+ *   col_out = weight cols + col_bias          (col_bias only without col_grad)
  *   weight_grad += col_grad colsᵀ
  *   image_out = col2im(weightᵀ col_src) + image_bias
  *   bias_grad += the channel sums of bias_src (column side when
  *                bias_on_image is 0, image side when 1)
  *
- * Each image's columns are made in a workspace of its part of the batch,
- * where its products read them while they are in the cache, and the parts'
- * gradients are summed in part order at the end. */
+ * The products take several images' columns side by side (the batch folded
+ * into the product, a block at a time, so that the workspace stays in the
+ * cache), and the parts' gradients are summed in part order at the end, so
+ * that results depend on the number of threads only. */
 #ifndef ELMAN_NN_CONV_ENGINE_H
 #define ELMAN_NN_CONV_ENGINE_H
 
