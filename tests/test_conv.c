@@ -350,6 +350,8 @@ Test(conv, errors_name_the_function_and_leave_the_layer_usable)
     cr_assert(el_tensor_same_shape(&dx, &x));
     EL_TEST_FAILS(el_conv2d_backward(&c2, &cache, &dy, &dx), EL_ERR_STATE);
     cr_assert(strstr(el_last_error(), "one backward pass per forward pass"), "%s", el_last_error());
+    EL_TEST_FAILS(el_conv2d_forward(&c2, &cache, &x, &x), EL_ERR_INVALID);
+    cr_assert(strstr(el_last_error(), "y and x share their memory"), "%s", el_last_error());
 
     /* A cache filled by another layer is refused. */
     el_conv2d other;

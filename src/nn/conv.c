@@ -24,6 +24,15 @@ static el_status size_output(el_tensor *t, int ndim, const int *shape)
     return same && t->data ? EL_OK : el_tensor_ensure(t, ndim, shape);
 }
 
+/* Fails when the output would overwrite the input it is computed from. */
+static el_status check_distinct(const char *fn, const char *in_name, const el_tensor *in,
+                                const char *out_name, const el_tensor *out)
+{
+    if (out == in || (out->data && out->data == in->data))
+        return el__fail(EL_ERR_INVALID, "%s: %s and %s share their memory", fn, out_name, in_name);
+    return EL_OK;
+}
+
 /* A zero stride, dilation or groups stands for PyTorch's default of 1. */
 static int or_one(int v) { return v == 0 ? 1 : v; }
 
@@ -237,7 +246,8 @@ el_status el_conv2d_forward(const el_conv2d *layer, el_conv_cache *cache, const 
     EL_REQUIRE(x, fn);
     EL_REQUIRE(y, fn);
     el__conv_geometry g;
-    el_status s = conv2d_geometry(fn, layer, x, &g);
+    el_status s = check_distinct(fn, "x", x, "y", y);
+    if (!s) s = conv2d_geometry(fn, layer, x, &g);
     if (s) return s;
     return forward(fn, layer, &g, cache, x, &layer->weight, &layer->bias, layer->config.bias, 2, y);
 }
@@ -251,7 +261,8 @@ el_status el_conv2d_backward(el_conv2d *layer, el_conv_cache *cache, const el_te
     EL_REQUIRE(dy, fn);
     el__conv_geometry g;
     int shape[4];
-    el_status s = check_pending(fn, layer, layer->weight.name, cache);
+    el_status s = dx ? check_distinct(fn, "dy", dy, "dx", dx) : EL_OK;
+    if (!s) s = check_pending(fn, layer, layer->weight.name, cache);
     if (!s) s = conv2d_geometry(fn, layer, &cache->input, &g);
     if (!s) s = check_dy(fn, dy, column_shape(&g, 2, shape), shape);
     if (s) return s;
@@ -309,7 +320,8 @@ el_status el_conv1d_forward(const el_conv1d *layer, el_conv_cache *cache, const 
     EL_REQUIRE(x, fn);
     EL_REQUIRE(y, fn);
     el__conv_geometry g;
-    el_status s = conv1d_geometry(fn, layer, x, &g);
+    el_status s = check_distinct(fn, "x", x, "y", y);
+    if (!s) s = conv1d_geometry(fn, layer, x, &g);
     if (s) return s;
     return forward(fn, layer, &g, cache, x, &layer->weight, &layer->bias, layer->config.bias, 1, y);
 }
@@ -323,7 +335,8 @@ el_status el_conv1d_backward(el_conv1d *layer, el_conv_cache *cache, const el_te
     EL_REQUIRE(dy, fn);
     el__conv_geometry g;
     int shape[4];
-    el_status s = check_pending(fn, layer, layer->weight.name, cache);
+    el_status s = dx ? check_distinct(fn, "dy", dy, "dx", dx) : EL_OK;
+    if (!s) s = check_pending(fn, layer, layer->weight.name, cache);
     if (!s) s = conv1d_geometry(fn, layer, &cache->input, &g);
     if (!s) s = check_dy(fn, dy, column_shape(&g, 1, shape), shape);
     if (s) return s;
@@ -419,7 +432,8 @@ el_status el_conv_transpose2d_forward(const el_conv_transpose2d *layer, el_conv_
     EL_REQUIRE(x, fn);
     EL_REQUIRE(y, fn);
     el__conv_geometry g;
-    el_status s = transpose_geometry(fn, layer, x, &g);
+    el_status s = check_distinct(fn, "x", x, "y", y);
+    if (!s) s = transpose_geometry(fn, layer, x, &g);
     if (!s) s = size_output(y, 4, (int[]){g.batch, g.channels, g.height, g.width});
     if (!s) s = el_tensor_ensure(&cache->input, 4, x->shape);
     if (s) return s;
@@ -443,7 +457,8 @@ el_status el_conv_transpose2d_backward(el_conv_transpose2d *layer, el_conv_cache
     EL_REQUIRE(cache, fn);
     EL_REQUIRE(dy, fn);
     el__conv_geometry g;
-    el_status s = check_pending(fn, layer, layer->weight.name, cache);
+    el_status s = dx ? check_distinct(fn, "dy", dy, "dx", dx) : EL_OK;
+    if (!s) s = check_pending(fn, layer, layer->weight.name, cache);
     if (!s) s = transpose_geometry(fn, layer, &cache->input, &g);
     if (!s) s = check_dy(fn, dy, 4, (int[]){g.batch, g.channels, g.height, g.width});
     if (!s && dx) s = size_output(dx, 4, cache->input.shape);
