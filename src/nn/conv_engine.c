@@ -123,7 +123,8 @@ EL__SIMD_CLONES static void im2col(const el__conv_geometry *g, const float *imag
                     put_range(dst, packed_k, ld, r, base + q0, base + q1,
                               plane + (shift + (long)q0));
                     put_range(dst, packed_k, ld, r, base + q1, base + p, NULL);
-                    for (size_t oh = q0 / ow_n; q1 > q0 && oh <= (q1 - 1) / ow_n; oh++) {
+                    for (size_t oh = q0 / ow_n;
+                         (lo > 0 || hi < ow_n) && q1 > q0 && oh <= (q1 - 1) / ow_n; oh++) {
                         size_t q = base + oh * ow_n;
                         for (int ow = 0; ow < lo; ow++)
                             *element(dst, packed_k, ld, r, q + ow) = 0.0f;
@@ -309,6 +310,22 @@ static void image_gradients(const run *r, const part *w, int n)
     }
 }
 
+/* The sum of n floats, in SUM_LANES running sums that the compiler keeps
+ * in one vector: a single sum would wait for each addition in turn. */
+enum { SUM_LANES = 16 };
+
+EL__SIMD_CLONES static float plane_sum(const float *x, size_t n)
+{
+    float lane[SUM_LANES] = {0};
+    size_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int l = 0; l < SUM_LANES; l++) lane[l] += x[i + l];
+    float sum = 0.0f;
+    for (int l = 0; l < SUM_LANES; l++) sum += lane[l];
+    for (; i < n; i++) sum += x[i];
+    return sum;
+}
+
 static void run_part(void *context, int index, int count)
 {
     const run *r = context;
@@ -337,11 +354,7 @@ static void run_part(void *context, int index, int count)
                                           : (size_t)g->out_height * g->out_width;
         for (int n = begin; n < end; n++) {
             const float *src = job->bias_src + (size_t)n * channels * plane;
-            for (int c = 0; c < channels; c++) {
-                float sum = 0.0f;
-                for (size_t i = 0; i < plane; i++) sum += src[(size_t)c * plane + i];
-                w.db[c] += sum;
-            }
+            for (int c = 0; c < channels; c++) w.db[c] += plane_sum(src + (size_t)c * plane, plane);
         }
     }
 }
