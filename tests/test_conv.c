@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixture.h"
@@ -489,4 +490,137 @@ Test(conv, reuses_its_memory_and_accumulates)
         el_conv_cache_free(&cache);
         layer_free(&l);
     }
+}
+
+/* ---- a direct reference ------------------------------------------------- */
+
+/* The geometry of a convolution from the image side (C, H, W) to the column
+ * side (M, OH, OW), for the direct loops below. */
+typedef struct direct {
+    int n, c, h, w, m, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} direct;
+
+/* Visits every product of the convolution, weight element times image
+ * element into column element, and does what mode says with it in double:
+ * 0 col += w img, 1 img += w col, 2 dw += col img. */
+static void direct_pass(const direct *d, int mode, const float *weight, double *img, double *col,
+                        double *dw)
+{
+    int cg = d->c / d->groups, mg = d->m / d->groups;
+    for (int n = 0; n < d->n; n++)
+        for (int m = 0; m < d->m; m++)
+            for (int oh = 0; oh < d->oh; oh++)
+                for (int ow = 0; ow < d->ow; ow++) {
+                    size_t y = (((size_t)n * d->m + m) * d->oh + oh) * d->ow + ow;
+                    for (int c = 0; c < cg; c++)
+                        for (int i = 0; i < d->kh; i++)
+                            for (int j = 0; j < d->kw; j++) {
+                                int ih = oh * d->sh - d->ph + i * d->dh;
+                                int iw = ow * d->sw - d->pw + j * d->dw;
+                                if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w) continue;
+                                int channel = m / mg * cg + c;
+                                size_t x = (((size_t)n * d->c + channel) * d->h + ih) * d->w + iw;
+                                size_t k = (((size_t)m * cg + c) * d->kh + i) * d->kw + j;
+                                if (mode == 0) col[y] += weight[k] * img[x];
+                                if (mode == 1) img[x] += weight[k] * col[y];
+                                if (mode == 2) dw[k] += col[y] * img[x];
+                            }
+                }
+}
+
+static double *to_double(const el_tensor *t)
+{
+    double *d = calloc(t->size, sizeof *d);
+    cr_assert(d);
+    for (size_t i = 0; i < t->size; i++) d[i] = t->data[i];
+    return d;
+}
+
+/* Asserts that got is within 1e-4 relative (1e-4 absolute near 0) of the
+ * direct result: float sums of a few hundred products against double. */
+static void expect_direct(const char *what, const el_tensor *got, const double *want)
+{
+    float *f = malloc(got->size * sizeof *f);
+    cr_assert(f);
+    for (size_t i = 0; i < got->size; i++) f[i] = (float)want[i];
+    el_test_assert_close(what, got->data, f, got->size, 1e-4, 1e-4);
+    free(f);
+}
+
+/* Batches of several blocks of images (on one thread, and split over two),
+ * with and without the stride-1 "same" shortcut of im2col, against the direct loops:
+ * every image's place in the blocks and parts must be right. */
+Test(conv, large_batches_match_direct_loops)
+{
+    static const config cases[] = {
+        {"same", CONV2D, .c2 = {6, 8, {3, 3}, .padding = {1, 1}, .groups = 2, .bias = 1}},
+        {"strided", CONV2D, .c2 = {4, 6, {3, 2}, {2, 1}, {1, 1}, {1, 2}, .bias = 1}},
+        {"transposed", TRANSPOSED,
+         .ct = {6, 4, {3, 3}, {2, 2}, {1, 1}, {1, 1}, .groups = 2, .bias = 1}},
+    };
+    for (int t = 0; t < 6; t++) {
+        const config *c = &cases[t % 3];
+        EL_TEST_OK(el_set_threads(t < 3 ? 1 : 2));
+        el_rng rng;
+        el_rng_seed(&rng, 21);
+        layer l;
+        EL_TEST_OK(layer_init(&l, c, &rng));
+        el_tensor x = {0}, y = {0}, dy = {0}, dx = {0};
+        el_test_random_tensor(&x, &rng, 4, (int[]){23, in_channels(c), 13, 11}, -1, 1);
+        el_conv_cache cache = {0};
+        EL_TEST_OK(forward(&l, &cache, &x, &y));
+        el_test_random_tensor(&dy, &rng, 4, y.shape, -1, 1);
+        EL_TEST_OK(backward(&l, &cache, &dy, &dx));
+        int transposed = c->kind == TRANSPOSED;
+        const el_tensor *image = transposed ? &y : &x, *column = transposed ? &x : &y;
+        const int *k = transposed ? c->ct.kernel : c->c2.kernel;
+        const int *s = transposed ? c->ct.stride : c->c2.stride;
+        const int *p = transposed ? c->ct.padding : c->c2.padding;
+        const int *dil = transposed ? c->ct.dilation : c->c2.dilation;
+        int groups = transposed ? c->ct.groups : c->c2.groups;
+        direct d = {.n = image->shape[0],
+                    .c = image->shape[1],
+                    .h = image->shape[2],
+                    .w = image->shape[3],
+                    .m = column->shape[1],
+                    .oh = column->shape[2],
+                    .ow = column->shape[3],
+                    .kh = k[0],
+                    .kw = k[1],
+                    .sh = s[0] ? s[0] : 1,
+                    .sw = s[1] ? s[1] : 1,
+                    .ph = p[0],
+                    .pw = p[1],
+                    .dh = dil[0] ? dil[0] : 1,
+                    .dw = dil[1] ? dil[1] : 1,
+                    .groups = groups ? groups : 1};
+        const float *w = weight(&l)->value.data, *b = bias(&l)->value.data;
+        double *out = calloc(y.size, sizeof *out), *din = calloc(x.size, sizeof *din);
+        double *dw = calloc(weight(&l)->value.size, sizeof *dw), *xd = to_double(&x);
+        double *dyd = to_double(&dy);
+        cr_assert(out && din && dw);
+        size_t plane = (size_t)y.shape[2] * y.shape[3];
+        for (size_t i = 0; i < y.size; i++) out[i] = b[i / plane % (size_t)y.shape[1]];
+        /* conv2d: y = conv(x), dx = conv's adjoint of dy, dw from x and dy;
+         * the transposed layer the other way round. */
+        direct_pass(&d, transposed ? 1 : 0, w, transposed ? out : xd, transposed ? xd : out, NULL);
+        direct_pass(&d, transposed ? 0 : 1, w, transposed ? dyd : din, transposed ? din : dyd,
+                    NULL);
+        direct_pass(&d, 2, w, transposed ? dyd : xd, transposed ? xd : dyd, dw);
+        expect_direct(c->name, &y, out);
+        expect_direct(c->name, &dx, din);
+        expect_direct(c->name, &weight(&l)->grad, dw);
+        free(out);
+        free(din);
+        free(dw);
+        free(xd);
+        free(dyd);
+        el_tensor_free(&x);
+        el_tensor_free(&y);
+        el_tensor_free(&dy);
+        el_tensor_free(&dx);
+        el_conv_cache_free(&cache);
+        layer_free(&l);
+    }
+    EL_TEST_OK(el_set_threads(1));
 }
