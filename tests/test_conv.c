@@ -3,6 +3,10 @@
  * backward pass per forward pass, and no allocation after the first call of
  * a shape.
  *
+ * Large batches, which go through the blocks of images and the parts of
+ * the batch that the small fixtures do not reach, are compared with direct
+ * loops in double.
+ *
  * The PyTorch tests read tests/fixtures/conv.txt
  * (tools/make_conv_fixtures.py) and compare every output and gradient within
  * rtol 1e-5, atol 1e-5: both sides compute in float32 and sum the products
