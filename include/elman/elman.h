@@ -7,6 +7,7 @@
 #include "batchnorm.h"
 #include "charlm.h"
 #include "checkpoint.h"
+#include "conv.h"
 #include "data.h"
 #include "dense.h"
 #include "dropout.h"
