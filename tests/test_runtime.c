@@ -31,3 +31,19 @@ Test(runtime, version_matches_the_header)
              EL_VERSION_PATCH);
     cr_assert_str_eq(el_version(), expected);
 }
+
+/* OpenBLAS 0.3.21 falls back to its generic Prescott kernels on CPUs newer
+ * than its tables; elman chooses again when the CPU runs better ones. */
+Test(runtime, no_generic_blas_kernels_on_a_vector_cpu)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        cr_skip_test("this CPU has no AVX2 and FMA");
+    cr_assert_str_neq(openblas_get_corename(), "Prescott",
+                      "OpenBLAS runs its generic kernels on a CPU with AVX2: %s",
+                      openblas_get_config());
+#else
+    cr_skip_test("not an x86-64 build");
+#endif
+}

@@ -1,4 +1,7 @@
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "elman/runtime.h"
 #include "core/internal.h"
@@ -19,7 +22,49 @@ const char *el_version(void)
  * a program that never calls it does not get OpenBLAS's default of a thread
  * per core fighting elman's pool (nor results that vary with
  * OPENBLAS_NUM_THREADS). */
-__attribute__((constructor)) static void one_blas_thread(void) { openblas_set_num_threads(1); }
+static void one_blas_thread(void) { openblas_set_num_threads(1); }
+
+/* OpenBLAS's kernel choice, made when it loads, by CPU model.  A model newer
+ * than its tables (OpenBLAS 0.3.21, Debian 12's, does not know Intel's
+ * family 6 model 207) falls back to the generic Prescott (SSE3) kernels,
+ * which multiply several times slower than the AVX-512 ones the CPU runs.
+ * When OpenBLAS says Prescott on a CPU with AVX-512 (or AVX2 and FMA), and
+ * nobody chose a kernel set with OPENBLAS_CORETYPE, elman makes the choice
+ * again with the newest set the CPU runs, through the two functions
+ * OpenBLAS's own OPENBLAS_CORETYPE handling goes through.  They exist only
+ * in builds for several CPUs (DYNAMIC_ARCH, as Debian's), hence weak. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static const char *better_kernels(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
+}
+
+static void choose_blas_kernels(void)
+{
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE")) return;
+    const char *name = openblas_get_corename();
+    const char *better = better_kernels();
+    if (!name || strcmp(name, "Prescott") != 0 || !better) return;
+    gotoblas_dynamic_quit();
+    setenv("OPENBLAS_CORETYPE", better, 0);
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+__attribute__((constructor)) static void set_up_blas(void)
+{
+    choose_blas_kernels();
+    one_blas_thread();
+}
 
 el_status el_set_threads(int threads)
 {
