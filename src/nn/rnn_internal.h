@@ -41,6 +41,7 @@ struct el_rnn_cache {
     el_rnn_config config;   /* of the last forward */
     int steps, batch, rows; /* T, B, N */
     int forward_done;
+    int backward_done;  /* the last forward was backpropagated: another backward is refused */
     int dropout_active; /* dropout was applied between layers */
     int *perm;          /* (B) sorted position -> batch index */
     int *steps_before;  /* (B + 1) the steps of the sorted rows before each */
