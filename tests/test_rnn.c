@@ -1418,3 +1418,39 @@ Test(rnn, set_training)
     el_rnn_set_training(NULL, 0);
     fd_free(&c);
 }
+
+/* The stepper's outputs size themselves too: an empty y and empty states
+ * are sized by the first call and reused after; a view of another shape
+ * is refused. */
+Test(rnn, stepper_outputs_size_themselves)
+{
+    enum { B = 2, H = 3, IN = 4 };
+    el_rnn_config cfg = {EL_CELL_LSTM, IN, H, 2, 0, 0.0f};
+    el_rng rng;
+    el_rng_seed(&rng, 1160);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, NULL, &cfg, &rng));
+    el_rnn_stepper *s;
+    EL_TEST_OK(el_rnn_stepper_create(&s, &rnn, B));
+    el_tensor y = {0}, hn = {0}, cn = {0};
+    EL_TEST_OK(el_rnn_step_ids(s, (int[]){1, 3}, &y));
+    cr_assert(y.ndim == 2 && y.shape[0] == B && y.shape[1] == H, "y was not sized to 2x3");
+    const float *kept = y.data;
+    EL_TEST_OK(el_rnn_step_ids(s, (int[]){0, 2}, &y));
+    cr_assert_eq(y.data, kept, "a y of the right shape was reallocated");
+    EL_TEST_OK(el_rnn_stepper_state(s, &hn, &cn));
+    cr_assert(hn.ndim == 3 && hn.shape[0] == 2 && hn.shape[1] == B && hn.shape[2] == H);
+    cr_assert(el_tensor_same_shape(&cn, &hn));
+    /* The last layer's state is the step's output. */
+    el_test_assert_close("hn of the last layer", hn.data + B * H, y.data, B * H, 0, 0);
+    float memory[B * H];
+    el_tensor view;
+    EL_TEST_OK(el_tensor_wrap(&view, memory, 2, (int[]){B, H - 1}));
+    el_clear_error();
+    expect_failure("a view of another shape", el_rnn_step_ids(s, (int[]){0, 2}, &view),
+                   EL_ERR_SHAPE, "y is 2x2, expected 2x3");
+    el_rnn_stepper_free(s);
+    el_tensor *all[] = {&y, &hn, &cn};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
+    el_rnn_free(&rnn);
+}

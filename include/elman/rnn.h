@@ -144,10 +144,12 @@ EL_API el_status el_rnn_stepper_create(el_rnn_stepper **out, const el_rnn *rnn, 
 EL_API void el_rnn_stepper_free(el_rnn_stepper *s);
 /* Sets the state: h0 and c0 (LSTM) are (layers, B, H), or NULL for zeros. */
 EL_API el_status el_rnn_stepper_reset(el_rnn_stepper *s, const el_tensor *h0, const el_tensor *c0);
-/* Copies the state out; hn and cn (each may be NULL) are (layers, B, H). */
+/* Copies the state out; hn and cn (each may be NULL) are (layers, B, H),
+ * sized by the call as el_rnn_forward's outputs are. */
 EL_API el_status el_rnn_stepper_state(const el_rnn_stepper *s, el_tensor *hn, el_tensor *cn);
 /* One step on x (B, input_size); y (B, H) receives the last layer's output
- * (may be NULL). */
+ * (may be NULL; sized by the call as el_rnn_forward's outputs are, so a
+ * step allocates only the first time it fills an empty y). */
 EL_API el_status el_rnn_step(el_rnn_stepper *s, const el_tensor *x, el_tensor *y);
 /* One step on one-hot inputs: ids[b] in [0, input_size) is the hot index of
  * sequence b.  The same as el_rnn_step on el_one_hot(ids), without the
