@@ -5,7 +5,8 @@
  * (two regional indicators), CR LF.  Text is validated as UTF-8 (an invalid
  * byte is an error naming the source, line and byte offset), normalised to
  * NFC and split into clusters with ICU (UAX #29), so "é" written either way
- * is one symbol.
+ * is one symbol.  Case folding, for a vocabulary blind to case, is an
+ * option (EL_TEXT_FOLD_CASE, el_clusters_fold_case).
  *
  * A vocabulary maps clusters to ids.  Ids 0..3 are fixed: EL_PAD, EL_SOS,
  * EL_EOS, EL_UNK; the clusters follow, most frequent first (ties in byte
