@@ -1202,3 +1202,255 @@ Test(rnn, outputs_may_share_memory_with_inputs)
         for (int layers = 1; layers <= 2; layers++)
             check_shared_buffers(all_cells[i], layers, 1000 + 10 * i + layers);
 }
+
+/* ---- optional outputs, outputs that size themselves, one backward ----------- */
+
+/* The outputs and input gradients of one forward and backward call with
+ * y given or not and dy given or not, on fresh, empty tensors: a caller
+ * that wants only hn passes no y, and backward still works (it reads the
+ * cache, never y). */
+typedef struct optional_run {
+    el_tensor y, hn, cn, dx, dh0, dc0, grads;
+} optional_run;
+
+static void run_optional(el_rnn *rnn, el_rnn_cache *cache, rnn_io *io, int with_y, int with_dy,
+                         optional_run *out)
+{
+    int lstm = rnn->config.cell == EL_CELL_LSTM;
+    memset(out, 0, sizeof *out);
+    zero_grads(rnn);
+    EL_TEST_OK(el_rnn_forward(rnn, cache, NULL, &io->x, io->lengths, &io->h0, given(&io->c0),
+                              with_y ? &out->y : NULL, &out->hn, lstm ? &out->cn : NULL));
+    EL_TEST_OK(el_rnn_backward(rnn, cache, with_dy ? &io->dy : NULL, &io->dhn, given(&io->dcn),
+                               &out->dx, &out->dh0, lstm ? &out->dc0 : NULL));
+    snapshot_grads(rnn, &out->grads);
+    if (with_y) expect_same("y sized by forward", &out->y, &io->y, 0, 0);
+}
+
+static void optional_free(optional_run *r)
+{
+    el_tensor *all[] = {&r->y, &r->hn, &r->cn, &r->dx, &r->dh0, &r->dc0, &r->grads};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
+}
+
+static void expect_same_runs(const char *what, const optional_run *got, const optional_run *want)
+{
+    char label[96];
+    const el_tensor *g[] = {&got->hn, &got->cn, &got->dx, &got->dh0, &got->dc0, &got->grads};
+    const el_tensor *w[] = {&want->hn, &want->cn, &want->dx, &want->dh0, &want->dc0, &want->grads};
+    const char *names[] = {"hn", "cn", "dx", "dh0", "dc0", "parameter gradients"};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        snprintf(label, sizeof label, "%s: %s", what, names[i]);
+        if (w[i]->data) expect_same(label, g[i], w[i], 0, 0);
+    }
+}
+
+static void check_optional_outputs(el_cell cell, int ragged, uint64_t seed)
+{
+    enum { T = 5, B = 3 };
+    el_rnn_config cfg = {
+        .cell = cell, .input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = 1};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, T, B, ragged ? (int[]){5, 2, 0} : NULL, seed);
+    rnn_io *io = &c.io;
+    io_forward(&c.rnn, c.cache, NULL, io); /* io->y: the reference outputs */
+    optional_run all, no_y, no_dy, neither;
+    run_optional(&c.rnn, c.cache, io, 1, 1, &all);
+    run_optional(&c.rnn, c.cache, io, 0, 1, &no_y);
+    run_optional(&c.rnn, c.cache, io, 1, 0, &no_dy);
+    run_optional(&c.rnn, c.cache, io, 0, 0, &neither);
+    expect_same_runs("no y, dy given", &no_y, &all);
+    expect_same_runs("no y, no dy", &neither, &no_dy);
+    char shape[64];
+    cr_assert_str_eq(el_tensor_shape_string(&all.hn, shape, sizeof shape), "4x3x4",
+                     "hn was sized to %s", shape);
+    cr_assert_str_eq(el_tensor_shape_string(&all.dx, shape, sizeof shape), "5x3x3",
+                     "dx was sized to %s", shape);
+    optional_free(&all);
+    optional_free(&no_y);
+    optional_free(&no_dy);
+    optional_free(&neither);
+    fd_free(&c);
+}
+
+Test(rnn, outputs_are_optional)
+{
+    for (size_t i = 0; i < sizeof all_cells / sizeof all_cells[0]; i++)
+        for (int ragged = 0; ragged <= 1; ragged++)
+            check_optional_outputs(all_cells[i], ragged, 1100 + 2 * i + ragged);
+}
+
+/* Only hn from ids, as a classifier over characters reads it: the same as
+ * with y, and backward from dhn alone. */
+Test(rnn, ids_without_y)
+{
+    enum { T = 4, B = 3, IN = 6 };
+    el_rng rng;
+    el_rng_seed(&rng, 1120);
+    el_rnn_config cfg = {EL_CELL_GRU, IN, 5, 1, 0, 0.0f};
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, NULL, &cfg, &rng));
+    const int ids[T * B] = {4, 1, 2, 5, 0, 3, 1, 1, 2, 0, 5, 4}, lengths[B] = {4, 1, 3};
+    el_rnn_cache *cache;
+    EL_TEST_OK(el_rnn_cache_create(&cache));
+    el_tensor y = {0}, hn = {0}, hn_alone = {0}, dhn = {0}, with_y = {0}, alone = {0};
+    el_test_random_tensor(&dhn, &rng, 3, (int[]){1, B, 5}, -1, 1);
+    EL_TEST_OK(
+        el_rnn_forward_ids(&rnn, cache, NULL, ids, T, B, lengths, NULL, NULL, &y, &hn, NULL));
+    EL_TEST_OK(el_rnn_backward(&rnn, cache, NULL, &dhn, NULL, NULL, NULL, NULL));
+    snapshot_grads(&rnn, &with_y);
+    zero_grads(&rnn);
+    EL_TEST_OK(el_rnn_forward_ids(&rnn, cache, NULL, ids, T, B, lengths, NULL, NULL, NULL,
+                                  &hn_alone, NULL));
+    EL_TEST_OK(el_rnn_backward(&rnn, cache, NULL, &dhn, NULL, NULL, NULL, NULL));
+    snapshot_grads(&rnn, &alone);
+    expect_same("hn without y", &hn_alone, &hn, 0, 0);
+    expect_same("parameter gradients without y", &alone, &with_y, 0, 0);
+    el_tensor *all[] = {&y, &hn, &hn_alone, &dhn, &with_y, &alone};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
+    el_rnn_cache_free(cache);
+    el_rnn_free(&rnn);
+}
+
+/* Outputs follow the API convention: an owning tensor of another shape is
+ * resized, one of the right shape is reused in place (no new memory), a
+ * view of the right shape is written, a view of another shape is refused
+ * (it cannot grow), and a refused call leaves the outputs alone. */
+Test(rnn, outputs_size_themselves)
+{
+    enum { T = 3, B = 2, H = 4 };
+    el_rnn_config cfg = {EL_CELL_LSTM, 2, H, 1, 0, 0.0f};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, T, B, NULL, 1130);
+    rnn_io *io = &c.io;
+    io_forward(&c.rnn, c.cache, NULL, io);
+    el_tensor y = {0}, hn = {0}, cn = {0}, dx = {0};
+    EL_TEST_OK(el_tensor_alloc(&y, 1, (int[]){1}));
+    EL_TEST_OK(el_tensor_alloc(&hn, 3, (int[]){2, 7, 1}));
+    EL_TEST_OK(el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, &io->h0, &io->c0, &y, &hn, &cn));
+    expect_same("y resized", &y, &io->y, 0, 0);
+    expect_same("hn resized", &hn, &io->hn, 0, 0);
+    expect_same("cn from empty", &cn, &io->cn, 0, 0);
+    const float *kept = y.data;
+    EL_TEST_OK(el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, &io->h0, &io->c0, &y, &hn, &cn));
+    cr_assert_eq(y.data, kept, "a y of the right shape was reallocated");
+    EL_TEST_OK(el_rnn_backward(&c.rnn, c.cache, &io->dy, NULL, NULL, &dx, NULL, NULL));
+    cr_assert(dx.ndim == 3 && dx.shape[0] == T && dx.shape[1] == B && dx.shape[2] == 2,
+              "dx was not sized to 3x2x2");
+
+    float memory[T * B * H + 1];
+    el_tensor view, wrong;
+    EL_TEST_OK(el_tensor_wrap(&view, memory, 3, (int[]){T, B, H}));
+    EL_TEST_OK(
+        el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, &io->h0, &io->c0, &view, NULL, NULL));
+    expect_same("y into a view", &view, &io->y, 0, 0);
+    EL_TEST_OK(el_tensor_wrap(&wrong, memory, 3, (int[]){T, B, H - 1}));
+    el_clear_error();
+    expect_failure(
+        "a view of another shape",
+        el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, &io->h0, &io->c0, &wrong, NULL, NULL),
+        EL_ERR_SHAPE, "y is 3x2x3, expected 3x2x4");
+    /* h0 of the wrong shape: refused before hn is touched. */
+    el_tensor bad_h0 = {0};
+    EL_TEST_OK(el_tensor_alloc(&bad_h0, 3, (int[]){1, B, H + 1}));
+    el_tensor untouched = {0};
+    expect_failure(
+        "h0 of another shape",
+        el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, &bad_h0, &io->c0, &y, &untouched, NULL),
+        EL_ERR_SHAPE, "h0 is 1x2x5");
+    cr_assert_null(untouched.data, "a refused call allocated hn");
+    el_tensor *all[] = {&y, &hn, &cn, &dx, &bad_h0};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
+    fd_free(&c);
+}
+
+/* A second backward over one forward would add the same gradients again:
+ * it is refused, says a new forward is needed, and leaves the gradients as
+ * they were; after a new forward, backward works again. */
+Test(rnn, second_backward_is_refused)
+{
+    el_rnn_config cfg = {EL_CELL_GRU, 3, 4, 2, 1, 0.0f};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, 4, 2, (int[]){4, 2}, 1140);
+    rnn_io *io = &c.io;
+    zero_grads(&c.rnn);
+    io_forward(&c.rnn, c.cache, NULL, io);
+    io_backward(&c.rnn, c.cache, io);
+    el_tensor once = {0}, after = {0};
+    snapshot_grads(&c.rnn, &once);
+    el_clear_error();
+    expect_failure("second backward",
+                   el_rnn_backward(&c.rnn, c.cache, &io->dy, &io->dhn, NULL, &io->dx, NULL, NULL),
+                   EL_ERR_STATE, "a new forward call is needed");
+    snapshot_grads(&c.rnn, &after);
+    expect_same("gradients after a refused backward", &after, &once, 0, 0);
+    el_tensor_free(&after);
+    io_forward(&c.rnn, c.cache, NULL, io);
+    io_backward(&c.rnn, c.cache, io);
+    snapshot_grads(&c.rnn, &after);
+    for (size_t i = 0; i < once.size; i++) once.data[i] *= 2;
+    expect_same("gradients of two forward and backward calls", &after, &once, 1e-6, 0);
+    el_tensor_free(&once);
+    el_tensor_free(&after);
+    fd_free(&c);
+}
+
+/* el_rnn_set_training switches what dropout reads: in evaluation no rng is
+ * needed and the outputs are deterministic, in training the rng is
+ * required. */
+Test(rnn, set_training)
+{
+    el_rnn_config cfg = {EL_CELL_LSTM, 3, 3, 2, 0, 0.5f};
+    fd_case c = {0};
+    fd_setup(&c, &cfg, 4, 2, NULL, 1150);
+    rnn_io *io = &c.io;
+    cr_assert_eq(c.rnn.training, 1, "a new layer is in training mode");
+    el_rnn_set_training(&c.rnn, 0);
+    cr_assert_eq(c.rnn.training, 0);
+    EL_TEST_OK(el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, NULL, NULL, &io->y, NULL, NULL));
+    el_rnn_set_training(&c.rnn, 7);
+    cr_assert_eq(c.rnn.training, 1);
+    el_clear_error();
+    expect_failure(
+        "training with dropout and no rng",
+        el_rnn_forward(&c.rnn, c.cache, NULL, &io->x, NULL, NULL, NULL, &io->y, NULL, NULL),
+        EL_ERR_INVALID, "el_rnn_forward");
+    el_rnn_set_training(NULL, 0);
+    fd_free(&c);
+}
+
+/* The stepper's outputs size themselves too: an empty y and empty states
+ * are sized by the first call and reused after; a view of another shape
+ * is refused. */
+Test(rnn, stepper_outputs_size_themselves)
+{
+    enum { B = 2, H = 3, IN = 4 };
+    el_rnn_config cfg = {EL_CELL_LSTM, IN, H, 2, 0, 0.0f};
+    el_rng rng;
+    el_rng_seed(&rng, 1160);
+    el_rnn rnn;
+    EL_TEST_OK(el_rnn_init(&rnn, NULL, &cfg, &rng));
+    el_rnn_stepper *s;
+    EL_TEST_OK(el_rnn_stepper_create(&s, &rnn, B));
+    el_tensor y = {0}, hn = {0}, cn = {0};
+    EL_TEST_OK(el_rnn_step_ids(s, (int[]){1, 3}, &y));
+    cr_assert(y.ndim == 2 && y.shape[0] == B && y.shape[1] == H, "y was not sized to 2x3");
+    const float *kept = y.data;
+    EL_TEST_OK(el_rnn_step_ids(s, (int[]){0, 2}, &y));
+    cr_assert_eq(y.data, kept, "a y of the right shape was reallocated");
+    EL_TEST_OK(el_rnn_stepper_state(s, &hn, &cn));
+    cr_assert(hn.ndim == 3 && hn.shape[0] == 2 && hn.shape[1] == B && hn.shape[2] == H);
+    cr_assert(el_tensor_same_shape(&cn, &hn));
+    /* The last layer's state is the step's output. */
+    el_test_assert_close("hn of the last layer", hn.data + B * H, y.data, B * H, 0, 0);
+    float memory[B * H];
+    el_tensor view;
+    EL_TEST_OK(el_tensor_wrap(&view, memory, 2, (int[]){B, H - 1}));
+    el_clear_error();
+    expect_failure("a view of another shape", el_rnn_step_ids(s, (int[]){0, 2}, &view),
+                   EL_ERR_SHAPE, "y is 2x2, expected 2x3");
+    el_rnn_stepper_free(s);
+    el_tensor *all[] = {&y, &hn, &cn};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) el_tensor_free(all[i]);
+    el_rnn_free(&rnn);
+}

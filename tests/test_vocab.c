@@ -656,6 +656,177 @@ Test(one_hot, an_id_out_of_range_is_named_and_nothing_is_written)
     el_tensor_free(&t);
 }
 
+/* ---- case folding ---------------------------------------------------------- */
+
+/* Asserts that text, split and folded, reads want and has clusters clusters. */
+static void assert_folds(const char *text, const char *want, size_t clusters)
+{
+    el_clusters c = split(text);
+    EL_TEST_OK(el_clusters_fold_case(&c));
+    cr_assert_str_eq(c.text, want, "\"%s\" folded to \"%s\", expected \"%s\"", text, c.text, want);
+    cr_assert_eq(c.bytes, strlen(want));
+    cr_assert_eq(c.count, clusters, "\"%s\" folded into %zu clusters, expected %zu", text, c.count,
+                 clusters);
+    cr_assert_eq(c.starts[c.count], c.bytes);
+    el_clusters_free(&c);
+}
+
+#define SHARP_S "\xC3\x9F"             /* ß U+00DF */
+#define CAPITAL_SHARP_S "\xE1\xBA\x9E" /* ẞ U+1E9E */
+#define SIGMA "\xCF\x83"               /* σ U+03C3 */
+#define FINAL_SIGMA "\xCF\x82"         /* ς U+03C2 */
+#define CAPITAL_SIGMA "\xCE\xA3"       /* Σ U+03A3 */
+#define DOTTED_CAPITAL_I "\xC4\xB0"    /* İ U+0130 */
+#define DOTLESS_I "\xC4\xB1"           /* ı U+0131 */
+#define COMBINING_DOT "\xCC\x87"       /* U+0307 */
+
+Test(fold_case, german_sharp_s_becomes_ss)
+{
+    assert_folds("Stra" SHARP_S "e", "strasse", 7);
+    assert_folds("STRA" CAPITAL_SHARP_S "E", "strasse", 7);
+}
+
+/* Folding is for caseless matching, not for display: every sigma, final or
+ * capital, folds to the one medial form. */
+Test(fold_case, greek_final_and_capital_sigma_become_sigma)
+{
+    assert_folds("\xCE\x9F\xCE\x94\xCE\x9F" CAPITAL_SIGMA, "\xCE\xBF\xCE\xB4\xCE\xBF" SIGMA, 4);
+    assert_folds("\xCE\xBB\xCF\x8C\xCE\xB3\xCE\xBF" FINAL_SIGMA,
+                 "\xCE\xBB\xCF\x8C\xCE\xB3\xCE\xBF" SIGMA, 5);
+}
+
+/* The default folding is not Turkish: I becomes i, İ becomes i and a
+ * combining dot above (still one cluster), and the dotless ı stays. */
+Test(fold_case, turkish_i_follows_the_default_folding)
+{
+    assert_folds(DOTTED_CAPITAL_I "I" DOTLESS_I "i", "i" COMBINING_DOT "i" DOTLESS_I "i", 4);
+}
+
+/* The folded text is NFC again: a decomposed capital folds to the same
+ * precomposed small letter as the precomposed capital. */
+Test(fold_case, the_result_is_nfc)
+{
+    assert_folds("E\xCC\x81", E_ACUTE, 1);
+    assert_folds("\xC3\x89", E_ACUTE, 1);
+    assert_folds("already folded: " E_ACUTE FLAG_FR FAMILY "\r\n",
+                 "already folded: " E_ACUTE FLAG_FR FAMILY "\r\n", 20);
+}
+
+Test(fold_case, empty_and_bad_arguments)
+{
+    el_clusters empty = {0};
+    EL_TEST_OK(el_clusters_fold_case(&empty));
+    cr_assert_eq(empty.count, 0);
+    el_clusters none = split("");
+    EL_TEST_OK(el_clusters_fold_case(&none));
+    cr_assert_eq(none.count, 0);
+    cr_assert_str_eq(none.text, "");
+    el_clusters_free(&none);
+    el_clear_error();
+    EL_TEST_FAILS(el_clusters_fold_case(NULL), EL_ERR_INVALID);
+    assert_message_has("el_clusters_fold_case");
+}
+
+/* ---- one text in one call ------------------------------------------------- */
+
+static void assert_ids(const el_ids *ids, const int *want, size_t n)
+{
+    cr_assert_eq(ids->count, n, "%zu ids, expected %zu", ids->count, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(ids->data[i], want[i], "id %zu is %d, expected %d", i, ids->data[i], want[i]);
+}
+
+/* el_vocab_encode_text equals split then encode; it appends, and
+ * el_ids_clear empties the list but keeps its memory for the next text. */
+Test(vocab_text, encode_text_appends_and_clear_keeps_the_memory)
+{
+    el_vocab *v = vocab_of("abc" E_ACUTE, 1);
+    int a = id_of(v, "a"), b = id_of(v, "b"), c = id_of(v, "c"), e = id_of(v, E_ACUTE);
+    el_ids ids = {0};
+    EL_TEST_OK(el_vocab_encode_text(v, "cab?", 4, &ids, 0));
+    assert_ids(&ids, (int[]){c, a, b, EL_UNK}, 4);
+    EL_TEST_OK(el_vocab_encode_text(v, E_COMBINING "a", strlen(E_COMBINING "a"), &ids, 0));
+    assert_ids(&ids, (int[]){c, a, b, EL_UNK, e, a}, 6);
+
+    int *memory = ids.data;
+    size_t capacity = ids.capacity;
+    el_ids_clear(&ids);
+    cr_assert_eq(ids.count, 0);
+    cr_assert_eq(ids.data, memory, "clear freed the memory");
+    cr_assert_eq(ids.capacity, capacity);
+    el__fail_allocations_after(0); /* ids need no new memory now */
+    el_status s = el_vocab_encode(v, &(el_clusters){0}, 0, 0, &ids);
+    el__fail_allocations_after(-1);
+    EL_TEST_OK(s);
+    EL_TEST_OK(el_vocab_encode_text(v, "ba", 2, &ids, 0));
+    assert_ids(&ids, (int[]){b, a}, 2);
+    cr_assert_eq(ids.data, memory, "a short text after clear allocated ids again");
+    EL_TEST_OK(el_vocab_encode_text(v, NULL, 0, &ids, 0));
+    assert_ids(&ids, (int[]){b, a}, 2);
+    el_ids_clear(NULL);
+    el_ids_free(&ids);
+    el_vocab_free(v);
+}
+
+Test(vocab_text, encode_text_refuses_bad_text_and_arguments_leaving_ids_alone)
+{
+    el_vocab *v = vocab_of("ab", 1);
+    el_ids ids = {0};
+    EL_TEST_OK(el_vocab_encode_text(v, "ab", 2, &ids, 0));
+    el_clear_error();
+    EL_TEST_FAILS(el_vocab_encode_text(v, "ab\xFF", 3, &ids, 0), EL_ERR_FORMAT);
+    assert_message_is("el_vocab_encode_text:1: invalid UTF-8 at byte 2");
+    cr_assert_eq(ids.count, 2, "a refused text added ids");
+    EL_TEST_FAILS(el_vocab_encode_text(v, "ab", 2, &ids, 2), EL_ERR_INVALID);
+    assert_message_has("unknown flags");
+    EL_TEST_FAILS(el_vocab_encode_text(NULL, "ab", 2, &ids, 0), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_vocab_encode_text(v, NULL, 2, &ids, 0), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_vocab_encode_text(v, "ab", 2, NULL, 0), EL_ERR_INVALID);
+    cr_assert_eq(ids.count, 2);
+    el_vocab *open = NULL;
+    EL_TEST_OK(el_vocab_create(&open));
+    EL_TEST_FAILS(el_vocab_encode_text(open, "ab", 2, &ids, 0), EL_ERR_STATE);
+    EL_TEST_OK(el_vocab_count_text(open, "ab", 2, 0));
+    EL_TEST_FAILS(el_vocab_count_text(open, "a\xC3", 2, 0), EL_ERR_FORMAT);
+    assert_message_is("el_vocab_count_text:1: invalid UTF-8 at byte 1");
+    EL_TEST_FAILS(el_vocab_count_text(open, "ab", 2, 4), EL_ERR_INVALID);
+    EL_TEST_OK(el_vocab_finish(open, 1));
+    cr_assert_eq(el_vocab_size(open), EL_SPECIALS + 2, "refused texts were counted");
+    EL_TEST_FAILS(el_vocab_count_text(open, "ab", 2, 0), EL_ERR_STATE);
+    el_vocab_free(open);
+    el_ids_free(&ids);
+    el_vocab_free(v);
+}
+
+/* A vocabulary counted over folded text, and text encoded folded, match
+ * whatever the case; unfolded, the capitals are unknown. */
+Test(vocab_text, counting_and_encoding_folded_text)
+{
+    const char *text = "Stra" SHARP_S "e \xCE\x9F\xCE\x94\xCE\x9F" CAPITAL_SIGMA;
+    el_vocab *v = NULL;
+    EL_TEST_OK(el_vocab_create(&v));
+    EL_TEST_OK(el_vocab_count_text(v, text, strlen(text), EL_TEXT_FOLD_CASE));
+    EL_TEST_OK(el_vocab_finish(v, 1));
+    cr_assert_eq(id_of(v, SHARP_S), EL_UNK, "ß was counted unfolded");
+    cr_assert_eq(id_of(v, CAPITAL_SIGMA), EL_UNK, "Σ was counted unfolded");
+    cr_assert_neq(id_of(v, SIGMA), EL_UNK);
+    el_ids upper = {0}, lower = {0}, as_is = {0};
+    const char *shout = "STRA" CAPITAL_SHARP_S "E "
+                        "\xCE\xBF\xCE\xB4\xCE\xBF" FINAL_SIGMA;
+    const char *quiet = "strasse \xCE\xBF\xCE\xB4\xCE\xBF" SIGMA;
+    EL_TEST_OK(el_vocab_encode_text(v, shout, strlen(shout), &upper, EL_TEXT_FOLD_CASE));
+    EL_TEST_OK(el_vocab_encode_text(v, quiet, strlen(quiet), &lower, 0));
+    cr_assert_eq(upper.count, 12);
+    assert_ids(&upper, lower.data, lower.count);
+    for (size_t i = 0; i < upper.count; i++) cr_assert_neq(upper.data[i], EL_UNK, "id %zu", i);
+    EL_TEST_OK(el_vocab_encode_text(v, "S", 1, &as_is, 0));
+    assert_ids(&as_is, (int[]){EL_UNK}, 1);
+    el_ids_free(&upper);
+    el_ids_free(&lower);
+    el_ids_free(&as_is);
+    el_vocab_free(v);
+}
+
 /* ---- out of memory ------------------------------------------------------- */
 
 /* Each call under test allocates fewer than 2000 times. */
@@ -814,4 +985,42 @@ Test(oom, encode_grows_ids_or_leaves_them_as_they_were)
     el_ids_free(&ids);
     el_clusters_free(&c);
     el_vocab_free(v);
+}
+
+/* Folding needs new memory at every stage (UTF-16, the folded text, NFC,
+ * the offsets); a failure at any leaves the clusters as they were. */
+static el_status try_fold_case(long n)
+{
+    el_clusters c = split("Stra" SHARP_S "E " E_COMBINING);
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_clusters_fold_case(&c));
+    if (s) {
+        cr_assert_str_eq(c.text, "Stra" SHARP_S "E " E_ACUTE, "a failure changed the text");
+        cr_assert_eq(c.count, 8);
+    } else {
+        cr_assert_str_eq(c.text, "strasse " E_ACUTE);
+    }
+    el_clusters_free(&c);
+    return s;
+}
+
+static el_status try_encode_text(long n)
+{
+    el_vocab *v = vocab_of("abc", 1);
+    el_ids ids = {0};
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_vocab_encode_text(v, "ABCabc", 6, &ids, EL_TEXT_FOLD_CASE));
+    if (s)
+        cr_assert(ids.count == 0 && ids.data == NULL, "a failure added ids");
+    else
+        cr_assert_eq(ids.count, 6);
+    el_ids_free(&ids);
+    el_vocab_free(v);
+    return s;
+}
+
+Test(oom, fold_case_and_encode_text)
+{
+    sweep("el_clusters_fold_case", try_fold_case);
+    sweep("el_vocab_encode_text", try_encode_text);
 }

@@ -83,6 +83,10 @@ EL_API void el_rnn_free(el_rnn *rnn);
 /* Appends the parameters in PyTorch's order: per layer, per direction,
  * weight_ih, weight_hh, bias_ih, bias_hh. */
 EL_API el_status el_rnn_params(el_rnn *rnn, el_param_list *list);
+/* Switches training mode (on != 0: dropout between layers is active) or
+ * evaluation mode (no dropout, no rng needed); the same as setting
+ * rnn->training.  NULL is ignored. */
+EL_API void el_rnn_set_training(el_rnn *rnn, int on);
 /* The weights of a layer and direction (0 forward, 1 reverse). */
 EL_API el_rnn_weights *el_rnn_layer(el_rnn *rnn, int layer, int direction);
 
@@ -92,10 +96,14 @@ typedef struct el_rnn_cache el_rnn_cache;
 EL_API el_status el_rnn_cache_create(el_rnn_cache **out);
 EL_API void el_rnn_cache_free(el_rnn_cache *cache);
 
-/* Runs the layers over x.  h0 and c0 (LSTM only) may be NULL for zeros; hn
- * and cn may be NULL when not wanted.  rng draws the dropout masks (only
- * needed when training with dropout > 0 and more than one layer).  y must be
- * (T, B, D*H); hn and cn (layers*D, B, H). */
+/* Runs the layers over x.  h0 and c0 (LSTM only) may be NULL for zeros.
+ * The outputs are y (T, B, D*H), hn and cn (layers*D, B, H); each may be
+ * NULL when not wanted (a classifier reading only hn passes no y: the
+ * layer keeps what backward needs in the cache either way), and each sizes
+ * itself: an empty tensor or one of another shape is (re)allocated with
+ * el_tensor_ensure, one of the right shape is reused (a view must already
+ * have the shape).  rng draws the dropout masks (only needed when training
+ * with dropout > 0 and more than one layer). */
 EL_API el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
                                 const int *lengths, const el_tensor *h0, const el_tensor *c0,
                                 el_tensor *y, el_tensor *hn, el_tensor *cn);
@@ -105,15 +113,21 @@ EL_API el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, c
  * W_ih's columns instead of multiplying by x, and backward adds to them
  * (a character model's inputs are ids, and the product costs as much as the
  * recurrence at a vocabulary of a few hundred).  el_rnn_backward after it
- * takes no dx. */
+ * takes no dx.  y, hn and cn are as el_rnn_forward's: optional, and sized
+ * by the call. */
 EL_API el_status el_rnn_forward_ids(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const int *ids,
                                     int steps, int batch, const int *lengths, const el_tensor *h0,
                                     const el_tensor *c0, el_tensor *y, el_tensor *hn,
                                     el_tensor *cn);
 
 /* Backpropagates through the last forward call.  dy (T, B, D*H), dhn and dcn
- * (layers*D, B, H) may each be NULL for zero.  Writes dx, dh0 and dc0 (each
- * may be NULL when not wanted) and accumulates every parameter's gradient. */
+ * (layers*D, B, H) may each be NULL for zero; dy may be given even when
+ * forward wrote no y (backward reads the cache, never y).  Writes dx, dh0
+ * and dc0 (each may be NULL when not wanted, and sizes itself as forward's
+ * outputs do) and accumulates every parameter's gradient.  One backward per
+ * forward: a second call over the same forward would add the same
+ * gradients again, so it is refused with EL_ERR_STATE (a failure before
+ * anything accumulated, such as running out of memory, may be retried). */
 EL_API el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
                                  const el_tensor *dhn, const el_tensor *dcn, el_tensor *dx,
                                  el_tensor *dh0, el_tensor *dc0);
@@ -130,10 +144,12 @@ EL_API el_status el_rnn_stepper_create(el_rnn_stepper **out, const el_rnn *rnn, 
 EL_API void el_rnn_stepper_free(el_rnn_stepper *s);
 /* Sets the state: h0 and c0 (LSTM) are (layers, B, H), or NULL for zeros. */
 EL_API el_status el_rnn_stepper_reset(el_rnn_stepper *s, const el_tensor *h0, const el_tensor *c0);
-/* Copies the state out; hn and cn (each may be NULL) are (layers, B, H). */
+/* Copies the state out; hn and cn (each may be NULL) are (layers, B, H),
+ * sized by the call as el_rnn_forward's outputs are. */
 EL_API el_status el_rnn_stepper_state(const el_rnn_stepper *s, el_tensor *hn, el_tensor *cn);
 /* One step on x (B, input_size); y (B, H) receives the last layer's output
- * (may be NULL). */
+ * (may be NULL; sized by the call as el_rnn_forward's outputs are, so a
+ * step allocates only the first time it fills an empty y). */
 EL_API el_status el_rnn_step(el_rnn_stepper *s, const el_tensor *x, el_tensor *y);
 /* One step on one-hot inputs: ids[b] in [0, input_size) is the hot index of
  * sequence b.  The same as el_rnn_step on el_one_hot(ids), without the

@@ -5,7 +5,8 @@
  * (two regional indicators), CR LF.  Text is validated as UTF-8 (an invalid
  * byte is an error naming the source, line and byte offset), normalised to
  * NFC and split into clusters with ICU (UAX #29), so "é" written either way
- * is one symbol.
+ * is one symbol.  Case folding, for a vocabulary blind to case, is an
+ * option (EL_TEXT_FOLD_CASE, el_clusters_fold_case).
  *
  * A vocabulary maps clusters to ids.  Ids 0..3 are fixed: EL_PAD, EL_SOS,
  * EL_EOS, EL_UNK; the clusters follow, most frequent first (ties in byte
@@ -33,6 +34,18 @@ typedef struct el_ids {
 } el_ids;
 
 EL_API void el_ids_free(el_ids *ids);
+/* Empties ids (count 0) and keeps its memory, so that one el_ids can take
+ * the ids of one text after another without allocating again.  NULL is
+ * ignored. */
+EL_API void el_ids_clear(el_ids *ids);
+
+/* Options of the functions that turn text into clusters (el_vocab_count_text,
+ * el_vocab_encode_text), or'ed together; 0 is the text as it is. */
+enum {
+    /* Unicode full case folding (ICU's u_strFoldCase with
+     * U_FOLD_CASE_DEFAULT), as el_clusters_fold_case does. */
+    EL_TEXT_FOLD_CASE = 1
+};
 
 /* UTF-8 text split into grapheme clusters: text holds the NFC form, and
  * cluster i is the bytes [starts[i], starts[i + 1]) of it. */
@@ -51,6 +64,15 @@ typedef struct el_clusters {
 EL_API el_status el_clusters_split(el_clusters *out, const char *text, size_t len,
                                    const char *source, long first_line);
 EL_API void el_clusters_free(el_clusters *c);
+
+/* Replaces c's text with its full case folding (ICU's u_strFoldCase with
+ * U_FOLD_CASE_DEFAULT, the folding Unicode defines for caseless matching),
+ * normalised to NFC again and split again.  Folding is not lowercasing:
+ * "ß" and "ẞ" become "ss" (two clusters), final "ς" and "Σ" become "σ", and
+ * the default folding is not Turkish: "I" becomes "i", "İ" becomes "i̇" (i
+ * and U+0307, one cluster), "ı" stays.  So a vocabulary counted over folded
+ * text must be given folded text to encode.  On failure c is unchanged. */
+EL_API el_status el_clusters_fold_case(el_clusters *c);
 
 typedef struct el_vocab el_vocab;
 
@@ -79,6 +101,22 @@ EL_API int el_vocab_id(const el_vocab *v, const char *cluster, size_t len);
  * clusters as EL_UNK). */
 EL_API el_status el_vocab_encode(const el_vocab *v, const el_clusters *c, size_t first,
                                  size_t count, el_ids *out);
+
+/* Counts every cluster of len bytes of text: el_clusters_split,
+ * el_clusters_fold_case when flags has EL_TEXT_FOLD_CASE, then
+ * el_vocab_count, in one call.  Invalid UTF-8 is reported as
+ * "el_vocab_count_text:1: invalid UTF-8 at byte 3". */
+EL_API el_status el_vocab_count_text(el_vocab *v, const char *text, size_t len, unsigned flags);
+
+/* Appends the ids of len bytes of text to out, in one call: the text is
+ * validated as UTF-8, normalised to NFC and split into clusters as by
+ * el_clusters_split, folded when flags has EL_TEXT_FOLD_CASE (as the
+ * vocabulary's text was, for the ids to match), and encoded as by
+ * el_vocab_encode.  Call el_ids_clear(out) first for the ids of this text
+ * alone.  Invalid UTF-8 is reported as "el_vocab_encode_text:1: invalid
+ * UTF-8 at byte 3".  On failure out is as it was. */
+EL_API el_status el_vocab_encode_text(const el_vocab *v, const char *text, size_t len, el_ids *out,
+                                      unsigned flags);
 
 /* Writes the text of ids into buf (cap bytes, NUL-terminated, always valid
  * UTF-8: it never cuts a cluster), skipping EL_PAD, EL_SOS and EL_EOS and

@@ -123,6 +123,11 @@ void el_rnn_free(el_rnn *rnn)
     memset(rnn, 0, sizeof *rnn);
 }
 
+void el_rnn_set_training(el_rnn *rnn, int on)
+{
+    if (rnn) rnn->training = on != 0;
+}
+
 el_status el_rnn_params(el_rnn *rnn, el_param_list *list)
 {
     EL_REQUIRE(rnn, "el_rnn_params");
@@ -317,25 +322,50 @@ static void forward_direction(direction_pass *pass)
     el__parallel_run(forward_steps_task, pass, el__rnn_time_loop_parts(c, in));
 }
 
+el_status el__rnn_size_output(const char *fn, const char *name, el_tensor *t, int ndim,
+                              const int *shape)
+{
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (same) return EL_OK;
+    if (t->data && t->capacity == 0) {
+        char have[64], want[64];
+        el_tensor wanted = {.ndim = ndim};
+        memcpy(wanted.shape, shape, (size_t)ndim * sizeof *shape);
+        return el__fail(EL_ERR_SHAPE, "%s: %s is %s, expected %s (a view cannot be resized)", fn,
+                        name, el_tensor_shape_string(t, have, sizeof have),
+                        el_tensor_shape_string(&wanted, want, sizeof want));
+    }
+    return el_tensor_ensure(t, ndim, shape);
+}
+
+static el_status size_output(const char *fn, const char *name, el_tensor *t, int d0, int d1, int d2)
+{
+    return el__rnn_size_output(fn, name, t, 3, (int[]){d0, d1, d2});
+}
+
+/* Checks the inputs, then sizes the outputs: a call refused for its inputs
+ * leaves the outputs as they were. */
 static el_status check_forward_args(const char *fn, const el_rnn *rnn, int T, int B,
                                     const int *lengths, const el_tensor *h0, const el_tensor *c0,
-                                    const el_tensor *y, const el_tensor *hn, const el_tensor *cn)
+                                    el_tensor *y, el_tensor *hn, el_tensor *cn)
 {
     const el_rnn_config *cfg = &rnn->config;
     int D = el_rnn_directions(cfg), H = cfg->hidden_size;
     int states = cfg->num_layers * D;
-    el_status s = check_shape3(fn, "y", y, T, B, D * H);
-    if (!s && h0) s = check_shape3(fn, "h0", h0, states, B, H);
-    if (!s && hn) s = check_shape3(fn, "hn", hn, states, B, H);
-    if (!s && (c0 || cn) && cfg->cell != EL_CELL_LSTM)
+    if ((c0 || cn) && cfg->cell != EL_CELL_LSTM)
         return el__fail(EL_ERR_INVALID, "%s: a cell state was given to a %s layer", fn,
                         el_cell_name(cfg->cell));
+    el_status s = EL_OK;
+    if (h0) s = check_shape3(fn, "h0", h0, states, B, H);
     if (!s && c0) s = check_shape3(fn, "c0", c0, states, B, H);
-    if (!s && cn) s = check_shape3(fn, "cn", cn, states, B, H);
     for (int b = 0; !s && lengths && b < B; b++)
         if (lengths[b] < 0 || lengths[b] > T)
             return el__fail(EL_ERR_INVALID, "%s: lengths[%d] is %d, outside [0, %d]", fn, b,
                             lengths[b], T);
+    if (!s && y) s = size_output(fn, "y", y, T, B, D * H);
+    if (!s && hn) s = size_output(fn, "hn", hn, states, B, H);
+    if (!s && cn) s = size_output(fn, "cn", cn, states, B, H);
     return s;
 }
 
@@ -352,6 +382,7 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     int dropout_active = rnn->training && cfg->dropout > 0 && L > 1;
     if (dropout_active) EL_REQUIRE(rng, fn);
     cache->forward_done = 0;
+    cache->backward_done = 0;
     cache->config = *cfg;
     cache->dropout_active = dropout_active;
     cache->one_hot = ids != NULL;
@@ -362,9 +393,10 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     el__rnn_pack_input(rnn, cache, x, ids);
     /* Where the layouts agree, the last layer writes y itself instead of a
      * copy of it (backward never reads it back), unless y shares memory
-     * with a state that is still to be read or written. */
-    int direct = cache->padded_is_packed && !overlap(y, h0) && !overlap(y, c0) && !overlap(y, hn) &&
-                 !overlap(y, cn);
+     * with a state that is still to be read or written.  Without y the
+     * last layer's outputs stay in the cache, unread by backward too. */
+    int direct = y && cache->padded_is_packed && !overlap(y, h0) && !overlap(y, c0) &&
+                 !overlap(y, hn) && !overlap(y, cn);
     el_dropout dropout = {cfg->dropout, 1};
     direction_pass pass = {.rnn = rnn, .c = cache, .h0 = h0, .c0 = c0, .hn = hn, .cn = cn};
     for (int l = 0; l < L; l++) {
@@ -377,7 +409,7 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
             if (s) return s;
         }
     }
-    if (!direct)
+    if (y && !direct)
         el__rnn_packed_to_padded(cache, cache->out[L - 1].data, y->data, D * cfg->hidden_size);
     cache->forward_done = 1;
     return EL_OK;
@@ -391,7 +423,6 @@ el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
     EL_REQUIRE(rnn, fn);
     EL_REQUIRE(cache, fn);
     EL_REQUIRE(x, fn);
-    EL_REQUIRE(y, fn);
     if (x->ndim != 3 || x->shape[2] != rnn->config.input_size) {
         char have[64];
         return el__fail(EL_ERR_SHAPE, "%s: x is %s, expected (T, B, %d)", fn,
@@ -409,7 +440,6 @@ el_status el_rnn_forward_ids(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, cons
     EL_REQUIRE(rnn, fn);
     EL_REQUIRE(cache, fn);
     EL_REQUIRE(ids, fn);
-    EL_REQUIRE(y, fn);
     if (steps < 1 || batch < 1)
         return el__fail(EL_ERR_INVALID, "%s: %d steps of %d sequences", fn, steps, batch);
     for (size_t i = 0; i < (size_t)steps * batch; i++)
@@ -489,30 +519,39 @@ static void backward_direction(direction_pass *pass)
     el__parallel_run(el__rnn_gradients_task, pass, el__rnn_gradient_parts(c, in));
 }
 
+/* Checks the call and the upstream gradients, then sizes the input
+ * gradients (dx, dh0, dc0). */
 static el_status check_backward_args(const el_rnn *rnn, const el_rnn_cache *c, const el_tensor *dy,
-                                     const el_tensor *dhn, const el_tensor *dcn,
-                                     const el_tensor *dx, const el_tensor *dh0,
-                                     const el_tensor *dc0)
+                                     const el_tensor *dhn, const el_tensor *dcn, el_tensor *dx,
+                                     el_tensor *dh0, el_tensor *dc0)
 {
     const char *fn = "el_rnn_backward";
     const el_rnn_config *cfg = &rnn->config;
     if (!c->forward_done)
         return el__fail(EL_ERR_STATE, "%s: no forward call to backpropagate through", fn);
+    if (c->backward_done)
+        return el__fail(EL_ERR_STATE,
+                        "%s: the last forward call was already backpropagated; a new forward "
+                        "call is needed (a second backward would add its gradients again)",
+                        fn);
     if (memcmp(&c->config, cfg, sizeof *cfg) != 0)
         return el__fail(EL_ERR_STATE,
                         "%s: the cache was filled by a layer of another configuration", fn);
+    if (c->one_hot && dx)
+        return el__fail(EL_ERR_INVALID,
+                        "%s: the input was ids (el_rnn_forward_ids), which have no gradient", fn);
+    if ((dcn || dc0) && cfg->cell != EL_CELL_LSTM)
+        return el__fail(EL_ERR_INVALID, "%s: a cell state gradient was given to a %s layer", fn,
+                        el_cell_name(cfg->cell));
     int T = c->steps, B = c->batch, D = el_rnn_directions(cfg), H = cfg->hidden_size;
     int states = cfg->num_layers * D;
     el_status s = EL_OK;
     if (dy) s = check_shape3(fn, "dy", dy, T, B, D * H);
-    if (!s && dx) s = check_shape3(fn, "dx", dx, T, B, cfg->input_size);
     if (!s && dhn) s = check_shape3(fn, "dhn", dhn, states, B, H);
-    if (!s && dh0) s = check_shape3(fn, "dh0", dh0, states, B, H);
-    if (!s && (dcn || dc0) && cfg->cell != EL_CELL_LSTM)
-        return el__fail(EL_ERR_INVALID, "%s: a cell state gradient was given to a %s layer", fn,
-                        el_cell_name(cfg->cell));
     if (!s && dcn) s = check_shape3(fn, "dcn", dcn, states, B, H);
-    if (!s && dc0) s = check_shape3(fn, "dc0", dc0, states, B, H);
+    if (!s && dx) s = size_output(fn, "dx", dx, T, B, cfg->input_size);
+    if (!s && dh0) s = size_output(fn, "dh0", dh0, states, B, H);
+    if (!s && dc0) s = size_output(fn, "dc0", dc0, states, B, H);
     return s;
 }
 
@@ -529,13 +568,13 @@ el_status el_rnn_backward(el_rnn *rnn, el_rnn_cache *cache, const el_tensor *dy,
     int L = cfg->num_layers, D = el_rnn_directions(cfg), H = cfg->hidden_size;
     int G = el_cell_gates(cfg->cell) * H, N = cache->rows;
     int width = cfg->input_size > D * H ? cfg->input_size : D * H;
-    if (cache->one_hot && dx)
-        return el__fail(EL_ERR_INVALID,
-                        "%s: the input was ids (el_rnn_forward_ids), which have no gradient", fn);
     if (cache->one_hot && (s = el__ensure2(&cache->dw_ih_rows, cfg->input_size, G))) return s;
     if ((s = el__rnn_size_gate_gradients(cache)) || (s = el__ensure2(&cache->dout, N, width)) ||
         (s = el__ensure2(&cache->din, N, width)) || (s = pack_weights(rnn, cache, 1, dx != NULL)))
         return s;
+    /* From here nothing allocates and the gradients accumulate: a failure
+     * before this may be retried, a second call after it is refused. */
+    cache->backward_done = 1;
     /* Where the layouts agree, the last layer reads dy itself and the first
      * writes dx itself, instead of copies, unless they share memory with
      * something written or read in between. */

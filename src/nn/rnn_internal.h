@@ -1,8 +1,8 @@
 /* The recurrent layers' internals, shared by rnn.c (the API and the
  * forward and backward drivers), rnn_batch.c (the packed layout and the
  * cache that holds it), rnn_grad.c (the weight gradients) and
- * rnn_tuning.c (the thresholds that choose how each pass runs).  Not
- * installed.
+ * rnn_tuning.c (the thresholds that choose how each pass runs), and by
+ * rnn_stepper.c for the sizing of outputs.  Not installed.
  *
  * Layout.  Sequences are sorted by decreasing length (stably) and packed as
  * PyTorch's PackedSequence is: step t holds the batch_sizes[t] longest
@@ -41,6 +41,7 @@ struct el_rnn_cache {
     el_rnn_config config;   /* of the last forward */
     int steps, batch, rows; /* T, B, N */
     int forward_done;
+    int backward_done;  /* the last forward was backpropagated: another backward is refused */
     int dropout_active; /* dropout was applied between layers */
     int *perm;          /* (B) sorted position -> batch index */
     int *steps_before;  /* (B + 1) the steps of the sorted rows before each */
@@ -89,6 +90,15 @@ typedef struct direction_pass {
     const el_tensor *dhn, *dcn;
     el_tensor *dh0, *dc0;
 } direction_pass;
+
+/* ---- outputs (rnn.c) ----------------------------------------------------- */
+
+/* Gives an output its shape by the API convention: one of that shape is
+ * used as it is, an empty or owning one of another shape is (re)allocated
+ * with el_tensor_ensure; a view or wrapped memory cannot grow, so it must
+ * already have the shape (EL_ERR_SHAPE naming fn and the output). */
+el_status el__rnn_size_output(const char *fn, const char *name, el_tensor *t, int ndim,
+                              const int *shape);
 
 /* ---- the packed layout (rnn_batch.c) ----------------------------------- */
 

@@ -9,6 +9,7 @@
 #include "core/internal.h"
 #include "core/packed_gemm.h"
 #include "nn/rnn_cell.h"
+#include "nn/rnn_internal.h"
 
 typedef struct step_layer {
     el__packed w_ih_t, w_hh_t; /* W_ihᵀ and W_hhᵀ, packed */
@@ -136,9 +137,11 @@ el_status el_rnn_stepper_reset(el_rnn_stepper *s, const el_tensor *h0, const el_
 
 el_status el_rnn_stepper_state(const el_rnn_stepper *s, el_tensor *hn, el_tensor *cn)
 {
-    EL_REQUIRE(s, "el_rnn_stepper_state");
-    el_status st = hn ? check_state(s, "el_rnn_stepper_state", "hn", hn) : EL_OK;
-    if (!st && cn) st = check_state(s, "el_rnn_stepper_state", "cn", cn);
+    const char *fn = "el_rnn_stepper_state";
+    EL_REQUIRE(s, fn);
+    int shape[3] = {s->layers, s->batch, s->hidden};
+    el_status st = hn ? el__rnn_size_output(fn, "hn", hn, 3, shape) : EL_OK;
+    if (!st && cn) st = el__rnn_size_output(fn, "cn", cn, 3, shape);
     if (st) return st;
     size_t bytes = (size_t)s->layers * s->batch * s->hidden * sizeof(float);
     if (hn) memcpy(hn->data, s->h, bytes);
@@ -198,11 +201,11 @@ static void run_layers(el_rnn_stepper *s, const float *x, el_tensor *y)
     if (y) memcpy(y->data, s->out, BH * sizeof *s->out);
 }
 
-static el_status check_output(const el_rnn_stepper *s, const char *fn, const el_tensor *y)
+/* Sizes y (B, H) when given: once it has the shape, a step allocates
+ * nothing. */
+static el_status size_step_output(const el_rnn_stepper *s, const char *fn, el_tensor *y)
 {
-    if (y && (y->ndim != 2 || y->shape[0] != s->batch || y->shape[1] != s->hidden))
-        return el__fail(EL_ERR_SHAPE, "%s: y must be (%d, %d)", fn, s->batch, s->hidden);
-    return EL_OK;
+    return y ? el__rnn_size_output(fn, "y", y, 2, (int[]){s->batch, s->hidden}) : EL_OK;
 }
 
 el_status el_rnn_step(el_rnn_stepper *s, const el_tensor *x, el_tensor *y)
@@ -211,7 +214,7 @@ el_status el_rnn_step(el_rnn_stepper *s, const el_tensor *x, el_tensor *y)
     EL_REQUIRE(x, "el_rnn_step");
     if (x->ndim != 2 || x->shape[0] != s->batch || x->shape[1] != s->input)
         return el__fail(EL_ERR_SHAPE, "el_rnn_step: x must be (%d, %d)", s->batch, s->input);
-    el_status st = check_output(s, "el_rnn_step", y);
+    el_status st = size_step_output(s, "el_rnn_step", y);
     if (st) return st;
     run_layers(s, x->data, y);
     return EL_OK;
@@ -225,7 +228,7 @@ el_status el_rnn_step_ids(el_rnn_stepper *s, const int *ids, el_tensor *y)
         if (ids[b] < 0 || ids[b] >= s->input)
             return el__fail(EL_ERR_INVALID, "el_rnn_step_ids: ids[%d] = %d outside [0, %d)", b,
                             ids[b], s->input);
-    el_status st = check_output(s, "el_rnn_step_ids", y);
+    el_status st = size_step_output(s, "el_rnn_step_ids", y);
     if (st) return st;
     gather_columns(s, ids);
     run_layers(s, NULL, y);

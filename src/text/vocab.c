@@ -324,6 +324,52 @@ void el_ids_free(el_ids *ids)
     memset(ids, 0, sizeof *ids);
 }
 
+void el_ids_clear(el_ids *ids)
+{
+    if (ids) ids->count = 0;
+}
+
+/* Text to clusters for the *_text functions: split, with the function's
+ * name as the source in messages, then folded if flags say so. */
+static el_status text_clusters(el_clusters *c, const char *text, size_t len, unsigned flags,
+                               const char *fn)
+{
+    if (flags & ~(unsigned)EL_TEXT_FOLD_CASE)
+        return el__fail(EL_ERR_INVALID, "%s: unknown flags 0x%x (EL_TEXT_FOLD_CASE is 0x%x)", fn,
+                        flags, (unsigned)EL_TEXT_FOLD_CASE);
+    el_status s = el_clusters_split(c, text, len, fn, 1);
+    if (!s && (flags & EL_TEXT_FOLD_CASE)) s = el_clusters_fold_case(c);
+    return s;
+}
+
+el_status el_vocab_count_text(el_vocab *v, const char *text, size_t len, unsigned flags)
+{
+    const char *fn = "el_vocab_count_text";
+    EL_REQUIRE(v, fn);
+    if (len > 0) EL_REQUIRE(text, fn);
+    if (v->finished) return el__fail(EL_ERR_STATE, "%s: the vocabulary is already finished", fn);
+    el_clusters c = {0};
+    el_status s = text_clusters(&c, text, len, flags, fn);
+    if (!s) s = el_vocab_count(v, &c);
+    el_clusters_free(&c);
+    return s;
+}
+
+el_status el_vocab_encode_text(const el_vocab *v, const char *text, size_t len, el_ids *out,
+                               unsigned flags)
+{
+    const char *fn = "el_vocab_encode_text";
+    EL_REQUIRE(v, fn);
+    if (len > 0) EL_REQUIRE(text, fn);
+    EL_REQUIRE(out, fn);
+    if (!v->finished) return el__fail(EL_ERR_STATE, "%s: the vocabulary is not finished", fn);
+    el_clusters c = {0};
+    el_status s = text_clusters(&c, text, len, flags, fn);
+    if (!s) s = el_vocab_encode(v, &c, 0, c.count, out);
+    el_clusters_free(&c);
+    return s;
+}
+
 /* The text id decodes to (PAD, SOS, EOS: none; UNK: U+FFFD), or NULL for an
  * id outside the vocabulary. */
 static const char *decoded_text(const el_vocab *v, int id, size_t *len)
