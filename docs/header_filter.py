@@ -165,9 +165,33 @@ def filter_header(source):
     return "".join(out)
 
 
+def check(paths):
+    """The problems that would make the reference wrong without a Doxygen
+    warning: Doxygen reads a failed filter's output as an empty header."""
+    problems = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        filtered = filter_header(source)
+        if filtered.count("\n") != source.count("\n"):
+            problems.append(f"{path}: the filter moved lines")
+        if not source.lstrip().startswith("/*"):
+            problems.append(f"{path}: no opening comment to describe the header")
+    return problems
+
+
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "--check":
+        # --check STAMP HEADER...: filters every header and writes STAMP if
+        # all went well, so the docs target stops before Doxygen if not.
+        problems = check(sys.argv[3:])
+        if problems:
+            raise SystemExit("\n".join(problems))
+        with open(sys.argv[2], "w", encoding="utf-8") as f:
+            f.write("".join(path + "\n" for path in sys.argv[3:]))
+        return
     if len(sys.argv) != 2:
-        raise SystemExit("usage: header_filter.py HEADER")
+        raise SystemExit("usage: header_filter.py HEADER | --check STAMP HEADER...")
     with open(sys.argv[1], encoding="utf-8") as f:
         source = f.read()
     sys.stdout.write(filter_header(source))
