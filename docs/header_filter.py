@@ -91,10 +91,9 @@ def doc_body(body):
     shift = ""
     for number, line in enumerate(lines):
         if number == 0:
-            leader, text = "", line
-            # "/* elman:" leaves " elman:" with its space; keep it apart.
-            space = re.match(r"^\s*", text).group(0)
-            leader, text = space, text[len(space) :]
+            # The rest of the /* line: its spaces are the leader.
+            text = line.lstrip(" ")
+            leader = line[: len(line) - len(text)]
         else:
             leader, text = LEADER.match(line).groups()
         indent = len(text) - len(text.lstrip(" "))
