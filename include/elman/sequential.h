@@ -24,6 +24,7 @@
  *   - set_training (NULL when train and eval behave alike);
  *   - free: releases the layer, the cache and self itself;
  *   - kind: PyTorch's class name ("Linear", "ReLU", "BatchNorm1d").
+ *
  * A constructor allocates self, builds the layer with no name prefix (names
  * "weight", "bias", ...) and fills an el_module; el_sequential_add prefixes
  * the names with the module's index.  The constructors below are written this
