@@ -11,6 +11,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <elman/elman.h>
 
@@ -35,7 +36,7 @@ typedef struct model {
     el_rnn gru;
     el_dense out;
     el_rnn_cache *cache;
-    el_tensor x, y, hn, logits, dlogits, dhn, dx;
+    el_tensor x, hn, logits, dlogits, dhn, dx;
 } model;
 
 /* Scores a batch: the GRU's state after each word's last character. */
@@ -44,10 +45,10 @@ static el_status forward(model *m, const el_batch *batch, el_rng *rng)
     int steps = batch->input_steps, n = batch->size;
     el_status s = el_embedding_forward(&m->embed, batch->inputs, steps * n, &m->x);
     if (!s) s = el_tensor_reshape(&m->x, 3, (int[]){steps, n, EMBED});
-    if (!s) s = el_tensor_ensure(&m->y, 3, (int[]){steps, n, HIDDEN});
-    if (!s) s = el_tensor_ensure(&m->hn, 3, (int[]){1, n, HIDDEN});
+    /* Only the last state is wanted: no per-step outputs (y is NULL), and hn
+     * sizes itself. */
     if (!s)
-        s = el_rnn_forward(&m->gru, m->cache, rng, &m->x, batch->input_lengths, NULL, NULL, &m->y,
+        s = el_rnn_forward(&m->gru, m->cache, rng, &m->x, batch->input_lengths, NULL, NULL, NULL,
                            &m->hn, NULL);
     if (!s) s = el_tensor_ensure(&m->logits, 2, (int[]){n, m->out.out_features});
     if (!s) s = el_dense_forward(&m->out, &m->hn, &m->logits);
@@ -59,7 +60,6 @@ static el_status backward(model *m, const el_batch *batch)
     int steps = batch->input_steps, n = batch->size;
     el_status s = el_tensor_ensure(&m->dhn, 3, (int[]){1, n, HIDDEN});
     if (!s) s = el_dense_backward(&m->out, &m->hn, &m->dlogits, &m->dhn);
-    if (!s) s = el_tensor_ensure(&m->dx, 3, (int[]){steps, n, EMBED});
     if (!s) s = el_rnn_backward(&m->gru, m->cache, NULL, &m->dhn, NULL, &m->dx, NULL, NULL);
     if (!s) s = el_embedding_backward(&m->embed, batch->inputs, steps * n, &m->dx);
     return s;
@@ -80,7 +80,7 @@ static el_status add_words(el_labelled *train, el_labelled *test, el_words *cons
         el_rng_permutation(rng, order, count);
         for (int i = 0; i < count && i < TRAIN + TEST && !s; i++) {
             const el_clusters *word = el_words_get(lists[l], order[i]);
-            ids.count = 0;
+            el_ids_clear(&ids);
             s = el_vocab_encode(vocab, word, 0, word->count, &ids);
             if (!s) s = el_labelled_add(i < TRAIN ? train : test, ids.data, (int)ids.count, l);
         }
@@ -88,6 +88,14 @@ static el_status add_words(el_labelled *train, el_labelled *test, el_words *cons
     }
     el_ids_free(&ids);
     return s;
+}
+
+static int argmax(const float *row, int count)
+{
+    int best = 0;
+    for (int i = 1; i < count; i++)
+        if (row[i] > row[best]) best = i;
+    return best;
 }
 
 int main(int argc, char **argv)
@@ -160,24 +168,35 @@ int main(int argc, char **argv)
         printf("epoch %d  loss %.4f\n", epoch + 1, total / batches);
     }
 
+    el_rnn_set_training(&m.gru, 0);
     int right = 0, seen = 0;
     if (el_loader_start(test_loader, 0)) return fail("loader");
     while (!el_loader_next(test_loader, &batch) && batch) {
         if (forward(&m, batch, NULL)) return fail("test");
-        for (int b = 0; b < batch->size; b++) {
-            const float *row = m.logits.data + (size_t)b * languages;
-            int best = 0;
-            for (int l = 1; l < languages; l++)
-                if (row[l] > row[best]) best = l;
-            right += best == batch->targets[b];
-        }
+        for (int b = 0; b < batch->size; b++)
+            right += argmax(m.logits.data + (size_t)b * languages, languages) == batch->targets[b];
         seen += batch->size;
     }
     double accuracy = (double)right / seen;
     printf("test_accuracy: %.4f (%d words)\n", accuracy, seen);
 
-    el_tensor *tensors[] = {&m.x, &m.y, &m.hn, &m.logits, &m.dlogits, &m.dhn, &m.dx};
-    for (int i = 0; i < 7; i++) el_tensor_free(tensors[i]);
+    /* A few words of one's own: text to ids in one call. */
+    const char *mine[] = {"Straße", "bouteille", "weather"};
+    el_ids ids = {0};
+    for (int i = 0; i < 3; i++) {
+        int length;
+        el_ids_clear(&ids);
+        if (el_vocab_encode_text(vocab, mine[i], strlen(mine[i]), &ids, 0)) return fail(mine[i]);
+        length = (int)ids.count;
+        el_batch one = {
+            .size = 1, .input_steps = length, .inputs = ids.data, .input_lengths = &length};
+        if (forward(&m, &one, NULL)) return fail(mine[i]);
+        printf("%s: list %d\n", mine[i], argmax(m.logits.data, languages) + 1);
+    }
+    el_ids_free(&ids);
+
+    el_tensor *tensors[] = {&m.x, &m.hn, &m.logits, &m.dlogits, &m.dhn, &m.dx};
+    for (int i = 0; i < 6; i++) el_tensor_free(tensors[i]);
     el_loader_free(train_loader);
     el_loader_free(test_loader);
     el_rnn_cache_free(m.cache);
