@@ -54,6 +54,18 @@ static void build(el_sequential *seq, const char *net)
         add(seq, el_module_flatten(&m), &m);
         add(seq, el_module_dense(&m, 18, 4, 1, NULL), &m);
         add(seq, el_module_sigmoid(&m), &m);
+    } else if (!strcmp(net, "conv")) {
+        el_conv2d_config conv = {
+            .in_channels = 1, .out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}, .bias = 1};
+        el_conv_transpose2d_config up = {
+            .in_channels = 4, .out_channels = 2, .kernel = {2, 2}, .stride = {2, 2}, .bias = 1};
+        add(seq, el_module_conv2d(&m, &conv, NULL), &m);
+        add(seq, el_module_relu(&m), &m);
+        add_pool(seq, EL_POOL_MAX, 2, 2, 2, 0);
+        add(seq, el_module_conv_transpose2d(&m, &up, NULL), &m);
+        add(seq, el_module_batchnorm(&m, 2, 2), &m);
+        add(seq, el_module_flatten(&m), &m);
+        add(seq, el_module_dense(&m, 72, 3, 1, NULL), &m);
     } else {
         cr_assert_str_eq(net, "signal");
         add(seq, el_module_batchnorm(&m, 1, 3), &m);
@@ -182,6 +194,7 @@ static void check_network(const char *net)
 Test(sequential, mlp_matches_pytorch) { check_network("mlp"); }
 Test(sequential, image_matches_pytorch) { check_network("image"); }
 Test(sequential, signal_matches_pytorch) { check_network("signal"); }
+Test(sequential, conv_matches_pytorch) { check_network("conv"); }
 
 Test(sequential, names_and_kinds)
 {

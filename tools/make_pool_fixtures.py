@@ -155,6 +155,11 @@ def networks():
          "Linear(6, 2)",
          nn.Sequential(nn.BatchNorm1d(3), nn.MaxPool1d(3, 2, 1), nn.ReLU(), nn.AvgPool1d(2),
                        nn.Flatten(), nn.Linear(6, 2)), (4, 3, 8)),
+        ("conv", "Conv2d(1, 4, 3, padding=1), ReLU, MaxPool2d(2), ConvTranspose2d(4, 2, 2, "
+         "stride=2), BatchNorm2d(2), Flatten, Linear(72, 3)",
+         nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                       nn.ConvTranspose2d(4, 2, 2, stride=2), nn.BatchNorm2d(2), nn.Flatten(),
+                       nn.Linear(72, 3)), (3, 1, 6, 6)),
     ]
 
 

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "batchnorm.h"
+#include "conv.h"
 #include "dense.h"
 #include "dropout.h"
 #include "param.h"
@@ -74,6 +75,11 @@ EL_API void el_module_free(el_module *m);
 /* nn.Linear(in, out, bias); rng may be NULL for zero weights. */
 EL_API el_status el_module_dense(el_module *m, int in_features, int out_features, int has_bias,
                                  el_rng *rng);
+/* nn.Conv1d, nn.Conv2d and nn.ConvTranspose2d as configured (conv.h). */
+EL_API el_status el_module_conv1d(el_module *m, const el_conv1d_config *config, el_rng *rng);
+EL_API el_status el_module_conv2d(el_module *m, const el_conv2d_config *config, el_rng *rng);
+EL_API el_status el_module_conv_transpose2d(el_module *m, const el_conv_transpose2d_config *config,
+                                            el_rng *rng);
 /* nn.ReLU, nn.Sigmoid, nn.Tanh. */
 EL_API el_status el_module_relu(el_module *m);
 EL_API el_status el_module_sigmoid(el_module *m);

@@ -117,6 +117,62 @@ ACTIVATION(relu, "ReLU", el_relu_forward, el_relu_backward)
 ACTIVATION(sigmoid, "Sigmoid", el_sigmoid_forward, el_sigmoid_backward)
 ACTIVATION(tanh, "Tanh", el_tanh_forward, el_tanh_backward)
 
+/* ---- convolutions -------------------------------------------------------- */
+
+/* The three convolutions share one adapter shape: the layer, then the cache
+ * that its forward pass fills for its backward pass.  The layer's own
+ * functions size y and dx. */
+#define CONV_ADAPTER(class_name, type, config_type, prefix)                                        \
+    typedef struct prefix##_module {                                                               \
+        type layer;                                                                                \
+        el_conv_cache cache;                                                                       \
+    } prefix##_module;                                                                             \
+    static el_status prefix##_module_forward(void *self, const el_tensor *x, el_tensor *y)         \
+    {                                                                                              \
+        prefix##_module *c = self;                                                                 \
+        return el_##prefix##_forward(&c->layer, &c->cache, x, y);                                  \
+    }                                                                                              \
+    static el_status prefix##_module_backward(void *self, const el_tensor *x, const el_tensor *y,  \
+                                              const el_tensor *dy, el_tensor *dx)                  \
+    {                                                                                              \
+        prefix##_module *c = self;                                                                 \
+        (void)x;                                                                                   \
+        (void)y;                                                                                   \
+        return el_##prefix##_backward(&c->layer, &c->cache, dy, dx);                               \
+    }                                                                                              \
+    static el_status prefix##_module_params(void *self, el_param_list *list)                       \
+    {                                                                                              \
+        return el_##prefix##_params(&((prefix##_module *)self)->layer, list);                      \
+    }                                                                                              \
+    static void prefix##_module_free(void *self)                                                   \
+    {                                                                                              \
+        prefix##_module *c = self;                                                                 \
+        el_##prefix##_free(&c->layer);                                                             \
+        el_conv_cache_free(&c->cache);                                                             \
+        el__free(c);                                                                               \
+    }                                                                                              \
+    static const el_module_ops prefix##_ops = {                                                    \
+        .kind = class_name,                                                                        \
+        .forward = prefix##_module_forward,                                                        \
+        .backward = prefix##_module_backward,                                                      \
+        .params = prefix##_module_params,                                                          \
+        .free = prefix##_module_free,                                                              \
+    };                                                                                             \
+    el_status el_module_##prefix(el_module *m, const config_type *config, el_rng *rng)             \
+    {                                                                                              \
+        el_status s = adapter("el_module_" #prefix, m, &prefix##_ops, sizeof(prefix##_module));    \
+        if (!s) s = el_##prefix##_init(m->self, NULL, config, rng);                                \
+        if (s) {                                                                                   \
+            el__free(m->self);                                                                     \
+            memset(m, 0, sizeof *m);                                                               \
+        }                                                                                          \
+        return s;                                                                                  \
+    }
+
+CONV_ADAPTER("Conv1d", el_conv1d, el_conv1d_config, conv1d)
+CONV_ADAPTER("Conv2d", el_conv2d, el_conv2d_config, conv2d)
+CONV_ADAPTER("ConvTranspose2d", el_conv_transpose2d, el_conv_transpose2d_config, conv_transpose2d)
+
 /* ---- dropout ---------------------------------------------------------- */
 
 typedef struct dropout_module {
