@@ -515,14 +515,15 @@ static el_status train_batch(void *context, float *loss, long *words)
     return s;
 }
 
-static el_status end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size,
-                           int *stop)
+static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
     run *r = context;
     scores held;
     (void)stop;
-    el_status s = evaluate(r, r->held_out, 1, &held);
-    if (s) return s;
+    if (evaluate(r, r->held_out, 1, &held)) {
+        cli_library_failure();
+        return -1;
+    }
     double exact = held.count ? (double)held.exact / held.count : 0.0,
            rate = f->units / (f->seconds + 1e-9);
     printf("epoch %ld: train loss %.4f (last batch %.4f), %s loss %.4f, %s exact match "
@@ -532,7 +533,7 @@ static el_status end_epoch(void *context, const train_epoch_figures *f, char *cs
     fflush(stdout);
     snprintf(csv, size, "%ld,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f", f->epoch, f->mean_loss, f->last_loss,
              held.loss, exact, rate, f->elapsed);
-    return EL_OK;
+    return 0;
 }
 
 static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save};

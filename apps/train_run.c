@@ -195,9 +195,10 @@ int train_run_go(train_run *r)
         f.epoch = r->epoch;
         f.elapsed = progress_now() - started;
         char row[512] = "";
-        if (r->hooks->end_epoch(r->context, &f, row, sizeof row, &stop))
-            return cli_library_failure();
-        if (save_checkpoint(r) || write_metrics(r, row)) return 1;
+        if (r->hooks->end_epoch(r->context, &f, row, sizeof row, &stop)) return 1;
+        /* The row first: a metrics file that cannot be written stops the
+         * run with the checkpoint of the epoch before. */
+        if (write_metrics(r, row) || save_checkpoint(r)) return 1;
         saved = 1;
     }
     if (!saved && save_checkpoint(r)) return 1;

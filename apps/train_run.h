@@ -56,10 +56,10 @@ typedef struct train_hooks {
     el_status (*train_batch)(void *context, float *loss, long *units);
     /* After an epoch's last batch: evaluates, prints the epoch's line from
      * figures, and writes the metrics row (no newline) into csv.  *stop = 1
-     * ends the run after this epoch (early stopping).  Reported failures
-     * return non-zero (EL_ERR_... from the library). */
-    el_status (*end_epoch)(void *context, const train_epoch_figures *figures, char *csv,
-                           size_t csv_size, int *stop);
+     * ends the run after this epoch (early stopping).  0, or -1 after
+     * reporting a failure. */
+    int (*end_epoch)(void *context, const train_epoch_figures *figures, char *csv, size_t csv_size,
+                     int *stop);
     /* Writes a checkpoint of the model, the optimizer and the position
      * (train_run.epoch, .batch) to path. */
     el_status (*save)(void *context, const char *path);

@@ -65,6 +65,30 @@ interrupted() { # interrupted SIGNAL STATUS [storm]
     grep -q "continue with --resume" "$dir/log" || { cat "$dir/log"; return 1; }
     $long --resume "$dir/interrupted.st" >/dev/null 2>&1 && cmp "$dir/long.st" "$dir/interrupted.st"
 }
+# poison FILE TENSOR BYTES: writes BYTES (printf escapes: '\000\000\300\177' is
+# a NaN, '\000\000\200\177' infinity) over the first element of a tensor in a
+# safetensors checkpoint, found through the file's JSON header.
+poison() {
+    header=$(od -An -t u8 -N8 "$1" | tr -d ' ')
+    start=$(dd if="$1" bs=1 skip=8 count="$header" 2>/dev/null | tr '}' '\n' |
+        grep "\"$2\":{" | sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
+    [ -n "$start" ] || { echo "no tensor $2 in $1"; return 1; }
+    printf "$3" | dd of="$1" bs=1 seek=$((8 + header + start)) conv=notrunc 2>/dev/null
+}
+# beyond_size_limit ARGS...: runs $exe under a file size limit of 512 bytes,
+# as on a full disk; it must fail with one line that says so and status 1.
+# Its stderr goes through a pipe, which the limit does not cut short.
+beyond_size_limit() {
+    (ulimit -f 1 && $exe "$@" 2>&1 >/dev/null; echo "status $?") | grep -v '^epoch [0-9]' >"$dir/err"
+    [ "$(wc -l <"$dir/err")" -eq 2 ] && grep -q 'File too large' "$dir/err" &&
+        [ "$(tail -n 1 "$dir/err")" = "status 1" ] || { cat "$dir/err"; return 1; }
+}
+# A directory this process cannot create files in: one without write
+# permission, or, for root (whom permissions do not stop), /proc.
+unwritable_dir() {
+    mkdir -p "$dir/read-only" && chmod a-w "$dir/read-only"
+    if (: >"$dir/read-only/probe") 2>/dev/null; then echo /proc; else echo "$dir/read-only"; fi
+}
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

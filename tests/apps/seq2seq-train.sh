@@ -52,4 +52,38 @@ printf 'ok\n\377bad\n' >"$dir/invalid.txt"
 check "invalid UTF-8 is refused" refused 1 --words "$dir/invalid.txt" --out "$dir/y.st"
 check "nothing was written for refused runs" test ! -e "$dir/x.st" -a ! -e "$dir/y.st"
 
+
+# Numbers that break: a model whose recurrent weights hold a NaN or an
+# infinity gives a non-finite loss at the first batch (or, once checkpoints
+# with them are refused on loading, no batch at all): one line, a non-zero
+# exit, and the checkpoint as it was.
+for value in '\000\000\300\177' '\000\000\200\177'; do
+    cp "$dir/whole.st" "$dir/nan.st" && poison "$dir/nan.st" decoder.gru.weight_hh_l0 "$value" &&
+        cp "$dir/nan.st" "$dir/nan-before.st"
+    nonfinite() { failed_with "$1" --resume "$dir/nan.st" --epochs 5 && grep -Eqi 'finite|nan' "$dir/err"; }
+    check "a non-finite weight stops training with one line and status 3" nonfinite 3
+    check "the message names the epoch and the batch" grep -q 'epoch 4, batch 1: ' "$dir/err"
+    check "the checkpoint is as it was" cmp "$dir/nan.st" "$dir/nan-before.st"
+done
+
+# Output trouble: one line, a non-zero exit, the previous checkpoint whole.
+cp "$dir/whole.st" "$dir/full.st" && cp "$dir/whole.st" "$dir/full-before.st"
+full_disk() { beyond_size_limit --resume "$dir/full.st" --epochs 4; }
+check "a full disk (the file size limit) fails the save with one line" full_disk
+check "and leaves the previous checkpoint whole" cmp "$dir/full.st" "$dir/full-before.st"
+check "and no temporary file" sh -c "! ls '$dir' | grep -q 'full.st.tmp'"
+check "an output directory without write permission is refused" refused 1 --words "$words" --out "$(unwritable_dir)/m.st"
+check "an output path that is a directory is refused" refused 1 --words "$words" --out "$dir"
+check "a metrics path that is a directory is refused" refused 1 --resume "$dir/full.st" --epochs 4 --metrics "$dir"
+check "a metrics file on a full device fails with one line" failed_with 1 --resume "$dir/full.st" --epochs 4 --metrics /dev/full
+check "the checkpoint is still whole" cmp "$dir/full.st" "$dir/full-before.st"
+
+# Degenerate input is an error, not a figure over nothing.
+check "--eval of an empty word list is refused" refused 1 --eval --model "$dir/whole.st" --words /dev/null
+check "training on words all filtered out by length is refused" refused 1 --words "$words" --min-length 30 --out "$dir/z.st"
+printf 'one\ntwo\n' >"$dir/two.txt"
+check "training with no word left for the test is refused" refused 1 --words "$dir/two.txt" --out "$dir/z.st"
+check "an empty word list is refused" refused 1 --words /dev/null --out "$dir/z.st"
+check "nothing was written for them" test ! -e "$dir/z.st"
+
 finish
