@@ -740,7 +740,7 @@ static int generate(run *r)
     const char *text = r->opts.prompt ? r->opts.prompt : "", *source = "--prompt";
     size_t len = strlen(text);
     if (r->opts.prompt_file) {
-        status = read_file(r->opts.prompt_file, &file_text, &len);
+        status = read_file(r->opts.prompt_file, &file_text, &len) ? 1 : 0;
         text = file_text;
         source = r->opts.prompt_file;
     }

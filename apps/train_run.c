@@ -17,7 +17,9 @@
 
 static volatile sig_atomic_t stop_signal;
 
-/* The first signal decides the exit status; later ones change nothing. */
+/* The first signal handled decides the exit status; later ones change
+ * nothing.  (With several threads, which of two signals sent at once is
+ * handled first is the kernel's choice.) */
 static void on_stop_signal(int signo)
 {
     if (!stop_signal) stop_signal = signo;

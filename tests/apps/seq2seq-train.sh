@@ -33,7 +33,7 @@ check "--resume without --words finds the list, again and again" no_words
 long="$train --epochs 300"
 check "Ctrl-C saves, exits 130, and resuming gives the uninterrupted model" interrupted INT 130
 check "SIGTERM saves, exits 143, and resuming gives the uninterrupted model" interrupted TERM 143
-check "signals during the save leave a whole checkpoint; the first decides" interrupted INT 130 storm
+check "a storm of signals during the save leaves a whole checkpoint" interrupted INT 130 storm
 
 evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
 check "--eval ends with the exact_match line" evaluate
