@@ -261,41 +261,6 @@ static void run_free(run *r)
 
 /* ---- text ----------------------------------------------------------------- */
 
-/* Reads a whole file: one clear line (and -1) if it cannot, or is empty. */
-static int read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf || failed) {
-        cli_error("%s: %s", path, buf ? "read error" : "out of memory");
-        free(buf);
-        return -1;
-    }
-    if (n == 0) {
-        cli_error("%s: the file is empty", path);
-        free(buf);
-        return -1;
-    }
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
 /* Reads, validates and splits a text into clusters, and sets train_count:
  * the clusters before the held-out --validation part.  With build_vocab,
  * the vocabulary comes from those (so validation characters unseen in
@@ -304,7 +269,7 @@ static int load_text(run *r, const char *path, int build_vocab)
 {
     char *text;
     size_t len;
-    if (read_file(path, &text, &len)) return -1;
+    if (cli_read_file(path, &text, &len)) return -1;
     el_clusters clusters = {0};
     el_status s = el_clusters_split(&clusters, text, len, path, 1);
     free(text);
@@ -740,7 +705,7 @@ static int generate(run *r)
     const char *text = r->opts.prompt ? r->opts.prompt : "", *source = "--prompt";
     size_t len = strlen(text);
     if (r->opts.prompt_file) {
-        status = read_file(r->opts.prompt_file, &file_text, &len) ? 1 : 0;
+        status = cli_read_file(r->opts.prompt_file, &file_text, &len) ? 1 : 0;
         text = file_text;
         source = r->opts.prompt_file;
     }
