@@ -151,10 +151,10 @@ int cli_read_file(const char *path, char **text, size_t *len)
         buf = bigger;
         cap *= 2;
     }
-    int failed = ferror(f);
+    int failed = ferror(f), error = errno; /* a directory opens, and fails to read: EISDIR */
     fclose(f);
     if (!buf || failed) {
-        cli_error("%s: %s", path, buf ? "read error" : "out of memory");
+        cli_error("%s: %s", path, buf ? strerror(error) : "out of memory");
         free(buf);
         return -1;
     }

@@ -538,6 +538,18 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
 
 static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save};
 
+/* An empty split would end the run with a figure over no words. */
+static int check_split(run *r)
+{
+    const options *o = &r->opts;
+    if (r->train_ids.count > 0 && r->test_ids.count > 0) return 0;
+    cli_error("%s: %d words after the length filter (%d to %d characters): %zu for training and "
+              "%zu for the test, and each needs at least one",
+              o->words, el_words_count(r->words), o->min_length, o->max_length, r->train_ids.count,
+              r->test_ids.count);
+    return -1;
+}
+
 /* Sets up a new run, or a resumed one from its checkpoint. */
 static int prepare_training(run *r)
 {
@@ -546,22 +558,18 @@ static int prepare_training(run *r)
         el_checkpoint *c = NULL;
         if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
         int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume);
-        if (!bad && (load_data(r) || make_model(r) || el_checkpoint_load_params(c, &r->params) ||
+        if (!bad && load_data(r)) bad = cli_library_failure();
+        if (!bad) bad = check_split(r);
+        if (!bad && (make_model(r) || el_checkpoint_load_params(c, &r->params) ||
                      el_checkpoint_load_optimizer(c, r->optimizer)))
             bad = cli_library_failure();
         el_checkpoint_free(c);
         if (bad) return 1;
     } else {
         if (!o->words) o->words = cli_bundled_file("wordnet-words.txt");
-        if (load_data(r) || make_model(r)) return cli_library_failure();
-    }
-    /* An empty split would end the run with a figure over no words. */
-    if (r->train_ids.count == 0 || r->test_ids.count == 0) {
-        cli_error("%s: %d words after the length filter (%d to %d characters): %zu for training "
-                  "and %zu for the test, and each needs at least one",
-                  o->words, el_words_count(r->words), o->min_length, o->max_length,
-                  r->train_ids.count, r->test_ids.count);
-        return 1;
+        if (load_data(r)) return cli_library_failure();
+        if (check_split(r)) return 1;
+        if (make_model(r)) return cli_library_failure();
     }
     r->held_out = r->validation_ids.count ? r->validation_loader : r->test_loader;
     r->held_out_name = r->validation_ids.count ? "validation" : "test";

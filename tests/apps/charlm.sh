@@ -139,6 +139,10 @@ check "a text of one distinct character is refused" refused 1 train --text "$dir
 check "an empty prompt file is refused" refused 1 generate --model "$dir/model.st" --prompt-file "$dir/empty.txt"
 check "eval of an empty text is refused" refused 1 eval --model "$dir/model.st" --text "$dir/empty.txt"
 check "eval of one character is refused" sh -c "printf a >'$dir/a.txt' && ! $exe eval --model '$dir/model.st' --text '$dir/a.txt' 2>/dev/null"
+check "a directory as the text is refused" refused 1 train --text "$dir" --out "$dir/z.st"
+check "a binary file as the text is refused" refused 1 train --text "$exe" --out "$dir/z.st"
+check "--threads 1000 exits 2" refused 2 generate --model "$dir/model.st" --threads 1000
+check "a model too big for memory is one line" out_of_memory train --text "$text" --hidden 4096 --layers 8 --out "$dir/z.st"
 check "nothing was written for them" test ! -e "$dir/z.st"
 
 finish

@@ -85,6 +85,17 @@ beyond_size_limit() {
     [ "$(wc -l <"$dir/err")" -eq 2 ] && grep -q 'File too large' "$dir/err" &&
         [ "$(tail -n 1 "$dir/err")" = "status 1" ] || { cat "$dir/err"; return 1; }
 }
+# out_of_memory ARGS...: runs $exe under a 300 MB address-space limit, where
+# the model ARGS ask for cannot be allocated: one line and status 1.  A
+# build whose runtime cannot start under such a limit at all (the
+# sanitizers reserve terabytes) skips it, saying so.
+out_of_memory() {
+    if ! (ulimit -v 300000 && $exe --help >/dev/null 2>&1); then
+        echo "skipped: $exe does not start under ulimit -v"
+        return 0
+    fi
+    (ulimit -v 300000 && refused 1 "$@") && grep -q 'out of memory' "$dir/err"
+}
 # A directory this process cannot create files in: one without write
 # permission, or, for root (whom permissions do not stop), /proc.
 unwritable_dir() {

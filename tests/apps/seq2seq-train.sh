@@ -86,4 +86,33 @@ check "training with no word left for the test is refused" refused 1 --words "$d
 check "an empty word list is refused" refused 1 --words /dev/null --out "$dir/z.st"
 check "nothing was written for them" test ! -e "$dir/z.st"
 
+# Hostile checkpoints and files: one line and status 1 each.
+head -c 3000 "$dir/whole.st" >"$dir/truncated.st"
+check "a truncated checkpoint is refused" refused 1 --eval --model "$dir/truncated.st" --words "$words"
+cp "$dir/whole.st" "$dir/flipped.st" && printf '[' | dd of="$dir/flipped.st" bs=1 seek=8 conv=notrunc 2>/dev/null
+check "a checkpoint with a flipped header byte is refused" refused 1 --eval --model "$dir/flipped.st" --words "$words"
+sed 's/"data_offsets":\[0,\([0-9]\)\([0-9]*\)\]/"data_offsets":[0,9\2]/' "$dir/whole.st" >"$dir/lying.st"
+check "a checkpoint whose offsets lie about a tensor's size is refused" refused 1 --eval --model "$dir/lying.st" --words "$words"
+{ printf '\377\377\377\377\377\377\377\177' && tail -c +9 "$dir/whole.st"; } >"$dir/huge-header.st"
+check "a checkpoint with an 8 EiB header length is refused" refused 1 --eval --model "$dir/huge-header.st" --words "$words"
+sed 's/"seq2seq.hidden":"24"/"seq2seq.hidden":"25"/' "$dir/whole.st" >"$dir/lying-config.st"
+check "a checkpoint whose configuration lies about its shapes is refused" refused 1 --predict --model "$dir/lying-config.st" olleh
+check "a missing model is refused" refused 1 --predict --model "$dir/none.st" olleh
+check "a directory as the model is refused" refused 1 --predict --model "$dir" olleh
+check "a directory as the word list is refused" refused 1 --words "$dir" --out "$dir/z.st"
+printf 'ab\000cd\nhello\n' >"$dir/nul.txt"
+check "a NUL byte in the word list is refused" refused 1 --words "$dir/nul.txt" --out "$dir/z.st"
+check "the message names the line and byte" grep -q 'nul.txt:1: a NUL byte at byte 2' "$dir/err"
+check "a binary file as the word list is refused" refused 1 --words "$exe" --out "$dir/z.st"
+awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "a" }' >"$dir/enormous.txt"
+check "one enormous line is filtered out by length, and then refused" refused 1 --words "$dir/enormous.txt" --out "$dir/z.st"
+check "--threads 0 exits 2" refused 2 --threads 0
+check "--threads 1000 exits 2" refused 2 --threads 1000
+check "a number with trailing text exits 2" refused 2 --hidden 1e3
+check "a negative seed exits 2" refused 2 --seed -1
+check "a NaN learning rate exits 2" refused 2 --lr nan
+check "a flag without its value exits 2" refused 2 --words
+check "a model too big for memory is one line" out_of_memory --words "$words" --hidden 4096 --layers 8 --out "$dir/z.st"
+check "nothing was written for any of them" test ! -e "$dir/z.st"
+
 finish
