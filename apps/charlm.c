@@ -11,9 +11,9 @@
  * --batch contiguous streams read --seq-len characters at a time, with the
  * state carried from chunk to chunk (truncated BPTT).  Each epoch starts the
  * streams at a new offset drawn from the seed, so chunk edges move.  The
- * model is saved after every epoch and on Ctrl-C with everything --resume
- * needs to continue exactly: the optimizer state, the position, the
- * streams' state and the random generator. */
+ * model is saved after every epoch and on Ctrl-C or SIGTERM (apps/train_run.h)
+ * with everything --resume needs to continue exactly: the optimizer state,
+ * the position, the streams' state and the random generator. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -122,7 +122,9 @@ static void print_usage(void)
            "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
            "  --help                  show this help and exit\n"
            "\n"
-           "Ctrl-C during training saves the model and exits; --resume MODEL continues.\n");
+           "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
+           "--resume MODEL continues.  A NaN or infinite loss stops training (exit 3)\n"
+           "without saving.\n");
 }
 
 /* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag

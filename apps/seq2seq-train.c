@@ -10,9 +10,9 @@
  * letters, ß, Cyrillic or emoji reverse as a reader expects.  Words are
  * split into training, validation and test sets by seed, over unique words,
  * so no test word is seen in training.  The model is saved after every
- * epoch and on Ctrl-C, as a safetensors file whose metadata holds the
- * configuration, the vocabulary and the training position, so --resume
- * continues exactly where training stopped. */
+ * epoch and on Ctrl-C or SIGTERM (apps/train_run.h), as a safetensors file
+ * whose metadata holds the configuration, the vocabulary and the training
+ * position, so --resume continues exactly where training stopped. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -106,7 +106,9 @@ static void print_usage(void)
            "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
            "  --help                  show this help and exit\n"
            "\n"
-           "Ctrl-C saves the model and exits; --resume MODEL continues from there.\n");
+           "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
+           "continues from there.  A NaN or infinite loss stops training (exit 3) without\n"
+           "saving.\n");
 }
 
 static void apply_lecture_preset(options *o)

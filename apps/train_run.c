@@ -175,10 +175,8 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
     return s;
 }
 
-int train_run_go(train_run *r)
+static int run_epochs(train_run *r)
 {
-    if (train_run_check_output(r->out) || open_metrics(r)) return 1;
-    catch_signals();
     double started = progress_now();
     int stop = 0, saved = 0;
     while (r->epoch < r->epochs && !stop && !stop_signal && !out_of_time(r, started)) {
@@ -211,6 +209,18 @@ int train_run_go(train_run *r)
         return 128 + stop_signal;
     }
     return 0;
+}
+
+int train_run_go(train_run *r)
+{
+    if (train_run_check_output(r->out) || open_metrics(r)) return 1;
+    catch_signals();
+    int status = run_epochs(r);
+    /* What follows (a final evaluation) writes no checkpoint: a signal may
+     * end it at once again. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return status;
 }
 
 void train_run_free(train_run *r)
