@@ -16,6 +16,7 @@
 #include "progress.h"
 
 static volatile sig_atomic_t stop_signal;
+static char nonfinite_loss[64]; /* the message when the loss was found non-finite here */
 
 /* The first signal handled decides the exit status; later ones change
  * nothing.  (With several threads, which of two signals sent at once is
@@ -128,6 +129,12 @@ static el_status train_batch(train_run *r, float *loss, long *units)
     if (r->threads) el_thread_check_begin(r->threads);
     *units = 0;
     el_status s = r->hooks->train_batch(r->context, loss, units);
+    /* The library's steps refuse a non-finite loss themselves; a model of
+     * the program's own may not. */
+    if (!s && !isfinite(*loss)) {
+        snprintf(nonfinite_loss, sizeof nonfinite_loss, "the loss is not finite (%g)", *loss);
+        s = EL_ERR_NONFINITE;
+    }
     /* The norm is computed with or without clipping: a non-finite one is
      * refused before it reaches the weights. */
     float norm = 0;
@@ -184,7 +191,8 @@ static int run_epochs(train_run *r)
         el_status s = train_epoch(r, started, &f);
         if (s == EL_ERR_NONFINITE) {
             cli_error("epoch %ld, %s %ld: %s; stopped without saving, %s is as it was",
-                      r->epoch + 1, r->batch_name, r->batch + 1, el_last_error(), r->out);
+                      r->epoch + 1, r->batch_name, r->batch + 1,
+                      *nonfinite_loss ? nonfinite_loss : el_last_error(), r->out);
             return TRAIN_EXIT_NONFINITE;
         }
         if (s) return cli_library_failure();

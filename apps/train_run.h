@@ -51,8 +51,9 @@ typedef struct train_hooks {
      * a resumed run stopped). */
     el_status (*start_epoch)(void *context, long epoch, long first);
     /* Forward and backward over the epoch's next batch, accumulating the
-     * gradients: the loss and how many units it covered.  A non-finite
-     * loss or gradient is EL_ERR_NONFINITE (the library's steps say so). */
+     * gradients: the loss and how many units it covered.  The library's
+     * steps fail with EL_ERR_NONFINITE on a non-finite loss or gradient;
+     * the run checks the loss and the gradient norm again all the same. */
     el_status (*train_batch)(void *context, float *loss, long *units);
     /* After an epoch's last batch: evaluates, prints the epoch's line from
      * figures, and writes the metrics row (no newline) into csv.  *stop = 1
