@@ -110,12 +110,13 @@ check "invalid UTF-8 in the prompt is refused" refused 1 generate --model "$dir/
 check "invalid UTF-8 in a prompt file is refused" refused 1 generate --model "$dir/model.st" --prompt-file "$dir/invalid.txt"
 check "--prompt and --prompt-file together exit 2" refused 2 generate --model "$dir/model.st" --prompt a --prompt-file "$dir/prompt.txt"
 
-# A NaN in the recurrent weights stops training at the first chunk with one
-# line and status 3, also without clipping (--clip 0, which the checkpoint
-# keeps for --resume), and leaves the checkpoint as it was.
+# A NaN in the weights (the output layer's bias, as in seq2seq-train.sh)
+# stops training at the first chunk with one line and status 3, also
+# without clipping (--clip 0, which the checkpoint keeps for --resume), and
+# leaves the checkpoint as it was.
 nan_model() {
     $train --clip 0 --epochs 1 --out "$dir/nan.st" >/dev/null 2>&1 &&
-        poison "$dir/nan.st" rnn.weight_hh_l0 '\000\000\300\177' && cp "$dir/nan.st" "$dir/nan-before.st"
+        poison "$dir/nan.st" fc.bias '\000\000\300\177' && cp "$dir/nan.st" "$dir/nan-before.st"
 }
 check "a model with a NaN weight, trained with --clip 0" nan_model
 nonfinite() { failed_with 3 train --resume "$dir/nan.st" --epochs 3 && grep -Eqi 'finite|nan' "$dir/err"; }
