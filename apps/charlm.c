@@ -360,9 +360,7 @@ static el_status save(void *context, const char *path)
     if (!s) s = meta_set_int(w, "train.min_count", o->min_count);
     if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
     if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = meta_set_int(w, "train.epoch", r->train.epoch);
-    if (!s) s = meta_set_int(w, "train.chunk", r->train.batch);
-    if (!s) s = meta_set_rng(w, "train.rng", &r->rng);
+    if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
@@ -388,7 +386,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
-    long long seed, epoch, chunk;
+    long long seed;
     const char *text = meta_get(c, path, "train.text");
     const char *schedule = meta_get(c, path, "train.schedule");
     if (!text || !schedule ||
@@ -400,17 +398,13 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_int(c, path, "train.min_count", &o->min_count) ||
         meta_get_long(c, path, "train.seed", &seed) ||
-        meta_get_long(c, path, "train.epoch", &epoch) ||
-        meta_get_long(c, path, "train.chunk", &chunk))
+        train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
-    if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->text) {
         if (!(r->saved_path = meta_keep(text))) return -1;
         o->text = r->saved_path;
     }
     o->seed = (uint64_t)seed;
-    r->train.epoch = epoch;
-    r->train.batch = chunk;
     return 0;
 }
 
@@ -624,8 +618,9 @@ static int prepare_training(run *r)
 static int train(run *r)
 {
     options *o = &r->opts;
-    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
     train_run *t = &r->train;
+    t->batch_name = "chunk"; /* before the position is loaded */
+    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
     t->hooks = &hooks;
     t->context = r;
     t->params = &r->params;
@@ -634,14 +629,13 @@ static int train(run *r)
     t->out = o->out;
     t->metrics_path = o->metrics;
     t->metrics_header = "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds";
-    t->resumed = o->resume != NULL;
+    t->resumed_from = o->resume;
     t->epochs = o->epochs;
     t->minutes = o->minutes;
     t->clip = o->clip;
     t->unit_name = "characters";
     t->loss_name = "bpc";
     t->loss_scale = 1 / log(2.0);
-    t->batch_name = "chunk";
     r->val_bpc = NAN;
     printf("%s: %zu characters (%zu training, %zu validation), %d symbols; %s, hidden %d, %d "
            "layer%s, %zu parameters; %d streams of %d\n",

@@ -295,9 +295,7 @@ static el_status save(void *context, const char *path)
     if (!s) s = meta_set_int(w, "train.max_length", o->max_length);
     if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
     if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = meta_set_int(w, "train.epoch", r->train.epoch);
-    if (!s) s = meta_set_int(w, "train.batch", r->train.batch);
-    if (!s) s = meta_set_rng(w, "train.rng", &r->rng);
+    if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
@@ -325,7 +323,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
-    long long seed, epoch, batch;
+    long long seed;
     const char *words = meta_get(c, path, "train.words");
     const char *schedule = meta_get(c, path, "train.schedule");
     if (!words || !schedule ||
@@ -338,17 +336,13 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_int(c, path, "train.min_length", &o->min_length) ||
         meta_get_int(c, path, "train.max_length", &o->max_length) ||
         meta_get_long(c, path, "train.seed", &seed) ||
-        meta_get_long(c, path, "train.epoch", &epoch) ||
-        meta_get_long(c, path, "train.batch", &batch))
+        train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
-    if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->words) {
         if (!(r->saved_path = meta_keep(words))) return -1;
         o->words = r->saved_path;
     }
     o->seed = (uint64_t)seed;
-    r->train.epoch = epoch;
-    r->train.batch = batch;
     return 0;
 }
 
@@ -581,8 +575,9 @@ static int prepare_training(run *r)
 static int train(run *r)
 {
     options *o = &r->opts;
-    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
     train_run *t = &r->train;
+    t->batch_name = "batch"; /* before the position is loaded */
+    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
     t->hooks = &hooks;
     t->context = r;
     t->params = &r->params;
@@ -598,13 +593,12 @@ static int train(run *r)
     t->metrics_path = o->metrics;
     t->metrics_header = "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
                         "words_per_second,elapsed_seconds";
-    t->resumed = o->resume != NULL;
+    t->resumed_from = o->resume;
     t->epochs = o->epochs;
     t->minutes = o->minutes;
     t->unit_name = "words";
     t->loss_name = "loss";
     t->loss_scale = 1.0;
-    t->batch_name = "batch";
     printf("%d words (%zu training, %zu validation, %zu test), %d symbols; %s, hidden %d, "
            "%d layer%s%s, %zu parameters\n",
            el_words_count(r->words), r->train_ids.count, r->validation_ids.count, r->test_ids.count,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "meta.h"
 #include "progress.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -80,6 +81,39 @@ int train_run_check_output(const char *path)
     return 0;
 }
 
+static void position_key(const train_run *r, char *key, size_t size)
+{
+    snprintf(key, size, "train.%s", r->batch_name);
+}
+
+el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, const el_rng *rng)
+{
+    char key[64];
+    position_key(r, key, sizeof key);
+    el_status s = meta_set_int(w, "train.epoch", r->epoch);
+    if (!s) s = meta_set_int(w, key, r->batch);
+    if (!s) s = meta_set_rng(w, "train.rng", rng);
+    return s;
+}
+
+int train_run_load_position(train_run *r, const el_checkpoint *c, const char *path, el_rng *rng)
+{
+    char key[64];
+    long long epoch, batch;
+    position_key(r, key, sizeof key);
+    if (meta_get_long(c, path, "train.epoch", &epoch) || meta_get_long(c, path, key, &batch) ||
+        meta_get_rng(c, path, "train.rng", rng))
+        return -1;
+    if (epoch < 0 || batch < 0) {
+        cli_error("%s: a negative position (epoch %lld, %s %lld)", path, epoch, r->batch_name,
+                  batch);
+        return -1;
+    }
+    r->epoch = (long)epoch;
+    r->batch = (long)batch;
+    return 0;
+}
+
 static int out_of_time(const train_run *r, double started)
 {
     return r->minutes > 0 && progress_now() - started > 60.0 * r->minutes;
@@ -101,7 +135,8 @@ static int save_checkpoint(train_run *r)
 static int open_metrics(train_run *r)
 {
     if (!r->metrics_path) return 0;
-    if (cli_open_csv(r->metrics_path, r->resumed, r->metrics_header, &r->metrics)) return -1;
+    if (cli_open_csv(r->metrics_path, r->resumed_from != NULL, r->metrics_header, &r->metrics))
+        return -1;
     if (fflush(r->metrics) != 0) {
         cli_error("%s: %s", r->metrics_path, strerror(errno));
         return -1;
@@ -186,6 +221,13 @@ static int run_epochs(train_run *r)
 {
     double started = progress_now();
     int stop = 0, saved = 0;
+    long total = r->epoch < r->epochs ? r->hooks->batches(r->context, r->epoch) : 0;
+    if (r->batch > total || (r->batch == total && total > 0)) {
+        cli_error("%s: the position, %s %ld of epoch %ld, is past the epoch's %ld",
+                  r->resumed_from ? r->resumed_from : r->out, r->batch_name, r->batch, r->epoch + 1,
+                  total);
+        return 1;
+    }
     while (r->epoch < r->epochs && !stop && !stop_signal && !out_of_time(r, started)) {
         train_epoch_figures f;
         el_status s = train_epoch(r, started, &f);

@@ -77,7 +77,8 @@ typedef struct train_run {
     const char *out;          /* the checkpoint */
     const char *metrics_path; /* or NULL */
     const char *metrics_header;
-    int resumed; /* a resumed run appends to its metrics file */
+    const char
+        *resumed_from; /* the checkpoint a resumed run read, or NULL; it appends to the metrics */
     int epochs;
     double minutes;         /* 0: no time limit */
     float clip;             /* the gradient norm's limit, 0 for none */
@@ -93,6 +94,14 @@ typedef struct train_run {
     FILE *metrics;
     int signal; /* the signal that stopped the run, or 0 */
 } train_run;
+
+/* The position and the training random generator in a checkpoint's
+ * metadata ("train.epoch", "train.<batch_name>", "train.rng"), so that a
+ * resumed run continues where the saved one stopped.  Loading refuses a
+ * negative position with one line and -1; one past the epoch's end is
+ * refused when the run starts. */
+el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, const el_rng *rng);
+int train_run_load_position(train_run *r, const el_checkpoint *c, const char *path, el_rng *rng);
 
 /* Refuses an output path that is a directory or whose directory cannot be
  * written, with one line; call it before the long work begins. 0 or -1. */

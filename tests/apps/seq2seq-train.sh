@@ -99,6 +99,9 @@ check "a checkpoint whose offsets lie about a tensor's size is refused" refused 
 check "a checkpoint with an 8 EiB header length is refused" refused 1 --eval --model "$dir/huge-header.st" --words "$words"
 sed 's/"seq2seq.hidden":"24"/"seq2seq.hidden":"25"/' "$dir/whole.st" >"$dir/lying-config.st"
 check "a checkpoint whose configuration lies about its shapes is refused" refused 1 --predict --model "$dir/lying-config.st" olleh
+sed 's/"train.batch":"0"/"train.batch":"9"/' "$dir/whole.st" >"$dir/lying-position.st"
+check "a checkpoint whose position is past its epoch's end is refused" refused 1 --resume "$dir/lying-position.st" --out "$dir/z.st"
+check "the message says where" grep -q "lying-position.st: the position, batch 9 of epoch 4, is past the epoch's 9" "$dir/err"
 check "a missing model is refused" refused 1 --predict --model "$dir/none.st" olleh
 check "a directory as the model is refused" refused 1 --predict --model "$dir" olleh
 check "a directory as the word list is refused" refused 1 --words "$dir" --out "$dir/z.st"
