@@ -11,9 +11,9 @@
  * --batch contiguous streams read --seq-len characters at a time, with the
  * state carried from chunk to chunk (truncated BPTT).  Each epoch starts the
  * streams at a new offset drawn from the seed, so chunk edges move.  The
- * model is saved after every epoch and on Ctrl-C with everything --resume
- * needs to continue exactly: the optimizer state, the position, the
- * streams' state and the random generator. */
+ * model is saved after every epoch and on Ctrl-C or SIGTERM (apps/train_run.h)
+ * with everything --resume needs to continue exactly: the optimizer state,
+ * the position, the streams' state and the random generator. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -27,6 +27,7 @@
 #include "elman/elman.h"
 #include "meta.h"
 #include "progress.h"
+#include "train_run.h"
 
 enum { MODE_TRAIN, MODE_GENERATE, MODE_EVAL };
 static const char *const mode_names[] = {"train", "generate", "eval", NULL};
@@ -121,7 +122,9 @@ static void print_usage(void)
            "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
            "  --help                  show this help and exit\n"
            "\n"
-           "Ctrl-C during training saves the model and exits; --resume MODEL continues.\n");
+           "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
+           "--resume MODEL continues.  A NaN or infinite loss stops training (exit 3)\n"
+           "without saving.\n");
 }
 
 /* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag
@@ -237,12 +240,11 @@ typedef struct run {
     el_optimizer *optimizer;
     el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
     el_rng rng;              /* dropout */
-    el_lr_schedule schedule;
-    el_charlm_state state; /* the training streams' state */
+    el_charlm_state state;   /* the training streams' state */
     int *inputs, *targets;
-    long epoch, chunk; /* the position: the next chunk to train */
-    double started;
-    FILE *metrics;
+    size_t offset;   /* where the current epoch's streams start */
+    double val_bpc;  /* after the last epoch, or NAN */
+    train_run train; /* the position, epoch and chunk, is train.epoch and train.batch */
 } run;
 
 static void run_free(run *r)
@@ -256,45 +258,10 @@ static void run_free(run *r)
     el_ids_free(&r->ids);
     free(r->inputs);
     free(r->targets);
-    if (r->metrics) fclose(r->metrics);
+    train_run_free(&r->train);
 }
 
 /* ---- text ----------------------------------------------------------------- */
-
-/* Reads a whole file: one clear line (and -1) if it cannot, or is empty. */
-static int read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf || failed) {
-        cli_error("%s: %s", path, buf ? "read error" : "out of memory");
-        free(buf);
-        return -1;
-    }
-    if (n == 0) {
-        cli_error("%s: the file is empty", path);
-        free(buf);
-        return -1;
-    }
-    *text = buf;
-    *len = n;
-    return 0;
-}
 
 /* Reads, validates and splits a text into clusters, and sets train_count:
  * the clusters before the held-out --validation part.  With build_vocab,
@@ -304,7 +271,7 @@ static int load_text(run *r, const char *path, int build_vocab)
 {
     char *text;
     size_t len;
-    if (read_file(path, &text, &len)) return -1;
+    if (cli_read_file(path, &text, &len)) return -1;
     el_clusters clusters = {0};
     el_status s = el_clusters_split(&clusters, text, len, path, 1);
     free(text);
@@ -335,6 +302,14 @@ static int check_lengths(run *r, const char *path)
                   path, r->ids.count, o->seq_len, 100.0 * o->validation_fraction);
         return -1;
     }
+    /* One symbol is predicted with certainty: a run would report a bpc of
+     * zero and have learnt nothing. */
+    if (el_vocab_size(r->vocab) - EL_SPECIALS < 2) {
+        cli_error("%s: one distinct character in the training part (--min-count %d): nothing to "
+                  "learn",
+                  path, o->min_count);
+        return -1;
+    }
     size_t fit = (r->train_count - 1) / (size_t)o->seq_len;
     r->streams = fit < (size_t)o->batch ? (int)fit : o->batch;
     return 0;
@@ -354,8 +329,9 @@ static void text_fingerprint(const el_ids *ids, char *out, size_t size)
     snprintf(out, size, "%016llx", (unsigned long long)hash);
 }
 
-static el_status save(run *r, const char *path)
+static el_status save(void *context, const char *path)
 {
+    run *r = context;
     el_checkpoint_writer *w = NULL;
     char *vocab_json = NULL;
     const options *o = &r->opts;
@@ -384,9 +360,7 @@ static el_status save(run *r, const char *path)
     if (!s) s = meta_set_int(w, "train.min_count", o->min_count);
     if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
     if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = meta_set_int(w, "train.epoch", r->epoch);
-    if (!s) s = meta_set_int(w, "train.chunk", r->chunk);
-    if (!s) s = meta_set_rng(w, "train.rng", &r->rng);
+    if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
@@ -412,7 +386,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
-    long long seed, epoch, chunk;
+    long long seed;
     const char *text = meta_get(c, path, "train.text");
     const char *schedule = meta_get(c, path, "train.schedule");
     if (!text || !schedule ||
@@ -424,17 +398,13 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_int(c, path, "train.min_count", &o->min_count) ||
         meta_get_long(c, path, "train.seed", &seed) ||
-        meta_get_long(c, path, "train.epoch", &epoch) ||
-        meta_get_long(c, path, "train.chunk", &chunk))
+        train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
-    if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->text) {
         if (!(r->saved_path = meta_keep(text))) return -1;
         o->text = r->saved_path;
     }
     o->seed = (uint64_t)seed;
-    r->epoch = epoch;
-    r->chunk = chunk;
     return 0;
 }
 
@@ -442,7 +412,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
  * epoch's start the streams start from zero). */
 static int load_stream_state(run *r, const el_checkpoint *c, const char *path)
 {
-    if (r->chunk == 0) return 0;
+    if (r->train.batch == 0) return 0;
     const char *names[] = {"train.state.h", "train.state.c"};
     el_tensor *into[] = {&r->state.h, &r->state.c};
     for (int i = 0; i < (r->opts.cell == 3 ? 2 : 1); i++) {
@@ -527,11 +497,6 @@ static int text_bpc(run *r, size_t first, size_t count, double *bpc)
 
 /* ---- training --------------------------------------------------------------- */
 
-static int out_of_time(const run *r)
-{
-    return r->opts.minutes > 0 && progress_now() - r->started > 60.0 * r->opts.minutes;
-}
-
 /* Where epoch's streams start: a function of the seed and the epoch alone,
  * so a resumed run cuts the same chunks. */
 static size_t epoch_offset(const run *r, long epoch)
@@ -541,57 +506,53 @@ static size_t epoch_offset(const run *r, long epoch)
     return el_rng_below(&rng, (uint32_t)r->opts.seq_len);
 }
 
-/* One epoch from chunk r->chunk; returns with interrupted or the time
- * budget spent, or at the epoch's end.  *chars: characters trained on. */
-static el_status train_epoch(run *r, double *mean_bpc, long *chars)
+static long epoch_chunks(void *context, long epoch)
 {
-    char label[64], figures[128];
-    size_t offset = epoch_offset(r, r->epoch);
-    long chunks = el_charlm_chunks(r->train_count, offset, r->streams, r->opts.seq_len);
-    snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->opts.epochs);
-    progress bar;
-    progress_start(&bar, label, chunks);
-    double sum = 0, started = progress_now();
-    long counted = 0;
-    el_status s = EL_OK;
-    *chars = 0;
-    while (!s && r->chunk < chunks && !cli_interrupted() && !out_of_time(r)) {
-        int steps;
-        float loss, norm;
-        s = el_charlm_chunk(r->ids.data, r->train_count, offset, r->streams, r->opts.seq_len,
-                            r->chunk, r->inputs, r->targets, &steps);
-        el_optimizer_set_lr(r->optimizer,
-                            el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
-        el_optimizer_zero_grad(r->optimizer);
-        el_thread_check_begin(&r->threads);
-        if (!s)
-            s = el_charlm_train_step(&r->model, r->inputs, r->targets, steps, r->streams, &r->state,
-                                     &r->rng, &loss);
-        if (!s && r->opts.clip > 0) s = el_clip_grad_norm(&r->params, r->opts.clip, &norm);
-        if (!s) s = el_optimizer_step(r->optimizer);
-        el_thread_check_end(&r->threads, (double)steps * r->streams);
-        if (s) break;
-        r->chunk++;
-        sum += loss;
-        counted++;
-        *chars += (long)steps * r->streams;
-        double rate = *chars / (progress_now() - started + 1e-9);
-        snprintf(figures, sizeof figures, "bpc %.3f  %.0f chars/s", sum / counted / log(2.0), rate);
-        progress_update(&bar, r->chunk, figures);
-    }
-    *mean_bpc = counted ? sum / counted / log(2.0) : 0;
-    snprintf(figures, sizeof figures, "%s: trained on %ld characters, bpc %.4f", label, *chars,
-             *mean_bpc);
-    progress_finish(&bar, figures);
+    run *r = context;
+    return el_charlm_chunks(r->train_count, epoch_offset(r, epoch), r->streams, r->opts.seq_len);
+}
+
+static el_status start_epoch(void *context, long epoch, long first)
+{
+    run *r = context;
+    (void)first; /* chunks are cut by number; the streams' state is loaded or zero */
+    r->offset = epoch_offset(r, epoch);
+    return EL_OK;
+}
+
+static el_status train_chunk(void *context, float *loss, long *chars)
+{
+    run *r = context;
+    int steps;
+    el_status s = el_charlm_chunk(r->ids.data, r->train_count, r->offset, r->streams,
+                                  r->opts.seq_len, r->train.batch, r->inputs, r->targets, &steps);
+    if (!s)
+        s = el_charlm_train_step(&r->model, r->inputs, r->targets, steps, r->streams, &r->state,
+                                 &r->rng, loss);
+    if (!s) *chars = (long)steps * r->streams;
     return s;
 }
 
-static int open_metrics(run *r)
+/* The validation bpc; the next epoch's streams start from zero. */
+static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
-    if (!r->opts.metrics) return 0;
-    return cli_open_csv(r->opts.metrics, r->opts.resume != NULL,
-                        "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds", &r->metrics);
+    run *r = context;
+    (void)stop;
+    el_charlm_state_free(&r->state);
+    el_charlm_train(&r->model, 0);
+    int failed = text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc);
+    el_charlm_train(&r->model, 1);
+    if (failed) return -1;
+    double rate = f->units / (f->seconds + 1e-9);
+    printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", f->epoch, f->mean_loss,
+           r->val_bpc, rate);
+    fflush(stdout);
+    snprintf(csv, size, "%ld,%.6f,%.6f,%.1f,%.1f", f->epoch, f->mean_loss, r->val_bpc, rate,
+             f->elapsed);
+    return 0;
 }
+
+static const train_hooks hooks = {epoch_chunks, start_epoch, train_chunk, end_epoch, save};
 
 /* Sets up a new run, or a resumed one from its checkpoint. */
 static int prepare_training(run *r)
@@ -647,7 +608,7 @@ static int prepare_training(run *r)
     /* The rate is a function of the step alone, so a resumed run gets the
      * same rates; it spans --epochs even when --minutes ends the run. */
     long per_epoch = el_charlm_chunks(r->train_count, 0, r->streams, o->seq_len);
-    r->schedule =
+    r->train.schedule =
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
                          .base_lr = o->lr,
                          .total_steps = (long)o->epochs * per_epoch};
@@ -657,7 +618,25 @@ static int prepare_training(run *r)
 static int train(run *r)
 {
     options *o = &r->opts;
-    if (prepare_training(r) || open_metrics(r)) return 1;
+    train_run *t = &r->train;
+    t->batch_name = "chunk"; /* before the position is loaded */
+    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
+    t->hooks = &hooks;
+    t->context = r;
+    t->params = &r->params;
+    t->optimizer = r->optimizer;
+    t->threads = &r->threads;
+    t->out = o->out;
+    t->metrics_path = o->metrics;
+    t->metrics_header = "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds";
+    t->resumed_from = o->resume;
+    t->epochs = o->epochs;
+    t->minutes = o->minutes;
+    t->clip = o->clip;
+    t->unit_name = "characters";
+    t->loss_name = "bpc";
+    t->loss_scale = 1 / log(2.0);
+    r->val_bpc = NAN;
     printf("%s: %zu characters (%zu training, %zu validation), %d symbols; %s, hidden %d, %d "
            "layer%s, %zu parameters; %d streams of %d\n",
            o->text, r->ids.count, r->train_count, r->ids.count - r->train_count,
@@ -666,49 +645,16 @@ static int train(run *r)
     if (r->streams < o->batch)
         printf("(the text is short: %d streams instead of --batch %d)\n", r->streams, o->batch);
     fflush(stdout);
-    cli_catch_interrupt();
-    r->started = progress_now();
-    double val_bpc = NAN, training_seconds = 0;
-    long trained = 0;
-    while (r->epoch < o->epochs && !cli_interrupted() && !out_of_time(r)) {
-        double train_bpc, started = progress_now();
-        long chars;
-        if (train_epoch(r, &train_bpc, &chars)) return cli_library_failure();
-        double seconds = progress_now() - started;
-        trained += chars;
-        training_seconds += seconds;
-        if (cli_interrupted() || out_of_time(r)) break;
-        r->epoch++;
-        r->chunk = 0;
-        el_charlm_state_free(&r->state);
+    int status = train_run_go(t);
+    if (status) return status;
+    if (t->batch > 0 || isnan(r->val_bpc)) { /* stopped inside an epoch, or had none to run */
         el_charlm_train(&r->model, 0);
-        int failed = text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc);
-        el_charlm_train(&r->model, 1);
-        if (failed) return 1;
-        if (save(r, o->out)) return cli_library_failure();
-        printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", r->epoch,
-               train_bpc, val_bpc, chars / (seconds + 1e-9));
-        fflush(stdout);
-        if (r->metrics) {
-            fprintf(r->metrics, "%ld,%.6f,%.6f,%.1f,%.1f\n", r->epoch, train_bpc, val_bpc,
-                    chars / (seconds + 1e-9), progress_now() - r->started);
-            fflush(r->metrics);
-        }
+        if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc)) return 1;
     }
-    if (save(r, o->out)) return cli_library_failure();
-    if (cli_interrupted()) {
-        printf("interrupted: saved %s at epoch %ld, chunk %ld; continue with --resume %s\n", o->out,
-               r->epoch + 1, r->chunk, o->out);
-        return 130;
-    }
-    if (r->chunk > 0 || isnan(val_bpc)) { /* stopped inside an epoch, or had none to run */
-        el_charlm_train(&r->model, 0);
-        if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &val_bpc)) return 1;
-    }
-    printf("trained on %ld characters in %.1f s: %.0f chars/s\n", trained, training_seconds,
-           trained / (training_seconds + 1e-9));
+    printf("trained on %ld characters in %.1f s: %.0f chars/s\n", t->units_trained,
+           t->training_seconds, t->units_trained / (t->training_seconds + 1e-9));
     printf("saved %s\n", o->out);
-    printf("val_bpc: %.4f\n", val_bpc);
+    printf("val_bpc: %.4f\n", r->val_bpc);
     return 0;
 }
 
@@ -755,7 +701,7 @@ static int generate(run *r)
     const char *text = r->opts.prompt ? r->opts.prompt : "", *source = "--prompt";
     size_t len = strlen(text);
     if (r->opts.prompt_file) {
-        status = read_file(r->opts.prompt_file, &file_text, &len);
+        status = cli_read_file(r->opts.prompt_file, &file_text, &len) ? 1 : 0;
         text = file_text;
         source = r->opts.prompt_file;
     }

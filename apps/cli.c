@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -135,17 +134,39 @@ int cli_library_failure(void)
 
 int cli_default_threads(void) { return sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1; }
 
-static volatile sig_atomic_t interrupt_seen;
-
-static void on_interrupt(int signo)
+int cli_read_file(const char *path, char **text, size_t *len)
 {
-    (void)signo;
-    interrupt_seen = 1;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger) free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    int failed = ferror(f), error = errno; /* a directory opens, and fails to read: EISDIR */
+    fclose(f);
+    if (!buf || failed) {
+        cli_error("%s: %s", path, buf ? strerror(error) : "out of memory");
+        free(buf);
+        return -1;
+    }
+    if (n == 0) {
+        cli_error("%s: the file is empty", path);
+        free(buf);
+        return -1;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
 }
-
-void cli_catch_interrupt(void) { signal(SIGINT, on_interrupt); }
-
-int cli_interrupted(void) { return interrupt_seen; }
 
 const char *cli_bundled_file(const char *name)
 {

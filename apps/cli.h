@@ -7,6 +7,7 @@
 #ifndef ELMAN_APPS_CLI_H
 #define ELMAN_APPS_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -46,10 +47,9 @@ int cli_library_failure(void);
  * else 1. */
 int cli_default_threads(void);
 
-/* From now on Ctrl-C (SIGINT) sets a flag instead of ending the program, so
- * that training can save and exit; cli_interrupted() reads the flag. */
-void cli_catch_interrupt(void);
-int cli_interrupted(void);
+/* Reads a whole file into *text (free it), *len bytes; one line naming the
+ * file and -1 if it cannot be read, or is empty. */
+int cli_read_file(const char *path, char **text, size_t *len);
 
 /* The path of a bundled corpus ("wordnet-words.txt"): where meson installs
  * it, else in the source tree the program was built from (so programs run

@@ -10,9 +10,9 @@
  * letters, ß, Cyrillic or emoji reverse as a reader expects.  Words are
  * split into training, validation and test sets by seed, over unique words,
  * so no test word is seen in training.  The model is saved after every
- * epoch and on Ctrl-C, as a safetensors file whose metadata holds the
- * configuration, the vocabulary and the training position, so --resume
- * continues exactly where training stopped. */
+ * epoch and on Ctrl-C or SIGTERM (apps/train_run.h), as a safetensors file
+ * whose metadata holds the configuration, the vocabulary and the training
+ * position, so --resume continues exactly where training stopped. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "elman/seq2seq.h"
 #include "meta.h"
 #include "progress.h"
+#include "train_run.h"
 
 enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
 static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
@@ -105,7 +106,9 @@ static void print_usage(void)
            "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
            "  --help                  show this help and exit\n"
            "\n"
-           "Ctrl-C saves the model and exits; --resume MODEL continues from there.\n");
+           "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
+           "continues from there.  A NaN or infinite loss stops training (exit 3) without\n"
+           "saving.\n");
 }
 
 static void apply_lecture_preset(options *o)
@@ -236,10 +239,9 @@ typedef struct run {
     el_optimizer *optimizer;
     el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
     el_rng rng;              /* dropout and teacher forcing */
-    el_lr_schedule schedule;
-    long epoch, batch_in_epoch;
-    double started;
-    FILE *metrics;
+    el_loader *held_out;     /* validation, or test when there is none */
+    const char *held_out_name;
+    train_run train; /* the position, epoch and batch, is train.epoch and train.batch */
 } run;
 
 static void run_free(run *r)
@@ -259,13 +261,14 @@ static void run_free(run *r)
     el_ids_free(&r->test_ids);
     el_vocab_free(r->vocab);
     el_words_free(r->words);
-    if (r->metrics) fclose(r->metrics);
+    train_run_free(&r->train);
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
 
-static el_status save(run *r, const char *path)
+static el_status save(void *context, const char *path)
 {
+    run *r = context;
     el_checkpoint_writer *w = NULL;
     char *vocab_json = NULL;
     const options *o = &r->opts;
@@ -292,9 +295,7 @@ static el_status save(run *r, const char *path)
     if (!s) s = meta_set_int(w, "train.max_length", o->max_length);
     if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
     if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = meta_set_int(w, "train.epoch", r->epoch);
-    if (!s) s = meta_set_int(w, "train.batch", r->batch_in_epoch);
-    if (!s) s = meta_set_rng(w, "train.rng", &r->rng);
+    if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
@@ -322,7 +323,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path)
 static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
-    long long seed, epoch, batch;
+    long long seed;
     const char *words = meta_get(c, path, "train.words");
     const char *schedule = meta_get(c, path, "train.schedule");
     if (!words || !schedule ||
@@ -335,17 +336,13 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_int(c, path, "train.min_length", &o->min_length) ||
         meta_get_int(c, path, "train.max_length", &o->max_length) ||
         meta_get_long(c, path, "train.seed", &seed) ||
-        meta_get_long(c, path, "train.epoch", &epoch) ||
-        meta_get_long(c, path, "train.batch", &batch))
+        train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
-    if (meta_get_rng(c, path, "train.rng", &r->rng)) return -1;
     if (!o->words) {
         if (!(r->saved_path = meta_keep(words))) return -1;
         o->words = r->saved_path;
     }
     o->seed = (uint64_t)seed;
-    r->epoch = epoch;
-    r->batch_in_epoch = batch;
     return 0;
 }
 
@@ -487,141 +484,136 @@ static el_status show_samples(run *r)
 
 /* ---- training --------------------------------------------------------------- */
 
-static int out_of_time(const run *r)
+static long epoch_batches(void *context, long epoch)
 {
-    return r->opts.minutes > 0 && progress_now() - r->started > 60.0 * r->opts.minutes;
+    (void)epoch;
+    return el_loader_batches(((run *)context)->train_loader);
 }
 
-/* One epoch from batch r->batch_in_epoch; returns with interrupted or the
- * time budget spent, or at the epoch's end. */
-static el_status train_epoch(run *r, double *mean_loss, float *last_loss, long *words)
+static el_status start_epoch(void *context, long epoch, long first)
 {
-    char label[64], figures[128];
+    run *r = context;
     const el_batch *batch;
-    snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->opts.epochs);
-    progress bar;
-    progress_start(&bar, label, el_loader_batches(r->train_loader));
-    el_status s = el_loader_start(r->train_loader, r->epoch);
-    for (long i = 0; !s && i < r->batch_in_epoch; i++) s = el_loader_next(r->train_loader, &batch);
-    double sum = 0, started = progress_now();
-    long counted = 0;
-    *words = 0;
-    while (!s && !cli_interrupted() && !out_of_time(r) &&
-           !(s = el_loader_next(r->train_loader, &batch)) && batch) {
-        el_optimizer_set_lr(r->optimizer,
-                            el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
-        el_optimizer_zero_grad(r->optimizer);
-        el_thread_check_begin(&r->threads);
-        s = el_seq2seq_train_step(&r->model, batch, r->opts.teacher_forcing, &r->rng, last_loss);
-        if (!s) s = el_optimizer_step(r->optimizer);
-        el_thread_check_end(&r->threads, batch->size);
-        r->batch_in_epoch++;
-        sum += *last_loss;
-        counted++;
-        *words += batch->size;
-        double rate = *words / (progress_now() - started + 1e-9);
-        snprintf(figures, sizeof figures, "loss %.4f  %.0f words/s", sum / counted, rate);
-        progress_update(&bar, r->batch_in_epoch, figures);
-    }
-    *mean_loss = counted ? sum / counted : 0;
-    snprintf(figures, sizeof figures, "%s: trained on %ld words, mean loss %.4f", label, *words,
-             *mean_loss);
-    progress_finish(&bar, figures);
+    el_status s = el_loader_start(r->train_loader, epoch);
+    for (long i = 0; !s && i < first; i++) s = el_loader_next(r->train_loader, &batch);
     return s;
 }
 
-static void report_epoch(run *r, double train_loss, float last_loss, long words, double seconds,
-                         const scores *held_out, const char *held_out_name)
+static el_status train_batch(void *context, float *loss, long *words)
 {
+    run *r = context;
+    const el_batch *batch;
+    *loss = 0;
+    el_status s = el_loader_next(r->train_loader, &batch);
+    if (!s && batch)
+        s = el_seq2seq_train_step(&r->model, batch, r->opts.teacher_forcing, &r->rng, loss);
+    if (!s && batch) *words = batch->size;
+    return s;
+}
+
+static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+{
+    run *r = context;
+    scores held;
+    (void)stop;
+    if (evaluate(r, r->held_out, 1, &held)) {
+        cli_library_failure();
+        return -1;
+    }
+    double exact = held.count ? (double)held.exact / held.count : 0.0,
+           rate = f->units / (f->seconds + 1e-9);
     printf("epoch %ld: train loss %.4f (last batch %.4f), %s loss %.4f, %s exact match "
            "%.4f (%ld/%ld), %.0f words/s\n",
-           r->epoch, train_loss, (double)last_loss, held_out_name, held_out->loss, held_out_name,
-           held_out->count ? (double)held_out->exact / held_out->count : 0.0, held_out->exact,
-           held_out->count, words / (seconds + 1e-9));
+           f->epoch, f->mean_loss, f->last_loss, r->held_out_name, held.loss, r->held_out_name,
+           exact, held.exact, held.count, rate);
     fflush(stdout);
-    if (r->metrics) {
-        fprintf(r->metrics, "%ld,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n", r->epoch, train_loss,
-                (double)last_loss, held_out->loss,
-                held_out->count ? (double)held_out->exact / held_out->count : 0.0,
-                words / (seconds + 1e-9), progress_now() - r->started);
-        fflush(r->metrics);
-    }
+    snprintf(csv, size, "%ld,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f", f->epoch, f->mean_loss, f->last_loss,
+             held.loss, exact, rate, f->elapsed);
+    return 0;
 }
 
-static int open_metrics(run *r)
+static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save};
+
+/* An empty split would end the run with a figure over no words. */
+static int check_split(run *r)
 {
-    if (!r->opts.metrics) return 0;
-    return cli_open_csv(r->opts.metrics, r->opts.resume != NULL,
-                        "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
-                        "words_per_second,elapsed_seconds",
-                        &r->metrics);
+    const options *o = &r->opts;
+    if (r->train_ids.count > 0 && r->test_ids.count > 0) return 0;
+    cli_error("%s: %d words after the length filter (%d to %d characters): %zu for training and "
+              "%zu for the test, and each needs at least one",
+              o->words, el_words_count(r->words), o->min_length, o->max_length, r->train_ids.count,
+              r->test_ids.count);
+    return -1;
 }
 
-static int train(run *r)
+/* Sets up a new run, or a resumed one from its checkpoint. */
+static int prepare_training(run *r)
 {
     options *o = &r->opts;
     if (o->resume) {
         el_checkpoint *c = NULL;
         if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
         int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume);
-        if (!bad && (load_data(r) || make_model(r) || el_checkpoint_load_params(c, &r->params) ||
-                     el_checkpoint_load_optimizer(c, r->optimizer))) {
-            el_checkpoint_free(c);
-            return cli_library_failure();
-        }
+        if (!bad && load_data(r)) bad = cli_library_failure();
+        if (!bad) bad = check_split(r);
+        if (!bad && (make_model(r) || el_checkpoint_load_params(c, &r->params) ||
+                     el_checkpoint_load_optimizer(c, r->optimizer)))
+            bad = cli_library_failure();
         el_checkpoint_free(c);
         if (bad) return 1;
     } else {
         if (!o->words) o->words = cli_bundled_file("wordnet-words.txt");
-        if (load_data(r) || make_model(r)) return cli_library_failure();
+        if (load_data(r)) return cli_library_failure();
+        if (check_split(r)) return 1;
+        if (make_model(r)) return cli_library_failure();
     }
-    if (r->train_ids.count == 0) {
-        cli_error("%s: no training words (the list is empty after the length filter)", o->words);
-        return 1;
-    }
+    r->held_out = r->validation_ids.count ? r->validation_loader : r->test_loader;
+    r->held_out_name = r->validation_ids.count ? "validation" : "test";
+    return 0;
+}
+
+static int train(run *r)
+{
+    options *o = &r->opts;
+    train_run *t = &r->train;
+    t->batch_name = "batch"; /* before the position is loaded */
+    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
+    t->hooks = &hooks;
+    t->context = r;
+    t->params = &r->params;
+    t->optimizer = r->optimizer;
+    t->threads = &r->threads;
     /* A function of the step alone, so a resumed run gets the same rates;
      * with --minutes it still spans --epochs. */
-    r->schedule =
+    t->schedule =
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
                          .base_lr = o->lr,
                          .total_steps = (long)o->epochs * el_loader_batches(r->train_loader)};
-    if (open_metrics(r)) return 1;
-    el_loader *held_out = r->validation_ids.count ? r->validation_loader : r->test_loader;
-    const char *held_out_name = r->validation_ids.count ? "validation" : "test";
+    t->out = o->out;
+    t->metrics_path = o->metrics;
+    t->metrics_header = "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
+                        "words_per_second,elapsed_seconds";
+    t->resumed_from = o->resume;
+    t->epochs = o->epochs;
+    t->minutes = o->minutes;
+    t->unit_name = "words";
+    t->loss_name = "loss";
+    t->loss_scale = 1.0;
     printf("%d words (%zu training, %zu validation, %zu test), %d symbols; %s, hidden %d, "
            "%d layer%s%s, %zu parameters\n",
            el_words_count(r->words), r->train_ids.count, r->validation_ids.count, r->test_ids.count,
            el_vocab_size(r->vocab), cell_names[o->cell], o->hidden, o->layers,
            o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
            el_param_list_numel(&r->params));
-    cli_catch_interrupt();
-    r->started = progress_now();
-    while (r->epoch < o->epochs && !cli_interrupted() && !out_of_time(r)) {
-        double mean_loss, started = progress_now();
-        float last_loss = 0;
-        long words;
-        if (train_epoch(r, &mean_loss, &last_loss, &words)) return cli_library_failure();
-        if (cli_interrupted() || out_of_time(r)) break;
-        double seconds = progress_now() - started;
-        r->epoch++;
-        r->batch_in_epoch = 0;
-        scores held;
-        if (evaluate(r, held_out, 1, &held) || save(r, o->out)) return cli_library_failure();
-        report_epoch(r, mean_loss, last_loss, words, seconds, &held, held_out_name);
-    }
-    if (save(r, o->out)) return cli_library_failure();
-    if (cli_interrupted()) {
-        printf("interrupted: saved %s at epoch %ld, batch %ld; continue with --resume %s\n", o->out,
-               r->epoch + 1, r->batch_in_epoch, o->out);
-        return 130;
-    }
+    fflush(stdout);
+    int status = train_run_go(t);
+    if (status) return status;
     scores test;
     if (evaluate(r, r->test_loader, o->beam, &test)) return cli_library_failure();
     printf("ten test words (reversed input -> model's answer, and the word if it is wrong):\n");
     if (show_samples(r)) return cli_library_failure();
     printf("saved %s\n", o->out);
-    printf("exact_match: %.4f (n=%ld)\n", test.count ? (double)test.exact / test.count : 0.0,
-           test.count);
+    printf("exact_match: %.4f (n=%ld)\n", (double)test.exact / test.count, test.count);
     return 0;
 }
 
@@ -651,14 +643,18 @@ static int eval(run *r)
     if (load_for_use(r)) return 1;
     el_ids all = {0};
     el_status s = el_words_read(&r->words, r->opts.words, 1, 0);
+    if (!s && el_words_count(r->words) == 0) {
+        el_ids_free(&all);
+        cli_error("%s: no words to evaluate on", r->opts.words);
+        return 1;
+    }
     if (!s) s = el_split(el_words_count(r->words), 0, 0, 0, &all, &r->validation_ids, &r->test_ids);
     if (!s) s = make_loader(&r->test_loader, &r->test_data, r, &all, DECODE_BATCH, 0);
     scores result;
     if (!s) s = evaluate(r, r->test_loader, r->opts.beam, &result);
     el_ids_free(&all);
     if (s) return cli_library_failure();
-    printf("exact_match: %.4f (n=%ld)\n", result.count ? (double)result.exact / result.count : 0.0,
-           result.count);
+    printf("exact_match: %.4f (n=%ld)\n", (double)result.exact / result.count, result.count);
     return 0;
 }
 

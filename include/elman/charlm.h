@@ -75,7 +75,9 @@ EL_API void el_charlm_train(el_charlm *m, int training);
  * one. */
 
 /* A forward and backward pass: the loss, and every parameter's gradient
- * accumulated.  rng draws the dropout masks (NULL without dropout). */
+ * accumulated.  rng draws the dropout masks (NULL without dropout).  A NaN
+ * or infinite loss (then no backward pass runs) or gradient norm fails with
+ * EL_ERR_NONFINITE. */
 EL_API el_status el_charlm_train_step(el_charlm *m, const int *inputs, const int *targets,
                                       int steps, int batch, el_charlm_state *state, el_rng *rng,
                                       float *loss);

@@ -63,7 +63,8 @@ EL_API void el_seq2seq_train(el_seq2seq *m, int training);
 
 /* One forward and backward pass over a batch: the loss, and every
  * parameter's gradient accumulated.  rng draws the dropout masks and the
- * teacher-forcing choices. */
+ * teacher-forcing choices.  A NaN or infinite loss (then no backward pass
+ * runs) or gradient norm fails with EL_ERR_NONFINITE. */
 EL_API el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double teacher_forcing,
                                        el_rng *rng, float *loss);
 

@@ -25,7 +25,8 @@ typedef enum el_status {
     EL_ERR_NOMEM,   /* an allocation failed, or a size would overflow */
     EL_ERR_IO,      /* reading or writing a file failed */
     EL_ERR_FORMAT,  /* a file or a text is malformed */
-    EL_ERR_STATE    /* a call out of order, e.g. backward before forward */
+    EL_ERR_STATE,   /* a call out of order, e.g. backward before forward */
+    EL_ERR_NONFINITE /* a training step's loss or gradient is NaN or infinite */
 } el_status;
 
 /* The message of the most recent failure on this thread ("" if none). */

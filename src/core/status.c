@@ -30,6 +30,7 @@ const char *el_status_name(el_status status)
     case EL_ERR_IO: return "EL_ERR_IO";
     case EL_ERR_FORMAT: return "EL_ERR_FORMAT";
     case EL_ERR_STATE: return "EL_ERR_STATE";
+    case EL_ERR_NONFINITE: return "EL_ERR_NONFINITE";
     }
     return "EL_ERR_UNKNOWN";
 }

@@ -402,6 +402,31 @@ static el_status forward_loss(el_seq2seq *m, const el_batch *batch, double ratio
                                  want_gradient ? &c->dlogits : NULL);
 }
 
+/* A step whose loss or gradient is NaN or infinite fails with
+ * EL_ERR_NONFINITE, so that no optimizer writes it into the weights and a
+ * training loop can stop where the numbers broke.  The loss is checked
+ * before the backward pass, the accumulated gradients' norm after it. */
+static el_status check_finite_loss(float loss, const char *fn)
+{
+    if (isfinite(loss)) return EL_OK;
+    return el__fail(EL_ERR_NONFINITE, "%s: the loss is not finite (%g)", fn, (double)loss);
+}
+
+static el_status check_finite_gradient(el_seq2seq *m, const char *fn)
+{
+    el_param_list list = {0};
+    el_status s = el_seq2seq_params(m, &list);
+    double sum = 0;
+    for (int i = 0; i < list.count && !s; i++) {
+        const el_tensor *g = &list.items[i]->grad;
+        for (size_t j = 0; j < g->size; j++) sum += (double)g->data[j] * g->data[j];
+    }
+    el_param_list_free(&list);
+    if (!s && !isfinite(sum))
+        s = el__fail(EL_ERR_NONFINITE, "%s: the gradient norm is not finite (%g)", fn, sqrt(sum));
+    return s;
+}
+
 el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double teacher_forcing,
                                 el_rng *rng, float *loss)
 {
@@ -414,6 +439,7 @@ el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double tea
                         teacher_forcing);
     if (teacher_forcing < 1) EL_REQUIRE(rng, fn);
     s = forward_loss(m, batch, teacher_forcing, rng, loss, 1);
+    if (!s) s = check_finite_loss(*loss, fn);
     el_seq2seq_cache *c = m->cache;
     if (!s) s = el_dense_backward(&m->output, &c->dec_y, &c->dlogits, &c->dec_dy);
     if (s) return s;
@@ -423,6 +449,7 @@ el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double tea
     else
         s = decode_sampled_backward(m);
     if (!s) s = encode_backward(m, batch->size);
+    if (!s) s = check_finite_gradient(m, fn);
     return s;
 }
 

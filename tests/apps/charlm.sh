@@ -43,10 +43,13 @@ no_text() {
 }
 check "--resume without --text finds the text, again and again, and after the last epoch" no_text
 
-# 400 epochs of the small text take several seconds: the signal comes in the
-# middle of an epoch, where the streams' state must be saved too.
+# 400 epochs of the small text write about 220 KiB of progress lines: the
+# signal comes early in training, at the 15th (harness.sh), most often
+# inside an epoch, where the streams' state is saved too.
 long="$train --epochs 400"
-check "Ctrl-C saves, and resuming gives the uninterrupted model" interrupted
+check "Ctrl-C saves, exits 130, and resuming gives the uninterrupted model" interrupted INT 130
+check "SIGTERM saves, exits 143, and resuming gives the uninterrupted model" interrupted TERM 143
+check "a storm of signals during the save leaves a whole checkpoint" interrupted INT 130 storm
 
 gen="$exe generate --model $dir/model.st"
 same_seed() {
@@ -106,5 +109,41 @@ check "a bad value exits 2" refused 2 generate --model "$dir/model.st" --top-p 0
 check "invalid UTF-8 in the prompt is refused" refused 1 generate --model "$dir/model.st" --prompt "$(printf 'a\377')"
 check "invalid UTF-8 in a prompt file is refused" refused 1 generate --model "$dir/model.st" --prompt-file "$dir/invalid.txt"
 check "--prompt and --prompt-file together exit 2" refused 2 generate --model "$dir/model.st" --prompt a --prompt-file "$dir/prompt.txt"
+
+# A NaN in the weights (the output layer's bias, as in seq2seq-train.sh)
+# stops training at the first chunk with one line and status 3, also
+# without clipping (--clip 0, which the checkpoint keeps for --resume), and
+# leaves the checkpoint as it was.
+nan_model() {
+    $train --clip 0 --epochs 1 --out "$dir/nan.st" >/dev/null 2>&1 &&
+        poison "$dir/nan.st" fc.bias '\000\000\300\177' && cp "$dir/nan.st" "$dir/nan-before.st"
+}
+check "a model with a NaN weight, trained with --clip 0" nan_model
+nonfinite() { failed_with 3 train --resume "$dir/nan.st" --epochs 3 && grep -Eqi 'finite|nan' "$dir/err"; }
+check "a non-finite loss stops training with one line and status 3" nonfinite
+check "the message names the epoch and the chunk" grep -q 'epoch 2, chunk 1: ' "$dir/err"
+check "the checkpoint is as it was" cmp "$dir/nan.st" "$dir/nan-before.st"
+
+# Output trouble: one line, a non-zero exit, the previous checkpoint whole.
+cp "$dir/model.st" "$dir/full.st" && cp "$dir/model.st" "$dir/full-before.st"
+check "a full disk (the file size limit) fails the save with one line" beyond_size_limit train --resume "$dir/full.st" --epochs 7
+check "and leaves the previous checkpoint whole" cmp "$dir/full.st" "$dir/full-before.st"
+check "an output directory without write permission is refused" refused 1 train --text "$text" --out "$(unwritable_dir)/m.st"
+check "an output path that is a directory is refused" refused 1 train --text "$text" --out "$dir"
+check "a metrics path that is a directory is refused" refused 1 train --resume "$dir/full.st" --epochs 7 --metrics "$dir"
+check "a metrics file on a full device fails with one line" failed_with 1 train --resume "$dir/full.st" --epochs 7 --metrics /dev/full
+check "the checkpoint is still whole" cmp "$dir/full.st" "$dir/full-before.st"
+
+# Degenerate input is an error, not a figure over nothing.
+awk 'BEGIN { for (i = 0; i < 400; i++) printf "a" }' >"$dir/one.txt"
+check "a text of one distinct character is refused" refused 1 train --text "$dir/one.txt" --out "$dir/z.st"
+check "an empty prompt file is refused" refused 1 generate --model "$dir/model.st" --prompt-file "$dir/empty.txt"
+check "eval of an empty text is refused" refused 1 eval --model "$dir/model.st" --text "$dir/empty.txt"
+check "eval of one character is refused" sh -c "printf a >'$dir/a.txt' && ! $exe eval --model '$dir/model.st' --text '$dir/a.txt' 2>/dev/null"
+check "a directory as the text is refused" refused 1 train --text "$dir" --out "$dir/z.st"
+check "a binary file as the text is refused" refused 1 train --text "$exe" --out "$dir/z.st"
+check "--threads 1000 exits 2" refused 2 generate --model "$dir/model.st" --threads 1000
+check "a model too big for memory is one line" out_of_memory train --text "$text" --hidden 4096 --layers 8 --out "$dir/z.st"
+check "nothing was written for them" test ! -e "$dir/z.st"
 
 finish

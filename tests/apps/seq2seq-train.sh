@@ -28,10 +28,12 @@ no_words() {
 }
 check "--resume without --words finds the list, again and again" no_words
 
-# 300 epochs of the small list take a few seconds: the signal comes in the
-# middle of training, wherever that happens to be.
+# 300 epochs of the small list write about 110 KiB of progress lines: the
+# signal comes early in training, at the 15th (harness.sh).
 long="$train --epochs 300"
-check "Ctrl-C saves, and resuming gives the uninterrupted model" interrupted
+check "Ctrl-C saves, exits 130, and resuming gives the uninterrupted model" interrupted INT 130
+check "SIGTERM saves, exits 143, and resuming gives the uninterrupted model" interrupted TERM 143
+check "a storm of signals during the save leaves a whole checkpoint" interrupted INT 130 storm
 
 evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
 check "--eval ends with the exact_match line" evaluate
@@ -49,5 +51,73 @@ check "a bad value exits 2" refused 2 --hidden zero
 printf 'ok\n\377bad\n' >"$dir/invalid.txt"
 check "invalid UTF-8 is refused" refused 1 --words "$dir/invalid.txt" --out "$dir/y.st"
 check "nothing was written for refused runs" test ! -e "$dir/x.st" -a ! -e "$dir/y.st"
+
+
+# Numbers that break: a model whose weights hold a NaN or an infinity gives
+# a non-finite loss at the first batch (or, once checkpoints with them are
+# refused on loading, no batch at all): one line, a non-zero exit, and the
+# checkpoint as it was.  The output layer's bias is poisoned: a NaN in the
+# recurrent weights does the same, but the cells' fast exp (core/fastmath.h)
+# converts NaN to an integer on the way, which UBSan reports as undefined.
+for value in '\000\000\300\177' '\000\000\200\177'; do
+    cp "$dir/whole.st" "$dir/nan.st" && poison "$dir/nan.st" decoder.fc.bias "$value" &&
+        cp "$dir/nan.st" "$dir/nan-before.st"
+    nonfinite() { failed_with "$1" --resume "$dir/nan.st" --epochs 5 && grep -Eqi 'finite|nan' "$dir/err"; }
+    check "a non-finite weight stops training with one line and status 3" nonfinite 3
+    check "the message names the epoch and the batch" grep -q 'epoch 4, batch 1: ' "$dir/err"
+    check "the checkpoint is as it was" cmp "$dir/nan.st" "$dir/nan-before.st"
+done
+
+# Output trouble: one line, a non-zero exit, the previous checkpoint whole.
+cp "$dir/whole.st" "$dir/full.st" && cp "$dir/whole.st" "$dir/full-before.st"
+full_disk() { beyond_size_limit --resume "$dir/full.st" --epochs 4; }
+check "a full disk (the file size limit) fails the save with one line" full_disk
+check "and leaves the previous checkpoint whole" cmp "$dir/full.st" "$dir/full-before.st"
+check "and no temporary file" sh -c "! ls '$dir' | grep -q 'full.st.tmp'"
+check "an output directory without write permission is refused" refused 1 --words "$words" --out "$(unwritable_dir)/m.st"
+check "an output path that is a directory is refused" refused 1 --words "$words" --out "$dir"
+check "a metrics path that is a directory is refused" refused 1 --resume "$dir/full.st" --epochs 4 --metrics "$dir"
+check "a metrics file on a full device fails with one line" failed_with 1 --resume "$dir/full.st" --epochs 4 --metrics /dev/full
+check "the checkpoint is still whole" cmp "$dir/full.st" "$dir/full-before.st"
+
+# Degenerate input is an error, not a figure over nothing.
+check "--eval of an empty word list is refused" refused 1 --eval --model "$dir/whole.st" --words /dev/null
+check "training on words all filtered out by length is refused" refused 1 --words "$words" --min-length 30 --out "$dir/z.st"
+printf 'one\ntwo\n' >"$dir/two.txt"
+check "training with no word left for the test is refused" refused 1 --words "$dir/two.txt" --out "$dir/z.st"
+check "an empty word list is refused" refused 1 --words /dev/null --out "$dir/z.st"
+check "nothing was written for them" test ! -e "$dir/z.st"
+
+# Hostile checkpoints and files: one line and status 1 each.
+head -c 3000 "$dir/whole.st" >"$dir/truncated.st"
+check "a truncated checkpoint is refused" refused 1 --eval --model "$dir/truncated.st" --words "$words"
+cp "$dir/whole.st" "$dir/flipped.st" && printf '[' | dd of="$dir/flipped.st" bs=1 seek=8 conv=notrunc 2>/dev/null
+check "a checkpoint with a flipped header byte is refused" refused 1 --eval --model "$dir/flipped.st" --words "$words"
+sed 's/"data_offsets":\[0,\([0-9]\)\([0-9]*\)\]/"data_offsets":[0,9\2]/' "$dir/whole.st" >"$dir/lying.st"
+check "a checkpoint whose offsets lie about a tensor's size is refused" refused 1 --eval --model "$dir/lying.st" --words "$words"
+{ printf '\377\377\377\377\377\377\377\177' && tail -c +9 "$dir/whole.st"; } >"$dir/huge-header.st"
+check "a checkpoint with an 8 EiB header length is refused" refused 1 --eval --model "$dir/huge-header.st" --words "$words"
+sed 's/"seq2seq.hidden":"24"/"seq2seq.hidden":"25"/' "$dir/whole.st" >"$dir/lying-config.st"
+check "a checkpoint whose configuration lies about its shapes is refused" refused 1 --predict --model "$dir/lying-config.st" olleh
+sed 's/"train.batch":"0"/"train.batch":"9"/' "$dir/whole.st" >"$dir/lying-position.st"
+check "a checkpoint whose position is past its epoch's end is refused" refused 1 --resume "$dir/lying-position.st" --out "$dir/z.st"
+check "the message says where" grep -q "lying-position.st: the position, batch 9 of epoch 4, is past the epoch's 9" "$dir/err"
+check "a missing model is refused" refused 1 --predict --model "$dir/none.st" olleh
+check "a directory as the model is refused" refused 1 --predict --model "$dir" olleh
+check "a directory as the word list is refused" refused 1 --words "$dir" --out "$dir/z.st"
+printf 'ab\000cd\nhello\n' >"$dir/nul.txt"
+check "a NUL byte in the word list is refused" refused 1 --words "$dir/nul.txt" --out "$dir/z.st"
+check "the message names the line and byte" grep -q 'nul.txt:1: a NUL byte at byte 2' "$dir/err"
+check "a binary file as the word list is refused" refused 1 --words "$exe" --out "$dir/z.st"
+awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "a" }' >"$dir/enormous.txt"
+check "one enormous line is filtered out by length, and then refused" refused 1 --words "$dir/enormous.txt" --out "$dir/z.st"
+check "--threads 0 exits 2" refused 2 --threads 0
+check "--threads 1000 exits 2" refused 2 --threads 1000
+check "a number with trailing text exits 2" refused 2 --hidden 1e3
+check "a negative seed exits 2" refused 2 --seed -1
+check "a NaN learning rate exits 2" refused 2 --lr nan
+check "a flag without its value exits 2" refused 2 --words
+check "a model too big for memory is one line" out_of_memory --words "$words" --hidden 4096 --layers 8 --out "$dir/z.st"
+check "nothing was written for any of them" test ! -e "$dir/z.st"
 
 finish

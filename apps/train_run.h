@@ -1,0 +1,120 @@
+/* The training run every program shares (not part of libelman): epochs of
+ * batches with an optimizer, the position a checkpoint resumes from, the
+ * progress display, a metrics CSV, a checkpoint after every epoch, and the
+ * ways a run ends.
+ *
+ * A program describes its model with a few callbacks (train_hooks) and
+ * calls train_run_go; the run owns everything else once:
+ *   - the learning rate from the schedule, zeroing the gradients, clipping,
+ *     the optimizer step and the thread check around each batch;
+ *   - a NaN or infinite loss or gradient norm stops the run with one line
+ *     naming the epoch, the batch and what was not finite, before the
+ *     optimizer can write it into the weights; the last checkpoint is left
+ *     as it was and the status is TRAIN_EXIT_NONFINITE;
+ *   - SIGINT and SIGTERM (what batch schedulers send before they kill a job)
+ *     finish the batch, save and exit with 128 + the signal (130, 143);
+ *     both are blocked while a checkpoint is written, so no second signal
+ *     interrupts the write and its rename;
+ *   - SIGXFSZ is ignored, so a write past the file size limit fails with
+ *     EFBIG and is reported instead of killing the program;
+ *   - an output that cannot be written (a directory, a directory without
+ *     write permission, a metrics file that cannot be opened or written) is
+ *     one line and a non-zero exit, and the previous checkpoint stays whole
+ *     (checkpoints are written to a temporary file and renamed).
+ * Off a terminal the progress display prints a plain line every tenth of an
+ * epoch on stderr (progress.h): the end-to-end tests stop a run by reading
+ * those lines from a pipe, so a signal arrives at a point they control. */
+#ifndef ELMAN_APPS_TRAIN_RUN_H
+#define ELMAN_APPS_TRAIN_RUN_H
+
+#include <stdio.h>
+
+#include "elman/elman.h"
+
+/* The exit status of a run stopped by a non-finite loss or gradient. */
+#define TRAIN_EXIT_NONFINITE 3
+
+/* What an epoch's training gave, for the program's epoch line. */
+typedef struct train_epoch_figures {
+    long epoch;       /* the epoch just finished, from 1 */
+    double mean_loss; /* over its batches, in the run's units (loss_scale applied) */
+    double last_loss; /* of its last batch, likewise */
+    long units;       /* words, characters, images trained on */
+    double seconds;   /* the epoch's training time */
+    double elapsed;   /* since the run started */
+} train_epoch_figures;
+
+typedef struct train_hooks {
+    /* The number of batches in an epoch. */
+    long (*batches)(void *context, long epoch);
+    /* Readies the data for epoch, to continue at batch first (0, or where
+     * a resumed run stopped). */
+    el_status (*start_epoch)(void *context, long epoch, long first);
+    /* Forward and backward over the epoch's next batch, accumulating the
+     * gradients: the loss and how many units it covered.  The library's
+     * steps fail with EL_ERR_NONFINITE on a non-finite loss or gradient;
+     * the run checks the loss and the gradient norm again all the same. */
+    el_status (*train_batch)(void *context, float *loss, long *units);
+    /* After an epoch's last batch: evaluates, prints the epoch's line from
+     * figures, and writes the metrics row (no newline) into csv.  *stop = 1
+     * ends the run after this epoch (early stopping).  0, or -1 after
+     * reporting a failure. */
+    int (*end_epoch)(void *context, const train_epoch_figures *figures, char *csv, size_t csv_size,
+                     int *stop);
+    /* Writes a checkpoint of the model, the optimizer and the position
+     * (train_run.epoch, .batch) to path. */
+    el_status (*save)(void *context, const char *path);
+} train_hooks;
+
+typedef struct train_run {
+    /* Set by the program. */
+    const train_hooks *hooks;
+    void *context;
+    el_param_list *params;
+    el_optimizer *optimizer;
+    el_lr_schedule schedule;
+    el_thread_check *threads; /* or NULL */
+    const char *out;          /* the checkpoint */
+    const char *metrics_path; /* or NULL */
+    const char *metrics_header;
+    const char
+        *resumed_from; /* the checkpoint a resumed run read, or NULL; it appends to the metrics */
+    int epochs;
+    double minutes;         /* 0: no time limit */
+    float clip;             /* the gradient norm's limit, 0 for none */
+    const char *unit_name;  /* "words", for the progress line */
+    const char *loss_name;  /* "loss", "bpc" */
+    double loss_scale;      /* from nats to loss_name's unit */
+    const char *batch_name; /* "batch", "chunk" */
+    /* The position: the next batch to train.  Set by a resumed run. */
+    long epoch, batch;
+    /* Kept by the run. */
+    long units_trained;
+    double training_seconds;
+    FILE *metrics;
+    int signal; /* the signal that stopped the run, or 0 */
+} train_run;
+
+/* The position and the training random generator in a checkpoint's
+ * metadata ("train.epoch", "train.<batch_name>", "train.rng"), so that a
+ * resumed run continues where the saved one stopped.  Loading refuses a
+ * negative position with one line and -1; one past the epoch's end is
+ * refused when the run starts. */
+el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, const el_rng *rng);
+int train_run_load_position(train_run *r, const el_checkpoint *c, const char *path, el_rng *rng);
+
+/* Refuses an output path that is a directory or whose directory cannot be
+ * written, with one line; call it before the long work begins. 0 or -1. */
+int train_run_check_output(const char *path);
+
+/* Trains from the position to the run's end.  Returns 0 after the last
+ * epoch (or the time budget, or early stopping), with the checkpoint
+ * saved; 128 + the signal after saving on SIGINT or SIGTERM, with a line
+ * that says how to continue; 1 after reporting a failure; or
+ * TRAIN_EXIT_NONFINITE.  The caller frees nothing here but the run's
+ * metrics file (train_run_free). */
+int train_run_go(train_run *r);
+
+void train_run_free(train_run *r);
+
+#endif
