@@ -19,7 +19,7 @@ static inline float el__bits_to_float(int32_t bits)
 
 /* exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with exp(r)
  * by its Taylor polynomial to degree 7 (truncation below 1e-8).  x is
- * clamped to where the result is a finite normal float. */
+ * clamped to where the result is a finite normal float; NaN gives NaN. */
 static inline float el__exp(float x)
 {
     x = x < -87.0f ? -87.0f : x;
@@ -39,6 +39,11 @@ static inline float el__exp(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
+    /* A NaN x must come out NaN, so that a diverging model is seen as one,
+     * but converting it to an integer is undefined: it takes the exponent
+     * of 2^0 and the NaN comes through r and p instead (a select, which
+     * vectorises like the clamps). */
+    n = n == n ? n : 0.0f;
     return p * el__bits_to_float(((int32_t)n + 127) << 23);
 }
 
