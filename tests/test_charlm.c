@@ -151,6 +151,25 @@ static void check_carried_state(el_cell cell)
 Test(charlm, state_carries_across_chunks_lstm) { check_carried_state(EL_CELL_LSTM); }
 Test(charlm, state_carries_across_chunks_gru) { check_carried_state(EL_CELL_GRU); }
 
+/* A NaN weight makes the loss NaN: the step fails before its backward pass,
+ * so the gradients stay as they were for the caller's loop to see. */
+Test(charlm, a_nonfinite_loss_stops_the_step)
+{
+    el_charlm m;
+    make_model(&m, EL_CELL_GRU, 1, 3);
+    int ids[T * B];
+    for (int i = 0; i < T * B; i++) ids[i] = EL_SPECIALS + i % (V - EL_SPECIALS);
+    m.output.bias.value.data[EL_SPECIALS] = NAN;
+    el_charlm_state state = {0};
+    float loss = 0;
+    EL_TEST_FAILS(el_charlm_train_step(&m, ids, ids, T, B, &state, NULL, &loss), EL_ERR_NONFINITE);
+    cr_assert(strstr(el_last_error(), "el_charlm_train_step: the loss is not finite"), "%s",
+              el_last_error());
+    cr_assert_eq(el_norm(&m.output.weight.grad), 0.0, "the backward pass ran");
+    el_charlm_state_free(&state);
+    el_charlm_free(&m);
+}
+
 Test(charlm, refuses_bad_arguments)
 {
     el_charlm m;

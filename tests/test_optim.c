@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/internal.h"
 #include "support.h"
 
 /* A dense layer "fc" (3 -> 2, with bias) and the list of its parameters. */
@@ -509,4 +510,30 @@ Test(optim, adam_minimises_a_quadratic)
     config.lr = 0.05;
     double distance = minimise_quadratic(config, 400);
     cr_assert_lt(distance, 1e-4, "||W - T|| = %g after 400 steps", distance);
+}
+
+/* The gradient norm is NaN or infinite when one gradient is, and the
+ * training steps' check then names the function that found it. */
+Test(optim, grad_norm_and_the_finite_check)
+{
+    el_param a, b;
+    EL_TEST_OK(el_param_init(&a, NULL, "a", 1, (int[]){3}));
+    EL_TEST_OK(el_param_init(&b, NULL, "b", 1, (int[]){4}));
+    el_param_list list = {0};
+    EL_TEST_OK(el_param_list_add(&list, &a));
+    EL_TEST_OK(el_param_list_add(&list, &b));
+    a.grad.data[0] = 3;
+    b.grad.data[3] = 4;
+    cr_assert_float_eq(el_grad_norm(&list), 5.0, 1e-12);
+    EL_TEST_OK(el__check_finite_grads(&list, "step"));
+    b.grad.data[1] = INFINITY;
+    cr_assert(isinf(el_grad_norm(&list)));
+    EL_TEST_FAILS(el__check_finite_grads(&list, "step"), EL_ERR_NONFINITE);
+    cr_assert(strstr(el_last_error(), "step: the gradient norm is not finite"), "%s",
+              el_last_error());
+    EL_TEST_FAILS(el__check_finite_loss(NAN, "step"), EL_ERR_NONFINITE);
+    EL_TEST_OK(el__check_finite_loss(2.5f, "step"));
+    el_param_list_free(&list);
+    el_param_free(&a);
+    el_param_free(&b);
 }

@@ -3,6 +3,7 @@
  * below 1) against the whole-sequence one, learning to reverse words, and
  * greedy against beam decoding. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "gradcheck.h"
@@ -206,6 +207,25 @@ Test(seq2seq, parameter_names_follow_pytorch)
     cr_assert_eq(params.items[0]->value.shape[0], 3 * 8);
     cr_assert_eq(params.items[0]->value.shape[1], 29);
     el_param_list_free(&params);
+    el_seq2seq_free(&model);
+}
+
+/* A NaN weight makes the loss NaN: the step fails before its backward pass. */
+Test(seq2seq, a_nonfinite_loss_stops_the_step)
+{
+    el_rng rng;
+    el_rng_seed(&rng, 16);
+    el_seq2seq_config cfg = {EL_CELL_GRU, 9, 5, 1, 0, 0.0f, 0};
+    el_seq2seq model;
+    EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
+    test_batch tb;
+    make_batch(&tb, small_words, 4);
+    model.output.bias.value.data[5] = INFINITY;
+    model.output.bias.value.data[6] = -INFINITY;
+    float loss = 0;
+    EL_TEST_FAILS(el_seq2seq_train_step(&model, &tb.batch, 1.0, NULL, &loss), EL_ERR_NONFINITE);
+    cr_assert(strstr(el_last_error(), "the loss is not finite"), "%s", el_last_error());
+    cr_assert_eq(el_norm(&model.output.weight.grad), 0.0, "the backward pass ran");
     el_seq2seq_free(&model);
 }
 

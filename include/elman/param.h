@@ -48,6 +48,10 @@ EL_API size_t el_param_list_numel(const el_param_list *list);
 /* Sets every gradient to zero. */
 EL_API void el_param_list_zero_grad(el_param_list *list);
 
+/* sqrt(sum of all squared gradient elements), accumulated in double: NaN or
+ * infinite when any gradient is. */
+EL_API double el_grad_norm(const el_param_list *list);
+
 /* Clipping by global gradient norm, as torch.nn.utils.clip_grad_norm_:
  * total = sqrt(sum of all squared gradient elements); when total > max_norm,
  * every gradient is scaled by max_norm / (total + 1e-6).  *total_norm (if not

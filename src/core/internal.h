@@ -18,6 +18,14 @@ void *el__alloc_zero(size_t count, size_t size);
 void *el__realloc(void *ptr, size_t bytes); /* plain alignment, for arrays of pointers */
 void el__free(void *ptr);
 
+/* A training step whose loss or gradient is NaN or infinite fails with
+ * EL_ERR_NONFINITE, naming fn, so that no optimizer writes it into the
+ * weights and a training loop can stop where the numbers broke: the loss
+ * is checked before the backward pass, the gradients' norm after it. */
+struct el_param_list;
+el_status el__check_finite_loss(float loss, const char *fn);
+el_status el__check_finite_grads(const struct el_param_list *list, const char *fn);
+
 /* A test hook: after n more successful allocations, every allocation fails
  * (n < 0 turns the hook off).  Per thread. */
 void el__fail_allocations_after(long n);

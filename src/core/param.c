@@ -77,17 +77,35 @@ void el_param_list_zero_grad(el_param_list *list)
     for (int i = 0; i < list->count; i++) el_tensor_fill(&list->items[i]->grad, 0.0f);
 }
 
+double el_grad_norm(const el_param_list *list)
+{
+    double sum = 0;
+    for (int i = 0; list && i < list->count; i++) {
+        const el_tensor *g = &list->items[i]->grad;
+        for (size_t j = 0; j < g->size; j++) sum += (double)g->data[j] * g->data[j];
+    }
+    return sqrt(sum);
+}
+
+el_status el__check_finite_loss(float loss, const char *fn)
+{
+    if (isfinite(loss)) return EL_OK;
+    return el__fail(EL_ERR_NONFINITE, "%s: the loss is not finite (%g)", fn, (double)loss);
+}
+
+el_status el__check_finite_grads(const el_param_list *list, const char *fn)
+{
+    double norm = el_grad_norm(list);
+    if (isfinite(norm)) return EL_OK;
+    return el__fail(EL_ERR_NONFINITE, "%s: the gradient norm is not finite (%g)", fn, norm);
+}
+
 el_status el_clip_grad_norm(el_param_list *list, float max_norm, float *total_norm)
 {
     EL_REQUIRE(list, "el_clip_grad_norm");
     if (!(max_norm > 0))
         return el__fail(EL_ERR_INVALID, "el_clip_grad_norm: max_norm %g is not positive", max_norm);
-    double sum = 0;
-    for (int i = 0; i < list->count; i++) {
-        const el_tensor *g = &list->items[i]->grad;
-        for (size_t j = 0; j < g->size; j++) sum += (double)g->data[j] * g->data[j];
-    }
-    float norm = (float)sqrt(sum);
+    float norm = (float)el_grad_norm(list);
     if (total_norm) *total_norm = norm;
     if (!isfinite(norm))
         return el__fail(EL_ERR_STATE, "el_clip_grad_norm: the gradient norm is not finite (%g)",

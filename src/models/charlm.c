@@ -12,6 +12,7 @@
 struct el_charlm_cache {
     el_rnn_cache *rnn;
     el_tensor y, dy, hn, cn, logits, dlogits;
+    el_param_list params; /* the model's, for the gradient check of each step */
 };
 
 static int is_lstm(const el_charlm *m) { return m->config.cell == EL_CELL_LSTM; }
@@ -43,6 +44,7 @@ el_status el_charlm_init(el_charlm *m, const el_charlm_config *config, el_rng *r
         if (!m->cache) s = el__fail(EL_ERR_NOMEM, "el_charlm_init: out of memory");
     }
     if (!s) s = el_rnn_cache_create(&m->cache->rnn);
+    if (!s) s = el_charlm_params(m, &m->cache->params);
     if (s) el_charlm_free(m);
     return s;
 }
@@ -53,6 +55,7 @@ void el_charlm_free(el_charlm *m)
     el_charlm_cache *c = m->cache;
     if (c) {
         el_rnn_cache_free(c->rnn);
+        el_param_list_free(&c->params);
         el_tensor *t[] = {&c->y, &c->dy, &c->hn, &c->cn, &c->logits, &c->dlogits};
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) el_tensor_free(t[i]);
         el__free(c);
@@ -125,31 +128,6 @@ static el_status forward(el_charlm *m, const int *inputs, int steps, int batch,
     return EL_OK;
 }
 
-/* A step whose loss or gradient is NaN or infinite fails with
- * EL_ERR_NONFINITE, so that no optimizer writes it into the weights and a
- * training loop can stop where the numbers broke.  The loss is checked
- * before the backward pass, the accumulated gradients' norm after it. */
-static el_status check_finite_loss(float loss, const char *fn)
-{
-    if (isfinite(loss)) return EL_OK;
-    return el__fail(EL_ERR_NONFINITE, "%s: the loss is not finite (%g)", fn, (double)loss);
-}
-
-static el_status check_finite_gradient(el_charlm *m, const char *fn)
-{
-    el_param_list list = {0};
-    el_status s = el_charlm_params(m, &list);
-    double sum = 0;
-    for (int i = 0; i < list.count && !s; i++) {
-        const el_tensor *g = &list.items[i]->grad;
-        for (size_t j = 0; j < g->size; j++) sum += (double)g->data[j] * g->data[j];
-    }
-    el_param_list_free(&list);
-    if (!s && !isfinite(sum))
-        s = el__fail(EL_ERR_NONFINITE, "%s: the gradient norm is not finite (%g)", fn, sqrt(sum));
-    return s;
-}
-
 el_status el_charlm_train_step(el_charlm *m, const int *inputs, const int *targets, int steps,
                                int batch, el_charlm_state *state, el_rng *rng, float *loss)
 {
@@ -162,12 +140,12 @@ el_status el_charlm_train_step(el_charlm *m, const int *inputs, const int *targe
     if (!s) s = el_tensor_ensure(&c->dy, 3, (int[]){steps, batch, m->config.hidden_size});
     if (!s) s = forward(m, inputs, steps, batch, state, rng);
     if (!s) s = el_cross_entropy_loss(&c->logits, targets, NULL, EL_PAD, loss, &c->dlogits);
-    if (!s) s = check_finite_loss(*loss, fn);
+    if (!s) s = el__check_finite_loss(*loss, fn);
     if (!s) s = el_dense_backward(&m->output, &c->y, &c->dlogits, &c->dy);
     /* No gradient for the final state: truncated BPTT stops at the chunk's
      * end, and no input gradient: the inputs are ids. */
     if (!s) s = el_rnn_backward(&m->rnn, c->rnn, &c->dy, NULL, NULL, NULL, NULL, NULL);
-    if (!s) s = check_finite_gradient(m, fn);
+    if (!s) s = el__check_finite_grads(&m->cache->params, fn);
     return s;
 }
 

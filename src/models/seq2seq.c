@@ -27,6 +27,7 @@ struct el_seq2seq_cache {
     el_tensor logits, dlogits;
     el_tensor state[2], cell[2]; /* the decoder's state between single steps */
     el_tensor beam_logp;
+    el_param_list params; /* the model's, for the gradient check of each step */
 };
 
 static const char *cell_prefix(el_cell cell)
@@ -72,6 +73,7 @@ el_status el_seq2seq_init(el_seq2seq *m, const el_seq2seq_config *config, el_rng
         if (!m->cache) s = el__fail(EL_ERR_NOMEM, "el_seq2seq_init: out of memory");
     }
     if (!s) s = el_rnn_cache_create(&m->cache->encoder);
+    if (!s) s = el_seq2seq_params(m, &m->cache->params);
     if (s) el_seq2seq_free(m);
     return s;
 }
@@ -80,6 +82,7 @@ static void free_cache(el_seq2seq_cache *c)
 {
     if (!c) return;
     el_rnn_cache_free(c->encoder);
+    el_param_list_free(&c->params);
     for (int i = 0; i < c->decoder_caches; i++) el_rnn_cache_free(c->decoder[i]);
     el__free(c->decoder);
     el_ids *ids[] = {&c->source,         &c->source_lengths, &c->target_in,   &c->target_out,
@@ -402,31 +405,6 @@ static el_status forward_loss(el_seq2seq *m, const el_batch *batch, double ratio
                                  want_gradient ? &c->dlogits : NULL);
 }
 
-/* A step whose loss or gradient is NaN or infinite fails with
- * EL_ERR_NONFINITE, so that no optimizer writes it into the weights and a
- * training loop can stop where the numbers broke.  The loss is checked
- * before the backward pass, the accumulated gradients' norm after it. */
-static el_status check_finite_loss(float loss, const char *fn)
-{
-    if (isfinite(loss)) return EL_OK;
-    return el__fail(EL_ERR_NONFINITE, "%s: the loss is not finite (%g)", fn, (double)loss);
-}
-
-static el_status check_finite_gradient(el_seq2seq *m, const char *fn)
-{
-    el_param_list list = {0};
-    el_status s = el_seq2seq_params(m, &list);
-    double sum = 0;
-    for (int i = 0; i < list.count && !s; i++) {
-        const el_tensor *g = &list.items[i]->grad;
-        for (size_t j = 0; j < g->size; j++) sum += (double)g->data[j] * g->data[j];
-    }
-    el_param_list_free(&list);
-    if (!s && !isfinite(sum))
-        s = el__fail(EL_ERR_NONFINITE, "%s: the gradient norm is not finite (%g)", fn, sqrt(sum));
-    return s;
-}
-
 el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double teacher_forcing,
                                 el_rng *rng, float *loss)
 {
@@ -439,7 +417,7 @@ el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double tea
                         teacher_forcing);
     if (teacher_forcing < 1) EL_REQUIRE(rng, fn);
     s = forward_loss(m, batch, teacher_forcing, rng, loss, 1);
-    if (!s) s = check_finite_loss(*loss, fn);
+    if (!s) s = el__check_finite_loss(*loss, fn);
     el_seq2seq_cache *c = m->cache;
     if (!s) s = el_dense_backward(&m->output, &c->dec_y, &c->dlogits, &c->dec_dy);
     if (s) return s;
@@ -449,7 +427,7 @@ el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double tea
     else
         s = decode_sampled_backward(m);
     if (!s) s = encode_backward(m, batch->size);
-    if (!s) s = check_finite_gradient(m, fn);
+    if (!s) s = el__check_finite_grads(&m->cache->params, fn);
     return s;
 }
 
