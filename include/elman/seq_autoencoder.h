@@ -69,7 +69,8 @@ EL_API el_status el_seq_autoencoder_decode(el_seq_autoencoder *m, const el_tenso
 /* One forward and backward pass over a batch whose targets are its inputs
  * (any el_batch works: the inputs are encoded, the inputs are the targets):
  * the mean cross-entropy over every symbol and <eos>, and every parameter's
- * gradient accumulated. */
+ * gradient accumulated.  A NaN or infinite loss (checked before the
+ * backward pass) or gradient norm fails with EL_ERR_NONFINITE. */
 EL_API el_status el_seq_autoencoder_train_step(el_seq_autoencoder *m, const el_batch *batch,
                                                float *loss);
 

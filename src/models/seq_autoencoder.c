@@ -16,6 +16,7 @@ struct el_seq_autoencoder_cache {
     el_tensor dlogits, dy_dec, dx_dec, dcode, dx_enc;
     el_tensor x_step, y_step, logits_step; /* decoding, one step at a time */
     el_ids prev;
+    el_param_list params; /* the model's, for the gradient check of each step */
 };
 
 static void free_cache(el_seq_autoencoder_cache *c)
@@ -23,6 +24,7 @@ static void free_cache(el_seq_autoencoder_cache *c)
     if (!c) return;
     el_rnn_cache_free(c->encoder);
     el_rnn_cache_free(c->decoder);
+    el_param_list_free(&c->params);
     el_ids *ids[] = {&c->dec_in, &c->dec_out, &c->dec_lengths, &c->prev};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) el_ids_free(ids[i]);
     el_tensor *t[] = {&c->x_enc,  &c->y_enc,   &c->code,   &c->x_dec,      &c->y_dec,
@@ -70,6 +72,7 @@ el_status el_seq_autoencoder_init(el_seq_autoencoder *m, const el_seq_autoencode
     }
     if (!s) s = el_rnn_cache_create(&m->cache->encoder);
     if (!s) s = el_rnn_cache_create(&m->cache->decoder);
+    if (!s) s = el_seq_autoencoder_params(m, &m->cache->params);
     if (s) el_seq_autoencoder_free(m);
     return s;
 }
@@ -176,6 +179,7 @@ el_status el_seq_autoencoder_train_step(el_seq_autoencoder *m, const el_batch *b
     EL_REQUIRE(loss, fn);
     el_status s = check_batch(fn, batch);
     if (!s) s = forward(m, batch, loss, 1);
+    if (!s) s = el__check_finite_loss(*loss, fn);
     if (s) return s;
     el_seq_autoencoder_cache *c = m->cache;
     int steps = batch->input_steps, n = batch->size;
@@ -193,6 +197,7 @@ el_status el_seq_autoencoder_train_step(el_seq_autoencoder *m, const el_batch *b
     if (!s)
         s = el_rnn_backward(&m->encoder, c->encoder, NULL, &c->dcode, NULL, &c->dx_enc, NULL, NULL);
     if (!s) s = el_embedding_backward(&m->embed, batch->inputs, steps * n, &c->dx_enc);
+    if (!s) s = el__check_finite_grads(&c->params, fn);
     return s;
 }
 
