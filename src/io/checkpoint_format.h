@@ -6,10 +6,11 @@
 #include <float.h>
 #include <stddef.h>
 
-/* safetensors data is little-endian IEEE 754; elman writes and reads floats
- * as they lie in memory, which is right only on such a machine. */
+/* safetensors data is little-endian (IEEE 754 for floats); elman writes
+ * and reads floats and int64s as they lie in memory, which is right only
+ * on such a machine. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "elman's checkpoints copy floats as stored in memory: this needs a little-endian machine"
+#error "elman's checkpoints copy numbers as stored in memory: this needs a little-endian machine"
 #endif
 _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24,
                "F32 tensors need float to be IEEE 754 binary32");
