@@ -686,6 +686,63 @@ Test(checkpoint, headers_that_are_not_a_json_object_are_refused)
     expect_refused_n("{}\0", 3, 0, "more after its JSON value");
 }
 
+/* Names follow Rust's str::from_utf8, the reference reader's rule (and the
+ * text layer's): the bounds of each sequence length are accepted, overlong
+ * forms, surrogates, code points above U+10FFFF, stray continuation bytes
+ * and cut sequences refused at the byte where they begin; the writer
+ * accepts and refuses the same names. */
+Test(checkpoint, utf8_is_checked_at_the_edges_of_each_rule)
+{
+    static const struct {
+        const char *bytes;
+        int valid;
+    } cases[] = {
+        {"\x7f", 1},
+        {"\xc2\x80", 1},
+        {"\xc1\xbf", 0},
+        {"\xe0\xa0\x80", 1},
+        {"\xe0\x9f\xbf", 0},
+        {"\xed\x9f\xbf", 1},
+        {"\xed\xa0\x80", 0},
+        {"\xed\xbf\xbf", 0},
+        {"\xef\xbf\xbf", 1},
+        {"\xf0\x90\x80\x80", 1},
+        {"\xf0\x8f\xbf\xbf", 0},
+        {"\xf4\x8f\xbf\xbf", 1},
+        {"\xf4\x90\x80\x80", 0},
+        {"\xf5\x80\x80\x80", 0},
+        {"\x80", 0},
+        {"\xe2\x82", 0},
+        {"\xf0\x9f\x98", 0},
+    };
+    const char *tail = "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    const float one = 1.0f;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[16], json[256], path[256];
+        snprintf(name, sizeof name, "ab%s", cases[i].bytes);
+        snprintf(json, sizeof json, "{\"%s%s", name, tail);
+        write_safetensors(path_in(path, "utf8.safetensors"), json, strlen(json), &one, 4);
+        el_checkpoint *c = NULL;
+        el_status s = el_checkpoint_read(&c, path);
+        if (cases[i].valid) {
+            cr_assert_eq(s, EL_OK, "case %zu: %s", i, el_last_error());
+            el_tensor view;
+            EL_TEST_OK(el_checkpoint_tensor(c, name, &view));
+            el_checkpoint_free(c);
+        } else {
+            cr_assert_eq(s, EL_ERR_FORMAT, "case %zu", i);
+            /* The name starts at byte 2 of the header, its bad part at 4. */
+            assert_message_has("not valid UTF-8 (byte 4)");
+        }
+        el_checkpoint_writer *w = NULL;
+        EL_TEST_OK(el_checkpoint_writer_create(&w));
+        s = el_checkpoint_set_meta(w, name, "v");
+        el_checkpoint_writer_free(w);
+        cr_assert_eq(s, cases[i].valid ? EL_OK : EL_ERR_INVALID, "case %zu", i);
+        if (!cases[i].valid) assert_message_has("not valid UTF-8 (byte 2)");
+    }
+}
+
 Test(checkpoint, strings_cjson_would_mangle_are_refused)
 {
     const char *tail = "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
@@ -1110,6 +1167,28 @@ Test(checkpoint, writer_arguments_are_checked)
     cr_assert_eq(entries_in_dir(), 0);
     el_checkpoint_writer_free(w);
     el_checkpoint_writer_free(NULL);
+}
+
+/* A name or value longer than a header may be is refused before its UTF-8
+ * is checked (ICU's check takes at most INT32_MAX bytes). */
+Test(checkpoint, names_longer_than_a_header_are_refused)
+{
+    size_t n = 100000001; /* EL__CKPT_MAX_HEADER + 1 */
+    char *name = malloc(n + 1);
+    cr_assert_not_null(name);
+    memset(name, 'a', n);
+    name[n] = '\0';
+    el_tensor t = {0};
+    EL_TEST_OK(el_tensor_alloc(&t, 1, (int[]){1}));
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_FAILS(el_checkpoint_add(w, name, &t), EL_ERR_INVALID);
+    assert_message_has("the tensor name of 100000001 bytes is over the header's limit");
+    EL_TEST_FAILS(el_checkpoint_set_meta(w, "k", name), EL_ERR_INVALID);
+    assert_message_has("the metadata value of 100000001 bytes");
+    el_checkpoint_writer_free(w);
+    el_tensor_free(&t);
+    free(name);
 }
 
 Test(checkpoint, adding_parameters_is_all_or_nothing)

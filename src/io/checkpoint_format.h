@@ -4,7 +4,6 @@
 #define ELMAN_CHECKPOINT_FORMAT_H
 
 #include <float.h>
-#include <stddef.h>
 
 /* safetensors data is little-endian (IEEE 754 for floats); elman writes
  * and reads floats and int64s as they lie in memory, which is right only
@@ -22,10 +21,5 @@ _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24,
 #define EL__CKPT_METADATA_KEY "__metadata__"
 #define EL__CKPT_OPTIMIZER_PREFIX "optimizer."
 #define EL__CKPT_STEP_KEY "optimizer.step"
-
-/* The offset of the first byte of s[0, n) that does not belong to
- * well-formed UTF-8 (no overlong forms, surrogates or code points above
- * U+10FFFF, as Rust's str::from_utf8 decides), or n if there is none. */
-size_t el__utf8_check(const unsigned char *s, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include "io/checkpoint_format.h"
 #include "io/checkpoint_stored.h"
 #include "core/internal.h"
+#include "text/utf8.h"
 
 /* The dtypes of safetensors' Dtype enum with their sizes in bits.  Files
  * may hold any of them; elman hands out F32 and I64 tensors. */
@@ -25,36 +26,6 @@ static const el__ckpt_dtype dtypes[] = {
 
 /* Integers a double holds exactly, the most cJSON can give. */
 #define EXACT_INTEGER_LIMIT 9007199254740992.0 /* 2^53 */
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-size_t el__utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t length = 1;
-        unsigned char low = 0x80, high = 0xBF; /* the range of the second byte */
-        if (c >= 0xC2 && c <= 0xDF)
-            length = 2;
-        else if (c >= 0xE0 && c <= 0xEF)
-            length = 3;
-        else if (c >= 0xF0 && c <= 0xF4)
-            length = 4;
-        else if (c >= 0x80)
-            return i;
-        if (c == 0xE0) low = 0xA0;  /* overlong */
-        if (c == 0xED) high = 0x9F; /* surrogates */
-        if (c == 0xF0) low = 0x90;  /* overlong */
-        if (c == 0xF4) high = 0x8F; /* above U+10FFFF */
-        if (length > n - i) return i;
-        if (length > 1 && (s[i + 1] < low || s[i + 1] > high)) return i;
-        for (size_t k = 2; k < length; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-        i += length;
-    }
-    return n;
-}
 
 /* ---- JSON ---------------------------------------------------------------- */
 
@@ -428,7 +399,7 @@ static el_status check_tiling(el_checkpoint *c, uint64_t *end)
 
 el_status el__ckpt_parse_header(el_checkpoint *c, const char *header, size_t n, uint64_t *data_end)
 {
-    size_t bad = el__utf8_check((const unsigned char *)header, n);
+    size_t bad = el__utf8_invalid_at(header, n);
     if (bad < n)
         return el__fail(EL_ERR_FORMAT, "%s: the header is not valid UTF-8 (byte %zu)", c->path,
                         bad);

@@ -18,6 +18,7 @@
 #include "io/checkpoint_format.h"
 #include "elman/checkpoint.h"
 #include "core/internal.h"
+#include "text/utf8.h"
 
 /* An F32 tensor (tensor set) or an I64 one (tensor NULL, i64 and the
  * shape set); either's data is the caller's, read when the file is
@@ -93,11 +94,15 @@ void el_checkpoint_writer_free(el_checkpoint_writer *w)
     el__free(w);
 }
 
-/* Names and metadata go into the JSON header, which must be UTF-8. */
+/* Names and metadata go into the JSON header, which must be UTF-8 and at
+ * most EL__CKPT_MAX_HEADER bytes long. */
 static el_status check_utf8(const char *fn, const char *what, const char *text)
 {
     size_t n = strlen(text);
-    size_t bad = el__utf8_check((const unsigned char *)text, n);
+    if (n > EL__CKPT_MAX_HEADER)
+        return el__fail(EL_ERR_INVALID, "%s: the %s of %zu bytes is over the header's limit of %u",
+                        fn, what, n, EL__CKPT_MAX_HEADER);
+    size_t bad = el__utf8_invalid_at(text, n);
     if (bad < n)
         return el__fail(EL_ERR_INVALID, "%s: the %s \"%s\" is not valid UTF-8 (byte %zu)", fn, what,
                         text, bad);
