@@ -2,13 +2,16 @@
  * optimizer state and metadata; byte-identical to the reference writer's;
  * files from an independent writer load; every malformed file is refused
  * with EL_ERR_FORMAT and a message naming the file and the fault, never a
- * crash or a read out of bounds; loading checks everything before it copies;
+ * crash or a read out of bounds, whether it is read from a file or from
+ * memory; int64 tensors (PyTorch's counters) round-trip; loading checks
+ * everything, finite values included, before it copies;
  * a failed save leaves the old file and no temporary file; and running out
  * of memory anywhere is EL_ERR_NOMEM without a leak. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, setrlimit */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -598,6 +601,14 @@ static void read_all_tensors(const el_checkpoint *c)
         volatile float sum = 0;
         for (size_t k = 0; k < view.size; k++) sum += view.data[k];
     }
+    for (int i = 0; i < el_checkpoint_count(c); i++) {
+        el_checkpoint_i64 view;
+        el_status s = el_checkpoint_tensor_i64(c, el_checkpoint_name(c, i), &view);
+        cr_assert(s == EL_OK || s == EL_ERR_FORMAT, "tensor %s: %s", el_checkpoint_name(c, i),
+                  el_status_name(s));
+        volatile int64_t sum = 0;
+        for (size_t k = 0; !s && k < view.size; k++) sum += view.data[k];
+    }
 }
 
 Test(checkpoint, flipped_header_bits_are_refused_or_read_consistently)
@@ -673,6 +684,63 @@ Test(checkpoint, headers_that_are_not_a_json_object_are_refused)
     expect_refused("{\"a\xff\":1}", 0, "not valid UTF-8");
     expect_refused("{\"\xed\xa0\x80\":1}", 0, "not valid UTF-8"); /* a surrogate */
     expect_refused_n("{}\0", 3, 0, "more after its JSON value");
+}
+
+/* Names follow Rust's str::from_utf8, the reference reader's rule (and the
+ * text layer's): the bounds of each sequence length are accepted, overlong
+ * forms, surrogates, code points above U+10FFFF, stray continuation bytes
+ * and cut sequences refused at the byte where they begin; the writer
+ * accepts and refuses the same names. */
+Test(checkpoint, utf8_is_checked_at_the_edges_of_each_rule)
+{
+    static const struct {
+        const char *bytes;
+        int valid;
+    } cases[] = {
+        {"\x7f", 1},
+        {"\xc2\x80", 1},
+        {"\xc1\xbf", 0},
+        {"\xe0\xa0\x80", 1},
+        {"\xe0\x9f\xbf", 0},
+        {"\xed\x9f\xbf", 1},
+        {"\xed\xa0\x80", 0},
+        {"\xed\xbf\xbf", 0},
+        {"\xef\xbf\xbf", 1},
+        {"\xf0\x90\x80\x80", 1},
+        {"\xf0\x8f\xbf\xbf", 0},
+        {"\xf4\x8f\xbf\xbf", 1},
+        {"\xf4\x90\x80\x80", 0},
+        {"\xf5\x80\x80\x80", 0},
+        {"\x80", 0},
+        {"\xe2\x82", 0},
+        {"\xf0\x9f\x98", 0},
+    };
+    const char *tail = "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    const float one = 1.0f;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[16], json[256], path[256];
+        snprintf(name, sizeof name, "ab%s", cases[i].bytes);
+        snprintf(json, sizeof json, "{\"%s%s", name, tail);
+        write_safetensors(path_in(path, "utf8.safetensors"), json, strlen(json), &one, 4);
+        el_checkpoint *c = NULL;
+        el_status s = el_checkpoint_read(&c, path);
+        if (cases[i].valid) {
+            cr_assert_eq(s, EL_OK, "case %zu: %s", i, el_last_error());
+            el_tensor view;
+            EL_TEST_OK(el_checkpoint_tensor(c, name, &view));
+            el_checkpoint_free(c);
+        } else {
+            cr_assert_eq(s, EL_ERR_FORMAT, "case %zu", i);
+            /* The name starts at byte 2 of the header, its bad part at 4. */
+            assert_message_has("not valid UTF-8 (byte 4)");
+        }
+        el_checkpoint_writer *w = NULL;
+        EL_TEST_OK(el_checkpoint_writer_create(&w));
+        s = el_checkpoint_set_meta(w, name, "v");
+        el_checkpoint_writer_free(w);
+        cr_assert_eq(s, cases[i].valid ? EL_OK : EL_ERR_INVALID, "case %zu", i);
+        if (!cases[i].valid) assert_message_has("not valid UTF-8 (byte 2)");
+    }
 }
 
 Test(checkpoint, strings_cjson_would_mangle_are_refused)
@@ -1101,6 +1169,28 @@ Test(checkpoint, writer_arguments_are_checked)
     el_checkpoint_writer_free(NULL);
 }
 
+/* A name or value longer than a header may be is refused before its UTF-8
+ * is checked (ICU's check takes at most INT32_MAX bytes). */
+Test(checkpoint, names_longer_than_a_header_are_refused)
+{
+    size_t n = 100000001; /* EL__CKPT_MAX_HEADER + 1 */
+    char *name = malloc(n + 1);
+    cr_assert_not_null(name);
+    memset(name, 'a', n);
+    name[n] = '\0';
+    el_tensor t = {0};
+    EL_TEST_OK(el_tensor_alloc(&t, 1, (int[]){1}));
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_FAILS(el_checkpoint_add(w, name, &t), EL_ERR_INVALID);
+    assert_message_has("the tensor name of 100000001 bytes is over the header's limit");
+    EL_TEST_FAILS(el_checkpoint_set_meta(w, "k", name), EL_ERR_INVALID);
+    assert_message_has("the metadata value of 100000001 bytes");
+    el_checkpoint_writer_free(w);
+    el_tensor_free(&t);
+    free(name);
+}
+
 Test(checkpoint, adding_parameters_is_all_or_nothing)
 {
     char path[256];
@@ -1154,4 +1244,311 @@ Test(checkpoint, reader_arguments_are_checked)
     el_checkpoint_free(c);
     el_checkpoint_free(NULL);
     model_free(&m);
+}
+
+/* ---- int64 tensors ----------------------------------------------------- */
+
+/* tools/make_safetensors_fixture.py saved a PyTorch BatchNorm1d's
+ * state_dict after three training batches: its buffers are F32 running
+ * statistics and the I64 scalar num_batches_tracked.  elman reads them all,
+ * and writes the same tensors to the same bytes (I64 first, as the
+ * reference orders tensors by alignment). */
+Test(checkpoint, a_pytorch_batch_norm_state_dict_with_an_int64_counter_round_trips)
+{
+    char fixture[256], path[256];
+    fixture_path(fixture, "torch-batchnorm.safetensors");
+    el_checkpoint *c = read_ok(fixture);
+    cr_assert_eq(el_checkpoint_count(c), 5);
+    cr_assert_str_eq(el_checkpoint_name(c, 0), "num_batches_tracked");
+
+    el_checkpoint_i64 count;
+    EL_TEST_OK(el_checkpoint_tensor_i64(c, "num_batches_tracked", &count));
+    cr_assert_eq(count.ndim, 0);
+    cr_assert_eq(count.size, 1);
+    cr_assert_eq(count.data[0], 3);
+    el_tensor view;
+    EL_TEST_FAILS(el_checkpoint_tensor(c, "num_batches_tracked", &view), EL_ERR_FORMAT);
+    assert_message_has("'num_batches_tracked' is I64, not F32");
+    EL_TEST_FAILS(el_checkpoint_tensor_i64(c, "running_mean", &count), EL_ERR_FORMAT);
+    assert_message_has("'running_mean' is F32, not I64");
+    EL_TEST_FAILS(el_checkpoint_tensor_i64(c, "absent", &count), EL_ERR_INVALID);
+    assert_message_has("absent");
+
+    /* The values PyTorch computed, printed by the script with 9 digits. */
+    static const float mean[3] = {0.0706428587f, 0.150785714f, 0.23092857f};
+    EL_TEST_OK(el_checkpoint_tensor(c, "running_mean", &view));
+    el_test_assert_close("running_mean", view.data, mean, 3, 0, 0);
+
+    static const char *const f32_names[] = {"bias", "running_mean", "running_var", "weight"};
+    el_tensor views[4];
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    for (int i = 0; i < 4; i++) {
+        EL_TEST_OK(el_checkpoint_tensor(c, f32_names[i], &views[i]));
+        EL_TEST_OK(el_checkpoint_add(w, f32_names[i], &views[i]));
+    }
+    EL_TEST_OK(el_checkpoint_add_i64(w, "num_batches_tracked", count.data, 0, NULL));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "format", "pt"));
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "copy.safetensors")));
+    el_checkpoint_writer_free(w);
+    size_t got_size, want_size;
+    unsigned char *got = read_whole(path, &got_size);
+    unsigned char *want = read_whole(fixture, &want_size);
+    cr_assert_eq(got_size, want_size);
+    cr_assert_eq(memcmp(got, want, want_size), 0, "elman wrote \"%.*s\"", (int)got_size - 8,
+                 got + 8);
+    free(got);
+    free(want);
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, int64_tensors_of_every_rank_round_trip_beside_float_ones)
+{
+    char path[256];
+    const int64_t matrix[6] = {INT64_MIN, -1, 0, 1, 1LL << 53 | 1, INT64_MAX};
+    const int64_t scalar = 42;
+    el_tensor f = {0};
+    EL_TEST_OK(el_tensor_alloc(&f, 1, (int[]){3}));
+    set_values(&f, 1.0f);
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add(w, "a.float", &f));
+    EL_TEST_OK(el_checkpoint_add_i64(w, "b.matrix", matrix, 2, (int[]){2, 3}));
+    EL_TEST_OK(el_checkpoint_add_i64(w, "c.scalar", &scalar, 0, NULL));
+    EL_TEST_OK(el_checkpoint_add_i64(w, "d.empty", NULL, 2, (int[]){0, 5}));
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, "i64.safetensors")));
+    el_checkpoint_writer_free(w);
+
+    el_checkpoint *c = read_ok(path);
+    static const char *const in_data_order[] = {"b.matrix", "c.scalar", "d.empty", "a.float"};
+    cr_assert_eq(el_checkpoint_count(c), 4);
+    for (int i = 0; i < 4; i++) cr_assert_str_eq(el_checkpoint_name(c, i), in_data_order[i]);
+    el_checkpoint_i64 view;
+    EL_TEST_OK(el_checkpoint_tensor_i64(c, "b.matrix", &view));
+    cr_assert_eq(view.ndim, 2);
+    cr_assert_eq(view.shape[0], 2);
+    cr_assert_eq(view.shape[1], 3);
+    cr_assert_eq(view.size, 6);
+    cr_assert_eq(memcmp(view.data, matrix, sizeof matrix), 0);
+    EL_TEST_OK(el_checkpoint_tensor_i64(c, "c.scalar", &view));
+    cr_assert_eq(view.ndim, 0);
+    cr_assert_eq(view.data[0], 42);
+    EL_TEST_OK(el_checkpoint_tensor_i64(c, "d.empty", &view));
+    cr_assert_eq(view.size, 0);
+    cr_assert_null(view.data);
+    cr_assert_eq(view.shape[1], 5);
+    el_tensor fview;
+    EL_TEST_OK(el_checkpoint_tensor(c, "a.float", &fview));
+    assert_same_values(&fview, &f, "a.float");
+    el_checkpoint_free(c);
+    el_tensor_free(&f);
+}
+
+Test(checkpoint, int64_arguments_are_checked)
+{
+    el_checkpoint_writer *w = NULL;
+    const int64_t data[2] = {1, 2};
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_FAILS(el_checkpoint_add_i64(NULL, "a", data, 1, (int[]){2}), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, NULL, data, 1, (int[]){2}), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", NULL, 1, (int[]){2}), EL_ERR_INVALID);
+    assert_message_has("data is NULL");
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", data, 1, NULL), EL_ERR_INVALID);
+    assert_message_has("shape is NULL");
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", data, -1, (int[]){2}), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", data, EL_MAX_DIMS + 1, (int[]){1, 1, 1, 1, 2}),
+                  EL_ERR_INVALID);
+    assert_message_has("dimensions");
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", data, 2, (int[]){2, -1}), EL_ERR_INVALID);
+    assert_message_has("-1");
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", data, 3, (int[]){1 << 30, 1 << 30, 1 << 30}),
+                  EL_ERR_INVALID);
+    assert_message_has("too large");
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "__metadata__", data, 1, (int[]){2}), EL_ERR_INVALID);
+    EL_TEST_OK(el_checkpoint_add_i64(w, "a", data, 1, (int[]){2}));
+    EL_TEST_FAILS(el_checkpoint_add_i64(w, "a", data, 1, (int[]){2}), EL_ERR_INVALID);
+    assert_message_has("already added");
+    el_checkpoint_writer_free(w);
+
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    save_trained(path_in(path, "model.safetensors"), &m, NULL);
+    el_checkpoint *c = read_ok(path);
+    el_checkpoint_i64 view;
+    EL_TEST_FAILS(el_checkpoint_tensor_i64(NULL, "fc.bias", &view), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_tensor_i64(c, NULL, &view), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_tensor_i64(c, "fc.bias", NULL), EL_ERR_INVALID);
+    el_checkpoint_free(c);
+    model_free(&m);
+}
+
+Test(checkpoint, an_unaligned_int64_tensor_is_refused_as_a_view)
+{
+    char path[256];
+    const char *json = "{\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                       "\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[4,12]}}";
+    write_safetensors(path_in(path, "unaligned.safetensors"), json, strlen(json),
+                      "\0\0\0\0\0\0\0\0\0\0\0\0", 12);
+    el_checkpoint *c = read_ok(path);
+    el_checkpoint_i64 view;
+    EL_TEST_FAILS(el_checkpoint_tensor_i64(c, "i", &view), EL_ERR_FORMAT);
+    assert_message_has("not aligned for I64");
+    el_checkpoint_free(c);
+}
+
+/* ---- non-finite values ------------------------------------------------- */
+
+/* A NaN or an infinity in any loaded tensor is refused, naming the tensor,
+ * and nothing is loaded. */
+Test(checkpoint, non_finite_values_are_refused_naming_the_tensor)
+{
+    static const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 3; k++) {
+        char path[256];
+        model m;
+        model_init(&m, 0.5f);
+        m.bias.value.data[1] = bad[k];
+        save_trained(path_in(path, "bad.safetensors"), &m, NULL);
+        model_free(&m);
+
+        model restored;
+        model_init(&restored, -9.0f);
+        el_checkpoint *c = read_ok(path);
+        EL_TEST_FAILS(el_checkpoint_load_params(c, &restored.list), EL_ERR_FORMAT);
+        assert_message_has("bad.safetensors: tensor 'fc.bias' holds the non-finite value");
+        assert_message_has(" at 1");
+        model untouched;
+        model_init(&untouched, -9.0f);
+        for (int p = 0; p < untouched.list.count; p++)
+            assert_same_values(&restored.list.items[p]->value, &untouched.list.items[p]->value,
+                               "a parameter after the refused load");
+        el_checkpoint_free(c);
+        model_free(&restored);
+        model_free(&untouched);
+    }
+}
+
+Test(checkpoint, non_finite_optimizer_state_is_refused_naming_the_tensor)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *opt = trained_adam(&m, 2);
+    el_tensor *state = el_optimizer_find_state(opt, "fc.weight.exp_avg_sq");
+    cr_assert_not_null(state);
+    state->data[0] = INFINITY;
+    save_trained(path_in(path, "bad.safetensors"), &m, opt);
+
+    el_optimizer_config config = el_optimizer_defaults(EL_OPT_ADAM);
+    el_optimizer *fresh = NULL;
+    EL_TEST_OK(el_optimizer_create(&fresh, &config, &m.list));
+    el_checkpoint *c = read_ok(path);
+    EL_TEST_FAILS(el_checkpoint_load_optimizer(c, fresh), EL_ERR_FORMAT);
+    assert_message_has("tensor 'optimizer.fc.weight.exp_avg_sq' holds the non-finite value inf");
+    cr_assert_eq(el_optimizer_step_count(fresh), 0);
+    /* The parameters themselves are finite and load. */
+    EL_TEST_OK(el_checkpoint_load_params(c, &m.list));
+    el_checkpoint_free(c);
+    el_optimizer_free(opt);
+    el_optimizer_free(fresh);
+    model_free(&m);
+}
+
+/* ---- reading from memory ----------------------------------------------- */
+
+Test(checkpoint, reading_from_memory_gives_what_reading_the_file_gives)
+{
+    char path[256];
+    model m;
+    model_init(&m, 0.5f);
+    el_optimizer *opt = trained_adam(&m, 2);
+    save_trained(path_in(path, "model.safetensors"), &m, opt);
+    size_t size;
+    unsigned char *bytes = read_whole(path, &size);
+    el_checkpoint *from_file = read_ok(path);
+    el_checkpoint *from_memory = NULL;
+    EL_TEST_OK(el_checkpoint_read_memory(&from_memory, bytes, size, "received"));
+    /* The checkpoint keeps its own copy. */
+    memset(bytes, 0xff, size);
+    free(bytes);
+    cr_assert_eq(el_checkpoint_count(from_memory), el_checkpoint_count(from_file));
+    for (int i = 0; i < el_checkpoint_count(from_file); i++) {
+        const char *name = el_checkpoint_name(from_file, i);
+        cr_assert_str_eq(el_checkpoint_name(from_memory, i), name);
+        el_tensor a, b;
+        EL_TEST_OK(el_checkpoint_tensor(from_file, name, &a));
+        EL_TEST_OK(el_checkpoint_tensor(from_memory, name, &b));
+        assert_same_values(&b, &a, name);
+    }
+    cr_assert_str_eq(el_checkpoint_meta(from_memory, "config"), "{\"hidden\": 128}");
+    model restored;
+    model_init(&restored, -9.0f);
+    EL_TEST_OK(el_checkpoint_load_params(from_memory, &restored.list));
+    for (int p = 0; p < m.list.count; p++)
+        assert_same_values(&restored.list.items[p]->value, &m.list.items[p]->value,
+                           m.list.items[p]->name);
+    /* Messages name the bytes as the caller does. */
+    EL_TEST_FAILS(el_checkpoint_tensor(from_memory, "absent", &(el_tensor){0}), EL_ERR_INVALID);
+    assert_message_has("received: no tensor 'absent'");
+    el_checkpoint_free(from_file);
+    el_checkpoint_free(from_memory);
+    el_optimizer_free(opt);
+    model_free(&m);
+    model_free(&restored);
+}
+
+Test(checkpoint, every_truncation_in_memory_is_refused)
+{
+    char path[256];
+    size_t size;
+    unsigned char *bytes = small_checkpoint(path, &size);
+    for (size_t n = 0; n < size; n++) {
+        /* A copy of exactly n bytes, so that AddressSanitizer sees a read
+         * past them. */
+        unsigned char *part = malloc(n + 1);
+        cr_assert_not_null(part);
+        memcpy(part, bytes, n);
+        el_checkpoint *c = (el_checkpoint *)&c;
+        el_status s = el_checkpoint_read_memory(&c, part, n, NULL);
+        free(part);
+        cr_assert_eq(s, EL_ERR_FORMAT, "%zu of %zu bytes: %s (%s)", n, size, el_status_name(s),
+                     el_last_error());
+        cr_assert_null(c);
+        assert_message_has("(memory): ");
+    }
+    free(bytes);
+    el_checkpoint *c = (el_checkpoint *)&c;
+    EL_TEST_FAILS(el_checkpoint_read_memory(NULL, "", 0, NULL), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_checkpoint_read_memory(&c, NULL, 1, NULL), EL_ERR_INVALID);
+    cr_assert_null(c);
+    EL_TEST_FAILS(el_checkpoint_read_memory(&c, NULL, 0, "nothing"), EL_ERR_FORMAT);
+    assert_message_has("nothing: 0 bytes, too short");
+}
+
+Test(checkpoint, reading_from_memory_survives_every_allocation_failure)
+{
+    char path[256];
+    size_t size;
+    unsigned char *bytes = small_checkpoint(path, &size);
+    long n = 0;
+    for (;; n++) {
+        cr_assert_lt(n, 100000, "reading never succeeded");
+        el_checkpoint *c = NULL;
+        el__fail_allocations_after(n);
+        el_status s = el_checkpoint_read_memory(&c, bytes, size, "bytes");
+        el__fail_allocations_after(-1);
+        if (s == EL_OK) {
+            cr_assert_eq(el_checkpoint_count(c), 3);
+            el_checkpoint_free(c);
+            break;
+        }
+        cr_assert_eq(s, EL_ERR_NOMEM, "after %ld allocations: %s (%s)", n, el_status_name(s),
+                     el_last_error());
+        cr_assert_null(c);
+        el_test_assert_no_leaks();
+    }
+    cr_assert_gt(n, 1, "the reader's allocations were not reached (%ld)", n);
+    free(bytes);
+    el_test_assert_no_leaks();
 }

@@ -18,7 +18,10 @@ name.  serde_json escapes only '"', '\\' and control characters, in lowercase
 \\u00XX where there is no short form, which is what json.dumps does with
 ensure_ascii=False.  Each file has one metadata key, since safetensors
 iterates a HashMap to write them (an order that varies with more than one).
-Only json and struct are needed, so no PyTorch or safetensors package.
+The first two files need only json and struct; the third holds a PyTorch
+BatchNorm1d's state_dict after three training batches (parameters, running
+statistics and the int64 scalar num_batches_tracked), so it needs PyTorch
+(python3-torch) but no safetensors package.
 """
 import json
 import os
@@ -78,11 +81,33 @@ def mixed_file():
     }, {"format": "pt"})
 
 
+def torch_batchnorm_file():
+    """A BatchNorm1d(3)'s state_dict after three batches in training mode:
+    F32 weight, bias, running_mean and running_var, and the I64 scalar
+    num_batches_tracked, as safetensors.torch.save_file stores them."""
+    import torch
+    bn = torch.nn.BatchNorm1d(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 0.5, -2.0]))
+        bn.bias.copy_(torch.tensor([0.0, 0.25, 1.0]))
+    bn.train()
+    for step in range(3):
+        # Fixed inputs (no random numbers), so any PyTorch gives these values.
+        x = torch.arange(12, dtype=torch.float32).reshape(4, 3) * (step + 1) / 7.0 - step
+        bn(x)
+    names = {torch.float32: "F32", torch.int64: "I64"}
+    tensors = {}
+    for name, t in bn.state_dict().items():
+        tensors[name] = (names[t.dtype], list(t.shape), t.flatten().tolist())
+    return serialize(tensors, {"format": "pt"})
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_safetensors_fixture.py OUTPUT_DIR")
     for name, contents in [("independent-f32.safetensors", f32_file()),
-                           ("independent-mixed.safetensors", mixed_file())]:
+                           ("independent-mixed.safetensors", mixed_file()),
+                           ("torch-batchnorm.safetensors", torch_batchnorm_file())]:
         path = os.path.join(sys.argv[1], name)
         with open(path, "wb") as f:
             f.write(contents)

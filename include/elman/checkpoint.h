@@ -3,9 +3,10 @@
  * A checkpoint is a safetensors file (https://github.com/huggingface/
  * safetensors): an 8-byte little-endian header length N, N bytes of JSON
  * mapping each tensor's name to {"dtype", "shape", "data_offsets"}, then the
- * raw little-endian data.  Tensors are float32 and named as PyTorch's
- * state_dict keys ("encoder.weight_ih_l0"), so PyTorch loads elman's weights
- * with safetensors.torch.load_file, and elman loads PyTorch's.  The
+ * raw little-endian data.  Tensors are float32, or int64 for counters such
+ * as batch norm's num_batches_tracked, and named as PyTorch's state_dict
+ * keys ("encoder.weight_ih_l0"), so PyTorch loads elman's weights with
+ * safetensors.torch.load_file, and elman loads PyTorch's.  The
  * "__metadata__" object (string values only) carries the configuration, the
  * vocabulary and anything else a program keeps.  Optimizer state is stored
  * under "optimizer.<parameter>.<slot>" (e.g. "optimizer.fc.weight.exp_avg")
@@ -20,6 +21,9 @@
  * inconsistent is refused with a message saying what and where. */
 #ifndef ELMAN_CHECKPOINT_H
 #define ELMAN_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "optim.h"
 #include "param.h"
@@ -37,6 +41,12 @@ EL_API void el_checkpoint_writer_free(el_checkpoint_writer *w);
 /* Adds a float32 tensor under name; its data is read when the file is
  * written, so it must live until then.  A repeated name is refused. */
 EL_API el_status el_checkpoint_add(el_checkpoint_writer *w, const char *name, const el_tensor *t);
+/* Adds an int64 tensor of ndim dimensions (0 for a scalar, as PyTorch
+ * keeps num_batches_tracked; at most EL_MAX_DIMS) and that shape, whose
+ * elements, the product of the shape's, are at data.  The shape is copied;
+ * data is read when the file is written, so it must live until then. */
+EL_API el_status el_checkpoint_add_i64(el_checkpoint_writer *w, const char *name,
+                                       const int64_t *data, int ndim, const int *shape);
 /* Adds every parameter's value under its name. */
 EL_API el_status el_checkpoint_add_params(el_checkpoint_writer *w, const el_param_list *list);
 /* Adds the optimizer's state tensors and step count (see above). */
@@ -52,6 +62,11 @@ typedef struct el_checkpoint el_checkpoint;
 /* Reads and checks a whole file.  A missing file is EL_ERR_IO; anything
  * malformed EL_ERR_FORMAT, with the path and what is wrong in the message. */
 EL_API el_status el_checkpoint_read(el_checkpoint **out, const char *path);
+/* The same from the n bytes of a file held in memory (received, embedded);
+ * name stands for the file in messages (NULL: "(memory)").  The bytes are
+ * copied, so they need not outlive the call.  Never EL_ERR_IO. */
+EL_API el_status el_checkpoint_read_memory(el_checkpoint **out, const void *bytes, size_t n,
+                                           const char *name);
 EL_API void el_checkpoint_free(el_checkpoint *c);
 EL_API int el_checkpoint_count(const el_checkpoint *c);
 /* Tensor i's name, in file order. */
@@ -59,11 +74,26 @@ EL_API const char *el_checkpoint_name(const el_checkpoint *c, int i);
 /* A read-only view of the tensor of that name (EL_ERR_INVALID if absent,
  * EL_ERR_FORMAT if it is not float32), valid while c lives. */
 EL_API el_status el_checkpoint_tensor(const el_checkpoint *c, const char *name, el_tensor *view);
+
+/* A read-only view of an int64 tensor, which el_tensor (float) cannot
+ * hold: size = the product of the ndim dimensions (1 for a scalar). */
+typedef struct el_checkpoint_i64 {
+    const int64_t *data; /* NULL when size is 0 */
+    int ndim;            /* 0 for a scalar */
+    int shape[EL_MAX_DIMS];
+    size_t size;
+} el_checkpoint_i64;
+
+/* The same for an int64 tensor (EL_ERR_FORMAT if it is not int64). */
+EL_API el_status el_checkpoint_tensor_i64(const el_checkpoint *c, const char *name,
+                                          el_checkpoint_i64 *view);
 /* A metadata value, or NULL. */
 EL_API const char *el_checkpoint_meta(const el_checkpoint *c, const char *key);
 /* Copies each parameter's value from the tensor of its name.  Every name
- * must be present with the parameter's shape; this is checked for all of
- * them before the first is copied, so a mismatch changes nothing. */
+ * must be present, float32, with the parameter's shape and only finite
+ * values (a NaN or an infinity is EL_ERR_FORMAT naming the tensor); this is
+ * checked for all of them before the first is copied, so a mismatch
+ * changes nothing. */
 EL_API el_status el_checkpoint_load_params(const el_checkpoint *c, el_param_list *list);
 /* The same for the optimizer's state and step count. */
 EL_API el_status el_checkpoint_load_optimizer(const el_checkpoint *c, el_optimizer *opt);

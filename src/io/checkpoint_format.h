@@ -4,12 +4,12 @@
 #define ELMAN_CHECKPOINT_FORMAT_H
 
 #include <float.h>
-#include <stddef.h>
 
-/* safetensors data is little-endian IEEE 754; elman writes and reads floats
- * as they lie in memory, which is right only on such a machine. */
+/* safetensors data is little-endian (IEEE 754 for floats); elman writes
+ * and reads floats and int64s as they lie in memory, which is right only
+ * on such a machine. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "elman's checkpoints copy floats as stored in memory: this needs a little-endian machine"
+#error "elman's checkpoints copy numbers as stored in memory: this needs a little-endian machine"
 #endif
 _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24,
                "F32 tensors need float to be IEEE 754 binary32");
@@ -21,10 +21,5 @@ _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24,
 #define EL__CKPT_METADATA_KEY "__metadata__"
 #define EL__CKPT_OPTIMIZER_PREFIX "optimizer."
 #define EL__CKPT_STEP_KEY "optimizer.step"
-
-/* The offset of the first byte of s[0, n) that does not belong to
- * well-formed UTF-8 (no overlong forms, surrogates or code points above
- * U+10FFFF, as Rust's str::from_utf8 decides), or n if there is none. */
-size_t el__utf8_check(const unsigned char *s, size_t n);
 
 #endif

@@ -18,10 +18,18 @@
 #include "io/checkpoint_format.h"
 #include "elman/checkpoint.h"
 #include "core/internal.h"
+#include "text/utf8.h"
 
+/* An F32 tensor (tensor set) or an I64 one (tensor NULL, i64 and the
+ * shape set); either's data is the caller's, read when the file is
+ * written. */
 typedef struct named_tensor {
     char *name;
-    const el_tensor *tensor; /* the caller's, read when the file is written */
+    const el_tensor *tensor;
+    const int64_t *i64;
+    int ndim; /* I64 only: the shape, copied when added */
+    int shape[EL_MAX_DIMS];
+    size_t size;
 } named_tensor;
 
 typedef struct meta_entry {
@@ -86,11 +94,15 @@ void el_checkpoint_writer_free(el_checkpoint_writer *w)
     el__free(w);
 }
 
-/* Names and metadata go into the JSON header, which must be UTF-8. */
+/* Names and metadata go into the JSON header, which must be UTF-8 and at
+ * most EL__CKPT_MAX_HEADER bytes long. */
 static el_status check_utf8(const char *fn, const char *what, const char *text)
 {
     size_t n = strlen(text);
-    size_t bad = el__utf8_check((const unsigned char *)text, n);
+    if (n > EL__CKPT_MAX_HEADER)
+        return el__fail(EL_ERR_INVALID, "%s: the %s of %zu bytes is over the header's limit of %u",
+                        fn, what, n, EL__CKPT_MAX_HEADER);
+    size_t bad = el__utf8_invalid_at(text, n);
     if (bad < n)
         return el__fail(EL_ERR_INVALID, "%s: the %s \"%s\" is not valid UTF-8 (byte %zu)", fn, what,
                         text, bad);
@@ -123,28 +135,69 @@ static int find_tensor(const el_checkpoint_writer *w, const char *name)
     return -1;
 }
 
+/* Checks an I64 tensor's shape and gives its number of elements. */
+static el_status check_i64(const char *fn, const char *name, const int64_t *data, int ndim,
+                           const int *shape, size_t *size)
+{
+    if (ndim < 0 || ndim > EL_MAX_DIMS)
+        return el__fail(EL_ERR_INVALID, "%s: tensor \"%s\" has %d dimensions (0 to %d allowed)", fn,
+                        name, ndim, EL_MAX_DIMS);
+    if (ndim > 0 && !shape) return el__fail(EL_ERR_INVALID, "%s: shape is NULL", fn);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return el__fail(EL_ERR_INVALID, "%s: tensor \"%s\" has the dimension %d", fn, name,
+                            shape[i]);
+        if (shape[i] && n > SIZE_MAX / sizeof(int64_t) / (size_t)shape[i])
+            return el__fail(EL_ERR_INVALID, "%s: tensor \"%s\" is too large", fn, name);
+        n *= (size_t)shape[i];
+    }
+    if (n && !data) return el__fail(EL_ERR_INVALID, "%s: data is NULL", fn);
+    *size = n;
+    return EL_OK;
+}
+
+/* Checks the name and adds entry (its name not yet set) under a copy of it. */
+static el_status add_entry(el_checkpoint_writer *w, const char *fn, const char *name,
+                           named_tensor entry)
+{
+    el_status s = check_utf8(fn, "tensor name", name);
+    if (s) return s;
+    if (strcmp(name, EL__CKPT_METADATA_KEY) == 0)
+        return el__fail(EL_ERR_INVALID, "%s: \"%s\" is the metadata's key, not a tensor name", fn,
+                        name);
+    if (find_tensor(w, name) >= 0)
+        return el__fail(EL_ERR_INVALID, "%s: a tensor named \"%s\" was already added", fn, name);
+    if (!reserve_one((void **)&w->tensors, &w->tensor_capacity, w->tensor_count,
+                     sizeof *w->tensors))
+        return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
+    entry.name = copy_string(name);
+    if (!entry.name) return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
+    w->tensors[w->tensor_count++] = entry;
+    return EL_OK;
+}
+
 el_status el_checkpoint_add(el_checkpoint_writer *w, const char *name, const el_tensor *t)
 {
     const char *fn = "el_checkpoint_add";
     EL_REQUIRE(w, fn);
     EL_REQUIRE(name, fn);
     EL_REQUIRE(t, fn);
-    el_status s = check_utf8(fn, "tensor name", name);
+    el_status s = check_tensor(fn, name, t);
+    return s ? s : add_entry(w, fn, name, (named_tensor){.tensor = t});
+}
+
+el_status el_checkpoint_add_i64(el_checkpoint_writer *w, const char *name, const int64_t *data,
+                                int ndim, const int *shape)
+{
+    const char *fn = "el_checkpoint_add_i64";
+    EL_REQUIRE(w, fn);
+    EL_REQUIRE(name, fn);
+    named_tensor entry = {.i64 = data, .ndim = ndim};
+    el_status s = check_i64(fn, name, data, ndim, shape, &entry.size);
     if (s) return s;
-    if (strcmp(name, EL__CKPT_METADATA_KEY) == 0)
-        return el__fail(EL_ERR_INVALID, "%s: \"%s\" is the metadata's key, not a tensor name", fn,
-                        name);
-    s = check_tensor(fn, name, t);
-    if (s) return s;
-    if (find_tensor(w, name) >= 0)
-        return el__fail(EL_ERR_INVALID, "%s: a tensor named \"%s\" was already added", fn, name);
-    if (!reserve_one((void **)&w->tensors, &w->tensor_capacity, w->tensor_count,
-                     sizeof *w->tensors))
-        return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
-    char *copy = copy_string(name);
-    if (!copy) return el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
-    w->tensors[w->tensor_count++] = (named_tensor){copy, t};
-    return EL_OK;
+    if (ndim > 0) memcpy(entry.shape, shape, (size_t)ndim * sizeof *shape);
+    return add_entry(w, fn, name, entry);
 }
 
 el_status el_checkpoint_add_params(el_checkpoint_writer *w, const el_param_list *list)
@@ -277,13 +330,23 @@ static void append_json_string(text *t, const char *s)
     append(t, "\"", 1);
 }
 
+/* The size in bytes of an entry's data. */
+static uint64_t entry_bytes(const named_tensor *entry)
+{
+    return entry->tensor ? (uint64_t)entry->tensor->size * sizeof(float)
+                         : (uint64_t)entry->size * sizeof(int64_t);
+}
+
 static void append_tensor_entry(text *t, const named_tensor *entry, uint64_t begin, uint64_t end)
 {
     char number[48];
+    int ndim = entry->tensor ? entry->tensor->ndim : entry->ndim;
+    const int *shape = entry->tensor ? entry->tensor->shape : entry->shape;
     append_json_string(t, entry->name);
-    append_str(t, ":{\"dtype\":\"F32\",\"shape\":[");
-    for (int i = 0; i < entry->tensor->ndim; i++) {
-        snprintf(number, sizeof number, i ? ",%d" : "%d", entry->tensor->shape[i]);
+    append_str(t, entry->tensor ? ":{\"dtype\":\"F32\",\"shape\":["
+                                : ":{\"dtype\":\"I64\",\"shape\":[");
+    for (int i = 0; i < ndim; i++) {
+        snprintf(number, sizeof number, i ? ",%d" : "%d", shape[i]);
         append_str(t, number);
     }
     snprintf(number, sizeof number, "%" PRIu64 ",%" PRIu64, begin, end);
@@ -314,7 +377,7 @@ static void build_header(const el_checkpoint_writer *w, text *t)
     }
     uint64_t offset = 0;
     for (int i = 0; i < w->tensor_count; i++) {
-        uint64_t bytes = (uint64_t)w->tensors[i].tensor->size * sizeof(float);
+        uint64_t bytes = entry_bytes(&w->tensors[i]);
         if (i || w->meta_count) append(t, ",", 1);
         append_tensor_entry(t, &w->tensors[i], offset, offset + bytes);
         offset += bytes;
@@ -323,9 +386,13 @@ static void build_header(const el_checkpoint_writer *w, text *t)
     append(t, "       ", (8 - t->length % 8) % 8);
 }
 
-static int compare_tensor_names(const void *a, const void *b)
+/* The reference writer orders tensors by their dtype's alignment, largest
+ * first (I64 before F32), then by name (byte order, as Rust's String). */
+static int compare_tensors(const void *a, const void *b)
 {
-    return strcmp(((const named_tensor *)a)->name, ((const named_tensor *)b)->name);
+    const named_tensor *x = a, *y = b;
+    if (!x->tensor != !y->tensor) return x->tensor ? 1 : -1;
+    return strcmp(x->name, y->name);
 }
 
 static int compare_meta_keys(const void *a, const void *b)
@@ -355,8 +422,10 @@ static int write_contents(int fd, const text *header, const el_checkpoint_writer
     if (!write_all(fd, length, sizeof length) || !write_all(fd, header->data, header->length))
         return 0;
     for (int i = 0; i < w->tensor_count; i++) {
-        const el_tensor *t = w->tensors[i].tensor;
-        if (t->size && !write_all(fd, t->data, t->size * sizeof(float))) return 0;
+        const named_tensor *entry = &w->tensors[i];
+        const void *data = entry->tensor ? (const void *)entry->tensor->data : entry->i64;
+        size_t bytes = (size_t)entry_bytes(entry);
+        if (bytes && !write_all(fd, data, bytes)) return 0;
     }
     return 1;
 }
@@ -459,13 +528,12 @@ el_status el_checkpoint_write(el_checkpoint_writer *w, const char *path)
     EL_REQUIRE(path, fn);
     if (!*path) return el__fail(EL_ERR_INVALID, "%s: the path is empty", fn);
     for (int i = 0; i < w->tensor_count; i++) {
+        if (!w->tensors[i].tensor) continue; /* an I64 shape is the writer's own copy */
         el_status s = check_tensor(fn, w->tensors[i].name, w->tensors[i].tensor);
         if (s) return s;
     }
-    /* The reference writer orders tensors by dtype alignment, then by name;
-     * all of elman's are F32, so by name (byte order, as Rust's String). */
     if (w->tensor_count)
-        qsort(w->tensors, (size_t)w->tensor_count, sizeof *w->tensors, compare_tensor_names);
+        qsort(w->tensors, (size_t)w->tensor_count, sizeof *w->tensors, compare_tensors);
     if (w->meta_count) qsort(w->meta, (size_t)w->meta_count, sizeof *w->meta, compare_meta_keys);
     text header = {0};
     build_header(w, &header);

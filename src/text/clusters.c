@@ -12,6 +12,7 @@
 
 #include "elman/vocab.h"
 #include "core/internal.h"
+#include "text/utf8.h"
 
 /* An ICU failure as a status: out of memory is EL_ERR_NOMEM, anything else
  * means ICU could not handle the text. */
@@ -38,10 +39,9 @@ static long line_of(const char *text, size_t offset, long first_line)
     return line;
 }
 
-/* The offset of the first byte of the first ill-formed sequence, or len.
- * ICU's U8_NEXT applies the rules u_strFromUTF8 does (no overlong forms, no
+/* ICU's U8_NEXT applies the rules u_strFromUTF8 does (no overlong forms, no
  * surrogates, nothing above U+10FFFF), and unlike it says where. */
-static size_t first_ill_formed(const char *text, size_t len)
+size_t el__utf8_invalid_at(const char *text, size_t len)
 {
     int32_t length = (int32_t)len;
     for (int32_t i = 0; i < length;) {
@@ -69,7 +69,7 @@ static el_status validate(const char *text, size_t len, const char *source, long
     u_strFromUTF8(NULL, 0, utf16_units, text, (int32_t)len, &err);
     const char *nul = memchr(text, '\0', len);
     size_t nul_at = nul ? (size_t)(nul - text) : len;
-    size_t bad_at = err == U_INVALID_CHAR_FOUND ? first_ill_formed(text, len) : len;
+    size_t bad_at = err == U_INVALID_CHAR_FOUND ? el__utf8_invalid_at(text, len) : len;
     if (bad_at < nul_at) return invalid_text(text, bad_at, "invalid UTF-8", source, first_line);
     if (nul_at < len) return invalid_text(text, nul_at, "a NUL byte", source, first_line);
     /* The preflight's expected "failure" says that the buffer was too small. */
