@@ -110,19 +110,28 @@ check "invalid UTF-8 in the prompt is refused" refused 1 generate --model "$dir/
 check "invalid UTF-8 in a prompt file is refused" refused 1 generate --model "$dir/model.st" --prompt-file "$dir/invalid.txt"
 check "--prompt and --prompt-file together exit 2" refused 2 generate --model "$dir/model.st" --prompt a --prompt-file "$dir/prompt.txt"
 
-# A NaN in the weights (the output layer's bias, as in seq2seq-train.sh)
-# stops training at the first chunk with one line and status 3, also
-# without clipping (--clip 0, which the checkpoint keeps for --resume), and
-# leaves the checkpoint as it was.
+# A NaN in the weights is refused when the checkpoint is loaded: one line
+# naming the tensor, status 1, the file as it was.
 nan_model() {
-    $train --clip 0 --epochs 1 --out "$dir/nan.st" >/dev/null 2>&1 &&
-        poison "$dir/nan.st" fc.bias '\000\000\300\177' && cp "$dir/nan.st" "$dir/nan-before.st"
+    $train --clip 0 --epochs 1 --out "$dir/nan.st" >/dev/null 2>&1 && cp "$dir/nan.st" "$dir/clip0.st" &&
+        poison "$dir/nan.st" rnn.weight_hh_l0 '\000\000\300\177' && cp "$dir/nan.st" "$dir/nan-before.st"
 }
 check "a model with a NaN weight, trained with --clip 0" nan_model
-nonfinite() { failed_with 3 train --resume "$dir/nan.st" --epochs 3 && grep -Eqi 'finite|nan' "$dir/err"; }
-check "a non-finite loss stops training with one line and status 3" nonfinite
-check "the message names the epoch and the chunk" grep -q 'epoch 2, chunk 1: ' "$dir/err"
+nan_weight() { refused 1 train --resume "$dir/nan.st" --epochs 3 && grep -q "rnn.weight_hh_l0' holds the non-finite" "$dir/err"; }
+check "a checkpoint with a non-finite weight is refused, naming it" nan_weight
 check "the checkpoint is as it was" cmp "$dir/nan.st" "$dir/nan-before.st"
+# Training that diverges, without clipping (--clip 0, which the checkpoint
+# keeps for --resume): Adam's first moment of an output bias at FLT_MAX
+# makes the first update infinite and the next chunk's loss with it.
+diverging_model() {
+    poison "$dir/clip0.st" optimizer.fc.bias.exp_avg '\377\377\177\177' 4 &&
+        cp "$dir/clip0.st" "$dir/clip0-before.st"
+}
+check "a model whose optimizer state diverges" diverging_model
+nonfinite() { failed_with 3 train --resume "$dir/clip0.st" --epochs 3 && grep -q 'not finite' "$dir/err"; }
+check "a non-finite loss stops training with one line and status 3" nonfinite
+check "the message names the epoch and the chunk" grep -q 'epoch 2, chunk 2: ' "$dir/err"
+check "the checkpoint is as it was" cmp "$dir/clip0.st" "$dir/clip0-before.st"
 
 # Output trouble: one line, a non-zero exit, the previous checkpoint whole.
 cp "$dir/model.st" "$dir/full.st" && cp "$dir/model.st" "$dir/full-before.st"

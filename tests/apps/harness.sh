@@ -70,12 +70,12 @@ interrupted() { # interrupted SIGNAL STATUS [storm]
 # poison FILE TENSOR BYTES: writes BYTES (printf escapes: '\000\000\300\177' is
 # a NaN, '\000\000\200\177' infinity) over the first element of a tensor in a
 # safetensors checkpoint, found through the file's JSON header.
-poison() {
+poison() { # poison FILE TENSOR BYTES [ELEMENT]: writes BYTES over element ELEMENT (0) of TENSOR
     header=$(od -An -t u8 -N8 "$1" | tr -d ' ')
     start=$(dd if="$1" bs=1 skip=8 count="$header" 2>/dev/null | tr '}' '\n' |
         grep "\"$2\":{" | sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
     [ -n "$start" ] || { echo "no tensor $2 in $1"; return 1; }
-    printf "$3" | dd of="$1" bs=1 seek=$((8 + header + start)) conv=notrunc 2>/dev/null
+    printf "$3" | dd of="$1" bs=1 seek=$((8 + header + start + 4 * ${4:-0})) conv=notrunc 2>/dev/null
 }
 # beyond_size_limit ARGS...: runs $exe under a file size limit of 512 bytes,
 # as on a full disk; it must fail with one line that says so and status 1.

@@ -53,20 +53,26 @@ check "invalid UTF-8 is refused" refused 1 --words "$dir/invalid.txt" --out "$di
 check "nothing was written for refused runs" test ! -e "$dir/x.st" -a ! -e "$dir/y.st"
 
 
-# Numbers that break: a model whose weights hold a NaN or an infinity gives
-# a non-finite loss at the first batch (or, once checkpoints with them are
-# refused on loading, no batch at all): one line, a non-zero exit, and the
-# checkpoint as it was.  The output layer's bias is poisoned: a NaN in the
-# recurrent weights does the same, but the cells' fast exp (core/fastmath.h)
-# converts NaN to an integer on the way, which UBSan reports as undefined.
+# Numbers that break.  A checkpoint whose weights hold a NaN or an infinity
+# (here in the recurrent weights) is refused when it is loaded: one line
+# naming the tensor, status 1, the file as it was.
 for value in '\000\000\300\177' '\000\000\200\177'; do
-    cp "$dir/whole.st" "$dir/nan.st" && poison "$dir/nan.st" decoder.fc.bias "$value" &&
+    cp "$dir/whole.st" "$dir/nan.st" && poison "$dir/nan.st" encoder.gru.weight_hh_l0 "$value" &&
         cp "$dir/nan.st" "$dir/nan-before.st"
-    nonfinite() { failed_with "$1" --resume "$dir/nan.st" --epochs 5 && grep -Eqi 'finite|nan' "$dir/err"; }
-    check "a non-finite weight stops training with one line and status 3" nonfinite 3
-    check "the message names the epoch and the batch" grep -q 'epoch 4, batch 1: ' "$dir/err"
+    nan_weight() { refused 1 --resume "$dir/nan.st" --epochs 5 && grep -q "encoder.gru.weight_hh_l0' holds the non-finite" "$dir/err"; }
+    check "a checkpoint with a non-finite weight is refused, naming it" nan_weight
     check "the checkpoint is as it was" cmp "$dir/nan.st" "$dir/nan-before.st"
 done
+# Training that diverges: Adam's first moment of the <eos> logit's bias at
+# FLT_MAX makes the first update infinite, and the next batch's loss with
+# it: one line naming the epoch and the batch, status 3, nothing saved.
+cp "$dir/whole.st" "$dir/diverge.st" &&
+    poison "$dir/diverge.st" optimizer.decoder.fc.bias.exp_avg '\377\377\177\177' 2 &&
+    cp "$dir/diverge.st" "$dir/diverge-before.st"
+diverges() { failed_with 3 --resume "$dir/diverge.st" --epochs 5 && grep -q 'not finite' "$dir/err"; }
+check "a non-finite loss stops training with one line and status 3" diverges
+check "the message names the epoch and the batch" grep -q 'epoch 4, batch 2: ' "$dir/err"
+check "the checkpoint is as it was" cmp "$dir/diverge.st" "$dir/diverge-before.st"
 
 # Output trouble: one line, a non-zero exit, the previous checkpoint whole.
 cp "$dir/whole.st" "$dir/full.st" && cp "$dir/whole.st" "$dir/full-before.st"
