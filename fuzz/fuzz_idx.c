@@ -8,17 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "elman/idx.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A broken property becomes a crash, which libFuzzer reports with the input. */
-static void check(int holds, const char *what)
-{
-    if (holds) return;
-    fprintf(stderr, "fuzz_idx: %s does not hold (last error: %s)\n", what, el_last_error());
-    abort();
-}
 
 static void check_conversions(const el_idx *x)
 {
@@ -27,19 +18,19 @@ static void check_conversions(const el_idx *x)
         /* A tensor's rows are an int: an empty idx of 2097152x1024x0 has
          * too many for one, and a full one that large is beyond a fuzzer. */
         el_status s = el_idx_to_tensor(x, &t);
-        check(s == EL_OK || x->count == 0, "el_idx_to_tensor succeeds");
-        check(s || t.size == x->count, "the tensor has every element");
+        FUZZ_CHECK(s == EL_OK || x->count == 0);
+        FUZZ_CHECK(s || t.size == x->count);
         if (x->type == EL_IDX_UBYTE)
             for (size_t i = 0; i < x->count; i++)
-                check(t.data[i] == ((const uint8_t *)x->data)[i], "ubyte elements convert exactly");
+                FUZZ_CHECK(t.data[i] == ((const uint8_t *)x->data)[i]);
         el_tensor_free(&t);
     }
     if (x->ndim == 1 && x->type == EL_IDX_UBYTE) {
         int *labels = malloc(x->count * sizeof *labels + 1);
-        check(labels != NULL, "malloc");
-        check(el_idx_to_labels(x, 256, labels, x->count) == EL_OK, "ubytes are 256 classes");
+        FUZZ_CHECK(labels != NULL);
+        FUZZ_CHECK(el_idx_to_labels(x, 256, labels, x->count) == EL_OK);
         for (size_t i = 0; i < x->count; i++)
-            check(labels[i] == ((const uint8_t *)x->data)[i], "labels are the elements");
+            FUZZ_CHECK(labels[i] == ((const uint8_t *)x->data)[i]);
         free(labels);
     }
 }
@@ -50,22 +41,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&x, 0xA5, sizeof x); /* the reader must reset it */
     el_status s = el_idx_read_memory(&x, data, size, "fuzz");
     if (s) {
-        check(s == EL_ERR_FORMAT, "a refusal is EL_ERR_FORMAT");
-        check(x.data == NULL && x.count == 0 && x.ndim == 0, "a refusal leaves an empty idx");
+        FUZZ_CHECK(s == EL_ERR_FORMAT);
+        FUZZ_CHECK(x.data == NULL && x.count == 0 && x.ndim == 0);
         return 0;
     }
-    check(x.ndim >= 1 && x.ndim <= EL_IDX_MAX_DIMS, "ndim is in range");
+    FUZZ_CHECK(x.ndim >= 1 && x.ndim <= EL_IDX_MAX_DIMS);
     size_t count = 1;
     for (int i = 0; i < x.ndim; i++) {
-        check(x.dims[i] >= 0, "dimensions are not negative");
+        FUZZ_CHECK(x.dims[i] >= 0);
         count *= (size_t)x.dims[i];
     }
-    for (int i = x.ndim; i < EL_IDX_MAX_DIMS; i++) check(x.dims[i] == 0, "unused dims are 0");
-    check(count == x.count, "count is the product of the dimensions");
-    check((x.data != NULL) == (x.count != 0), "data is present exactly when count is not 0");
+    for (int i = x.ndim; i < EL_IDX_MAX_DIMS; i++) FUZZ_CHECK(x.dims[i] == 0);
+    FUZZ_CHECK(count == x.count);
+    FUZZ_CHECK((x.data != NULL) == (x.count != 0));
     size_t bytes = 4 + 4 * (size_t)x.ndim + x.count * el_idx_type_size(x.type);
     int gzipped = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
-    if (!gzipped) check(size == bytes, "a plain file ends where its data does");
+    if (!gzipped) FUZZ_CHECK(size == bytes);
     check_conversions(&x);
     el_idx_free(&x);
     return 0;

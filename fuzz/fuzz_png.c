@@ -7,33 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "elman/image.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A broken property becomes a crash, which libFuzzer reports with the input. */
-static void check(int holds, const char *what)
-{
-    if (holds) return;
-    fprintf(stderr, "fuzz_png: %s does not hold (last error: %s)\n", what, el_last_error());
-    abort();
-}
 
 static void check_image(const el_image *image, int channels)
 {
-    check(image->channels == channels, "the image has the channels asked for");
-    check(image->width >= 1 && image->width <= EL_IMAGE_MAX_SIDE, "the width is in range");
-    check(image->height >= 1 && image->height <= EL_IMAGE_MAX_SIDE, "the height is in range");
-    check((size_t)image->width * (size_t)image->height <= EL_IMAGE_MAX_PIXELS,
-          "the pixel count is in range");
-    check(image->pixels != NULL, "an image has pixels");
+    FUZZ_CHECK(image->channels == channels);
+    FUZZ_CHECK(image->width >= 1 && image->width <= EL_IMAGE_MAX_SIDE);
+    FUZZ_CHECK(image->height >= 1 && image->height <= EL_IMAGE_MAX_SIDE);
+    FUZZ_CHECK((size_t)image->width * (size_t)image->height <= EL_IMAGE_MAX_PIXELS);
+    FUZZ_CHECK(image->pixels != NULL);
     el_tensor t = {0};
-    check(el_image_to_tensor(image, &t) == EL_OK, "el_image_to_tensor succeeds");
+    FUZZ_CHECK(el_image_to_tensor(image, &t) == EL_OK);
     size_t n = t.size;
-    check(n == (size_t)image->width * (size_t)image->height * (size_t)channels,
-          "the tensor has every sample");
+    FUZZ_CHECK(n == (size_t)image->width * (size_t)image->height * (size_t)channels);
     /* The last sample, which ASan checks lies inside the pixels. */
-    check(t.data[n - 1] == (float)image->pixels[n - 1] / 255.0f, "the last sample converts");
+    FUZZ_CHECK(t.data[n - 1] == (float)image->pixels[n - 1] / 255.0f);
     el_tensor_free(&t);
 }
 
@@ -44,16 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&rgb, 0xA5, sizeof rgb);
     el_status s_gray = el_png_read_memory(&gray, data, size, "fuzz", 1);
     el_status s_rgb = el_png_read_memory(&rgb, data, size, "fuzz", 3);
-    check(s_gray == s_rgb, "gray and RGB reads agree on the file");
+    FUZZ_CHECK(s_gray == s_rgb);
     if (s_gray) {
-        check(s_gray == EL_ERR_FORMAT, "a refusal is EL_ERR_FORMAT");
-        check(gray.pixels == NULL && gray.width == 0 && rgb.pixels == NULL,
-              "a refusal leaves an empty image");
+        FUZZ_CHECK(s_gray == EL_ERR_FORMAT);
+        FUZZ_CHECK(gray.pixels == NULL && gray.width == 0 && rgb.pixels == NULL);
         return 0;
     }
     check_image(&gray, 1);
     check_image(&rgb, 3);
-    check(gray.width == rgb.width && gray.height == rgb.height, "both reads have the same size");
+    FUZZ_CHECK(gray.width == rgb.width && gray.height == rgb.height);
     el_image_free(&gray);
     el_image_free(&rgb);
     return 0;
