@@ -8,6 +8,7 @@ kernels) made it.  Each part falls back to "unknown" rather than stopping
 the benchmark.
 """
 import ctypes
+import glob
 import os
 
 
@@ -45,6 +46,16 @@ def memory_gib():
 def openblas():
     """OpenBLAS's version and the kernels it picked for this CPU, as the
     library the programs load reports them."""
+    # elman re-chooses OpenBLAS's kernels when it loads, where OpenBLAS fell
+    # back to its generic ones (src/core/runtime.c): load it first, as the
+    # benchmarks' programs do, so that the kernels named are the ones used.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in sorted(glob.glob(os.path.join(here, "..", "build*", "src", "libelman.so"))):
+        try:
+            ctypes.CDLL(candidate)
+            break
+        except OSError:
+            continue
     try:
         lib = ctypes.CDLL("libopenblas.so.0")
         lib.openblas_get_config.restype = ctypes.c_char_p
