@@ -10,7 +10,9 @@
  * their sums differs. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "core/internal.h"
@@ -453,4 +455,103 @@ Test(sequential, out_of_memory)
     el_tensor_free(&x);
     el_tensor_free(&dy);
     el_test_assert_no_leaks();
+}
+
+/* ---- the whole state in a checkpoint ------------------------------------- */
+
+/* nn.Sequential(Linear(4, 3), ReLU, BatchNorm1d(3), Linear(3, 2)), as
+ * tools/make_sequential_checkpoint.py builds it. */
+static void build_small(el_sequential *seq)
+{
+    el_module m;
+    EL_TEST_OK(el_sequential_init(seq, NULL));
+    add(seq, el_module_dense(&m, 4, 3, 1, NULL), &m);
+    add(seq, el_module_relu(&m), &m);
+    add(seq, el_module_batchnorm(&m, 1, 3), &m);
+    add(seq, el_module_dense(&m, 3, 2, 1, NULL), &m);
+}
+
+/* PyTorch's state_dict after three training batches loads, counter
+ * included, and the container then gives PyTorch's evaluation output; what
+ * elman writes back holds the same tensors, the counter an int64 scalar. */
+Test(sequential, state_from_pytorch_and_back)
+{
+    el_checkpoint *c;
+    EL_TEST_OK(el_checkpoint_read(&c, EL_FIXTURE_DIR "/torch-sequential.safetensors"));
+    el_sequential seq;
+    build_small(&seq);
+    EL_TEST_OK(el_checkpoint_load_sequential(c, &seq));
+    const char *name;
+    int64_t *count = el_sequential_counter(&seq, 2, &name);
+    cr_assert_str_eq(name, "2.num_batches_tracked");
+    cr_assert_eq(*count, 3);
+    el_tensor x, expected, y = {0};
+    EL_TEST_OK(el_checkpoint_tensor(c, "test.x", &x));
+    EL_TEST_OK(el_checkpoint_tensor(c, "test.y", &expected));
+    el_sequential_set_training(&seq, 0);
+    EL_TEST_OK(el_sequential_forward(&seq, &x, &y));
+    for (size_t i = 0; i < y.size; i++)
+        cr_assert_float_eq(y.data[i], expected.data[i], 1e-5, "y[%zu]", i);
+
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/elman-sequential-%ld.st", (long)getpid());
+    el_checkpoint_writer *w;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_sequential(w, &seq));
+    EL_TEST_OK(el_checkpoint_write(w, path));
+    el_checkpoint_writer_free(w);
+    el_checkpoint *back;
+    EL_TEST_OK(el_checkpoint_read(&back, path));
+    cr_assert_eq(el_checkpoint_count(back), 9, "8 float tensors and the counter");
+    el_checkpoint_i64 tracked;
+    EL_TEST_OK(el_checkpoint_tensor_i64(back, "2.num_batches_tracked", &tracked));
+    cr_assert_eq(tracked.ndim, 0);
+    cr_assert_eq(tracked.data[0], 3);
+    el_tensor a, b;
+    for (int i = 0; i < el_checkpoint_count(back); i++) {
+        const char *key = el_checkpoint_name(back, i);
+        if (!strcmp(key, "2.num_batches_tracked")) continue;
+        EL_TEST_OK(el_checkpoint_tensor(back, key, &a));
+        EL_TEST_OK(el_checkpoint_tensor(c, key, &b));
+        cr_assert_arr_eq(a.data, b.data, a.size * sizeof(float), "%s", key);
+    }
+    el_checkpoint_free(back);
+    remove(path);
+    el_tensor_free(&y);
+    el_sequential_free(&seq);
+    el_checkpoint_free(c);
+}
+
+/* A counter that is missing or negative is refused before anything loads. */
+Test(sequential, state_refusals_change_nothing)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/elman-sequential-bad-%ld.st", (long)getpid());
+    el_sequential seq, other;
+    build_small(&seq);
+    build_small(&other);
+    int64_t *count = el_sequential_counter(&seq, 2, NULL);
+    *count = -1;
+    el_param_list list = {0};
+    EL_TEST_OK(el_sequential_params(&seq, &list));
+    el_tensor_fill(&list.items[0]->value, 0.5f);
+    el_checkpoint_writer *w;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_sequential(w, &seq));
+    EL_TEST_OK(el_checkpoint_write(w, path));
+    el_checkpoint_writer_free(w);
+    el_checkpoint *c;
+    EL_TEST_OK(el_checkpoint_read(&c, path));
+    EL_TEST_FAILS(el_checkpoint_load_sequential(c, &other), EL_ERR_FORMAT);
+    cr_assert(strstr(el_last_error(), "2.num_batches_tracked"), "%s", el_last_error());
+    el_param_list olist = {0};
+    EL_TEST_OK(el_sequential_params(&other, &olist));
+    cr_assert_eq(olist.items[0]->value.data[0], 0.0f, "a refused load changed a weight");
+    cr_assert_eq(*el_sequential_counter(&other, 2, NULL), 0);
+    el_param_list_free(&list);
+    el_param_list_free(&olist);
+    el_checkpoint_free(c);
+    remove(path);
+    el_sequential_free(&seq);
+    el_sequential_free(&other);
 }

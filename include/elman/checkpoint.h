@@ -27,6 +27,7 @@
 
 #include "optim.h"
 #include "param.h"
+#include "sequential.h"
 #include "status.h"
 #include "tensor.h"
 
@@ -97,6 +98,17 @@ EL_API const char *el_checkpoint_meta(const el_checkpoint *c, const char *key);
 EL_API el_status el_checkpoint_load_params(const el_checkpoint *c, el_param_list *list);
 /* The same for the optimizer's state and step count. */
 EL_API el_status el_checkpoint_load_optimizer(const el_checkpoint *c, el_optimizer *opt);
+
+/* A sequential container's whole state, under the names of nn.Sequential's
+ * state_dict: its parameters, its float buffers (batch norm's running
+ * statistics) and its int64 counters (num_batches_tracked, as scalars).  So
+ * torch.nn.Sequential.load_state_dict takes what elman writes, and elman
+ * loads what PyTorch saves.  The container must outlive the write. */
+EL_API el_status el_checkpoint_add_sequential(el_checkpoint_writer *w, el_sequential *seq);
+/* Loads that state, all or nothing: every name present with its shape and
+ * dtype, finite values, and each counter a scalar of 0 or more.  Tensors
+ * the container has no use for are left alone. */
+EL_API el_status el_checkpoint_load_sequential(const el_checkpoint *c, el_sequential *seq);
 
 #ifdef __cplusplus
 }
