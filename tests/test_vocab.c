@@ -647,9 +647,16 @@ Test(one_hot, an_id_out_of_range_is_named_and_nothing_is_written)
     assert_message_has("position 0");
     for (size_t i = 0; i < t.size; i++) cr_assert_eq(t.data[i], 7.0f, "element %zu was written", i);
 
-    EL_TEST_FAILS(el_one_hot((int[]){1, 2}, 2, 4, &t), EL_ERR_SHAPE);
+    /* out sizes itself, but a view cannot grow. */
+    el_tensor view = {0};
+    EL_TEST_OK(el_tensor_wrap(&view, t.data, 2, (int[]){3, 4}));
+    EL_TEST_FAILS(el_one_hot((int[]){1, 2}, 2, 4, &view), EL_ERR_SHAPE);
     assert_message_has("3x4");
-    EL_TEST_FAILS(el_one_hot((int[]){1, 2, 3}, 3, 5, &t), EL_ERR_SHAPE);
+    assert_message_has("view cannot be resized");
+    EL_TEST_OK(el_one_hot((int[]){1, 2}, 2, 5, &t));
+    cr_assert(t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 5);
+    cr_assert_eq(t.data[1], 1.0f);
+    cr_assert_eq(t.data[5 + 2], 1.0f);
     EL_TEST_FAILS(el_one_hot((int[]){1, 2, 3}, 3, 0, &t), EL_ERR_INVALID);
     EL_TEST_FAILS(el_one_hot(NULL, 3, 4, &t), EL_ERR_INVALID);
     EL_TEST_FAILS(el_one_hot((int[]){1}, 1, 4, NULL), EL_ERR_INVALID);

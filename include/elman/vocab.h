@@ -134,8 +134,10 @@ EL_API void el_vocab_json_free(char *json);
  * EL_ERR_FORMAT. */
 EL_API el_status el_vocab_from_json(el_vocab **out, const char *json);
 
-/* One-hot rows: out (count, classes) is zero but out[i][ids[i]] = 1.  An id
- * outside [0, classes) is EL_ERR_INVALID naming its position. */
+/* One-hot rows: out (count, classes) is zero but out[i][ids[i]] = 1.  out
+ * sizes itself (one with count rows and classes columns keeps its shape; a
+ * view must already have them).  An id outside [0, classes) is
+ * EL_ERR_INVALID naming its position. */
 EL_API el_status el_one_hot(const int *ids, size_t count, int classes, el_tensor *out);
 
 #ifdef __cplusplus

@@ -609,7 +609,7 @@ static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length
     for (int t = 0; t < T && alive > 0 && !s; t++) {
         for (int k = alive; k < width; k++) c->step_ids.data[k] = EL_PAD; /* unused rows */
         s = decoder_step(m, c->decoder[0], 0, t % 2, NULL, NULL);
-        if (!s) s = el_log_softmax_forward(&c->beam_logp, &c->logits);
+        if (!s) s = el_log_softmax_forward(&c->logits, &c->beam_logp);
         int count = 0;
         for (int k = 0; k < alive && !s; k++)
             for (int v = 0; v < V && !s; v++) {

@@ -89,8 +89,7 @@ el_status el_module_dense(el_module *m, int in_features, int out_features, int h
     static el_status fn_name##_forward(void *self, const el_tensor *x, el_tensor *y)               \
     {                                                                                              \
         (void)self;                                                                                \
-        el_status s = el_tensor_ensure(y, x->ndim, x->shape);                                      \
-        return s ? s : forward_fn(y, x);                                                           \
+        return forward_fn(x, y);                                                                   \
     }                                                                                              \
     static el_status fn_name##_backward(void *self, const el_tensor *x, const el_tensor *y,        \
                                         const el_tensor *dy, el_tensor *dx)                        \
@@ -98,8 +97,7 @@ el_status el_module_dense(el_module *m, int in_features, int out_features, int h
         (void)self;                                                                                \
         (void)x;                                                                                   \
         if (!dx) return EL_OK;                                                                     \
-        el_status s = el_tensor_ensure(dx, y->ndim, y->shape);                                     \
-        return s ? s : backward_fn(dx, y, dy);                                                     \
+        return backward_fn(y, dy, dx);                                                             \
     }                                                                                              \
     static const el_module_ops fn_name##_ops = {                                                   \
         .kind = kind_name,                                                                         \

@@ -567,15 +567,18 @@ el_status el_one_hot(const int *ids, size_t count, int classes, el_tensor *out)
     if (count > 0) EL_REQUIRE(ids, "el_one_hot");
     if (classes <= 0)
         return el__fail(EL_ERR_INVALID, "el_one_hot: classes is %d, not positive", classes);
-    if ((size_t)el_tensor_rows(out) != count || el_tensor_cols(out) != classes) {
-        char shape[64];
-        return el__fail(EL_ERR_SHAPE, "el_one_hot: out is %s, not %zux%d",
-                        el_tensor_shape_string(out, shape, sizeof shape), count, classes);
-    }
+    if (count > INT_MAX)
+        return el__fail(EL_ERR_INVALID, "el_one_hot: %zu ids exceed %d rows", count, INT_MAX);
     for (size_t i = 0; i < count; i++)
         if (ids[i] < 0 || ids[i] >= classes)
             return el__fail(EL_ERR_INVALID, "el_one_hot: id %d at position %zu is outside [0, %d)",
                             ids[i], i, classes);
+    /* out sizes itself; one with count rows and classes columns keeps its
+     * shape. */
+    if (out->ndim == 0 || (size_t)el_tensor_rows(out) != count || el_tensor_cols(out) != classes) {
+        el_status s = el__size_output("el_one_hot", "out", out, 2, (int[]){(int)count, classes});
+        if (s) return s;
+    }
     el_tensor_fill(out, 0.0f);
     for (size_t i = 0; i < count; i++) out->data[i * (size_t)classes + (size_t)ids[i]] = 1.0f;
     return EL_OK;
