@@ -1135,3 +1135,42 @@ Test(errors, no_allocation_where_none_is_needed)
     el_dense_free(&fc);
     el_tensor_free(&t);
 }
+
+/* An empty tensor reads "(empty)" in every message, never "0x0". */
+Test(errors, an_empty_tensor_is_written_empty)
+{
+    el_tensor empty = {0}, b = make(2, (int[]){3, 2}, 1), c = {0};
+    EL_TEST_FAILS(el_matmul(&empty, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0), EL_ERR_SHAPE);
+    assert_message_has("el_matmul", "op(A) is (empty)", "op(B) is 3x2");
+    cr_assert_null(strstr(el_last_error(), "0x0"), "message \"%s\"", el_last_error());
+    EL_TEST_FAILS(el_matmul(&b, EL_TRANS, &b, EL_NO_TRANS, &c, 1, 1), EL_ERR_SHAPE);
+    assert_message_has("el_matmul", "C is (empty)", NULL);
+    EL_TEST_FAILS(el_add(&empty, &b, &c), EL_ERR_SHAPE);
+    assert_message_has("el_add", "(empty)", NULL);
+    el_tensor_free(&b);
+}
+
+/* Outputs size themselves on the first call of a shape and are reused
+ * after it: a loop allocates nothing once it runs. */
+Test(errors, outputs_are_sized_once_and_reused)
+{
+    el_tensor a = make(2, (int[]){4, 3}, 0.5f), b = make(2, (int[]){3, 5}, 0.25f);
+    el_tensor c = {0}, y = {0}, dx = {0}, bias = {0};
+    EL_TEST_OK(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0));
+    EL_TEST_OK(el_tanh_forward(&c, &y));
+    EL_TEST_OK(el_tanh_backward(&y, &c, &dx));
+    EL_TEST_OK(el_sum_rows(&c, &bias, 0));
+    cr_assert(c.ndim == 2 && c.shape[0] == 4 && c.shape[1] == 5);
+    cr_assert(el_tensor_same_shape(&y, &c) && el_tensor_same_shape(&dx, &c));
+    cr_assert(bias.ndim == 1 && bias.shape[0] == 5);
+    const float *pc = c.data, *py = y.data, *pdx = dx.data;
+    for (int i = 0; i < 3; i++) {
+        EL_TEST_OK(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0));
+        EL_TEST_OK(el_tanh_forward(&c, &y));
+        EL_TEST_OK(el_tanh_backward(&y, &c, &dx));
+    }
+    cr_assert(c.data == pc && y.data == py && dx.data == pdx, "an output was reallocated");
+    cr_assert_float_eq(c.data[0], 3 * 0.5f * 0.25f, 1e-6f);
+    el_tensor *all[] = {&a, &b, &c, &y, &dx, &bias};
+    for (int i = 0; i < 6; i++) el_tensor_free(all[i]);
+}

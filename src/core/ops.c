@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/blas.h"
@@ -13,6 +14,15 @@ static void op_dims(const el_tensor *x, el_transpose trans, int *rows, int *cols
     *cols = trans ? r : c;
 }
 
+/* op(X)'s shape for a message: "(empty)" as el_tensor_shape_string writes
+ * it, else rows x cols. */
+static const char *op_string(const el_tensor *x, int rows, int cols, char *buf, size_t size)
+{
+    if (x->ndim == 0) return el_tensor_shape_string(x, buf, size);
+    snprintf(buf, size, "%dx%d", rows, cols);
+    return buf;
+}
+
 /* Checks that op(A) * op(B) is defined and gives its M x N (K inner). */
 static el_status product_dims(const char *fn, const el_tensor *a, el_transpose trans_a,
                               const el_tensor *b, el_transpose trans_b, int *m, int *n, int *k)
@@ -20,9 +30,11 @@ static el_status product_dims(const char *fn, const el_tensor *a, el_transpose t
     int ar, ac, br, bc;
     op_dims(a, trans_a, &ar, &ac);
     op_dims(b, trans_b, &br, &bc);
-    if (ac != br)
-        return el__fail(EL_ERR_SHAPE, "%s: inner dimensions differ: op(A) is %dx%d, op(B) is %dx%d",
-                        fn, ar, ac, br, bc);
+    if (ac != br) {
+        char sa[64], sb[64];
+        return el__fail(EL_ERR_SHAPE, "%s: inner dimensions differ: op(A) is %s, op(B) is %s", fn,
+                        op_string(a, ar, ac, sa, sizeof sa), op_string(b, br, bc, sb, sizeof sb));
+    }
     *m = ar;
     *n = bc;
     *k = ac;
