@@ -282,7 +282,7 @@ static int load_text(run *r, const char *path, int build_vocab)
         el_clusters train = clusters;
         train.count = r->train_count;
         s = el_vocab_create(&r->vocab);
-        if (!s) s = el_vocab_count(r->vocab, &train);
+        if (!s) s = el_vocab_add(r->vocab, &train);
         if (!s) s = el_vocab_finish(r->vocab, r->opts.min_count);
     }
     if (!s) s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, &r->ids);

@@ -151,7 +151,7 @@ void el_vocab_free(el_vocab *v)
 }
 
 /* Takes back the counting of clusters [0, done) of c, so that a failed
- * el_vocab_count changes nothing: the symbols it added go, the counts it
+ * el_vocab_add changes nothing: the symbols it added go, the counts it
  * raised fall back.  Needs no memory. */
 static void uncount(el_vocab *v, const el_clusters *c, size_t done, int old_count)
 {
@@ -167,12 +167,12 @@ static void uncount(el_vocab *v, const el_clusters *c, size_t done, int old_coun
     rehash(v);
 }
 
-el_status el_vocab_count(el_vocab *v, const el_clusters *c)
+el_status el_vocab_add(el_vocab *v, const el_clusters *c)
 {
-    EL_REQUIRE(v, "el_vocab_count");
-    EL_REQUIRE(c, "el_vocab_count");
+    EL_REQUIRE(v, "el_vocab_add");
+    EL_REQUIRE(c, "el_vocab_add");
     if (v->finished)
-        return el__fail(EL_ERR_STATE, "el_vocab_count: the vocabulary is already finished");
+        return el__fail(EL_ERR_STATE, "el_vocab_add: the vocabulary is already finished");
     int old_count = v->count;
     for (size_t i = 0; i < c->count; i++) {
         size_t len;
@@ -183,7 +183,7 @@ el_status el_vocab_count(el_vocab *v, const el_clusters *c)
             v->symbols[k].count++;
             continue;
         }
-        el_status s = add_symbol(v, bytes, len, 1, "el_vocab_count");
+        el_status s = add_symbol(v, bytes, len, 1, "el_vocab_add");
         if (s) {
             uncount(v, c, i, old_count);
             return s;
@@ -342,15 +342,15 @@ static el_status text_clusters(el_clusters *c, const char *text, size_t len, uns
     return s;
 }
 
-el_status el_vocab_count_text(el_vocab *v, const char *text, size_t len, unsigned flags)
+el_status el_vocab_add_text(el_vocab *v, const char *text, size_t len, unsigned flags)
 {
-    const char *fn = "el_vocab_count_text";
+    const char *fn = "el_vocab_add_text";
     EL_REQUIRE(v, fn);
     if (len > 0) EL_REQUIRE(text, fn);
     if (v->finished) return el__fail(EL_ERR_STATE, "%s: the vocabulary is already finished", fn);
     el_clusters c = {0};
     el_status s = text_clusters(&c, text, len, flags, fn);
-    if (!s) s = el_vocab_count(v, &c);
+    if (!s) s = el_vocab_add(v, &c);
     el_clusters_free(&c);
     return s;
 }
