@@ -1174,3 +1174,15 @@ Test(errors, outputs_are_sized_once_and_reused)
     el_tensor *all[] = {&a, &b, &c, &y, &dx, &bias};
     for (int i = 0; i < 6; i++) el_tensor_free(all[i]);
 }
+
+/* A view of the right shape is an output like any other: written in place. */
+Test(errors, a_view_of_the_right_shape_is_written)
+{
+    el_tensor x = make(2, (int[]){2, 3}, -1.0f);
+    float memory[6] = {7, 7, 7, 7, 7, 7};
+    el_tensor y = wrap(memory, 2, (int[]){2, 3});
+    EL_TEST_OK(el_relu_forward(&x, &y));
+    EL_TEST_OK(el_scale(&x, 2, &y));
+    for (int i = 0; i < 6; i++) cr_assert_eq(memory[i], -2.0f);
+    el_tensor_free(&x);
+}

@@ -48,8 +48,7 @@ static el_status dense_backward(void *self, const el_tensor *x, const el_tensor 
                                 const el_tensor *dy, el_tensor *dx)
 {
     (void)y;
-    el_status s = dx ? el_tensor_ensure(dx, x->ndim, x->shape) : EL_OK;
-    return s ? s : el_dense_backward(self, x, dy, dx);
+    return el_dense_backward(self, x, dy, dx); /* which sizes dx */
 }
 
 static el_status dense_params(void *self, el_param_list *list)
@@ -192,9 +191,8 @@ static el_status dropout_backward(void *self, const el_tensor *x, const el_tenso
 {
     dropout_module *d = self;
     (void)y;
-    if (!dx) return EL_OK;
-    el_status s = el_tensor_ensure(dx, x->ndim, x->shape);
-    return s ? s : el_dropout_backward(&d->layer, &d->mask, dy, dx);
+    (void)x;
+    return dx ? el_dropout_backward(&d->layer, &d->mask, dy, dx) : EL_OK; /* which sizes dx */
 }
 
 static void dropout_set_training(void *self, int on)
@@ -376,7 +374,7 @@ static el_status flatten_backward(void *self, const el_tensor *x, const el_tenso
     (void)self;
     (void)y;
     if (!dx) return EL_OK;
-    el_status s = el_tensor_ensure(dx, x->ndim, x->shape);
+    el_status s = el__size_output("el_sequential_backward", "dx", dx, x->ndim, x->shape);
     return s ? s : el_tensor_copy(dx, dy);
 }
 
@@ -542,7 +540,7 @@ el_status el_sequential_forward(el_sequential *seq, const el_tensor *x, el_tenso
         s = seq->modules[i].ops->forward(seq->modules[i].self, in, &seq->outputs[i]);
     }
     const el_tensor *last = &seq->outputs[seq->count - 1];
-    if (!s) s = el_tensor_ensure(y, last->ndim, last->shape);
+    if (!s) s = el__size_output(fn, "y", y, last->ndim, last->shape);
     if (!s) s = el_tensor_copy(y, last);
     if (!s) seq->forward_done = 1;
     return s;
