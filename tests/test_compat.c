@@ -91,7 +91,7 @@ Test(compat, a_charlm_of_0_1_0_loads_and_runs)
     el_charlm_state state = {0};
     double loss_sum = 0;
     long count = 0;
-    el_charlm_train(&model, 0);
+    el_charlm_set_training(&model, 0);
     EL_TEST_OK(
         el_charlm_loss_of(&model, ids.data, ids.data + 1, steps, 1, &state, &loss_sum, &count));
     cr_assert_eq(count, steps);
@@ -143,7 +143,7 @@ Test(compat, a_seq2seq_of_0_1_0_loads_and_runs)
         .index = (int[]){0},
     };
     float loss = NAN;
-    el_seq2seq_train(&model, 0);
+    el_seq2seq_set_training(&model, 0);
     EL_TEST_OK(el_seq2seq_loss_of(&model, &batch, &loss));
     cr_assert(isfinite(loss) && loss > 0, "loss %g", loss);
     el_ids out = {0};
