@@ -282,7 +282,7 @@ static int load_text(run *r, const char *path, int build_vocab)
         el_clusters train = clusters;
         train.count = r->train_count;
         s = el_vocab_create(&r->vocab);
-        if (!s) s = el_vocab_count(r->vocab, &train);
+        if (!s) s = el_vocab_add(r->vocab, &train);
         if (!s) s = el_vocab_finish(r->vocab, r->opts.min_count);
     }
     if (!s) s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, &r->ids);
@@ -447,7 +447,7 @@ static int load_for_use(run *r)
     if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
         bad = cli_library_failure();
     el_checkpoint_free(c);
-    if (!bad) el_charlm_train(&r->model, 0);
+    if (!bad) el_charlm_set_training(&r->model, 0);
     return bad;
 }
 
@@ -539,9 +539,9 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     run *r = context;
     (void)stop;
     el_charlm_state_free(&r->state);
-    el_charlm_train(&r->model, 0);
+    el_charlm_set_training(&r->model, 0);
     int failed = text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc);
-    el_charlm_train(&r->model, 1);
+    el_charlm_set_training(&r->model, 1);
     if (failed) return -1;
     double rate = f->units / (f->seconds + 1e-9);
     printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", f->epoch, f->mean_loss,
@@ -648,7 +648,7 @@ static int train(run *r)
     int status = train_run_go(t);
     if (status) return status;
     if (t->batch > 0 || isnan(r->val_bpc)) { /* stopped inside an epoch, or had none to run */
-        el_charlm_train(&r->model, 0);
+        el_charlm_set_training(&r->model, 0);
         if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc)) return 1;
     }
     printf("trained on %ld characters in %.1f s: %.0f chars/s\n", t->units_trained,

@@ -233,8 +233,8 @@ static el_status backward(mlp *model, const dataset *data)
         el_dense_backward(&model->output_layer, &model->hidden, &model->dlogits, &model->dhidden);
     if (!s) {
         s = model->activation == ACTIVATION_TANH
-                ? el_tanh_backward(&model->dhidden, &model->hidden, &model->dhidden)
-                : el_relu_backward(&model->dhidden, &model->hidden, &model->dhidden);
+                ? el_tanh_backward(&model->hidden, &model->dhidden, &model->dhidden)
+                : el_relu_backward(&model->hidden, &model->dhidden, &model->dhidden);
     }
     if (!s) s = el_dense_backward(&model->hidden_layer, &data->inputs, &model->dhidden, NULL);
     return s;

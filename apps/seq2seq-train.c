@@ -372,7 +372,7 @@ static el_status load_data(run *r)
     if (!r->vocab) {
         s = el_vocab_create(&r->vocab);
         for (size_t i = 0; i < r->train_ids.count && !s; i++)
-            s = el_vocab_count(r->vocab, el_words_get(r->words, r->train_ids.data[i]));
+            s = el_vocab_add(r->vocab, el_words_get(r->words, r->train_ids.data[i]));
         if (!s) s = el_vocab_finish(r->vocab, 1);
         if (s) return s;
     }

@@ -132,7 +132,7 @@ static void load(bench *b, const options *o)
         el_vocab_create(&b->vocab))
         die(o->words);
     for (size_t i = 0; i < b->train.count; i++)
-        if (el_vocab_count(b->vocab, el_words_get(b->words, b->train.data[i]))) die("vocabulary");
+        if (el_vocab_add(b->vocab, el_words_get(b->words, b->train.data[i]))) die("vocabulary");
     if (el_vocab_finish(b->vocab, 1)) die("vocabulary");
     int count = o->count < (int)b->train.count ? o->count : (int)b->train.count;
     if (count < o->batch) {

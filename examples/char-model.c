@@ -30,7 +30,7 @@ int main(void)
     el_vocab *vocab = NULL;
     el_ids ids = {0};
     if (el_clusters_split(&clusters, text, strlen(text), "text", 1) || el_vocab_create(&vocab) ||
-        el_vocab_count(vocab, &clusters) || el_vocab_finish(vocab, 1) ||
+        el_vocab_add(vocab, &clusters) || el_vocab_finish(vocab, 1) ||
         el_vocab_encode(vocab, &clusters, 0, clusters.count, &ids))
         return fail("vocabulary");
 

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     el_words *words = NULL;
     el_vocab *vocab = NULL;
     if (el_words_read(&words, path, 1, MAX_LENGTH) || el_vocab_create(&vocab) ||
-        el_words_count_into(words, vocab) || el_vocab_finish(vocab, 1))
+        el_vocab_add_words(vocab, words) || el_vocab_finish(vocab, 1))
         return fail(path);
     el_ids train_ids = {0}, test_ids = {0};
     el_labelled *train = NULL, *test = NULL;

@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     el_vocab *vocab = NULL;
     if (el_vocab_create(&vocab)) return fail("vocabulary");
     for (int l = 0; l < languages; l++)
-        if (el_words_read(&lists[l], paths[l], 3, 16) || el_words_count_into(lists[l], vocab))
+        if (el_words_read(&lists[l], paths[l], 3, 16) || el_vocab_add_words(vocab, lists[l]))
             return fail(paths[l]);
     if (el_vocab_finish(vocab, 1)) return fail("vocabulary");
 

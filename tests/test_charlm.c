@@ -344,7 +344,7 @@ Test(charlm, loads_a_model_file_made_by_pytorch)
     EL_TEST_OK(el_charlm_params(&m, &params));
     EL_TEST_OK(el_checkpoint_load_params(c, &params));
     cr_assert_eq(el_checkpoint_count(c), params.count, "the file has tensors elman does not read");
-    el_charlm_train(&m, 0);
+    el_charlm_set_training(&m, 0);
 
     el_fixture fx;
     el_fixture_load(&fx, "charlm.txt");

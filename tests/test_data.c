@@ -643,7 +643,7 @@ static el_vocab *vocab_of(const el_words *words)
 {
     el_vocab *vocab = NULL;
     EL_TEST_OK(el_vocab_create(&vocab));
-    EL_TEST_OK(el_words_count_into(words, vocab));
+    EL_TEST_OK(el_vocab_add_words(vocab, words));
     EL_TEST_OK(el_vocab_finish(vocab, 1));
     return vocab;
 }

@@ -28,6 +28,14 @@ static el_tensor make(int ndim, const int *shape, float value)
     return t;
 }
 
+/* A tensor over the caller's memory (capacity 0), which cannot be resized. */
+static el_tensor wrap(float *data, int ndim, const int *shape)
+{
+    el_tensor t = {0};
+    EL_TEST_OK(el_tensor_wrap(&t, data, ndim, shape));
+    return t;
+}
+
 /* Asserts every element of t still holds value: a refused call wrote nothing. */
 static void assert_untouched(const el_tensor *t, float value, const char *what)
 {
@@ -96,13 +104,13 @@ Test(errors, matmul_inner_mismatch_names_both_shapes)
 {
     el_tensor a = make(2, (int[]){3, 4}, 1), b = make(2, (int[]){5, 2}, 1);
     el_tensor c = make(2, (int[]){3, 2}, 7);
-    EL_TEST_FAILS(el_matmul(&c, &a, EL_NO_TRANS, &b, EL_NO_TRANS, 1, 0), EL_ERR_SHAPE);
+    EL_TEST_FAILS(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0), EL_ERR_SHAPE);
     assert_message_has("el_matmul", "3x4", "5x2");
     assert_untouched(&c, 7, "C");
 
     /* The message gives op(A) and op(B), the shapes the caller multiplies. */
     el_tensor at = make(2, (int[]){4, 3}, 1), bt = make(2, (int[]){2, 5}, 1);
-    EL_TEST_FAILS(el_matmul(&c, &at, EL_TRANS, &bt, EL_TRANS, 1, 0), EL_ERR_SHAPE);
+    EL_TEST_FAILS(el_matmul(&at, EL_TRANS, &bt, EL_TRANS, &c, 1, 0), EL_ERR_SHAPE);
     assert_message_has("el_matmul", "3x4", "5x2");
     assert_untouched(&c, 7, "C");
 
@@ -116,13 +124,21 @@ Test(errors, matmul_inner_mismatch_names_both_shapes)
 Test(errors, matmul_output_mismatch_names_both_shapes)
 {
     el_tensor a = make(2, (int[]){3, 4}, 1), b = make(2, (int[]){4, 2}, 1);
-    el_tensor c = make(2, (int[]){2, 3}, 7);
-    EL_TEST_FAILS(el_matmul(&c, &a, EL_NO_TRANS, &b, EL_NO_TRANS, 1, 0), EL_ERR_SHAPE);
-    assert_message_has("el_matmul", "2x3", "3x2");
+    float memory[6] = {7, 7, 7, 7, 7, 7};
+    el_tensor c = wrap(memory, 2, (int[]){2, 3});
+    EL_TEST_FAILS(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0), EL_ERR_SHAPE);
+    assert_message_has("el_matmul", "2x3", "view cannot be resized");
     assert_untouched(&c, 7, "C");
 
+    /* With beta != 0, C is read, so even an owned C must have the shape. */
+    el_tensor owned = make(2, (int[]){2, 3}, 7);
+    EL_TEST_FAILS(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &owned, 1, 1), EL_ERR_SHAPE);
+    assert_message_has("el_matmul", "2x3", "3x2");
+    assert_untouched(&owned, 7, "C");
+    el_tensor_free(&owned);
+
     el_tensor dc = make(2, (int[]){3, 3}, 1), da = make(2, (int[]){3, 4}, 7);
-    EL_TEST_FAILS(el_matmul_backward(&da, NULL, &a, EL_NO_TRANS, &b, EL_NO_TRANS, &dc, 1, 0),
+    EL_TEST_FAILS(el_matmul_backward(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &dc, &da, NULL, 1, 0),
                   EL_ERR_SHAPE);
     assert_message_has("el_matmul_backward", "3x3", "3x2");
     assert_untouched(&da, 7, "dA");
@@ -134,7 +150,7 @@ Test(errors, matmul_output_mismatch_names_both_shapes)
     el_tensor_free(&da);
 }
 
-typedef el_status (*ternary_fn)(el_tensor *, const el_tensor *, const el_tensor *);
+typedef el_status (*ternary_fn)(const el_tensor *, const el_tensor *, el_tensor *);
 
 /* Element-wise functions of the form f(out, in1, in2): a size mismatch in any
  * position is refused with the function's name and the offending shape. */
@@ -155,22 +171,31 @@ Test(errors, elementwise_size_mismatch)
     };
     el_tensor good = make(2, (int[]){2, 3}, 0.5f), odd = make(2, (int[]){3, 3}, 0.5f);
     el_tensor out = make(2, (int[]){2, 3}, 7);
+    float memory[9] = {7, 7, 7, 7, 7, 7, 7, 7, 7};
+    el_tensor view = wrap(memory, 2, (int[]){3, 3});
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        cr_assert_eq(ops[i].fn(&out, &good, &odd), EL_ERR_SHAPE, "%s", ops[i].name);
+        cr_assert_eq(ops[i].fn(&good, &odd, &out), EL_ERR_SHAPE, "%s", ops[i].name);
         assert_message_has(ops[i].name, "3x3", NULL);
-        cr_assert_eq(ops[i].fn(&out, &odd, &good), EL_ERR_SHAPE, "%s", ops[i].name);
+        cr_assert_eq(ops[i].fn(&odd, &good, &out), EL_ERR_SHAPE, "%s", ops[i].name);
         assert_message_has(ops[i].name, "3x3", NULL);
-        cr_assert_eq(ops[i].fn(&odd, &good, &good), EL_ERR_SHAPE, "%s", ops[i].name);
-        assert_message_has(ops[i].name, "3x3", NULL);
+        /* An output of another shape sizes itself, unless it is a view. */
+        cr_assert_eq(ops[i].fn(&good, &good, &view), EL_ERR_SHAPE, "%s", ops[i].name);
+        assert_message_has(ops[i].name, "3x3", "view cannot be resized");
         assert_untouched(&out, 7, ops[i].name);
+        assert_untouched(&view, 7, ops[i].name);
         assert_untouched(&odd, 0.5f, ops[i].name);
+        el_tensor grown = make(1, (int[]){1}, 7);
+        EL_TEST_OK(ops[i].fn(&good, &good, &grown));
+        cr_assert(el_tensor_same_shape(&grown, &good), "%s: the output took the input's shape",
+                  ops[i].name);
+        el_tensor_free(&grown);
     }
     el_tensor_free(&good);
     el_tensor_free(&odd);
     el_tensor_free(&out);
 }
 
-typedef el_status (*unary_fn)(el_tensor *, const el_tensor *);
+typedef el_status (*unary_fn)(const el_tensor *, el_tensor *);
 
 Test(errors, activation_forward_size_mismatch)
 {
@@ -183,14 +208,20 @@ Test(errors, activation_forward_size_mismatch)
         {"el_tanh_forward", el_tanh_forward},
         {"el_softmax_forward", el_softmax_forward},
         {"el_log_softmax_forward", el_log_softmax_forward},
-        {"el_tensor_copy", el_tensor_copy},
     };
-    el_tensor x = make(2, (int[]){2, 3}, 0.5f), y = make(1, (int[]){5}, 7);
+    float memory[5] = {7, 7, 7, 7, 7};
+    el_tensor x = make(2, (int[]){2, 3}, 0.5f), y = wrap(memory, 1, (int[]){5});
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        cr_assert_eq(ops[i].fn(&y, &x), EL_ERR_SHAPE, "%s", ops[i].name);
-        assert_message_has(ops[i].name, "2x3", NULL);
+        cr_assert_eq(ops[i].fn(&x, &y), EL_ERR_SHAPE, "%s", ops[i].name);
+        assert_message_has(ops[i].name, "2x3", "view cannot be resized");
         assert_untouched(&y, 7, ops[i].name);
     }
+    /* el_tensor_copy writes into its object, which must have x's size. */
+    el_tensor small = make(1, (int[]){5}, 7);
+    cr_assert_eq(el_tensor_copy(&small, &x), EL_ERR_SHAPE);
+    assert_message_has("el_tensor_copy", "2x3", NULL);
+    assert_untouched(&small, 7, "el_tensor_copy");
+    el_tensor_free(&small);
     el_tensor_free(&x);
     el_tensor_free(&y);
 }
@@ -199,18 +230,20 @@ Test(errors, other_ops_size_mismatch)
 {
     el_tensor x = make(2, (int[]){2, 3}, 1), y = make(2, (int[]){3, 2}, 1);
     el_tensor small = make(1, (int[]){4}, 7), bias = make(1, (int[]){2}, 7);
-    EL_TEST_FAILS(el_scale(&small, &x, 2), EL_ERR_SHAPE);
-    assert_message_has("el_scale", NULL, NULL);
+    float memory[4] = {7, 7, 7, 7};
+    el_tensor view = wrap(memory, 1, (int[]){4});
+    EL_TEST_FAILS(el_scale(&x, 2, &view), EL_ERR_SHAPE);
+    assert_message_has("el_scale", "view cannot be resized", NULL);
     EL_TEST_FAILS(el_axpy(&small, 2, &x), EL_ERR_SHAPE);
     assert_message_has("el_axpy", NULL, NULL);
     /* add_row and sum_rows need the column count, not just the size. */
     EL_TEST_FAILS(el_add_row(&x, &bias), EL_ERR_SHAPE);
     assert_message_has("el_add_row", "3 columns", NULL);
-    EL_TEST_FAILS(el_sum_rows(&bias, &x, 0), EL_ERR_SHAPE);
+    EL_TEST_FAILS(el_sum_rows(&x, &bias, 1), EL_ERR_SHAPE);
     assert_message_has("el_sum_rows", "3 columns", NULL);
-    EL_TEST_FAILS(el_mul_backward(&small, NULL, &x, &y, &x), EL_ERR_SHAPE);
-    assert_message_has("el_mul_backward", NULL, NULL);
-    EL_TEST_FAILS(el_mul_backward(NULL, NULL, &x, &small, &x), EL_ERR_SHAPE);
+    EL_TEST_FAILS(el_mul_backward(&x, &y, &x, &view, NULL), EL_ERR_SHAPE);
+    assert_message_has("el_mul_backward", "view cannot be resized", NULL);
+    EL_TEST_FAILS(el_mul_backward(&x, &small, &x, NULL, NULL), EL_ERR_SHAPE);
     assert_message_has("el_mul_backward", NULL, NULL);
     assert_untouched(&small, 7, "small");
     assert_untouched(&bias, 7, "bias");
@@ -239,16 +272,22 @@ Test(errors, dense_forward_shape_mismatch)
     assert_message_has("el_dense_forward", "fc.weight", "5x4");
     assert_untouched(&y, 7, "y");
 
-    el_tensor x3 = make(2, (int[]){5, 3}, 1), y3 = make(2, (int[]){5, 3}, 7);
+    /* y sizes itself, unless it is a view. */
+    float memory[15];
+    for (int i = 0; i < 15; i++) memory[i] = 7;
+    el_tensor x3 = make(2, (int[]){5, 3}, 1), y3 = wrap(memory, 2, (int[]){5, 3});
     EL_TEST_FAILS(el_dense_forward(&fc, &x3, &y3), EL_ERR_SHAPE);
-    assert_message_has("5x3", "5x2", NULL);
+    assert_message_has("5x3", "5x2", "view cannot be resized");
     assert_untouched(&y3, 7, "y");
+    el_tensor grown = make(2, (int[]){5, 3}, 7);
+    EL_TEST_OK(el_dense_forward(&fc, &x3, &grown));
+    cr_assert(grown.ndim == 2 && grown.shape[0] == 5 && grown.shape[1] == 2);
 
     el_dense_free(&fc);
     el_tensor_free(&x);
     el_tensor_free(&y);
     el_tensor_free(&x3);
-    el_tensor_free(&y3);
+    el_tensor_free(&grown);
 }
 
 /* An id out of range is refused before any row is copied or accumulated. */
@@ -274,7 +313,8 @@ Test(errors, dense_backward_shape_mismatch_accumulates_nothing)
     el_dense fc = make_dense();
     el_tensor x = make(2, (int[]){5, 3}, 1), wide = make(2, (int[]){5, 4}, 1);
     el_tensor dy = make(2, (int[]){5, 2}, 1), bad_dy = make(2, (int[]){5, 3}, 1);
-    el_tensor bad_dx = make(2, (int[]){5, 2}, 7);
+    float memory[10] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+    el_tensor bad_dx = wrap(memory, 2, (int[]){5, 2});
 
     EL_TEST_FAILS(el_dense_backward(&fc, &wide, &dy, NULL), EL_ERR_SHAPE);
     assert_message_has("el_dense_backward", "fc.weight", "5x4");
@@ -283,6 +323,7 @@ Test(errors, dense_backward_shape_mismatch_accumulates_nothing)
     /* A wrong dx must be found before dW and db are accumulated: a caller
      * that fixes dx and retries would otherwise count the batch twice. */
     EL_TEST_FAILS(el_dense_backward(&fc, &x, &dy, &bad_dx), EL_ERR_SHAPE);
+    assert_message_has("el_dense_backward", "view cannot be resized", NULL);
     assert_untouched(&bad_dx, 7, "dx");
     assert_untouched(&fc.weight.grad, 0, "fc.weight.grad");
     assert_untouched(&fc.bias.grad, 0, "fc.bias.grad");
@@ -292,7 +333,6 @@ Test(errors, dense_backward_shape_mismatch_accumulates_nothing)
     el_tensor_free(&wide);
     el_tensor_free(&dy);
     el_tensor_free(&bad_dy);
-    el_tensor_free(&bad_dx);
 }
 
 Test(errors, dense_init_refuses_bad_sizes)
@@ -308,12 +348,13 @@ Test(errors, dense_init_refuses_bad_sizes)
 Test(errors, loss_shape_mismatch)
 {
     el_tensor pred = make(2, (int[]){2, 3}, 1), target = make(1, (int[]){5}, 1);
-    el_tensor grad = make(1, (int[]){5}, 7), ok_target = make(2, (int[]){2, 3}, 0);
+    float memory[5] = {7, 7, 7, 7, 7};
+    el_tensor grad = wrap(memory, 1, (int[]){5}), ok_target = make(2, (int[]){2, 3}, 0);
     float loss = -1;
     EL_TEST_FAILS(el_mse_loss(&pred, &target, &loss, NULL), EL_ERR_SHAPE);
     assert_message_has("el_mse_loss", "2x3", NULL);
     EL_TEST_FAILS(el_mse_loss(&pred, &ok_target, &loss, &grad), EL_ERR_SHAPE);
-    assert_message_has("el_mse_loss", "dpred", NULL);
+    assert_message_has("el_mse_loss", "dpred", "view cannot be resized");
     EL_TEST_FAILS(el_bce_with_logits_loss(&pred, &target, NULL, &loss, NULL), EL_ERR_SHAPE);
     assert_message_has("el_bce_with_logits_loss", NULL, NULL);
     EL_TEST_FAILS(el_bce_with_logits_loss(&pred, &ok_target, NULL, &loss, &grad), EL_ERR_SHAPE);
@@ -322,9 +363,13 @@ Test(errors, loss_shape_mismatch)
     assert_message_has("el_cross_entropy_loss", "dlogits", NULL);
     cr_assert_eq(loss, -1, "a refused loss is not written");
     assert_untouched(&grad, 7, "gradient");
+    /* An owned gradient of another shape sizes itself. */
+    el_tensor owned = make(1, (int[]){5}, 7);
+    EL_TEST_OK(el_mse_loss(&pred, &ok_target, &loss, &owned));
+    cr_assert(el_tensor_same_shape(&owned, &pred), "dpred took pred's shape");
+    el_tensor_free(&owned);
     el_tensor_free(&pred);
     el_tensor_free(&target);
-    el_tensor_free(&grad);
     el_tensor_free(&ok_target);
 }
 
@@ -367,15 +412,16 @@ Test(errors, other_bad_arguments)
         EL_TEST_FAILS(el_dropout_forward(&bad_p[i], &rng, &x, &y, &mask), EL_ERR_INVALID);
         assert_message_has("el_dropout_forward", NULL, NULL);
     }
-    el_tensor short_mask = make(1, (int[]){3}, 7);
+    float memory[3] = {7, 7, 7};
+    el_tensor short_mask = wrap(memory, 1, (int[]){3});
     const el_dropout train = {.p = 0.5f, .training = 1};
     EL_TEST_FAILS(el_dropout_forward(&train, &rng, &x, &y, &short_mask), EL_ERR_SHAPE);
+    assert_message_has("el_dropout_forward", "mask", "view cannot be resized");
     EL_TEST_FAILS(el_dropout_backward(&train, &short_mask, &x, &y), EL_ERR_SHAPE);
     assert_untouched(&y, 7, "y");
     el_tensor_free(&x);
     el_tensor_free(&y);
     el_tensor_free(&mask);
-    el_tensor_free(&short_mask);
 }
 
 /* ---- NULL arguments ---------------------------------------------------- */
@@ -420,32 +466,32 @@ Test(errors, null_ops_arguments)
 {
     el_tensor a = make(2, (int[]){2, 2}, 1), b = make(2, (int[]){2, 2}, 1);
     el_tensor c = make(2, (int[]){2, 2}, 1), row = make(1, (int[]){2}, 1);
-    EXPECT_NULL_REFUSED(el_matmul(NULL, &a, EL_NO_TRANS, &b, EL_NO_TRANS, 1, 0), "el_matmul");
-    EXPECT_NULL_REFUSED(el_matmul(&c, NULL, EL_NO_TRANS, &b, EL_NO_TRANS, 1, 0), "el_matmul");
-    EXPECT_NULL_REFUSED(el_matmul(&c, &a, EL_NO_TRANS, NULL, EL_NO_TRANS, 1, 0), "el_matmul");
-    EXPECT_NULL_REFUSED(el_matmul_backward(&c, &c, NULL, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0),
+    EXPECT_NULL_REFUSED(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, NULL, 1, 0), "el_matmul");
+    EXPECT_NULL_REFUSED(el_matmul(NULL, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0), "el_matmul");
+    EXPECT_NULL_REFUSED(el_matmul(&a, EL_NO_TRANS, NULL, EL_NO_TRANS, &c, 1, 0), "el_matmul");
+    EXPECT_NULL_REFUSED(el_matmul_backward(NULL, EL_NO_TRANS, &b, EL_NO_TRANS, &c, &c, &c, 1, 0),
                         "el_matmul_backward");
-    EXPECT_NULL_REFUSED(el_matmul_backward(&c, &c, &a, EL_NO_TRANS, NULL, EL_NO_TRANS, &c, 1, 0),
+    EXPECT_NULL_REFUSED(el_matmul_backward(&a, EL_NO_TRANS, NULL, EL_NO_TRANS, &c, &c, &c, 1, 0),
                         "el_matmul_backward");
-    EXPECT_NULL_REFUSED(el_matmul_backward(&c, &c, &a, EL_NO_TRANS, &b, EL_NO_TRANS, NULL, 1, 0),
+    EXPECT_NULL_REFUSED(el_matmul_backward(&a, EL_NO_TRANS, &b, EL_NO_TRANS, NULL, &c, &c, 1, 0),
                         "el_matmul_backward");
     ternary_fn binary[] = {el_add, el_sub, el_mul};
     for (int i = 0; i < 3; i++) {
-        EXPECT_NULL_REFUSED(binary[i](NULL, &a, &b), NULL);
-        EXPECT_NULL_REFUSED(binary[i](&c, NULL, &b), NULL);
-        EXPECT_NULL_REFUSED(binary[i](&c, &a, NULL), NULL);
+        EXPECT_NULL_REFUSED(binary[i](NULL, &a, &c), NULL);
+        EXPECT_NULL_REFUSED(binary[i](&a, NULL, &c), NULL);
+        EXPECT_NULL_REFUSED(binary[i](&a, &b, NULL), NULL);
     }
-    EXPECT_NULL_REFUSED(el_mul_backward(&c, &c, NULL, &b, &c), "el_mul_backward");
-    EXPECT_NULL_REFUSED(el_mul_backward(&c, &c, &a, NULL, &c), "el_mul_backward");
-    EXPECT_NULL_REFUSED(el_mul_backward(&c, &c, &a, &b, NULL), "el_mul_backward");
-    EXPECT_NULL_REFUSED(el_scale(NULL, &a, 2), "el_scale");
-    EXPECT_NULL_REFUSED(el_scale(&c, NULL, 2), "el_scale");
+    EXPECT_NULL_REFUSED(el_mul_backward(NULL, &b, &c, &c, &c), "el_mul_backward");
+    EXPECT_NULL_REFUSED(el_mul_backward(&a, NULL, &c, &c, &c), "el_mul_backward");
+    EXPECT_NULL_REFUSED(el_mul_backward(&a, &b, NULL, &c, &c), "el_mul_backward");
+    EXPECT_NULL_REFUSED(el_scale(&a, 2, NULL), "el_scale");
+    EXPECT_NULL_REFUSED(el_scale(NULL, 2, &c), "el_scale");
     EXPECT_NULL_REFUSED(el_axpy(NULL, 2, &a), "el_axpy");
     EXPECT_NULL_REFUSED(el_axpy(&c, 2, NULL), "el_axpy");
     EXPECT_NULL_REFUSED(el_add_row(NULL, &row), "el_add_row");
     EXPECT_NULL_REFUSED(el_add_row(&c, NULL), "el_add_row");
-    EXPECT_NULL_REFUSED(el_sum_rows(NULL, &a, 0), "el_sum_rows");
-    EXPECT_NULL_REFUSED(el_sum_rows(&row, NULL, 0), "el_sum_rows");
+    EXPECT_NULL_REFUSED(el_sum_rows(&a, NULL, 0), "el_sum_rows");
+    EXPECT_NULL_REFUSED(el_sum_rows(NULL, &row, 0), "el_sum_rows");
     el_tensor_free(&a);
     el_tensor_free(&b);
     el_tensor_free(&c);
@@ -460,11 +506,11 @@ Test(errors, null_activation_arguments)
                                           el_softmax_backward, el_log_softmax_backward};
     el_tensor x = make(2, (int[]){2, 2}, 0.5f), y = make(2, (int[]){2, 2}, 0.5f);
     for (int i = 0; i < 5; i++) {
-        EXPECT_NULL_REFUSED(forward[i](NULL, &x), NULL);
-        EXPECT_NULL_REFUSED(forward[i](&y, NULL), NULL);
+        EXPECT_NULL_REFUSED(forward[i](&x, NULL), NULL);
+        EXPECT_NULL_REFUSED(forward[i](NULL, &y), NULL);
         EXPECT_NULL_REFUSED(backward[i](NULL, &y, &x), NULL);
-        EXPECT_NULL_REFUSED(backward[i](&x, NULL, &x), NULL);
-        EXPECT_NULL_REFUSED(backward[i](&x, &y, NULL), NULL);
+        EXPECT_NULL_REFUSED(backward[i](&y, NULL, &x), NULL);
+        EXPECT_NULL_REFUSED(backward[i](&y, &x, NULL), NULL);
     }
     el_tensor_free(&x);
     el_tensor_free(&y);
@@ -1088,4 +1134,55 @@ Test(errors, no_allocation_where_none_is_needed)
     el_param_list_free(&list);
     el_dense_free(&fc);
     el_tensor_free(&t);
+}
+
+/* An empty tensor reads "(empty)" in every message, never "0x0". */
+Test(errors, an_empty_tensor_is_written_empty)
+{
+    el_tensor empty = {0}, b = make(2, (int[]){3, 2}, 1), c = {0};
+    EL_TEST_FAILS(el_matmul(&empty, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0), EL_ERR_SHAPE);
+    assert_message_has("el_matmul", "op(A) is (empty)", "op(B) is 3x2");
+    cr_assert_null(strstr(el_last_error(), "0x0"), "message \"%s\"", el_last_error());
+    EL_TEST_FAILS(el_matmul(&b, EL_TRANS, &b, EL_NO_TRANS, &c, 1, 1), EL_ERR_SHAPE);
+    assert_message_has("el_matmul", "C is (empty)", NULL);
+    EL_TEST_FAILS(el_add(&empty, &b, &c), EL_ERR_SHAPE);
+    assert_message_has("el_add", "(empty)", NULL);
+    el_tensor_free(&b);
+}
+
+/* Outputs size themselves on the first call of a shape and are reused
+ * after it: a loop allocates nothing once it runs. */
+Test(errors, outputs_are_sized_once_and_reused)
+{
+    el_tensor a = make(2, (int[]){4, 3}, 0.5f), b = make(2, (int[]){3, 5}, 0.25f);
+    el_tensor c = {0}, y = {0}, dx = {0}, bias = {0};
+    EL_TEST_OK(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0));
+    EL_TEST_OK(el_tanh_forward(&c, &y));
+    EL_TEST_OK(el_tanh_backward(&y, &c, &dx));
+    EL_TEST_OK(el_sum_rows(&c, &bias, 0));
+    cr_assert(c.ndim == 2 && c.shape[0] == 4 && c.shape[1] == 5);
+    cr_assert(el_tensor_same_shape(&y, &c) && el_tensor_same_shape(&dx, &c));
+    cr_assert(bias.ndim == 1 && bias.shape[0] == 5);
+    const float *pc = c.data, *py = y.data, *pdx = dx.data;
+    for (int i = 0; i < 3; i++) {
+        EL_TEST_OK(el_matmul(&a, EL_NO_TRANS, &b, EL_NO_TRANS, &c, 1, 0));
+        EL_TEST_OK(el_tanh_forward(&c, &y));
+        EL_TEST_OK(el_tanh_backward(&y, &c, &dx));
+    }
+    cr_assert(c.data == pc && y.data == py && dx.data == pdx, "an output was reallocated");
+    cr_assert_float_eq(c.data[0], 3 * 0.5f * 0.25f, 1e-6f);
+    el_tensor *all[] = {&a, &b, &c, &y, &dx, &bias};
+    for (int i = 0; i < 6; i++) el_tensor_free(all[i]);
+}
+
+/* A view of the right shape is an output like any other: written in place. */
+Test(errors, a_view_of_the_right_shape_is_written)
+{
+    el_tensor x = make(2, (int[]){2, 3}, -1.0f);
+    float memory[6] = {7, 7, 7, 7, 7, 7};
+    el_tensor y = wrap(memory, 2, (int[]){2, 3});
+    EL_TEST_OK(el_relu_forward(&x, &y));
+    EL_TEST_OK(el_scale(&x, 2, &y));
+    for (int i = 0; i < 6; i++) cr_assert_eq(memory[i], -2.0f);
+    el_tensor_free(&x);
 }

@@ -28,8 +28,8 @@ static void free_all(el_tensor **tensors, int n)
 
 /* ---- activations: y = f(x), backward from y ---------------------------- */
 
-typedef el_status (*unary_forward)(el_tensor *y, const el_tensor *x);
-typedef el_status (*unary_backward)(el_tensor *dx, const el_tensor *y, const el_tensor *dy);
+typedef el_status (*unary_forward)(const el_tensor *x, el_tensor *y);
+typedef el_status (*unary_backward)(const el_tensor *y, const el_tensor *dy, el_tensor *dx);
 
 typedef struct unary_case {
     unary_forward forward;
@@ -39,7 +39,7 @@ typedef struct unary_case {
 static double unary_loss(void *ctx)
 {
     unary_case *c = ctx;
-    EL_TEST_OK(c->forward(&c->y, &c->x));
+    EL_TEST_OK(c->forward(&c->x, &c->y));
     return el_test_weighted_sum(&c->w, &c->y);
 }
 
@@ -55,12 +55,12 @@ static void check_unary(const char *what, unary_forward forward, unary_backward 
     alloc_like(&dx, &c.x);
     alloc_like(&in_place, &c.x);
 
-    EL_TEST_OK(forward(&c.y, &c.x));
-    EL_TEST_OK(backward(&dx, &c.y, &c.w));
+    EL_TEST_OK(forward(&c.x, &c.y));
+    EL_TEST_OK(backward(&c.y, &c.w, &dx));
     el_test_gradcheck(what, unary_loss, &c, &c.x, &dx, NULL);
 
     EL_TEST_OK(el_tensor_copy(&in_place, &c.w));
-    EL_TEST_OK(backward(&in_place, &c.y, &in_place));
+    EL_TEST_OK(backward(&c.y, &in_place, &in_place));
     el_test_assert_close(what, in_place.data, dx.data, dx.size, 0, 0);
     free_all((el_tensor *[]){&c.x, &c.y, &c.w, &dx, &in_place}, 5);
 }
@@ -144,7 +144,7 @@ typedef struct matmul_case {
 static double matmul_loss(void *ctx)
 {
     matmul_case *m = ctx;
-    EL_TEST_OK(el_matmul(&m->c, &m->a, m->trans_a, &m->b, m->trans_b, m->alpha, 0.0f));
+    EL_TEST_OK(el_matmul(&m->a, m->trans_a, &m->b, m->trans_b, &m->c, m->alpha, 0.0f));
     return el_test_weighted_sum(&m->w, &m->c);
 }
 
@@ -163,7 +163,7 @@ static void check_matmul(el_transpose trans_a, el_transpose trans_b, float alpha
     alloc_like(&da, &m.a);
     alloc_like(&db, &m.b);
 
-    EL_TEST_OK(el_matmul_backward(&da, &db, &m.a, trans_a, &m.b, trans_b, &m.w, alpha, 0.0f));
+    EL_TEST_OK(el_matmul_backward(&m.a, trans_a, &m.b, trans_b, &m.w, &da, &db, alpha, 0.0f));
     char what[64];
     snprintf(what, sizeof what, "matmul %c%c alpha %g: dA", trans_a ? 'T' : 'N',
              trans_b ? 'T' : 'N', (double)alpha);
@@ -214,10 +214,10 @@ Test(gradcheck, matmul_backward_accumulates)
     alloc_like(&want_a, &a);
     alloc_like(&want_b, &b);
 
-    EL_TEST_OK(el_matmul_backward(&da0, &db0, &a, EL_NO_TRANS, &b, EL_TRANS, &dc, 0.5f, 0.0f));
-    EL_TEST_OK(el_add(&want_a, &da, &da0));
-    EL_TEST_OK(el_add(&want_b, &db, &db0));
-    EL_TEST_OK(el_matmul_backward(&da, &db, &a, EL_NO_TRANS, &b, EL_TRANS, &dc, 0.5f, 1.0f));
+    EL_TEST_OK(el_matmul_backward(&a, EL_NO_TRANS, &b, EL_TRANS, &dc, &da0, &db0, 0.5f, 0.0f));
+    EL_TEST_OK(el_add(&da, &da0, &want_a));
+    EL_TEST_OK(el_add(&db, &db0, &want_b));
+    EL_TEST_OK(el_matmul_backward(&a, EL_NO_TRANS, &b, EL_TRANS, &dc, &da, &db, 0.5f, 1.0f));
     el_test_assert_close("dA accumulated", da.data, want_a.data, da.size, 1e-6, 1e-6);
     el_test_assert_close("dB accumulated", db.data, want_b.data, db.size, 1e-6, 1e-6);
     free_all((el_tensor *[]){&a, &b, &dc, &da, &db, &da0, &db0, &want_a, &want_b}, 9);
@@ -225,7 +225,7 @@ Test(gradcheck, matmul_backward_accumulates)
 
 /* ---- element-wise operations ------------------------------------------- */
 
-typedef el_status (*binary_op)(el_tensor *y, const el_tensor *a, const el_tensor *b);
+typedef el_status (*binary_op)(const el_tensor *a, const el_tensor *b, el_tensor *y);
 
 typedef struct binary_case {
     binary_op op;
@@ -235,7 +235,7 @@ typedef struct binary_case {
 static double binary_loss(void *ctx)
 {
     binary_case *c = ctx;
-    EL_TEST_OK(c->op(&c->y, &c->a, &c->b));
+    EL_TEST_OK(c->op(&c->a, &c->b, &c->y));
     return el_test_weighted_sum(&c->w, &c->y);
 }
 
@@ -278,7 +278,7 @@ Test(gradcheck, sub)
     binary_case c = {0};
     binary_setup(&c, el_sub, 31);
     EL_TEST_OK(el_tensor_copy(&c.da, &c.w));
-    EL_TEST_OK(el_scale(&c.db, &c.w, -1.0f));
+    EL_TEST_OK(el_scale(&c.w, -1.0f, &c.db));
     binary_check("sub", &c);
 }
 
@@ -286,7 +286,7 @@ Test(gradcheck, mul)
 {
     binary_case c = {0};
     binary_setup(&c, el_mul, 32);
-    EL_TEST_OK(el_mul_backward(&c.da, &c.db, &c.a, &c.b, &c.w));
+    EL_TEST_OK(el_mul_backward(&c.a, &c.b, &c.w, &c.da, &c.db));
     binary_check("mul", &c);
 }
 
@@ -298,7 +298,7 @@ typedef struct scale_case {
 static double scale_loss(void *ctx)
 {
     scale_case *c = ctx;
-    EL_TEST_OK(el_scale(&c->y, &c->x, c->s));
+    EL_TEST_OK(el_scale(&c->x, c->s, &c->y));
     return el_test_weighted_sum(&c->w, &c->y);
 }
 
@@ -329,7 +329,7 @@ Test(gradcheck, scale)
     scale_setup(&c, -1.75f, 33);
     el_tensor dx = {0};
     alloc_like(&dx, &c.x);
-    EL_TEST_OK(el_scale(&dx, &c.w, c.s));
+    EL_TEST_OK(el_scale(&c.w, c.s, &dx));
     el_test_gradcheck("scale: dx", scale_loss, &c, &c.x, &dx, NULL);
     free_all((el_tensor *[]){&c.x, &c.y, &c.y0, &c.w, &dx}, 5);
 }
@@ -341,7 +341,7 @@ Test(gradcheck, axpy)
     scale_setup(&c, 0.6f, 34);
     el_tensor dx = {0};
     alloc_like(&dx, &c.x);
-    EL_TEST_OK(el_scale(&dx, &c.w, c.s));
+    EL_TEST_OK(el_scale(&c.w, c.s, &dx));
     el_test_gradcheck("axpy: dx", axpy_loss, &c, &c.x, &dx, NULL);
     el_test_gradcheck("axpy: dy0", axpy_loss, &c, &c.y0, &c.w, NULL);
     free_all((el_tensor *[]){&c.x, &c.y, &c.y0, &c.w, &dx}, 5);
@@ -368,7 +368,7 @@ static double sum_rows_loss(void *ctx)
 {
     rows_case *c = ctx;
     EL_TEST_OK(el_tensor_copy(&c->out, &c->out0));
-    EL_TEST_OK(el_sum_rows(&c->out, &c->x, c->beta));
+    EL_TEST_OK(el_sum_rows(&c->x, &c->out, c->beta));
     return el_test_weighted_sum(&c->w_out, &c->out);
 }
 
@@ -389,12 +389,12 @@ Test(gradcheck, add_row_sum_rows)
     alloc_like(&dx, &c.x);
     alloc_like(&dout0, &c.out0);
 
-    EL_TEST_OK(el_sum_rows(&dbias, &c.w, 0.0f));
+    EL_TEST_OK(el_sum_rows(&c.w, &dbias, 0.0f));
     el_test_gradcheck("add_row: dbias", add_row_loss, &c, &c.bias, &dbias, NULL);
     el_test_gradcheck("add_row: dx", add_row_loss, &c, &c.x, &c.w, NULL);
 
     EL_TEST_OK(el_add_row(&dx, &c.w_out)); /* dx starts at zero */
-    EL_TEST_OK(el_scale(&dout0, &c.w_out, c.beta));
+    EL_TEST_OK(el_scale(&c.w_out, c.beta, &dout0));
     el_test_gradcheck("sum_rows: dx", sum_rows_loss, &c, &c.x, &dx, NULL);
     el_test_gradcheck("sum_rows: dout0", sum_rows_loss, &c, &c.out0, &dout0, NULL);
     free_all(
@@ -537,7 +537,7 @@ Test(gradcheck, dense_accumulates_parameter_gradients)
 
     EL_TEST_OK(el_dense_backward(&d.layer, &d.x, &w1, &dx));
     EL_TEST_OK(el_dense_backward(&d.layer, &d.x, &w2, &dx));
-    EL_TEST_OK(el_add(&d.w, &w1, &w2));
+    EL_TEST_OK(el_add(&w1, &w2, &d.w));
     el_test_gradcheck("dense twice: dweight", dense_loss, &d, &d.layer.weight.value,
                       &d.layer.weight.grad, NULL);
     el_test_gradcheck("dense twice: dbias", dense_loss, &d, &d.layer.bias.value, &d.layer.bias.grad,
@@ -732,18 +732,18 @@ Test(gradcheck, checker_detects_wrong_gradients)
     el_tensor dx = {0};
     alloc_like(&c.y, &c.x);
     alloc_like(&dx, &c.x);
-    EL_TEST_OK(el_tanh_forward(&c.y, &c.x));
-    EL_TEST_OK(el_tanh_backward(&dx, &c.y, &c.w));
+    EL_TEST_OK(el_tanh_forward(&c.x, &c.y));
+    EL_TEST_OK(el_tanh_backward(&c.y, &c.w, &dx));
     el_test_gradcheck_opts opts = EL_TEST_GRADCHECK_DEFAULTS;
 
     el_test_gradcheck_result r = el_test_gradcheck_compare(unary_loss, &c, &c.x, &dx, NULL);
     cr_assert(r.deterministic && r.error < opts.tolerance, "the right gradient fails: %g", r.error);
 
-    EL_TEST_OK(el_scale(&dx, &dx, 1.05f));
+    EL_TEST_OK(el_scale(&dx, 1.05f, &dx));
     r = el_test_gradcheck_compare(unary_loss, &c, &c.x, &dx, NULL);
     cr_assert_gt(r.error, opts.tolerance, "a gradient 5%% too large passes: %g", r.error);
 
-    EL_TEST_OK(el_scale(&dx, &dx, 1 / 1.05f));
+    EL_TEST_OK(el_scale(&dx, 1 / 1.05f, &dx));
     dx.data[7] = -dx.data[7];
     r = el_test_gradcheck_compare(unary_loss, &c, &c.x, &dx, NULL);
     cr_assert(r.error > opts.tolerance && r.worst == 7,

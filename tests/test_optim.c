@@ -485,11 +485,11 @@ static double minimise_quadratic(el_optimizer_config config, int steps)
     EL_TEST_OK(el_param_list_add(&list, &w));
     el_optimizer *opt = create(config, &list);
     for (int i = 0; i < steps; i++) {
-        EL_TEST_OK(el_sub(&w.grad, &w.value, &target));
-        EL_TEST_OK(el_scale(&w.grad, &w.grad, 2.0f));
+        EL_TEST_OK(el_sub(&w.value, &target, &w.grad));
+        EL_TEST_OK(el_scale(&w.grad, 2.0f, &w.grad));
         EL_TEST_OK(el_optimizer_step(opt));
     }
-    EL_TEST_OK(el_sub(&w.grad, &w.value, &target));
+    EL_TEST_OK(el_sub(&w.value, &target, &w.grad));
     double distance = el_norm(&w.grad);
     el_optimizer_free(opt);
     el_param_list_free(&list);

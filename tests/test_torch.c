@@ -88,8 +88,8 @@ Test(torch, embedding)
     el_embedding_free(&layer);
 }
 
-typedef el_status (*forward_fn)(el_tensor *y, const el_tensor *x);
-typedef el_status (*backward_fn)(el_tensor *dx, const el_tensor *y, const el_tensor *dy);
+typedef el_status (*forward_fn)(const el_tensor *x, el_tensor *y);
+typedef el_status (*backward_fn)(const el_tensor *y, const el_tensor *dy, el_tensor *dx);
 
 /* Checks y = f(x) and dx for the upstream gradient dy against "<name>.*". */
 static void check_activation(const char *name, forward_fn forward, backward_fn backward)
@@ -103,10 +103,10 @@ static void check_activation(const char *name, forward_fn forward, backward_fn b
     EL_TEST_OK(el_tensor_alloc(&y, x.ndim, x.shape));
     EL_TEST_OK(el_tensor_alloc(&dx, x.ndim, x.shape));
 
-    EL_TEST_OK(forward(&y, &x));
+    EL_TEST_OK(forward(&x, &y));
     el_fixture_key(key, "%s.y", name);
     el_fixture_expect_tensor(&fx, key, &y, RTOL, ATOL);
-    EL_TEST_OK(backward(&dx, &y, &dy));
+    EL_TEST_OK(backward(&y, &dy, &dx));
     el_fixture_key(key, "%s.dx", name);
     el_fixture_expect_tensor(&fx, key, &dx, RTOL, ATOL);
 

@@ -48,7 +48,7 @@ static el_vocab *vocab_of(const char *text, int min_count)
     el_vocab *v = NULL;
     el_clusters c = split(text);
     EL_TEST_OK(el_vocab_create(&v));
-    EL_TEST_OK(el_vocab_count(v, &c));
+    EL_TEST_OK(el_vocab_add(v, &c));
     EL_TEST_OK(el_vocab_finish(v, min_count));
     el_clusters_free(&c);
     return v;
@@ -313,8 +313,8 @@ Test(vocab, counting_several_texts_adds_up)
     el_clusters one = split("ab"), two = split("bcb");
     EL_TEST_OK(el_vocab_create(&v));
     cr_assert_eq(el_vocab_size(v), EL_SPECIALS, "a new vocabulary has only the specials");
-    EL_TEST_OK(el_vocab_count(v, &one));
-    EL_TEST_OK(el_vocab_count(v, &two));
+    EL_TEST_OK(el_vocab_add(v, &one));
+    EL_TEST_OK(el_vocab_add(v, &two));
     EL_TEST_OK(el_vocab_finish(v, 2));
     cr_assert_eq(el_vocab_size(v), EL_SPECIALS + 1, "only b reaches 2");
     cr_assert_eq(id_of(v, "b"), EL_SPECIALS);
@@ -352,7 +352,7 @@ Test(vocab, calls_out_of_order_are_refused)
     el_ids ids = {0};
     char *json = NULL;
     EL_TEST_OK(el_vocab_create(&v));
-    EL_TEST_OK(el_vocab_count(v, &c));
+    EL_TEST_OK(el_vocab_add(v, &c));
     cr_assert_eq(id_of(v, "a"), EL_UNK, "no ids before finishing");
     cr_assert_null(el_vocab_symbol(v, EL_SPECIALS, NULL));
     EL_TEST_FAILS(el_vocab_encode(v, &c, 0, 1, &ids), EL_ERR_STATE);
@@ -361,10 +361,10 @@ Test(vocab, calls_out_of_order_are_refused)
     assert_message_has("min_count");
     EL_TEST_OK(el_vocab_finish(v, 1));
     EL_TEST_FAILS(el_vocab_finish(v, 1), EL_ERR_STATE);
-    EL_TEST_FAILS(el_vocab_count(v, &c), EL_ERR_STATE);
+    EL_TEST_FAILS(el_vocab_add(v, &c), EL_ERR_STATE);
     cr_assert_eq(el_vocab_size(v), EL_SPECIALS + 2, "the refused count changed nothing");
     EL_TEST_FAILS(el_vocab_create(NULL), EL_ERR_INVALID);
-    EL_TEST_FAILS(el_vocab_count(NULL, &c), EL_ERR_INVALID);
+    EL_TEST_FAILS(el_vocab_add(NULL, &c), EL_ERR_INVALID);
     cr_assert_eq(el_vocab_size(NULL), 0);
     cr_assert_eq(el_vocab_id(NULL, "a", 1), EL_UNK);
     cr_assert_null(ids.data, "nothing was encoded");
@@ -647,9 +647,16 @@ Test(one_hot, an_id_out_of_range_is_named_and_nothing_is_written)
     assert_message_has("position 0");
     for (size_t i = 0; i < t.size; i++) cr_assert_eq(t.data[i], 7.0f, "element %zu was written", i);
 
-    EL_TEST_FAILS(el_one_hot((int[]){1, 2}, 2, 4, &t), EL_ERR_SHAPE);
+    /* out sizes itself, but a view cannot grow. */
+    el_tensor view = {0};
+    EL_TEST_OK(el_tensor_wrap(&view, t.data, 2, (int[]){3, 4}));
+    EL_TEST_FAILS(el_one_hot((int[]){1, 2}, 2, 4, &view), EL_ERR_SHAPE);
     assert_message_has("3x4");
-    EL_TEST_FAILS(el_one_hot((int[]){1, 2, 3}, 3, 5, &t), EL_ERR_SHAPE);
+    assert_message_has("view cannot be resized");
+    EL_TEST_OK(el_one_hot((int[]){1, 2}, 2, 5, &t));
+    cr_assert(t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 5);
+    cr_assert_eq(t.data[1], 1.0f);
+    cr_assert_eq(t.data[5 + 2], 1.0f);
     EL_TEST_FAILS(el_one_hot((int[]){1, 2, 3}, 3, 0, &t), EL_ERR_INVALID);
     EL_TEST_FAILS(el_one_hot(NULL, 3, 4, &t), EL_ERR_INVALID);
     EL_TEST_FAILS(el_one_hot((int[]){1}, 1, 4, NULL), EL_ERR_INVALID);
@@ -786,13 +793,13 @@ Test(vocab_text, encode_text_refuses_bad_text_and_arguments_leaving_ids_alone)
     el_vocab *open = NULL;
     EL_TEST_OK(el_vocab_create(&open));
     EL_TEST_FAILS(el_vocab_encode_text(open, "ab", 2, &ids, 0), EL_ERR_STATE);
-    EL_TEST_OK(el_vocab_count_text(open, "ab", 2, 0));
-    EL_TEST_FAILS(el_vocab_count_text(open, "a\xC3", 2, 0), EL_ERR_FORMAT);
-    assert_message_is("el_vocab_count_text:1: invalid UTF-8 at byte 1");
-    EL_TEST_FAILS(el_vocab_count_text(open, "ab", 2, 4), EL_ERR_INVALID);
+    EL_TEST_OK(el_vocab_add_text(open, "ab", 2, 0));
+    EL_TEST_FAILS(el_vocab_add_text(open, "a\xC3", 2, 0), EL_ERR_FORMAT);
+    assert_message_is("el_vocab_add_text:1: invalid UTF-8 at byte 1");
+    EL_TEST_FAILS(el_vocab_add_text(open, "ab", 2, 4), EL_ERR_INVALID);
     EL_TEST_OK(el_vocab_finish(open, 1));
     cr_assert_eq(el_vocab_size(open), EL_SPECIALS + 2, "refused texts were counted");
-    EL_TEST_FAILS(el_vocab_count_text(open, "ab", 2, 0), EL_ERR_STATE);
+    EL_TEST_FAILS(el_vocab_add_text(open, "ab", 2, 0), EL_ERR_STATE);
     el_vocab_free(open);
     el_ids_free(&ids);
     el_vocab_free(v);
@@ -805,7 +812,7 @@ Test(vocab_text, counting_and_encoding_folded_text)
     const char *text = "Stra" SHARP_S "e \xCE\x9F\xCE\x94\xCE\x9F" CAPITAL_SIGMA;
     el_vocab *v = NULL;
     EL_TEST_OK(el_vocab_create(&v));
-    EL_TEST_OK(el_vocab_count_text(v, text, strlen(text), EL_TEXT_FOLD_CASE));
+    EL_TEST_OK(el_vocab_add_text(v, text, strlen(text), EL_TEXT_FOLD_CASE));
     EL_TEST_OK(el_vocab_finish(v, 1));
     cr_assert_eq(id_of(v, SHARP_S), EL_UNK, "ß was counted unfolded");
     cr_assert_eq(id_of(v, CAPITAL_SIGMA), EL_UNK, "Σ was counted unfolded");
@@ -901,11 +908,11 @@ static el_status try_vocab_count(long n)
     el_vocab *v = NULL;
     EL_TEST_OK(el_vocab_create(&v));
     el_clusters head = split("\xC4\x80\xC4\x80\xC4\x81xyz");
-    EL_TEST_OK(el_vocab_count(v, &head));
+    EL_TEST_OK(el_vocab_add(v, &head));
     el_test_arm(n);
-    el_status s = el_test_disarm(el_vocab_count(v, &counted_text));
+    el_status s = el_test_disarm(el_vocab_add(v, &counted_text));
     /* A failed count changed nothing: counting again gives the reference. */
-    if (s) EL_TEST_OK(el_vocab_count(v, &counted_text));
+    if (s) EL_TEST_OK(el_vocab_add(v, &counted_text));
     EL_TEST_OK(el_vocab_finish(v, 1));
     assert_same_ids(v, reference_vocab);
     el_clusters_free(&head);
@@ -951,12 +958,12 @@ Test(oom, vocab_create_count_finish_and_json)
     char *whole = malloc(strlen(text) + 16);
     sprintf(whole, "\xC4\x80\xC4\x80\xC4\x81xyz%s", text);
     reference_vocab = vocab_of(whole, 1);
-    sweep("el_vocab_count", try_vocab_count);
+    sweep("el_vocab_add", try_vocab_count);
 
     /* finish: a failure leaves the vocabulary counting, ready to try again. */
     EL_TEST_OK(el_vocab_create(&counting));
-    EL_TEST_OK(el_vocab_count(counting, &counted_text));
-    EL_TEST_OK(el_vocab_count(counting, &counted_text));
+    EL_TEST_OK(el_vocab_add(counting, &counted_text));
+    EL_TEST_OK(el_vocab_add(counting, &counted_text));
     sweep("el_vocab_finish", try_vocab_finish);
     cr_assert_eq(el_vocab_size(counting), EL_SPECIALS + 300);
 

@@ -102,7 +102,7 @@ class _Model:
             raise
         finally:
             library.lib.el_checkpoint_free(checkpoint)
-        getattr(library.lib, "el_%s_train" % kind)(self.model, 0)
+        getattr(library.lib, "el_%s_set_training" % kind)(self.model, 0)
 
     def close(self):
         lib = self.library.lib

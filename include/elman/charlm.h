@@ -66,7 +66,7 @@ EL_API void el_charlm_free(el_charlm *m);
 /* The recurrent parameters, then fc.weight and fc.bias. */
 EL_API el_status el_charlm_params(el_charlm *m, el_param_list *list);
 /* Training mode (dropout on) or evaluation mode. */
-EL_API void el_charlm_train(el_charlm *m, int training);
+EL_API void el_charlm_set_training(el_charlm *m, int training);
 
 /* inputs and targets are (steps, batch), time-major: element t * batch + b
  * is step t of stream b.  A target of EL_PAD is skipped (no loss, no

@@ -104,8 +104,8 @@ EL_API void el_words_free(el_words *words);
 EL_API int el_words_count(const el_words *words);
 /* Word i's clusters (see vocab.h) */
 EL_API const el_clusters *el_words_get(const el_words *words, int i);
-/* Counts every word's clusters into a vocabulary. */
-EL_API el_status el_words_count_into(const el_words *words, el_vocab *vocab);
+/* Adds the counts of every word's clusters to a vocabulary (el_vocab_add). */
+EL_API el_status el_vocab_add_words(el_vocab *vocab, const el_words *words);
 
 /* A deterministic split of 0..count-1 into training, validation and test
  * indices by seed: a seeded permutation, then the first test_fraction of

@@ -33,11 +33,14 @@ EL_API void el_dense_free(el_dense *layer);
 /* Appends weight (and bias) to list. */
 EL_API el_status el_dense_params(el_dense *layer, el_param_list *list);
 
-/* y = x W^T + b.  y must already have x's rows and out_features columns. */
+/* y = x W^T + b.  y sizes itself: x's leading dimensions with out_features
+ * last; one that already has x's rows and out_features columns keeps its
+ * shape (a view must already have them). */
 EL_API el_status el_dense_forward(const el_dense *layer, const el_tensor *x, el_tensor *y);
 
 /* Given dy, accumulates dW += dy^T x and db += sum of dy's rows into the
- * parameters' gradients, and writes dx = dy W (dx may be NULL). */
+ * parameters' gradients, and writes dx = dy W (dx may be NULL), which sizes
+ * itself as y does in forward, with in_features last. */
 EL_API el_status el_dense_backward(el_dense *layer, const el_tensor *x, const el_tensor *dy,
                                    el_tensor *dx);
 

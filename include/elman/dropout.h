@@ -20,11 +20,12 @@ typedef struct el_dropout {
     int training; /* 1: drop, 0: identity */
 } el_dropout;
 
-/* mask must have x's element count (it may be NULL in evaluation mode).
- * y may be x. */
+/* y and mask size themselves to x's shape (a view must already have it);
+ * mask may be NULL in evaluation mode.  y may be x. */
 EL_API el_status el_dropout_forward(const el_dropout *layer, el_rng *rng, const el_tensor *x,
                                     el_tensor *y, el_tensor *mask);
-/* dx = dy * mask in training mode, dy otherwise.  dx may be dy. */
+/* dx = dy * mask in training mode, dy otherwise.  dx sizes itself to dy's
+ * shape; mask must have dy's element count.  dx may be dy. */
 EL_API el_status el_dropout_backward(const el_dropout *layer, const el_tensor *mask,
                                      const el_tensor *dy, el_tensor *dx);
 

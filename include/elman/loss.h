@@ -17,6 +17,10 @@ extern "C" {
  * is ignored. */
 #define EL_IGNORE_NONE (-100)
 
+/* Each loss writes *loss and, unless the gradient is NULL, the gradient of
+ * its input, which sizes itself to that input's shape (an empty or other
+ * owned tensor is (re)allocated; a view must already have the shape). */
+
 /* Mean squared error over all elements: mean((pred - target)^2). */
 EL_API el_status el_mse_loss(const el_tensor *pred, const el_tensor *target, float *loss,
                              el_tensor *dpred);

@@ -26,10 +26,10 @@ extern "C" {
 #endif
 
 #define EL_VERSION_MAJOR 0
-#define EL_VERSION_MINOR 1
+#define EL_VERSION_MINOR 2
 #define EL_VERSION_PATCH 0
 
-/* "0.1.0", the version of the library linked at run time. */
+/* "0.2.0", the version of the library linked at run time. */
 EL_API const char *el_version(void);
 
 /* Sets the number of threads (1 .. 64) of elman's own pool.  Matrix

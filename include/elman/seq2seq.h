@@ -59,7 +59,7 @@ EL_API void el_seq2seq_free(el_seq2seq *m);
 /* Encoder, decoder and output parameters, in that order. */
 EL_API el_status el_seq2seq_params(el_seq2seq *m, el_param_list *list);
 /* Training mode (dropout on) or evaluation mode. */
-EL_API void el_seq2seq_train(el_seq2seq *m, int training);
+EL_API void el_seq2seq_set_training(el_seq2seq *m, int training);
 
 /* One forward and backward pass over a batch: the loss, and every
  * parameter's gradient accumulated.  rng draws the dropout masks and the

@@ -39,7 +39,7 @@ EL_API void el_ids_free(el_ids *ids);
  * ignored. */
 EL_API void el_ids_clear(el_ids *ids);
 
-/* Options of the functions that turn text into clusters (el_vocab_count_text,
+/* Options of the functions that turn text into clusters (el_vocab_add_text,
  * el_vocab_encode_text), or'ed together; 0 is the text as it is. */
 enum {
     /* Unicode full case folding (ICU's u_strFoldCase with
@@ -81,7 +81,7 @@ EL_API el_status el_vocab_create(el_vocab **out);
 EL_API void el_vocab_free(el_vocab *v);
 
 /* Counts every cluster of c. */
-EL_API el_status el_vocab_count(el_vocab *v, const el_clusters *c);
+EL_API el_status el_vocab_add(el_vocab *v, const el_clusters *c);
 
 /* Assigns ids to the clusters counted at least min_count times (the rest
  * will be EL_UNK) and ends counting.  Needed once before encoding. */
@@ -104,9 +104,9 @@ EL_API el_status el_vocab_encode(const el_vocab *v, const el_clusters *c, size_t
 
 /* Counts every cluster of len bytes of text: el_clusters_split,
  * el_clusters_fold_case when flags has EL_TEXT_FOLD_CASE, then
- * el_vocab_count, in one call.  Invalid UTF-8 is reported as
- * "el_vocab_count_text:1: invalid UTF-8 at byte 3". */
-EL_API el_status el_vocab_count_text(el_vocab *v, const char *text, size_t len, unsigned flags);
+ * el_vocab_add, in one call.  Invalid UTF-8 is reported as
+ * "el_vocab_add_text:1: invalid UTF-8 at byte 3". */
+EL_API el_status el_vocab_add_text(el_vocab *v, const char *text, size_t len, unsigned flags);
 
 /* Appends the ids of len bytes of text to out, in one call: the text is
  * validated as UTF-8, normalised to NFC and split into clusters as by
@@ -134,8 +134,10 @@ EL_API void el_vocab_json_free(char *json);
  * EL_ERR_FORMAT. */
 EL_API el_status el_vocab_from_json(el_vocab **out, const char *json);
 
-/* One-hot rows: out (count, classes) is zero but out[i][ids[i]] = 1.  An id
- * outside [0, classes) is EL_ERR_INVALID naming its position. */
+/* One-hot rows: out (count, classes) is zero but out[i][ids[i]] = 1.  out
+ * sizes itself (one with count rows and classes columns keeps its shape; a
+ * view must already have them).  An id outside [0, classes) is
+ * EL_ERR_INVALID naming its position. */
 EL_API el_status el_one_hot(const int *ids, size_t count, int classes, el_tensor *out);
 
 #ifdef __cplusplus

@@ -26,7 +26,7 @@ el_status el_init_normal(el_tensor *t, el_rng *rng, float mean, float std)
 /* PyTorch's _calculate_fan_in_and_fan_out, extended to 1-D tensors. */
 static el_status fans(const char *fn, const el_tensor *t, double *fan_in, double *fan_out)
 {
-    if (t->ndim < 1) return el__fail(EL_ERR_INVALID, "%s: the tensor is empty", fn);
+    if (t->ndim < 1) return el__fail(EL_ERR_INVALID, "%s: the tensor is (empty)", fn);
     if (t->ndim == 1) {
         *fan_in = *fan_out = t->shape[0];
     } else {

@@ -66,6 +66,14 @@ el__seconds_fn el__thread_check_set_clock(el__seconds_fn now);
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define EL__SIMD_CLONES
+/* Sizes an output tensor as the API convention says: one of the given shape
+ * is used as it is, an empty or owning one of another shape is (re)allocated
+ * with el_tensor_ensure (so a loop allocates only on its first call of a
+ * shape); a view or wrapped memory cannot grow, so it must already have the
+ * shape (EL_ERR_SHAPE naming fn and the output). */
+el_status el__size_output(const char *fn, const char *name, el_tensor *t, int ndim,
+                          const int *shape);
+
 #endif
 
 /* Fails with EL_ERR_INVALID naming the function and argument when p is NULL. */
@@ -77,5 +85,13 @@ el__seconds_fn el__thread_check_set_clock(el__seconds_fn now);
 /* Fails with EL_ERR_SHAPE when a and b hold different numbers of elements. */
 el_status el__check_same_size(const char *fn, const char *name_a, const el_tensor *a,
                               const char *name_b, const el_tensor *b);
+
+/* Sizes an output tensor as the API convention says: one of the given shape
+ * is used as it is, an empty or owning one of another shape is (re)allocated
+ * with el_tensor_ensure (so a loop allocates only on its first call of a
+ * shape); a view or wrapped memory cannot grow, so it must already have the
+ * shape (EL_ERR_SHAPE naming fn and the output). */
+el_status el__size_output(const char *fn, const char *name, el_tensor *t, int ndim,
+                          const int *shape);
 
 #endif

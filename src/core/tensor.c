@@ -194,3 +194,20 @@ el_status el__check_same_size(const char *fn, const char *name_a, const el_tenso
                     el_tensor_shape_string(a, sa, sizeof sa), name_b,
                     el_tensor_shape_string(b, sb, sizeof sb));
 }
+
+el_status el__size_output(const char *fn, const char *name, el_tensor *t, int ndim,
+                          const int *shape)
+{
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (same) return EL_OK;
+    if (t->data && t->capacity == 0) {
+        char have[64], want[64];
+        el_tensor wanted = {.ndim = ndim};
+        memcpy(wanted.shape, shape, (size_t)ndim * sizeof *shape);
+        return el__fail(EL_ERR_SHAPE, "%s: %s is %s, expected %s (a view cannot be resized)", fn,
+                        name, el_tensor_shape_string(t, have, sizeof have),
+                        el_tensor_shape_string(&wanted, want, sizeof want));
+    }
+    return el_tensor_ensure(t, ndim, shape);
+}

@@ -476,7 +476,7 @@ el_status el_idx_to_images(const el_idx *idx, el_tensor *images)
                         "ubyte (0x08)",
                         fn, dims_string(buf, idx->ndim, idx->dims), (int)idx->type);
     int shape[4] = {idx->dims[0], 1, idx->dims[1], idx->dims[2]};
-    s = el_tensor_ensure(images, 4, shape);
+    s = el__size_output(fn, "images", images, 4, shape);
     if (s) return s;
     const uint8_t *p = idx->data;
     /* As torchvision's ToTensor: pixel / 255. */
@@ -495,7 +495,7 @@ el_status el_idx_to_tensor(const el_idx *idx, el_tensor *out)
     if (idx->ndim > EL_MAX_DIMS)
         return el__fail(EL_ERR_SHAPE, "%s: the idx is %s, a tensor has at most %d dimensions", fn,
                         dims_string(buf, idx->ndim, idx->dims), EL_MAX_DIMS);
-    s = el_tensor_ensure(out, idx->ndim, idx->dims);
+    s = el__size_output(fn, "out", out, idx->ndim, idx->dims);
     if (s) return s;
     for (size_t i = 0; i < idx->count; i++) out->data[i] = (float)element(idx, i);
     return EL_OK;

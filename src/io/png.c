@@ -313,7 +313,7 @@ el_status el_image_to_tensor(const el_image *image, el_tensor *out)
     if (s) return s;
     if (!image->pixels) return el__fail(EL_ERR_INVALID, "%s: the image has no pixels (freed?)", fn);
     int shape[3] = {image->channels, image->height, image->width};
-    s = el_tensor_ensure(out, 3, shape);
+    s = el__size_output(fn, "out", out, 3, shape);
     if (s) return s;
     size_t plane = (size_t)image->width * (size_t)image->height;
     for (int c = 0; c < image->channels; c++)

@@ -72,7 +72,7 @@ el_status el_charlm_params(el_charlm *m, el_param_list *list)
     return s ? s : el_dense_params(&m->output, list);
 }
 
-void el_charlm_train(el_charlm *m, int training)
+void el_charlm_set_training(el_charlm *m, int training)
 {
     if (m) m->rnn.training = training;
 }

@@ -115,7 +115,7 @@ el_status el_seq2seq_params(el_seq2seq *m, el_param_list *list)
     return s;
 }
 
-void el_seq2seq_train(el_seq2seq *m, int training)
+void el_seq2seq_set_training(el_seq2seq *m, int training)
 {
     if (!m) return;
     m->encoder.training = training != 0;
@@ -437,9 +437,9 @@ el_status el_seq2seq_loss_of(el_seq2seq *m, const el_batch *batch, float *loss)
     if (s) return s;
     EL_REQUIRE(loss, "el_seq2seq_loss_of");
     int training = m->encoder.training;
-    el_seq2seq_train(m, 0);
+    el_seq2seq_set_training(m, 0);
     s = forward_loss(m, batch, 1.0, NULL, loss, 0);
-    el_seq2seq_train(m, training);
+    el_seq2seq_set_training(m, training);
     return s;
 }
 
@@ -587,7 +587,7 @@ static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length
     for (int t = 0; t < T && alive > 0 && !s; t++) {
         for (int k = alive; k < width; k++) c->step_ids.data[k] = EL_PAD; /* unused rows */
         s = decoder_step(m, c->decoder[0], 0, t % 2, NULL, NULL);
-        if (!s) s = el_log_softmax_forward(&c->beam_logp, &c->logits);
+        if (!s) s = el_log_softmax_forward(&c->logits, &c->beam_logp);
         int count = 0;
         for (int k = 0; k < alive && !s; k++)
             for (int v = 0; v < V && !s; v++) {
@@ -629,12 +629,12 @@ el_status el_seq2seq_decode(el_seq2seq *m, const el_batch *batch, int beam, int 
         return el__fail(EL_ERR_INVALID, "%s: beam %d and max_length %d must be positive", fn, beam,
                         max_length);
     int training = m->encoder.training;
-    el_seq2seq_train(m, 0);
+    el_seq2seq_set_training(m, 0);
     m->cache->batch = batch->size;
     s = encode(m, batch, NULL);
     if (!s && beam == 1) s = decode_greedy(m, max_length, out);
     for (int b = 0; b < batch->size && !s && beam > 1; b++)
         s = decode_beam_one(m, b, beam, max_length, &out[b]);
-    el_seq2seq_train(m, training);
+    el_seq2seq_set_training(m, training);
     return s;
 }

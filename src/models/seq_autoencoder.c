@@ -208,7 +208,7 @@ el_status el_seq_autoencoder_encode(el_seq_autoencoder *m, const el_batch *batch
     EL_REQUIRE(code, fn);
     el_status s = check_batch(fn, batch);
     if (!s) s = encode(m, batch);
-    if (!s) s = el_tensor_ensure(code, 2, (int[]){batch->size, m->config.hidden_size});
+    if (!s) s = el__size_output(fn, "code", code, 2, (int[]){batch->size, m->config.hidden_size});
     if (!s) s = el_tensor_copy(code, &m->cache->code);
     return s;
 }

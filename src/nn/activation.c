@@ -3,30 +3,33 @@
 #include "elman/activation.h"
 #include "core/internal.h"
 
-static el_status check_pair(const char *fn, const el_tensor *y, const el_tensor *x)
+/* Sizes y like x (the API convention: outputs size themselves). */
+static el_status check_forward(const char *fn, const el_tensor *x, el_tensor *y)
 {
-    if (!y || !x) return el__fail(EL_ERR_INVALID, "%s: a tensor is NULL", fn);
-    return el__check_same_size(fn, "output", y, "input", x);
+    if (!x || !y) return el__fail(EL_ERR_INVALID, "%s: a tensor is NULL", fn);
+    return el__size_output(fn, "y", y, x->ndim, x->shape);
 }
 
-static el_status check_backward(const char *fn, const el_tensor *dx, const el_tensor *y,
-                                const el_tensor *dy)
+/* Checks dy against y and sizes dx like y. */
+static el_status check_backward(const char *fn, const el_tensor *y, const el_tensor *dy,
+                                el_tensor *dx)
 {
-    el_status s = check_pair(fn, dx, y);
-    return s ? s : check_pair(fn, dy, y);
+    if (!y || !dy || !dx) return el__fail(EL_ERR_INVALID, "%s: a tensor is NULL", fn);
+    el_status s = el__check_same_size(fn, "dy", dy, "y", y);
+    return s ? s : el__size_output(fn, "dx", dx, y->ndim, y->shape);
 }
 
-el_status el_relu_forward(el_tensor *y, const el_tensor *x)
+el_status el_relu_forward(const el_tensor *x, el_tensor *y)
 {
-    el_status s = check_pair("el_relu_forward", y, x);
+    el_status s = check_forward("el_relu_forward", x, y);
     if (s) return s;
     for (size_t i = 0; i < x->size; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0.0f;
     return EL_OK;
 }
 
-el_status el_relu_backward(el_tensor *dx, const el_tensor *y, const el_tensor *dy)
+el_status el_relu_backward(const el_tensor *y, const el_tensor *dy, el_tensor *dx)
 {
-    el_status s = check_backward("el_relu_backward", dx, y, dy);
+    el_status s = check_backward("el_relu_backward", y, dy, dx);
     if (s) return s;
     for (size_t i = 0; i < y->size; i++) dx->data[i] = y->data[i] > 0 ? dy->data[i] : 0.0f;
     return EL_OK;
@@ -40,34 +43,34 @@ static float sigmoid(float x)
     return e / (1.0f + e);
 }
 
-el_status el_sigmoid_forward(el_tensor *y, const el_tensor *x)
+el_status el_sigmoid_forward(const el_tensor *x, el_tensor *y)
 {
-    el_status s = check_pair("el_sigmoid_forward", y, x);
+    el_status s = check_forward("el_sigmoid_forward", x, y);
     if (s) return s;
     for (size_t i = 0; i < x->size; i++) y->data[i] = sigmoid(x->data[i]);
     return EL_OK;
 }
 
-el_status el_sigmoid_backward(el_tensor *dx, const el_tensor *y, const el_tensor *dy)
+el_status el_sigmoid_backward(const el_tensor *y, const el_tensor *dy, el_tensor *dx)
 {
-    el_status s = check_backward("el_sigmoid_backward", dx, y, dy);
+    el_status s = check_backward("el_sigmoid_backward", y, dy, dx);
     if (s) return s;
     for (size_t i = 0; i < y->size; i++)
         dx->data[i] = dy->data[i] * y->data[i] * (1.0f - y->data[i]);
     return EL_OK;
 }
 
-el_status el_tanh_forward(el_tensor *y, const el_tensor *x)
+el_status el_tanh_forward(const el_tensor *x, el_tensor *y)
 {
-    el_status s = check_pair("el_tanh_forward", y, x);
+    el_status s = check_forward("el_tanh_forward", x, y);
     if (s) return s;
     for (size_t i = 0; i < x->size; i++) y->data[i] = tanhf(x->data[i]);
     return EL_OK;
 }
 
-el_status el_tanh_backward(el_tensor *dx, const el_tensor *y, const el_tensor *dy)
+el_status el_tanh_backward(const el_tensor *y, const el_tensor *dy, el_tensor *dx)
 {
-    el_status s = check_backward("el_tanh_backward", dx, y, dy);
+    el_status s = check_backward("el_tanh_backward", y, dy, dx);
     if (s) return s;
     for (size_t i = 0; i < y->size; i++)
         dx->data[i] = dy->data[i] * (1.0f - y->data[i] * y->data[i]);
@@ -82,9 +85,9 @@ static float row_max(const float *x, int n)
     return m;
 }
 
-el_status el_softmax_forward(el_tensor *y, const el_tensor *x)
+el_status el_softmax_forward(const el_tensor *x, el_tensor *y)
 {
-    el_status s = check_pair("el_softmax_forward", y, x);
+    el_status s = check_forward("el_softmax_forward", x, y);
     if (s) return s;
     int rows = el_tensor_rows(x), cols = el_tensor_cols(x);
     for (int i = 0; i < rows; i++) {
@@ -102,9 +105,9 @@ el_status el_softmax_forward(el_tensor *y, const el_tensor *x)
     return EL_OK;
 }
 
-el_status el_softmax_backward(el_tensor *dx, const el_tensor *y, const el_tensor *dy)
+el_status el_softmax_backward(const el_tensor *y, const el_tensor *dy, el_tensor *dx)
 {
-    el_status s = check_backward("el_softmax_backward", dx, y, dy);
+    el_status s = check_backward("el_softmax_backward", y, dy, dx);
     if (s) return s;
     int rows = el_tensor_rows(y), cols = el_tensor_cols(y);
     for (int i = 0; i < rows; i++) {
@@ -117,9 +120,9 @@ el_status el_softmax_backward(el_tensor *dx, const el_tensor *y, const el_tensor
     return EL_OK;
 }
 
-el_status el_log_softmax_forward(el_tensor *y, const el_tensor *x)
+el_status el_log_softmax_forward(const el_tensor *x, el_tensor *y)
 {
-    el_status s = check_pair("el_log_softmax_forward", y, x);
+    el_status s = check_forward("el_log_softmax_forward", x, y);
     if (s) return s;
     int rows = el_tensor_rows(x), cols = el_tensor_cols(x);
     for (int i = 0; i < rows; i++) {
@@ -134,9 +137,9 @@ el_status el_log_softmax_forward(el_tensor *y, const el_tensor *x)
     return EL_OK;
 }
 
-el_status el_log_softmax_backward(el_tensor *dx, const el_tensor *y, const el_tensor *dy)
+el_status el_log_softmax_backward(const el_tensor *y, const el_tensor *dy, el_tensor *dx)
 {
-    el_status s = check_backward("el_log_softmax_backward", dx, y, dy);
+    el_status s = check_backward("el_log_softmax_backward", y, dy, dx);
     if (s) return s;
     int rows = el_tensor_rows(y), cols = el_tensor_cols(y);
     for (int i = 0; i < rows; i++) {

@@ -116,7 +116,7 @@ el_status el_batchnorm_forward(el_batchnorm *bn, el_batchnorm_cache *cache, cons
                         count);
     s = el_tensor_ensure(&cache->xhat, x->ndim, x->shape);
     if (!s) s = el_tensor_ensure(&cache->inv_std, 1, (int[]){l.channels});
-    if (!s) s = el_tensor_ensure(y, x->ndim, x->shape);
+    if (!s) s = el__size_output(fn, "y", y, x->ndim, x->shape);
     if (s) return s;
     size_t stride = (size_t)l.channels * l.inner;
     for (int c = 0; c < l.channels; c++) {
@@ -179,7 +179,7 @@ el_status el_batchnorm_backward(el_batchnorm *bn, el_batchnorm_cache *cache, con
                         el_tensor_shape_string(&cache->xhat, want, sizeof want));
     }
     if (dx) {
-        s = el_tensor_ensure(dx, dy->ndim, dy->shape);
+        s = el__size_output(fn, "dx", dx, dy->ndim, dy->shape);
         if (s) return s;
     }
     size_t count = l.outer * l.inner, stride = (size_t)l.channels * l.inner;

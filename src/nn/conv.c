@@ -15,15 +15,6 @@ void el_conv_cache_free(el_conv_cache *cache)
     memset(cache, 0, sizeof *cache);
 }
 
-/* Sizes an output (el_tensor_ensure), leaving one of the right shape as it
- * is, so that a view of that shape is accepted. */
-static el_status size_output(el_tensor *t, int ndim, const int *shape)
-{
-    int same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
-    return same && t->data ? EL_OK : el_tensor_ensure(t, ndim, shape);
-}
-
 /* Fails when the output would overwrite the input it is computed from. */
 static el_status check_distinct(const char *fn, const char *in_name, const el_tensor *in,
                                 const char *out_name, const el_tensor *out)
@@ -128,7 +119,7 @@ static el_status forward(const char *fn, const void *layer, const el__conv_geome
                          const el_param *bias, int has_bias, int dims, el_tensor *y)
 {
     int shape[4];
-    el_status s = size_output(y, column_shape(g, dims, shape), shape);
+    el_status s = el__size_output(fn, "y", y, column_shape(g, dims, shape), shape);
     if (!s) s = el_tensor_ensure(&cache->input, x->ndim, x->shape);
     if (s) return s;
     /* Until this forward pass has finished, the cache holds no pass to
@@ -177,7 +168,7 @@ static el_status backward(const char *fn, const el__conv_geometry *g, el_conv_ca
                           el_tensor *dx)
 {
     if (dx) {
-        el_status s = size_output(dx, cache->input.ndim, cache->input.shape);
+        el_status s = el__size_output(fn, "dx", dx, cache->input.ndim, cache->input.shape);
         if (s) return s;
     }
     el__conv_job job = {.weight = weight->value.data,
@@ -434,7 +425,7 @@ el_status el_conv_transpose2d_forward(const el_conv_transpose2d *layer, el_conv_
     el__conv_geometry g;
     el_status s = check_distinct(fn, "x", x, "y", y);
     if (!s) s = transpose_geometry(fn, layer, x, &g);
-    if (!s) s = size_output(y, 4, (int[]){g.batch, g.channels, g.height, g.width});
+    if (!s) s = el__size_output(fn, "y", y, 4, (int[]){g.batch, g.channels, g.height, g.width});
     if (!s) s = el_tensor_ensure(&cache->input, 4, x->shape);
     if (s) return s;
     cache->pending = 0;
@@ -461,7 +452,7 @@ el_status el_conv_transpose2d_backward(el_conv_transpose2d *layer, el_conv_cache
     if (!s) s = check_pending(fn, layer, layer->weight.name, cache);
     if (!s) s = transpose_geometry(fn, layer, &cache->input, &g);
     if (!s) s = check_dy(fn, dy, 4, (int[]){g.batch, g.channels, g.height, g.width});
-    if (!s && dx) s = size_output(dx, 4, cache->input.shape);
+    if (!s && dx) s = el__size_output(fn, "dx", dx, 4, cache->input.shape);
     if (s) return s;
     el__conv_job job = {.weight = layer->weight.value.data,
                         .image_in = dy->data,

@@ -56,6 +56,20 @@ static el_status check_input(const char *fn, const el_dense *layer, const el_ten
     return EL_OK;
 }
 
+/* Sizes an output with x's leading dimensions and cols last; one with the
+ * right rows and columns (all leading dimensions taken as rows) is reused as
+ * it is. */
+static el_status size_like_x(const char *fn, const char *name, el_tensor *t, const el_tensor *x,
+                             int cols)
+{
+    if (t->ndim > 0 && el_tensor_rows(t) == el_tensor_rows(x) && el_tensor_cols(t) == cols)
+        return EL_OK;
+    int shape[EL_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = cols;
+    return el__size_output(fn, name, t, x->ndim, shape);
+}
+
 el_status el_dense_forward(const el_dense *layer, const el_tensor *x, el_tensor *y)
 {
     EL_REQUIRE(layer, "el_dense_forward");
@@ -63,11 +77,9 @@ el_status el_dense_forward(const el_dense *layer, const el_tensor *x, el_tensor 
     EL_REQUIRE(y, "el_dense_forward");
     el_status s = check_input("el_dense_forward", layer, x);
     if (s) return s;
-    if (el_tensor_rows(y) != el_tensor_rows(x) || el_tensor_cols(y) != layer->out_features)
-        return el__fail(EL_ERR_SHAPE, "el_dense_forward: y is %dx%d, expected %dx%d",
-                        el_tensor_rows(y), el_tensor_cols(y), el_tensor_rows(x),
-                        layer->out_features);
-    s = el_matmul(y, x, EL_NO_TRANS, &layer->weight.value, EL_TRANS, 1.0f, 0.0f);
+    s = size_like_x("el_dense_forward", "y", y, x, layer->out_features);
+    if (s) return s;
+    s = el_matmul(x, EL_NO_TRANS, &layer->weight.value, EL_TRANS, y, 1.0f, 0.0f);
     if (!s && layer->has_bias) s = el_add_row(y, &layer->bias.value);
     return s;
 }
@@ -79,18 +91,17 @@ el_status el_dense_backward(el_dense *layer, const el_tensor *x, const el_tensor
     EL_REQUIRE(dy, "el_dense_backward");
     el_status s = check_input("el_dense_backward", layer, x);
     if (s) return s;
-    if (el_tensor_rows(dy) != el_tensor_rows(x) || el_tensor_cols(dy) != layer->out_features)
-        return el__fail(EL_ERR_SHAPE, "el_dense_backward: dy is %dx%d, expected %dx%d",
-                        el_tensor_rows(dy), el_tensor_cols(dy), el_tensor_rows(x),
+    if (el_tensor_rows(dy) != el_tensor_rows(x) || el_tensor_cols(dy) != layer->out_features) {
+        char have[64];
+        return el__fail(EL_ERR_SHAPE, "el_dense_backward: dy is %s, expected %dx%d",
+                        el_tensor_shape_string(dy, have, sizeof have), el_tensor_rows(x),
                         layer->out_features);
+    }
     /* Every shape is checked before the gradients accumulate, so a failure
      * leaves them as they were. */
-    if (dx && (el_tensor_rows(dx) != el_tensor_rows(x) || el_tensor_cols(dx) != layer->in_features))
-        return el__fail(EL_ERR_SHAPE, "el_dense_backward: dx is %dx%d, expected %dx%d",
-                        el_tensor_rows(dx), el_tensor_cols(dx), el_tensor_rows(x),
-                        layer->in_features);
-    s = el_matmul(&layer->weight.grad, dy, EL_TRANS, x, EL_NO_TRANS, 1.0f, 1.0f);
-    if (!s && layer->has_bias) s = el_sum_rows(&layer->bias.grad, dy, 1.0f);
-    if (!s && dx) s = el_matmul(dx, dy, EL_NO_TRANS, &layer->weight.value, EL_NO_TRANS, 1.0f, 0.0f);
+    if (dx && (s = size_like_x("el_dense_backward", "dx", dx, x, layer->in_features))) return s;
+    s = el_matmul(dy, EL_TRANS, x, EL_NO_TRANS, &layer->weight.grad, 1.0f, 1.0f);
+    if (!s && layer->has_bias) s = el_sum_rows(dy, &layer->bias.grad, 1.0f);
+    if (!s && dx) s = el_matmul(dy, EL_NO_TRANS, &layer->weight.value, EL_NO_TRANS, dx, 1.0f, 0.0f);
     return s;
 }

@@ -64,7 +64,7 @@ el_status el_embedding_forward(const el_embedding *layer, const int *ids, int co
     if (s) return s;
     int dim = layer->embedding_dim;
     if (el_tensor_rows(y) != count || el_tensor_cols(y) != dim || y->size != (size_t)count * dim) {
-        s = el_tensor_ensure(y, 2, (int[]){count, dim});
+        s = el__size_output("el_embedding_forward", "y", y, 2, (int[]){count, dim});
         if (s) return s;
     }
     for (int i = 0; i < count; i++)

@@ -9,7 +9,7 @@ el_status el_mse_loss(const el_tensor *pred, const el_tensor *target, float *los
     EL_REQUIRE(target, "el_mse_loss");
     EL_REQUIRE(loss, "el_mse_loss");
     el_status s = el__check_same_size("el_mse_loss", "pred", pred, "target", target);
-    if (!s && dpred) s = el__check_same_size("el_mse_loss", "dpred", dpred, "pred", pred);
+    if (!s && dpred) s = el__size_output("el_mse_loss", "dpred", dpred, pred->ndim, pred->shape);
     if (s) return s;
     size_t n = pred->size;
     double sum = 0;
@@ -31,10 +31,6 @@ el_status el_cross_entropy_loss(const el_tensor *logits, const int *targets, con
     EL_REQUIRE(loss, fn);
     int rows = el_tensor_rows(logits), classes = el_tensor_cols(logits);
     if (rows > 0) EL_REQUIRE(targets, fn);
-    if (dlogits) {
-        el_status s = el__check_same_size(fn, "dlogits", dlogits, "logits", logits);
-        if (s) return s;
-    }
     /* Check every target before writing anything. */
     double total_weight = 0;
     for (int i = 0; i < rows; i++) {
@@ -43,6 +39,10 @@ el_status el_cross_entropy_loss(const el_tensor *logits, const int *targets, con
             return el__fail(EL_ERR_INVALID, "%s: row %d has target %d, outside [0, %d)", fn, i,
                             targets[i], classes);
         total_weight += weights ? weights[i] : 1.0;
+    }
+    if (dlogits) {
+        el_status s = el__size_output(fn, "dlogits", dlogits, logits->ndim, logits->shape);
+        if (s) return s;
     }
     double sum = 0;
     float inv_total = total_weight != 0 ? (float)(1.0 / total_weight) : 0.0f;
@@ -81,7 +81,7 @@ el_status el_bce_with_logits_loss(const el_tensor *logits, const el_tensor *targ
     EL_REQUIRE(targets, fn);
     EL_REQUIRE(loss, fn);
     el_status s = el__check_same_size(fn, "targets", targets, "logits", logits);
-    if (!s && dlogits) s = el__check_same_size(fn, "dlogits", dlogits, "logits", logits);
+    if (!s && dlogits) s = el__size_output(fn, "dlogits", dlogits, logits->ndim, logits->shape);
     if (s) return s;
     size_t n = logits->size;
     double sum = 0;

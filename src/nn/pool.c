@@ -123,7 +123,7 @@ el_status el_pool_forward(const el_pool *pool, el_pool_cache *cache, const el_te
         cache->argmax = argmax;
         cache->capacity = outputs;
     }
-    s = el_tensor_ensure(y, x->ndim, shape);
+    s = el__size_output(fn, "y", y, x->ndim, shape);
     if (s) return s;
     for (size_t p = 0; p < g.planes; p++) {
         const float *xp = x->data + p * in_plane;
@@ -183,7 +183,7 @@ el_status el_pool_backward(const el_pool *pool, el_pool_cache *cache, const el_t
                         el_tensor_shape_string(dy, shape, sizeof shape), g.planes * out_plane);
     }
     if (dx) {
-        s = el_tensor_ensure(dx, cache->ndim, cache->shape);
+        s = el__size_output(fn, "dx", dx, cache->ndim, cache->shape);
         if (s) return s;
         el_tensor_fill(dx, 0.0f);
         for (size_t p = 0; p < g.planes; p++) {

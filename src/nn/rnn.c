@@ -322,26 +322,9 @@ static void forward_direction(direction_pass *pass)
     el__parallel_run(forward_steps_task, pass, el__rnn_time_loop_parts(c, in));
 }
 
-el_status el__rnn_size_output(const char *fn, const char *name, el_tensor *t, int ndim,
-                              const int *shape)
-{
-    int same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
-    if (same) return EL_OK;
-    if (t->data && t->capacity == 0) {
-        char have[64], want[64];
-        el_tensor wanted = {.ndim = ndim};
-        memcpy(wanted.shape, shape, (size_t)ndim * sizeof *shape);
-        return el__fail(EL_ERR_SHAPE, "%s: %s is %s, expected %s (a view cannot be resized)", fn,
-                        name, el_tensor_shape_string(t, have, sizeof have),
-                        el_tensor_shape_string(&wanted, want, sizeof want));
-    }
-    return el_tensor_ensure(t, ndim, shape);
-}
-
 static el_status size_output(const char *fn, const char *name, el_tensor *t, int d0, int d1, int d2)
 {
-    return el__rnn_size_output(fn, name, t, 3, (int[]){d0, d1, d2});
+    return el__size_output(fn, name, t, 3, (int[]){d0, d1, d2});
 }
 
 /* Checks the inputs, then sizes the outputs: a call refused for its inputs

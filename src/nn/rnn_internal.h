@@ -91,15 +91,6 @@ typedef struct direction_pass {
     el_tensor *dh0, *dc0;
 } direction_pass;
 
-/* ---- outputs (rnn.c) ----------------------------------------------------- */
-
-/* Gives an output its shape by the API convention: one of that shape is
- * used as it is, an empty or owning one of another shape is (re)allocated
- * with el_tensor_ensure; a view or wrapped memory cannot grow, so it must
- * already have the shape (EL_ERR_SHAPE naming fn and the output). */
-el_status el__rnn_size_output(const char *fn, const char *name, el_tensor *t, int ndim,
-                              const int *shape);
-
 /* ---- the packed layout (rnn_batch.c) ----------------------------------- */
 
 /* Sorts the sequences by decreasing length (stably, by counting) and lays

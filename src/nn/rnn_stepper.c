@@ -140,8 +140,8 @@ el_status el_rnn_stepper_state(const el_rnn_stepper *s, el_tensor *hn, el_tensor
     const char *fn = "el_rnn_stepper_state";
     EL_REQUIRE(s, fn);
     int shape[3] = {s->layers, s->batch, s->hidden};
-    el_status st = hn ? el__rnn_size_output(fn, "hn", hn, 3, shape) : EL_OK;
-    if (!st && cn) st = el__rnn_size_output(fn, "cn", cn, 3, shape);
+    el_status st = hn ? el__size_output(fn, "hn", hn, 3, shape) : EL_OK;
+    if (!st && cn) st = el__size_output(fn, "cn", cn, 3, shape);
     if (st) return st;
     size_t bytes = (size_t)s->layers * s->batch * s->hidden * sizeof(float);
     if (hn) memcpy(hn->data, s->h, bytes);
@@ -205,7 +205,7 @@ static void run_layers(el_rnn_stepper *s, const float *x, el_tensor *y)
  * nothing. */
 static el_status size_step_output(const el_rnn_stepper *s, const char *fn, el_tensor *y)
 {
-    return y ? el__rnn_size_output(fn, "y", y, 2, (int[]){s->batch, s->hidden}) : EL_OK;
+    return y ? el__size_output(fn, "y", y, 2, (int[]){s->batch, s->hidden}) : EL_OK;
 }
 
 el_status el_rnn_step(el_rnn_stepper *s, const el_tensor *x, el_tensor *y)

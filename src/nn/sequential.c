@@ -48,8 +48,7 @@ static el_status dense_backward(void *self, const el_tensor *x, const el_tensor 
                                 const el_tensor *dy, el_tensor *dx)
 {
     (void)y;
-    el_status s = dx ? el_tensor_ensure(dx, x->ndim, x->shape) : EL_OK;
-    return s ? s : el_dense_backward(self, x, dy, dx);
+    return el_dense_backward(self, x, dy, dx); /* which sizes dx */
 }
 
 static el_status dense_params(void *self, el_param_list *list)
@@ -89,8 +88,7 @@ el_status el_module_dense(el_module *m, int in_features, int out_features, int h
     static el_status fn_name##_forward(void *self, const el_tensor *x, el_tensor *y)               \
     {                                                                                              \
         (void)self;                                                                                \
-        el_status s = el_tensor_ensure(y, x->ndim, x->shape);                                      \
-        return s ? s : forward_fn(y, x);                                                           \
+        return forward_fn(x, y);                                                                   \
     }                                                                                              \
     static el_status fn_name##_backward(void *self, const el_tensor *x, const el_tensor *y,        \
                                         const el_tensor *dy, el_tensor *dx)                        \
@@ -98,8 +96,7 @@ el_status el_module_dense(el_module *m, int in_features, int out_features, int h
         (void)self;                                                                                \
         (void)x;                                                                                   \
         if (!dx) return EL_OK;                                                                     \
-        el_status s = el_tensor_ensure(dx, y->ndim, y->shape);                                     \
-        return s ? s : backward_fn(dx, y, dy);                                                     \
+        return backward_fn(y, dy, dx);                                                             \
     }                                                                                              \
     static const el_module_ops fn_name##_ops = {                                                   \
         .kind = kind_name,                                                                         \
@@ -194,9 +191,8 @@ static el_status dropout_backward(void *self, const el_tensor *x, const el_tenso
 {
     dropout_module *d = self;
     (void)y;
-    if (!dx) return EL_OK;
-    el_status s = el_tensor_ensure(dx, x->ndim, x->shape);
-    return s ? s : el_dropout_backward(&d->layer, &d->mask, dy, dx);
+    (void)x;
+    return dx ? el_dropout_backward(&d->layer, &d->mask, dy, dx) : EL_OK; /* which sizes dx */
 }
 
 static void dropout_set_training(void *self, int on)
@@ -378,7 +374,7 @@ static el_status flatten_backward(void *self, const el_tensor *x, const el_tenso
     (void)self;
     (void)y;
     if (!dx) return EL_OK;
-    el_status s = el_tensor_ensure(dx, x->ndim, x->shape);
+    el_status s = el__size_output("el_sequential_backward", "dx", dx, x->ndim, x->shape);
     return s ? s : el_tensor_copy(dx, dy);
 }
 
@@ -593,7 +589,7 @@ el_status el_sequential_forward(el_sequential *seq, const el_tensor *x, el_tenso
         s = seq->modules[i].ops->forward(seq->modules[i].self, in, &seq->outputs[i]);
     }
     const el_tensor *last = &seq->outputs[seq->count - 1];
-    if (!s) s = el_tensor_ensure(y, last->ndim, last->shape);
+    if (!s) s = el__size_output(fn, "y", y, last->ndim, last->shape);
     if (!s) s = el_tensor_copy(y, last);
     if (!s) seq->forward_done = 1;
     return s;

@@ -151,7 +151,7 @@ void el_vocab_free(el_vocab *v)
 }
 
 /* Takes back the counting of clusters [0, done) of c, so that a failed
- * el_vocab_count changes nothing: the symbols it added go, the counts it
+ * el_vocab_add changes nothing: the symbols it added go, the counts it
  * raised fall back.  Needs no memory. */
 static void uncount(el_vocab *v, const el_clusters *c, size_t done, int old_count)
 {
@@ -167,12 +167,12 @@ static void uncount(el_vocab *v, const el_clusters *c, size_t done, int old_coun
     rehash(v);
 }
 
-el_status el_vocab_count(el_vocab *v, const el_clusters *c)
+el_status el_vocab_add(el_vocab *v, const el_clusters *c)
 {
-    EL_REQUIRE(v, "el_vocab_count");
-    EL_REQUIRE(c, "el_vocab_count");
+    EL_REQUIRE(v, "el_vocab_add");
+    EL_REQUIRE(c, "el_vocab_add");
     if (v->finished)
-        return el__fail(EL_ERR_STATE, "el_vocab_count: the vocabulary is already finished");
+        return el__fail(EL_ERR_STATE, "el_vocab_add: the vocabulary is already finished");
     int old_count = v->count;
     for (size_t i = 0; i < c->count; i++) {
         size_t len;
@@ -183,7 +183,7 @@ el_status el_vocab_count(el_vocab *v, const el_clusters *c)
             v->symbols[k].count++;
             continue;
         }
-        el_status s = add_symbol(v, bytes, len, 1, "el_vocab_count");
+        el_status s = add_symbol(v, bytes, len, 1, "el_vocab_add");
         if (s) {
             uncount(v, c, i, old_count);
             return s;
@@ -342,15 +342,15 @@ static el_status text_clusters(el_clusters *c, const char *text, size_t len, uns
     return s;
 }
 
-el_status el_vocab_count_text(el_vocab *v, const char *text, size_t len, unsigned flags)
+el_status el_vocab_add_text(el_vocab *v, const char *text, size_t len, unsigned flags)
 {
-    const char *fn = "el_vocab_count_text";
+    const char *fn = "el_vocab_add_text";
     EL_REQUIRE(v, fn);
     if (len > 0) EL_REQUIRE(text, fn);
     if (v->finished) return el__fail(EL_ERR_STATE, "%s: the vocabulary is already finished", fn);
     el_clusters c = {0};
     el_status s = text_clusters(&c, text, len, flags, fn);
-    if (!s) s = el_vocab_count(v, &c);
+    if (!s) s = el_vocab_add(v, &c);
     el_clusters_free(&c);
     return s;
 }
@@ -567,15 +567,18 @@ el_status el_one_hot(const int *ids, size_t count, int classes, el_tensor *out)
     if (count > 0) EL_REQUIRE(ids, "el_one_hot");
     if (classes <= 0)
         return el__fail(EL_ERR_INVALID, "el_one_hot: classes is %d, not positive", classes);
-    if ((size_t)el_tensor_rows(out) != count || el_tensor_cols(out) != classes) {
-        char shape[64];
-        return el__fail(EL_ERR_SHAPE, "el_one_hot: out is %s, not %zux%d",
-                        el_tensor_shape_string(out, shape, sizeof shape), count, classes);
-    }
+    if (count > INT_MAX)
+        return el__fail(EL_ERR_INVALID, "el_one_hot: %zu ids exceed %d rows", count, INT_MAX);
     for (size_t i = 0; i < count; i++)
         if (ids[i] < 0 || ids[i] >= classes)
             return el__fail(EL_ERR_INVALID, "el_one_hot: id %d at position %zu is outside [0, %d)",
                             ids[i], i, classes);
+    /* out sizes itself; one with count rows and classes columns keeps its
+     * shape. */
+    if (out->ndim == 0 || (size_t)el_tensor_rows(out) != count || el_tensor_cols(out) != classes) {
+        el_status s = el__size_output("el_one_hot", "out", out, 2, (int[]){(int)count, classes});
+        if (s) return s;
+    }
     el_tensor_fill(out, 0.0f);
     for (size_t i = 0; i < count; i++) out->data[i * (size_t)classes + (size_t)ids[i]] = 1.0f;
     return EL_OK;

@@ -274,12 +274,12 @@ const el_clusters *el_words_get(const el_words *words, int i)
     return &words->words[i];
 }
 
-el_status el_words_count_into(const el_words *words, el_vocab *vocab)
+el_status el_vocab_add_words(el_vocab *vocab, const el_words *words)
 {
-    EL_REQUIRE(words, "el_words_count_into");
-    EL_REQUIRE(vocab, "el_words_count_into");
+    EL_REQUIRE(words, "el_vocab_add_words");
+    EL_REQUIRE(vocab, "el_vocab_add_words");
     for (int i = 0; i < words->count; i++) {
-        el_status s = el_vocab_count(vocab, &words->words[i]);
+        el_status s = el_vocab_add(vocab, &words->words[i]);
         if (s) return s;
     }
     return EL_OK;
