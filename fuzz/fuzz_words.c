@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     el_vocab *v = NULL;
     FUZZ_CHECK(el_vocab_create(&v) == EL_OK);
-    FUZZ_CHECK(el_words_count_into(words, v) == EL_OK);
+    FUZZ_CHECK(el_vocab_add_words(v, words) == EL_OK);
     FUZZ_CHECK(el_vocab_finish(v, 1) == EL_OK);
     for (int i = 0; i < n; i++) check_round_trip(v, el_words_get(words, i));
     el_vocab_free(v);

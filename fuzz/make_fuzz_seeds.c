@@ -227,7 +227,7 @@ static void vocab_seeds(void)
         char *json = NULL, name[32];
         check(el_clusters_split(&c, texts[i], strlen(texts[i]), NULL, 1), "split");
         check(el_vocab_create(&v), "vocab");
-        check(el_vocab_count(v, &c), "count");
+        check(el_vocab_add(v, &c), "count");
         check(el_vocab_finish(v, 1), "finish");
         check(el_vocab_to_json(v, &json), "to_json");
         snprintf(name, sizeof name, "vocab-%zu.json", i);
