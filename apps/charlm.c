@@ -382,8 +382,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (!text || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
         meta_get_int(c, "train.seq_len", &o->seq_len) ||
-        meta_get_int(c, "train.batch_size", &o->batch) ||
-        meta_get_float(c, "train.lr", &o->lr) ||
+        meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
         meta_get_float(c, "train.clip", &o->clip) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_int(c, "train.min_count", &o->min_count) ||
@@ -559,8 +558,7 @@ static int prepare_training(run *r)
         const char *trained_on = NULL;
         char fingerprint[17];
         int bad = load_model(r, c) || load_training_state(r, c, o->resume) ||
-                  !(trained_on = meta_get(c, "train.text_fingerprint")) ||
-                  load_text(r, o->text, 0);
+                  !(trained_on = meta_get(c, "train.text_fingerprint")) || load_text(r, o->text, 0);
         if (!bad) text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
         if (!bad && strcmp(fingerprint, trained_on) != 0) {
             cli_error("%s: not the text %s was trained on (its fingerprint differs)", o->text,

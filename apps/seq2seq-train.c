@@ -316,8 +316,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     const char *schedule = meta_get(c, "train.schedule");
     if (!words || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
-        meta_get_int(c, "train.batch_size", &o->batch) ||
-        meta_get_float(c, "train.lr", &o->lr) ||
+        meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
         meta_get_float(c, "train.teacher_forcing", &o->teacher_forcing) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_float(c, "train.test_fraction", &o->test_fraction) ||
