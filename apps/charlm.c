@@ -48,6 +48,7 @@ typedef struct options {
     int length, top_k;
     float temperature, top_p;
     uint64_t seed;
+    int verbose; /* --verbose: say how many threads run */
 } options;
 
 /* A one-layer LSTM of 256: on the bundled glosses (1.1 MB) an epoch takes
@@ -119,7 +120,9 @@ static void print_usage(void)
            "                          the model never saw count as <unk>\n"
            "\n"
            "All:\n"
-           "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
+           "  --threads N             threads, 1 to 64 (default: 1 for generate, which\n"
+           "                          steps one sequence; else 2, or 1 on one core)\n"
+           "  --verbose               say on stderr how many threads run\n"
            "  --help                  show this help and exit\n"
            "\n"
            "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
@@ -169,6 +172,10 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (strcmp(argv[*i], "--verbose") == 0) {
+        o->verbose = 1;
+        return 1;
+    }
     if (cli_flag_value(argc, argv, i, "--length", &v))
         return cli_parse_int("--length", v, 0, 100000000, &o->length) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--temperature", &v))
@@ -740,8 +747,8 @@ int main(int argc, char **argv)
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
-    if (el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
-        return cli_library_failure();
+    /* generate steps one sequence, where a second thread only slows it. */
+    if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_GENERATE, r.opts.verbose)) return 1;
     status = r.opts.mode == MODE_TRAIN      ? train(&r)
              : r.opts.mode == MODE_GENERATE ? generate(&r)
                                             : eval(&r);

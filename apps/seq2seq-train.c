@@ -42,6 +42,7 @@ typedef struct options {
     int batch, epochs, min_length, max_length, beam, threads, schedule;
     float minutes;
     uint64_t seed;
+    int verbose;    /* --verbose: say how many threads run */
     int first_word; /* predict: argv index of the first word, or 0 */
 } options;
 
@@ -63,7 +64,7 @@ static const options default_options = {
     .min_length = 1,
     .max_length = 32,
     .beam = 1,
-    .threads = 0, /* see default_threads */
+    .threads = 0, /* see cli_set_threads */
     .seed = 1,
 };
 
@@ -103,7 +104,9 @@ static void print_usage(void)
            "\n"
            "All modes:\n"
            "  --beam K                beam search of width K, 1 to 64 (default 1: greedy)\n"
-           "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
+           "  --threads N             threads, 1 to 64 (default: 1 for --predict, which\n"
+           "                          steps one word at a time; else 2, or 1 on one core)\n"
+           "  --verbose               say on stderr how many threads run\n"
            "  --help                  show this help and exit\n"
            "\n"
            "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
@@ -173,6 +176,10 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--beam", v, 1, 64, &o->beam) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (strcmp(argv[*i], "--verbose") == 0) {
+        o->verbose = 1;
+        return 1;
+    }
     if (cli_flag_value(argc, argv, i, "--preset", &v)) {
         static const char *const presets[] = {"lecture", NULL};
         int which;
@@ -690,8 +697,8 @@ int main(int argc, char **argv)
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
-    if (el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
-        return cli_library_failure();
+    /* --predict steps one word at a time, where a second thread only slows it. */
+    if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_PREDICT, r.opts.verbose)) return 1;
     status = r.opts.mode == MODE_TRAIN  ? train(&r)
              : r.opts.mode == MODE_EVAL ? eval(&r)
                                         : predict(&r, argc, argv);
