@@ -15,8 +15,11 @@
  * Loading checks the kind, reads the configuration and the vocabulary,
  * checks that the stored output layer matches them (so a file cannot make
  * the loader allocate more than its size suggests), builds the model and
- * loads every parameter; anything missing or inconsistent is refused with
- * one message naming the file and what is wrong, and nothing is handed out. */
+ * loads every parameter.  Besides the model's parameters the file may hold
+ * tensors under "optimizer." (el_checkpoint_add_optimizer) and "train."
+ * (a program's own), nothing else.  Anything missing or inconsistent is
+ * EL_ERR_FORMAT with one message naming the file and what is wrong, and
+ * nothing is handed out. */
 #ifndef ELMAN_MODEL_FILE_H
 #define ELMAN_MODEL_FILE_H
 

@@ -8,8 +8,9 @@
 #include "elman/model_file.h"
 #include "core/internal.h"
 
-/* The cell names of the metadata, indexed by el_cell; the programs have
- * written these since the first checkpoints. */
+/* The cell names written, indexed by el_cell: the programs have written
+ * these since the first checkpoints ("rnn" where el_cell_name says
+ * "rnn_tanh"); el_cell_parse reads both. */
 static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm"};
 #define CELL_COUNT ((int)(sizeof cell_names / sizeof cell_names[0]))
 
@@ -90,6 +91,15 @@ el_status el_checkpoint_add_seq2seq(el_checkpoint_writer *w, el_seq2seq *m, cons
     return s;
 }
 
+/* Fails with status, the file's path, a detail and the library's last
+ * message (copied first: el__fail writes over it). */
+static el_status fail_because(const el_checkpoint *c, const char *detail)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", el_last_error());
+    return el__fail(EL_ERR_FORMAT, "%s: %s: %s", el_checkpoint_path(c), detail, why);
+}
+
 /* What both kinds share: the kind, the cell, hidden, layers and dropout
  * (read under "<kind>.") and the vocabulary. */
 typedef struct common_config {
@@ -130,14 +140,11 @@ static el_status read_common(const el_checkpoint *c, const char *kind, common_co
     snprintf(key, sizeof key, "%s.cell", kind);
     if (!s) s = el_checkpoint_get_string(c, key, &cell);
     if (s) return s;
-    int found = -1;
-    for (int i = 0; i < CELL_COUNT; i++)
-        if (strcmp(cell, cell_names[i]) == 0) found = i;
-    if (found < 0)
-        return el__fail(EL_ERR_FORMAT,
-                        "%s: metadata \"%s\" is \"%s\", not rnn, rnn_relu, gru or lstm", path, key,
-                        cell);
-    k->cell = (el_cell)found;
+    if (el_cell_parse(cell, &k->cell)) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "metadata \"%s\"", key);
+        return fail_because(c, detail);
+    }
     s = get_size(c, kind, "hidden", 1, MAX_SIZE, &k->hidden);
     if (!s) s = get_size(c, kind, "layers", 1, MAX_SIZE, &k->layers);
     snprintf(key, sizeof key, "%s.dropout", kind);
@@ -148,8 +155,7 @@ static el_status read_common(const el_checkpoint *c, const char *kind, common_co
     const char *json;
     if (!s) s = el_checkpoint_get_string(c, "elman.vocab", &json);
     if (s) return s;
-    if (el_vocab_from_json(vocab, json))
-        return el__fail(EL_ERR_FORMAT, "%s: its vocabulary: %s", path, el_last_error());
+    if (el_vocab_from_json(vocab, json)) return fail_because(c, "its vocabulary");
     return EL_OK;
 }
 
@@ -163,17 +169,43 @@ static el_status check_stored(const el_checkpoint *c, const char *output, const 
     const char *path = el_checkpoint_path(c);
     el_tensor view;
     el_status s = el_checkpoint_tensor(c, output, &view);
-    if (s) return el__fail(EL_ERR_FORMAT, "%s: its weights: %s", path, el_last_error());
+    if (s == EL_ERR_INVALID) return el__fail(EL_ERR_FORMAT, "%s: no tensor '%s'", path, output);
+    if (s) return s;
     if (view.ndim != 2 || view.shape[0] != vocab_size || view.shape[1] != k->hidden)
         return el__fail(EL_ERR_FORMAT,
                         "%s: tensor '%s' is not %dx%d (%d ids in the vocabulary, hidden %d)", path,
                         output, vocab_size, k->hidden, vocab_size, k->hidden);
     char name[96];
     snprintf(name, sizeof name, "%s.weight_hh_l%d", rnn, k->layers - 1);
-    if (el_checkpoint_tensor(c, name, &view))
-        return el__fail(EL_ERR_FORMAT, "%s: its weights: %s (the metadata says %d layers)", path,
-                        el_last_error(), k->layers);
+    if (el_checkpoint_tensor(c, name, &view) == EL_ERR_INVALID)
+        return el__fail(EL_ERR_FORMAT, "%s: no tensor '%s' (the metadata says %d layers)", path,
+                        name, k->layers);
     return EL_OK;
+}
+
+/* A parameter the file lacks or stores in another shape is a fault of the
+ * file: EL_ERR_FORMAT, with el_checkpoint_load_params' message.  So is a
+ * tensor that is none of the model's, outside "optimizer." and "train.":
+ * a model of another configuration (one direction where the file has
+ * two) would otherwise load part of the file and drop the rest. */
+static el_status load_weights(const el_checkpoint *c, el_param_list *list)
+{
+    for (int i = 0; i < el_checkpoint_count(c); i++) {
+        const char *name = el_checkpoint_name(c, i);
+        if (strncmp(name, "optimizer.", 10) == 0 || strncmp(name, "train.", 6) == 0) continue;
+        int found = 0;
+        for (int p = 0; p < list->count && !found; p++) found = !strcmp(list->items[p]->name, name);
+        if (!found)
+            return el__fail(EL_ERR_FORMAT,
+                            "%s: tensor '%s' is none of the model's (its metadata describes "
+                            "another model)",
+                            el_checkpoint_path(c), name);
+    }
+    el_status s = el_checkpoint_load_params(c, list);
+    if (s != EL_ERR_INVALID && s != EL_ERR_SHAPE) return s;
+    char why[512];
+    snprintf(why, sizeof why, "%s", el_last_error());
+    return el__fail(EL_ERR_FORMAT, "%s", why);
 }
 
 el_status el_charlm_load(el_charlm *m, const el_checkpoint *c, el_vocab **vocab)
@@ -193,7 +225,7 @@ el_status el_charlm_load(el_charlm *m, const el_checkpoint *c, el_vocab **vocab)
         el_charlm_config config = {k.cell, vocab_size, k.hidden, k.layers, k.dropout};
         s = el_charlm_init(m, &config, NULL);
         if (!s) s = el_charlm_params(m, &list);
-        if (!s) s = el_checkpoint_load_params(c, &list);
+        if (!s) s = load_weights(c, &list);
         el_param_list_free(&list);
         if (s) el_charlm_free(m);
     }
@@ -231,7 +263,7 @@ el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **voca
                                     bidirectional, k.dropout,  padded_steps};
         s = el_seq2seq_init(m, &config, NULL);
         if (!s) s = el_seq2seq_params(m, &list);
-        if (!s) s = el_checkpoint_load_params(c, &list);
+        if (!s) s = load_weights(c, &list);
         el_param_list_free(&list);
         if (s) el_seq2seq_free(m);
     }
