@@ -355,6 +355,7 @@ Test(model_file, an_inconsistent_seq2seq_is_refused_with_one_message)
     seq2seq_refused("seq2seq.bidirectional", "2", "not true or false");
     seq2seq_refused("seq2seq.padded_steps", "-1", "\"seq2seq.padded_steps\" is -1");
     seq2seq_refused("seq2seq.hidden", "4", "tensor 'decoder.fc.weight' is not");
-    seq2seq_refused("seq2seq.layers", "5", "the metadata says 5 layers");
-    seq2seq_refused("seq2seq.cell", "rnn", "decoder.rnn.weight_hh_l1");
+    seq2seq_refused("seq2seq.layers", "5",
+                    "encoder.gru.weight_hh_l2' (the metadata says 5 layers)");
+    seq2seq_refused("seq2seq.cell", "rnn", "no tensor 'encoder.rnn.weight_hh_l0'");
 }

@@ -160,11 +160,13 @@ static el_status read_common(const el_checkpoint *c, const char *kind, common_co
 }
 
 /* Before anything is allocated: the output layer's weight is stored with
- * the shape the configuration gives it, and the last recurrent layer is
- * stored, so the sizes read from the metadata are no larger than the file
- * backs.  The rest of the shapes are checked when the parameters load. */
-static el_status check_stored(const el_checkpoint *c, const char *output, const char *rnn,
-                              int vocab_size, const common_config *k)
+ * the shape the configuration gives it, and each recurrent layer of each
+ * of the n stacks named rnn[] has its weight_hh stored, so the sizes read
+ * from the metadata are no larger than the file backs (a file of a few
+ * bytes cannot ask for a million layers).  The rest of the shapes are
+ * checked when the parameters load. */
+static el_status check_stored(const el_checkpoint *c, const char *output, const char *const *rnn,
+                              int n, int vocab_size, const common_config *k)
 {
     const char *path = el_checkpoint_path(c);
     el_tensor view;
@@ -175,11 +177,14 @@ static el_status check_stored(const el_checkpoint *c, const char *output, const 
         return el__fail(EL_ERR_FORMAT,
                         "%s: tensor '%s' is not %dx%d (%d ids in the vocabulary, hidden %d)", path,
                         output, vocab_size, k->hidden, vocab_size, k->hidden);
-    char name[96];
-    snprintf(name, sizeof name, "%s.weight_hh_l%d", rnn, k->layers - 1);
-    if (el_checkpoint_tensor(c, name, &view) == EL_ERR_INVALID)
-        return el__fail(EL_ERR_FORMAT, "%s: no tensor '%s' (the metadata says %d layers)", path,
-                        name, k->layers);
+    for (int i = 0; i < n; i++)
+        for (int layer = 0; layer < k->layers; layer++) {
+            char name[96];
+            snprintf(name, sizeof name, "%s.weight_hh_l%d", rnn[i], layer);
+            if (el_checkpoint_tensor(c, name, &view) == EL_ERR_INVALID)
+                return el__fail(EL_ERR_FORMAT, "%s: no tensor '%s' (the metadata says %d layers)",
+                                path, name, k->layers);
+        }
     return EL_OK;
 }
 
@@ -220,7 +225,8 @@ el_status el_charlm_load(el_charlm *m, const el_checkpoint *c, el_vocab **vocab)
     el_param_list list = {0};
     el_status s = read_common(c, "charlm", &k, vocab);
     int vocab_size = *vocab ? el_vocab_size(*vocab) : 0;
-    if (!s) s = check_stored(c, "fc.weight", "rnn", vocab_size, &k);
+    const char *rnn[] = {"rnn"};
+    if (!s) s = check_stored(c, "fc.weight", rnn, 1, vocab_size, &k);
     if (!s) {
         el_charlm_config config = {k.cell, vocab_size, k.hidden, k.layers, k.dropout};
         s = el_charlm_init(m, &config, NULL);
@@ -252,12 +258,12 @@ el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **voca
     if (!s) s = el_checkpoint_get_bool(c, "seq2seq.bidirectional", &bidirectional);
     if (!s) s = get_size(c, "seq2seq", "padded_steps", 0, MAX_SIZE, &padded_steps);
     int vocab_size = *vocab ? el_vocab_size(*vocab) : 0;
-    char rnn[32];
-    snprintf(rnn, sizeof rnn, "decoder.%s",
-             k.cell == EL_CELL_GRU    ? "gru"
-             : k.cell == EL_CELL_LSTM ? "lstm"
-                                      : "rnn");
-    if (!s) s = check_stored(c, "decoder.fc.weight", rnn, vocab_size, &k);
+    const char *cell = k.cell == EL_CELL_GRU ? "gru" : k.cell == EL_CELL_LSTM ? "lstm" : "rnn";
+    char encoder[32], decoder[32];
+    snprintf(encoder, sizeof encoder, "encoder.%s", cell);
+    snprintf(decoder, sizeof decoder, "decoder.%s", cell);
+    const char *rnn[] = {encoder, decoder};
+    if (!s) s = check_stored(c, "decoder.fc.weight", rnn, 2, vocab_size, &k);
     if (!s) {
         el_seq2seq_config config = {k.cell,        vocab_size, k.hidden,    k.layers,
                                     bidirectional, k.dropout,  padded_steps};
