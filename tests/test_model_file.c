@@ -4,7 +4,8 @@
  * written; the model file PyTorch's side wrote loads; and every
  * inconsistency (another kind, a missing or malformed setting, a
  * configuration the stored weights do not match) is refused with one
- * message naming the file, handing nothing out. */
+ * message naming the file, handing nothing out; and a model of one's own
+ * keeps its kind, vocabulary and settings through the same pieces. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -358,4 +359,54 @@ Test(model_file, an_inconsistent_seq2seq_is_refused_with_one_message)
     seq2seq_refused("seq2seq.layers", "5",
                     "encoder.gru.weight_hh_l2' (the metadata says 5 layers)");
     seq2seq_refused("seq2seq.cell", "rnn", "no tensor 'encoder.rnn.weight_hh_l0'");
+}
+
+/* ---- a model of one's own ---------------------------------------------- */
+
+Test(model_file, a_custom_model_saves_its_kind_vocabulary_and_settings)
+{
+    el_vocab *vocab = make_vocab("custom");
+    el_param p;
+    EL_TEST_OK(el_param_init(&p, "mine", "weight", 2, (int[]){2, 3}));
+    el_param_list list = {0};
+    EL_TEST_OK(el_param_list_add(&list, &p));
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_add_params(w, &list));
+    EL_TEST_OK(el_checkpoint_set_kind(w, "mine"));
+    EL_TEST_OK(el_checkpoint_set_vocab(w, vocab));
+    EL_TEST_OK(el_checkpoint_set_float(w, "mine.lr", 0.003f));
+    EL_TEST_OK(el_checkpoint_write(w, path));
+    el_checkpoint_writer_free(w);
+
+    el_checkpoint *c = read_back();
+    EL_TEST_OK(el_checkpoint_check_kind(c, "mine"));
+    EL_TEST_FAILS(el_checkpoint_check_kind(c, "charlm"), EL_ERR_FORMAT);
+    assert_message_has("a mine model, not a charlm model");
+    el_vocab *loaded = NULL;
+    EL_TEST_OK(el_checkpoint_get_vocab(c, &loaded));
+    assert_same_vocab(loaded, vocab);
+    el_vocab_free(loaded);
+    cr_assert_str_eq(meta(c, "mine.lr"), "0.003");
+    el_charlm m;
+    el_vocab *none = vocab;
+    EL_TEST_FAILS(el_charlm_load(&m, c, &none), EL_ERR_FORMAT);
+    cr_assert_null(none);
+    el_checkpoint_free(c);
+
+    w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "elman.vocab", "[1, 2"));
+    EL_TEST_OK(el_checkpoint_write(w, path));
+    el_checkpoint_writer_free(w);
+    c = read_back();
+    loaded = vocab;
+    EL_TEST_FAILS(el_checkpoint_get_vocab(c, &loaded), EL_ERR_FORMAT);
+    assert_message_has("model.st: its vocabulary: ");
+    cr_assert_null(loaded);
+    el_checkpoint_free(c);
+
+    el_param_list_free(&list);
+    el_param_free(&p);
+    el_vocab_free(vocab);
 }

@@ -33,6 +33,19 @@
 extern "C" {
 #endif
 
+/* The pieces, for a model of one's own: el_checkpoint_add_params, these,
+ * and its configuration through el_checkpoint_set_int and the like.
+ * el_checkpoint_set_kind sets "elman.kind"; el_checkpoint_check_kind
+ * refuses a file of another kind (or none) with EL_ERR_FORMAT and the
+ * message above.  el_checkpoint_set_vocab keeps vocab under "elman.vocab";
+ * el_checkpoint_get_vocab builds *vocab from it (free it with
+ * el_vocab_free), EL_ERR_FORMAT naming the file when it is missing or
+ * malformed, *vocab NULL on failure. */
+EL_API el_status el_checkpoint_set_kind(el_checkpoint_writer *w, const char *kind);
+EL_API el_status el_checkpoint_set_vocab(el_checkpoint_writer *w, const el_vocab *vocab);
+EL_API el_status el_checkpoint_check_kind(const el_checkpoint *c, const char *kind);
+EL_API el_status el_checkpoint_get_vocab(const el_checkpoint *c, el_vocab **vocab);
+
 /* Adds m's parameters, kind, configuration and vocab (whose size must be
  * m's vocab_size) to w.  The parameters' values are read when w is
  * written, so m must live until then. */

@@ -18,6 +18,21 @@ static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm"};
  * memory, only to keep the arithmetic on them within int. */
 #define MAX_SIZE (1 << 20)
 
+el_status el_checkpoint_set_kind(el_checkpoint_writer *w, const char *kind)
+{
+    return el_checkpoint_set_meta(w, "elman.kind", kind);
+}
+
+el_status el_checkpoint_set_vocab(el_checkpoint_writer *w, const el_vocab *vocab)
+{
+    EL_REQUIRE(vocab, "el_checkpoint_set_vocab");
+    char *json = NULL;
+    el_status s = el_vocab_to_json(vocab, &json);
+    if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", json);
+    el_vocab_json_free(json);
+    return s;
+}
+
 static el_status add_common(el_checkpoint_writer *w, const char *kind, el_cell cell, int vocab_size,
                             const el_vocab *vocab, const char *fn)
 {
@@ -26,14 +41,11 @@ static el_status add_common(el_checkpoint_writer *w, const char *kind, el_cell c
                         el_vocab_size(vocab), vocab_size);
     if ((int)cell < 0 || (int)cell >= CELL_COUNT)
         return el__fail(EL_ERR_INVALID, "%s: unknown cell %d", fn, (int)cell);
-    char *json = NULL;
     char key[64];
-    el_status s = el_vocab_to_json(vocab, &json);
-    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", kind);
-    if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", json);
     snprintf(key, sizeof key, "%s.cell", kind);
+    el_status s = el_checkpoint_set_kind(w, kind);
+    if (!s) s = el_checkpoint_set_vocab(w, vocab);
     if (!s) s = el_checkpoint_set_meta(w, key, cell_names[cell]);
-    el_vocab_json_free(json);
     return s;
 }
 
@@ -91,6 +103,14 @@ el_status el_checkpoint_add_seq2seq(el_checkpoint_writer *w, el_seq2seq *m, cons
     return s;
 }
 
+/* What both kinds share: the kind, the cell, hidden, layers and dropout
+ * (read under "<kind>.") and the vocabulary. */
+typedef struct common_config {
+    el_cell cell;
+    int hidden, layers;
+    float dropout;
+} common_config;
+
 /* Fails with status, the file's path, a detail and the library's last
  * message (copied first: el__fail writes over it). */
 static el_status fail_because(const el_checkpoint *c, const char *detail)
@@ -100,16 +120,10 @@ static el_status fail_because(const el_checkpoint *c, const char *detail)
     return el__fail(EL_ERR_FORMAT, "%s: %s: %s", el_checkpoint_path(c), detail, why);
 }
 
-/* What both kinds share: the kind, the cell, hidden, layers and dropout
- * (read under "<kind>.") and the vocabulary. */
-typedef struct common_config {
-    el_cell cell;
-    int hidden, layers;
-    float dropout;
-} common_config;
-
-static el_status check_kind(const el_checkpoint *c, const char *kind)
+el_status el_checkpoint_check_kind(const el_checkpoint *c, const char *kind)
 {
+    EL_REQUIRE(c, "el_checkpoint_check_kind");
+    EL_REQUIRE(kind, "el_checkpoint_check_kind");
     const char *found = el_checkpoint_meta(c, "elman.kind");
     if (found && strcmp(found, kind) == 0) return EL_OK;
     if (found)
@@ -117,6 +131,17 @@ static el_status check_kind(const el_checkpoint *c, const char *kind)
                         found, kind);
     return el__fail(EL_ERR_FORMAT, "%s: not an elman %s model (no \"elman.kind\" in its metadata)",
                     el_checkpoint_path(c), kind);
+}
+
+el_status el_checkpoint_get_vocab(const el_checkpoint *c, el_vocab **vocab)
+{
+    EL_REQUIRE(vocab, "el_checkpoint_get_vocab");
+    *vocab = NULL;
+    const char *json;
+    el_status s = el_checkpoint_get_string(c, "elman.vocab", &json);
+    if (s) return s;
+    if (el_vocab_from_json(vocab, json)) return fail_because(c, "its vocabulary");
+    return EL_OK;
 }
 
 static el_status get_size(const el_checkpoint *c, const char *kind, const char *field, int min,
@@ -136,7 +161,7 @@ static el_status read_common(const el_checkpoint *c, const char *kind, common_co
     const char *path = el_checkpoint_path(c);
     char key[64];
     const char *cell;
-    el_status s = check_kind(c, kind);
+    el_status s = el_checkpoint_check_kind(c, kind);
     snprintf(key, sizeof key, "%s.cell", kind);
     if (!s) s = el_checkpoint_get_string(c, key, &cell);
     if (s) return s;
@@ -152,11 +177,8 @@ static el_status read_common(const el_checkpoint *c, const char *kind, common_co
     if (!s && !(k->dropout >= 0.0f && k->dropout < 1.0f))
         return el__fail(EL_ERR_FORMAT, "%s: metadata \"%s\" is %g, not in [0, 1)", path, key,
                         k->dropout);
-    const char *json;
-    if (!s) s = el_checkpoint_get_string(c, "elman.vocab", &json);
     if (s) return s;
-    if (el_vocab_from_json(vocab, json)) return fail_because(c, "its vocabulary");
-    return EL_OK;
+    return el_checkpoint_get_vocab(c, vocab);
 }
 
 /* Before anything is allocated: the output layer's weight is stored with
