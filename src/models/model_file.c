@@ -111,7 +111,7 @@ typedef struct common_config {
     float dropout;
 } common_config;
 
-/* Fails with status, the file's path, a detail and the library's last
+/* Fails with EL_ERR_FORMAT, the file's path, a detail and the library's last
  * message (copied first: el__fail writes over it). */
 static el_status fail_because(const el_checkpoint *c, const char *detail)
 {
@@ -251,11 +251,13 @@ el_status el_charlm_load(el_charlm *m, const el_checkpoint *c, el_vocab **vocab)
     if (!s) s = check_stored(c, "fc.weight", rnn, 1, vocab_size, &k);
     if (!s) {
         el_charlm_config config = {k.cell, vocab_size, k.hidden, k.layers, k.dropout};
-        s = el_charlm_init(m, &config, NULL);
-        if (!s) s = el_charlm_params(m, &list);
-        if (!s) s = load_weights(c, &list);
-        el_param_list_free(&list);
-        if (s) el_charlm_free(m);
+        s = el_charlm_init(m, &config, NULL); /* which frees what it made when it fails */
+        if (!s) {
+            s = el_charlm_params(m, &list);
+            if (!s) s = load_weights(c, &list);
+            el_param_list_free(&list);
+            if (s) el_charlm_free(m);
+        }
     }
     if (s) {
         memset(m, 0, sizeof *m);
@@ -289,11 +291,13 @@ el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **voca
     if (!s) {
         el_seq2seq_config config = {k.cell,        vocab_size, k.hidden,    k.layers,
                                     bidirectional, k.dropout,  padded_steps};
-        s = el_seq2seq_init(m, &config, NULL);
-        if (!s) s = el_seq2seq_params(m, &list);
-        if (!s) s = load_weights(c, &list);
-        el_param_list_free(&list);
-        if (s) el_seq2seq_free(m);
+        s = el_seq2seq_init(m, &config, NULL); /* which frees what it made when it fails */
+        if (!s) {
+            s = el_seq2seq_params(m, &list);
+            if (!s) s = load_weights(c, &list);
+            el_param_list_free(&list);
+            if (s) el_seq2seq_free(m);
+        }
     }
     if (s) {
         memset(m, 0, sizeof *m);
