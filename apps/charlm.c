@@ -48,6 +48,7 @@ typedef struct options {
     int length, top_k;
     float temperature, top_p;
     uint64_t seed;
+    int verbose; /* --verbose: say how many threads run */
 } options;
 
 /* A one-layer LSTM of 256: on the bundled glosses (1.1 MB) an epoch takes
@@ -119,7 +120,9 @@ static void print_usage(void)
            "                          the model never saw count as <unk>\n"
            "\n"
            "All:\n"
-           "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
+           "  --threads N             threads, 1 to 64 (default: 1 for generate, which\n"
+           "                          steps one sequence; else 2, or 1 on one core)\n"
+           "  --verbose               say on stderr how many threads run\n"
            "  --help                  show this help and exit\n"
            "\n"
            "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
@@ -169,6 +172,10 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (strcmp(argv[*i], "--verbose") == 0) {
+        o->verbose = 1;
+        return 1;
+    }
     if (cli_flag_value(argc, argv, i, "--length", &v))
         return cli_parse_int("--length", v, 0, 100000000, &o->length) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--temperature", &v))
@@ -333,53 +340,43 @@ static el_status save(void *context, const char *path)
 {
     run *r = context;
     el_checkpoint_writer *w = NULL;
-    char *vocab_json = NULL;
     const options *o = &r->opts;
     el_status s = el_checkpoint_writer_create(&w);
-    if (!s) s = el_checkpoint_add_params(w, &r->params);
+    if (!s) s = el_checkpoint_add_charlm(w, &r->model, r->vocab);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
     if (!s && r->state.h.size) s = el_checkpoint_add(w, "train.state.h", &r->state.h);
     if (!s && r->state.c.size) s = el_checkpoint_add(w, "train.state.c", &r->state.c);
-    if (!s) s = el_vocab_to_json(r->vocab, &vocab_json);
-    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", "charlm");
-    if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", vocab_json);
-    if (!s) s = el_checkpoint_set_meta(w, "charlm.cell", cell_names[o->cell]);
-    if (!s) s = meta_set_int(w, "charlm.hidden", o->hidden);
-    if (!s) s = meta_set_int(w, "charlm.layers", o->layers);
-    if (!s) s = meta_set_float(w, "charlm.dropout", o->dropout);
     if (!s) s = el_checkpoint_set_meta(w, "train.text", o->text);
     char fingerprint[17];
     text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
     if (!s) s = el_checkpoint_set_meta(w, "train.text_fingerprint", fingerprint);
-    if (!s) s = meta_set_int(w, "train.seq_len", o->seq_len);
-    if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
-    if (!s) s = meta_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_int(w, "train.seq_len", o->seq_len);
+    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
+    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
-    if (!s) s = meta_set_float(w, "train.clip", o->clip);
-    if (!s) s = meta_set_float(w, "train.validation_fraction", o->validation_fraction);
-    if (!s) s = meta_set_int(w, "train.min_count", o->min_count);
-    if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
-    if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = el_checkpoint_set_float(w, "train.clip", o->clip);
+    if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = el_checkpoint_set_int(w, "train.min_count", o->min_count);
+    if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
-    el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
     return s;
 }
 
-/* Reads the model's configuration and vocabulary into r. */
-static int load_model_config(run *r, const el_checkpoint *c, const char *path)
+/* Builds the model and its vocabulary from c (elman/model_file.h) and
+ * takes the model's configuration into r's options. */
+static int load_model(run *r, const el_checkpoint *c)
 {
-    options *o = &r->opts;
-    if (meta_check_kind(c, path, "charlm")) return -1;
-    const char *cell = meta_get(c, path, "charlm.cell");
-    if (!cell) return -1;
-    if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
-    if (meta_get_int(c, path, "charlm.hidden", &o->hidden) ||
-        meta_get_int(c, path, "charlm.layers", &o->layers) ||
-        meta_get_float(c, path, "charlm.dropout", &o->dropout))
-        return -1;
-    return meta_get_vocab(c, path, &r->vocab);
+    if (el_charlm_load(&r->model, c, &r->vocab)) return cli_library_failure();
+    r->model_ready = 1;
+    const el_charlm_config *k = &r->model.config;
+    r->opts.cell = (int)k->cell;
+    r->opts.hidden = k->hidden_size;
+    r->opts.layers = k->num_layers;
+    r->opts.dropout = k->dropout;
+    return el_charlm_params(&r->model, &r->params) ? cli_library_failure() : 0;
 }
 
 /* Everything a resumed run needs to continue as the first would have. */
@@ -387,17 +384,16 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed;
-    const char *text = meta_get(c, path, "train.text");
-    const char *schedule = meta_get(c, path, "train.schedule");
+    const char *text = meta_get(c, "train.text");
+    const char *schedule = meta_get(c, "train.schedule");
     if (!text || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
-        meta_get_int(c, path, "train.seq_len", &o->seq_len) ||
-        meta_get_int(c, path, "train.batch_size", &o->batch) ||
-        meta_get_float(c, path, "train.lr", &o->lr) ||
-        meta_get_float(c, path, "train.clip", &o->clip) ||
-        meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
-        meta_get_int(c, path, "train.min_count", &o->min_count) ||
-        meta_get_long(c, path, "train.seed", &seed) ||
+        meta_get_int(c, "train.seq_len", &o->seq_len) ||
+        meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
+        meta_get_float(c, "train.clip", &o->clip) ||
+        meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
+        meta_get_int(c, "train.min_count", &o->min_count) ||
+        meta_get_long(c, "train.seed", &seed) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
     if (!o->text) {
@@ -443,9 +439,7 @@ static int load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
     if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
-    int bad = load_model_config(r, c, r->opts.model);
-    if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
-        bad = cli_library_failure();
+    int bad = load_model(r, c);
     el_checkpoint_free(c);
     if (!bad) el_charlm_set_training(&r->model, 0);
     return bad;
@@ -570,9 +564,8 @@ static int prepare_training(run *r)
         if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
         const char *trained_on = NULL;
         char fingerprint[17];
-        int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume) ||
-                  !(trained_on = meta_get(c, o->resume, "train.text_fingerprint")) ||
-                  load_text(r, o->text, 0);
+        int bad = load_model(r, c) || load_training_state(r, c, o->resume) ||
+                  !(trained_on = meta_get(c, "train.text_fingerprint")) || load_text(r, o->text, 0);
         if (!bad) text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
         if (!bad && strcmp(fingerprint, trained_on) != 0) {
             cli_error("%s: not the text %s was trained on (its fingerprint differs)", o->text,
@@ -580,8 +573,6 @@ static int prepare_training(run *r)
             bad = 1;
         }
         if (!bad) bad = check_lengths(r, o->text);
-        if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
-            bad = cli_library_failure();
         if (!bad) {
             el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
             adam.lr = o->lr;
@@ -756,8 +747,8 @@ int main(int argc, char **argv)
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
-    if (el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
-        return cli_library_failure();
+    /* generate steps one sequence, where a second thread only slows it. */
+    if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_GENERATE, r.opts.verbose)) return 1;
     status = r.opts.mode == MODE_TRAIN      ? train(&r)
              : r.opts.mode == MODE_GENERATE ? generate(&r)
                                             : eval(&r);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elman/runtime.h"
 #include "elman/status.h"
 
 /* cli_parse_u64 reads with strtoull, so it must hold exactly 64 bits. */
@@ -133,6 +134,18 @@ int cli_library_failure(void)
 }
 
 int cli_default_threads(void) { return sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1; }
+
+int cli_set_threads(int requested, int one_sequence, int verbose)
+{
+    int threads = requested ? requested : one_sequence ? 1 : cli_default_threads();
+    if (el_set_threads(threads)) return cli_library_failure();
+    if (verbose)
+        fprintf(stderr, "%s: %d thread%s (%s)\n", program_name, threads, threads == 1 ? "" : "s",
+                requested      ? "--threads"
+                : one_sequence ? "the default for one sequence"
+                               : "the default");
+    return 0;
+}
 
 int cli_read_file(const char *path, char **text, size_t *len)
 {

@@ -47,6 +47,15 @@ int cli_library_failure(void);
  * else 1. */
 int cli_default_threads(void);
 
+/* Sets the library's threads: requested (--threads) when given, else 1 for
+ * a mode that steps one sequence at a time (charlm generate, seq2seq-train
+ * --predict), else cli_default_threads().  Stepping one sequence multiplies
+ * a vector by each matrix, too little work to share: a second thread only
+ * adds its hand-over at every step and made generation slower.  With
+ * verbose, says on stderr how many and why.  0, or 1 after reporting a
+ * failure. */
+int cli_set_threads(int requested, int one_sequence, int verbose);
+
 /* Reads a whole file into *text (free it), *len bytes; one line naming the
  * file and -1 if it cannot be read, or is empty. */
 int cli_read_file(const char *path, char **text, size_t *len);

@@ -42,6 +42,7 @@ typedef struct options {
     int batch, epochs, min_length, max_length, beam, threads, schedule;
     float minutes;
     uint64_t seed;
+    int verbose;    /* --verbose: say how many threads run */
     int first_word; /* predict: argv index of the first word, or 0 */
 } options;
 
@@ -63,7 +64,7 @@ static const options default_options = {
     .min_length = 1,
     .max_length = 32,
     .beam = 1,
-    .threads = 0, /* see default_threads */
+    .threads = 0, /* see cli_set_threads */
     .seed = 1,
 };
 
@@ -103,7 +104,9 @@ static void print_usage(void)
            "\n"
            "All modes:\n"
            "  --beam K                beam search of width K, 1 to 64 (default 1: greedy)\n"
-           "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
+           "  --threads N             threads, 1 to 64 (default: 1 for --predict, which\n"
+           "                          steps one word at a time; else 2, or 1 on one core)\n"
+           "  --verbose               say on stderr how many threads run\n"
            "  --help                  show this help and exit\n"
            "\n"
            "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
@@ -173,6 +176,10 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--beam", v, 1, 64, &o->beam) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (strcmp(argv[*i], "--verbose") == 0) {
+        o->verbose = 1;
+        return 1;
+    }
     if (cli_flag_value(argc, argv, i, "--preset", &v)) {
         static const char *const presets[] = {"lecture", NULL};
         int which;
@@ -270,53 +277,41 @@ static el_status save(void *context, const char *path)
 {
     run *r = context;
     el_checkpoint_writer *w = NULL;
-    char *vocab_json = NULL;
     const options *o = &r->opts;
     el_status s = el_checkpoint_writer_create(&w);
-    if (!s) s = el_checkpoint_add_params(w, &r->params);
+    if (!s) s = el_checkpoint_add_seq2seq(w, &r->model, r->vocab);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
-    if (!s) s = el_vocab_to_json(r->vocab, &vocab_json);
-    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", "seq2seq");
-    if (!s) s = el_checkpoint_set_meta(w, "elman.vocab", vocab_json);
-    if (!s) s = el_checkpoint_set_meta(w, "seq2seq.cell", cell_names[o->cell]);
-    if (!s) s = meta_set_int(w, "seq2seq.hidden", o->hidden);
-    if (!s) s = meta_set_int(w, "seq2seq.layers", o->layers);
-    if (!s) s = meta_set_int(w, "seq2seq.bidirectional", o->bidirectional);
-    if (!s) s = meta_set_float(w, "seq2seq.dropout", o->dropout);
-    if (!s) s = meta_set_int(w, "seq2seq.padded_steps", o->padded_steps);
     if (!s) s = el_checkpoint_set_meta(w, "train.words", o->words);
-    if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
-    if (!s) s = meta_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
+    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
-    if (!s) s = meta_set_float(w, "train.teacher_forcing", o->teacher_forcing);
-    if (!s) s = meta_set_float(w, "train.validation_fraction", o->validation_fraction);
-    if (!s) s = meta_set_float(w, "train.test_fraction", o->test_fraction);
-    if (!s) s = meta_set_int(w, "train.min_length", o->min_length);
-    if (!s) s = meta_set_int(w, "train.max_length", o->max_length);
-    if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
-    if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = el_checkpoint_set_float(w, "train.teacher_forcing", o->teacher_forcing);
+    if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = el_checkpoint_set_float(w, "train.test_fraction", o->test_fraction);
+    if (!s) s = el_checkpoint_set_int(w, "train.min_length", o->min_length);
+    if (!s) s = el_checkpoint_set_int(w, "train.max_length", o->max_length);
+    if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
-    el_vocab_json_free(vocab_json);
     el_checkpoint_writer_free(w);
     return s;
 }
 
-/* Reads the model's configuration and vocabulary into r. */
-static int load_model_config(run *r, const el_checkpoint *c, const char *path)
+/* Builds the model and its vocabulary from c (elman/model_file.h) and
+ * takes the model's configuration into r's options. */
+static int load_model(run *r, const el_checkpoint *c)
 {
-    options *o = &r->opts;
-    if (meta_check_kind(c, path, "seq2seq")) return -1;
-    const char *cell = meta_get(c, path, "seq2seq.cell");
-    if (!cell) return -1;
-    if (cli_parse_choice("the model's cell", cell, cell_names, &o->cell)) return -1;
-    if (meta_get_int(c, path, "seq2seq.hidden", &o->hidden) ||
-        meta_get_int(c, path, "seq2seq.layers", &o->layers) ||
-        meta_get_int(c, path, "seq2seq.bidirectional", &o->bidirectional) ||
-        meta_get_float(c, path, "seq2seq.dropout", &o->dropout) ||
-        meta_get_int(c, path, "seq2seq.padded_steps", &o->padded_steps))
-        return -1;
-    return meta_get_vocab(c, path, &r->vocab);
+    if (el_seq2seq_load(&r->model, c, &r->vocab)) return cli_library_failure();
+    r->model_ready = 1;
+    const el_seq2seq_config *k = &r->model.config;
+    r->opts.cell = (int)k->cell;
+    r->opts.hidden = k->hidden_size;
+    r->opts.layers = k->num_layers;
+    r->opts.bidirectional = k->bidirectional;
+    r->opts.dropout = k->dropout;
+    r->opts.padded_steps = k->padded_steps;
+    return el_seq2seq_params(&r->model, &r->params) ? cli_library_failure() : 0;
 }
 
 /* Everything a resumed run needs to continue as the first would have. */
@@ -324,18 +319,17 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed;
-    const char *words = meta_get(c, path, "train.words");
-    const char *schedule = meta_get(c, path, "train.schedule");
+    const char *words = meta_get(c, "train.words");
+    const char *schedule = meta_get(c, "train.schedule");
     if (!words || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
-        meta_get_int(c, path, "train.batch_size", &o->batch) ||
-        meta_get_float(c, path, "train.lr", &o->lr) ||
-        meta_get_float(c, path, "train.teacher_forcing", &o->teacher_forcing) ||
-        meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
-        meta_get_float(c, path, "train.test_fraction", &o->test_fraction) ||
-        meta_get_int(c, path, "train.min_length", &o->min_length) ||
-        meta_get_int(c, path, "train.max_length", &o->max_length) ||
-        meta_get_long(c, path, "train.seed", &seed) ||
+        meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
+        meta_get_float(c, "train.teacher_forcing", &o->teacher_forcing) ||
+        meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
+        meta_get_float(c, "train.test_fraction", &o->test_fraction) ||
+        meta_get_int(c, "train.min_length", &o->min_length) ||
+        meta_get_int(c, "train.max_length", &o->max_length) ||
+        meta_get_long(c, "train.seed", &seed) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
     if (!o->words) {
@@ -384,19 +378,24 @@ static el_status load_data(run *r)
     return s;
 }
 
+/* A new model with its dropout generator, or nothing for one loaded, and
+ * the optimizer. */
 static el_status make_model(run *r)
 {
     const options *o = &r->opts;
-    el_seq2seq_config config = {(el_cell)o->cell, el_vocab_size(r->vocab), o->hidden,
-                                o->layers,        o->bidirectional,        o->dropout,
-                                o->padded_steps};
-    el_rng init;
-    el_rng_seed(&init, o->seed);
-    el_status s = el_seq2seq_init(&r->model, &config, &init);
-    if (s) return s;
-    r->model_ready = 1;
-    el_rng_seed(&r->rng, o->seed + 1);
-    s = el_seq2seq_params(&r->model, &r->params);
+    el_status s = EL_OK;
+    if (!r->model_ready) {
+        el_seq2seq_config config = {(el_cell)o->cell, el_vocab_size(r->vocab), o->hidden,
+                                    o->layers,        o->bidirectional,        o->dropout,
+                                    o->padded_steps};
+        el_rng init;
+        el_rng_seed(&init, o->seed);
+        s = el_seq2seq_init(&r->model, &config, &init);
+        if (s) return s;
+        r->model_ready = 1;
+        el_rng_seed(&r->rng, o->seed + 1);
+        s = el_seq2seq_params(&r->model, &r->params);
+    }
     el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
     adam.lr = o->lr;
     if (!s) s = el_optimizer_create(&r->optimizer, &adam, &r->params);
@@ -553,11 +552,10 @@ static int prepare_training(run *r)
     if (o->resume) {
         el_checkpoint *c = NULL;
         if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
-        int bad = load_model_config(r, c, o->resume) || load_training_state(r, c, o->resume);
+        int bad = load_model(r, c) || load_training_state(r, c, o->resume);
         if (!bad && load_data(r)) bad = cli_library_failure();
         if (!bad) bad = check_split(r);
-        if (!bad && (make_model(r) || el_checkpoint_load_params(c, &r->params) ||
-                     el_checkpoint_load_optimizer(c, r->optimizer)))
+        if (!bad && (make_model(r) || el_checkpoint_load_optimizer(c, r->optimizer)))
             bad = cli_library_failure();
         el_checkpoint_free(c);
         if (bad) return 1;
@@ -623,17 +621,7 @@ static int load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
     if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
-    int bad = load_model_config(r, c, r->opts.model);
-    if (!bad) {
-        el_seq2seq_config config = {(el_cell)r->opts.cell, el_vocab_size(r->vocab), r->opts.hidden,
-                                    r->opts.layers,        r->opts.bidirectional,   r->opts.dropout,
-                                    r->opts.padded_steps};
-        el_status s = el_seq2seq_init(&r->model, &config, NULL);
-        r->model_ready = !s;
-        if (!s) s = el_seq2seq_params(&r->model, &r->params);
-        if (!s) s = el_checkpoint_load_params(c, &r->params);
-        if (s) bad = cli_library_failure();
-    }
+    int bad = load_model(r, c);
     el_checkpoint_free(c);
     return bad;
 }
@@ -709,8 +697,8 @@ int main(int argc, char **argv)
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
-    if (el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
-        return cli_library_failure();
+    /* --predict steps one word at a time, where a second thread only slows it. */
+    if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_PREDICT, r.opts.verbose)) return 1;
     status = r.opts.mode == MODE_TRAIN  ? train(&r)
              : r.opts.mode == MODE_EVAL ? eval(&r)
                                         : predict(&r, argc, argv);

@@ -90,8 +90,8 @@ el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, c
 {
     char key[64];
     position_key(r, key, sizeof key);
-    el_status s = meta_set_int(w, "train.epoch", r->epoch);
-    if (!s) s = meta_set_int(w, key, r->batch);
+    el_status s = el_checkpoint_set_int(w, "train.epoch", r->epoch);
+    if (!s) s = el_checkpoint_set_int(w, key, r->batch);
     if (!s) s = meta_set_rng(w, "train.rng", rng);
     return s;
 }
@@ -101,8 +101,8 @@ int train_run_load_position(train_run *r, const el_checkpoint *c, const char *pa
     char key[64];
     long long epoch, batch;
     position_key(r, key, sizeof key);
-    if (meta_get_long(c, path, "train.epoch", &epoch) || meta_get_long(c, path, key, &batch) ||
-        meta_get_rng(c, path, "train.rng", rng))
+    if (meta_get_long(c, "train.epoch", &epoch) || meta_get_long(c, key, &batch) ||
+        meta_get_rng(c, "train.rng", rng))
         return -1;
     if (epoch < 0 || batch < 0) {
         cli_error("%s: a negative position (epoch %lld, %s %lld)", path, epoch, r->batch_name,

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "elman/checkpoint.h"
+#include "elman/model_file.h"
 #include "elman/optim.h"
 #include "elman/param.h"
 #include "elman/vocab.h"
@@ -282,6 +283,64 @@ static void word_seeds(void)
     }
 }
 
+/* ---- model files --------------------------------------------------------- */
+
+/* A model file of kind "charlm" or "seq2seq" in the target's corpus, with
+ * the metadata key set to value afterwards when key is not NULL (a file
+ * whose configuration contradicts its weights). */
+static void write_model(const char *target, const char *name, const char *kind, el_cell cell,
+                        int layers, int bidirectional, const char *key, const char *value)
+{
+    el_vocab *vocab = NULL;
+    check(el_vocab_create(&vocab), "vocab");
+    check(el_vocab_count_text(vocab, "abca", 4, 0), "vocab");
+    check(el_vocab_finish(vocab, 1), "vocab");
+    el_rng rng;
+    el_rng_seed(&rng, 1);
+    el_checkpoint_writer *w = NULL;
+    check(el_checkpoint_writer_create(&w), "writer");
+    el_charlm charlm;
+    el_seq2seq seq2seq;
+    if (strcmp(kind, "charlm") == 0) {
+        el_charlm_config config = {cell, el_vocab_size(vocab), 2, layers, 0.5f};
+        check(el_charlm_init(&charlm, &config, &rng), "charlm");
+        check(el_checkpoint_add_charlm(w, &charlm, vocab), "add charlm");
+    } else {
+        el_seq2seq_config config = {cell, el_vocab_size(vocab), 2, layers, bidirectional, 0, 3};
+        check(el_seq2seq_init(&seq2seq, &config, &rng), "seq2seq");
+        check(el_checkpoint_add_seq2seq(w, &seq2seq, vocab), "add seq2seq");
+    }
+    if (key) check(el_checkpoint_set_meta(w, key, value), "metadata");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", root, target, name);
+    check(el_checkpoint_write(w, path), path);
+    el_checkpoint_writer_free(w);
+    if (strcmp(kind, "charlm") == 0)
+        el_charlm_free(&charlm);
+    else
+        el_seq2seq_free(&seq2seq);
+    el_vocab_free(vocab);
+}
+
+static void model_file_seeds(void)
+{
+    make_dir("model_charlm");
+    write_model("model_charlm", "gru.st", "charlm", EL_CELL_GRU, 1, 0, NULL, NULL);
+    write_model("model_charlm", "lstm-2-layers.st", "charlm", EL_CELL_LSTM, 2, 0, NULL, NULL);
+    write_model("model_charlm", "rnn.st", "charlm", EL_CELL_RNN_TANH, 1, 0, NULL, NULL);
+    write_model("model_charlm", "too-many-layers.st", "charlm", EL_CELL_GRU, 1, 0, "charlm.layers",
+                "2");
+    write_model("model_charlm", "wider.st", "charlm", EL_CELL_GRU, 1, 0, "charlm.hidden", "3");
+    write_model("model_charlm", "seq2seq.st", "seq2seq", EL_CELL_GRU, 1, 1, NULL, NULL);
+    make_dir("model_seq2seq");
+    write_model("model_seq2seq", "gru-bidirectional.st", "seq2seq", EL_CELL_GRU, 1, 1, NULL, NULL);
+    write_model("model_seq2seq", "relu-2-layers.st", "seq2seq", EL_CELL_RNN_RELU, 2, 0, NULL, NULL);
+    write_model("model_seq2seq", "lstm.st", "seq2seq", EL_CELL_LSTM, 1, 0, NULL, NULL);
+    write_model("model_seq2seq", "one-direction.st", "seq2seq", EL_CELL_GRU, 1, 1,
+                "seq2seq.bidirectional", "0");
+    write_model("model_seq2seq", "charlm.st", "charlm", EL_CELL_GRU, 1, 0, NULL, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -293,5 +352,6 @@ int main(int argc, char **argv)
     cluster_seeds();
     vocab_seeds();
     word_seeds();
+    model_file_seeds();
     return 0;
 }

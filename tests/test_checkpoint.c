@@ -6,7 +6,9 @@
  * memory; int64 tensors (PyTorch's counters) round-trip; loading checks
  * everything, finite values included, before it copies;
  * a failed save leaves the old file and no temporary file; and running out
- * of memory anywhere is EL_ERR_NOMEM without a leak. */
+ * of memory anywhere is EL_ERR_NOMEM without a leak; typed metadata reads
+ * back exactly from its shortest text and is refused naming the file, the
+ * key and the value when it is missing, malformed or out of range. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, setrlimit */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -1551,4 +1553,131 @@ Test(checkpoint, reading_from_memory_survives_every_allocation_failure)
     cr_assert_gt(n, 1, "the reader's allocations were not reached (%ld)", n);
     free(bytes);
     el_test_assert_no_leaks();
+}
+
+/* ---- typed metadata ---------------------------------------------------- */
+
+/* A checkpoint with no tensors whose metadata the writer w set, read back. */
+static el_checkpoint *written_and_read(el_checkpoint_writer *w, const char *name)
+{
+    char path[256];
+    EL_TEST_OK(el_checkpoint_write(w, path_in(path, name)));
+    el_checkpoint_writer_free(w);
+    return read_ok(path);
+}
+
+Test(checkpoint, typed_metadata_round_trips_exactly_in_the_fewest_digits)
+{
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    const double doubles[] = {0.1, 1.0 / 3.0, 2e-3, -1.5e300, 5e-324, 0.0};
+    const float floats[] = {0.002f, 0.1f, 1.0f / 3.0f, 3.4028235e38f, 1e-45f, -0.5f};
+    char key[32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "d%d", i);
+        EL_TEST_OK(el_checkpoint_set_double(w, key, doubles[i]));
+        snprintf(key, sizeof key, "f%d", i);
+        EL_TEST_OK(el_checkpoint_set_float(w, key, floats[i]));
+    }
+    EL_TEST_OK(el_checkpoint_set_int(w, "min", INT64_MIN));
+    EL_TEST_OK(el_checkpoint_set_int(w, "max", INT64_MAX));
+    EL_TEST_OK(el_checkpoint_set_bool(w, "yes", 7));
+    EL_TEST_OK(el_checkpoint_set_bool(w, "no", 0));
+    EL_TEST_FAILS(el_checkpoint_set_double(w, "nan", NAN), EL_ERR_INVALID);
+    assert_message_has("\"nan\"");
+    EL_TEST_FAILS(el_checkpoint_set_float(w, "inf", INFINITY), EL_ERR_INVALID);
+    el_checkpoint *c = written_and_read(w, "typed.st");
+
+    /* The text is what a person would write, not 17 digits of a float. */
+    cr_assert_str_eq(el_checkpoint_meta(c, "f0"), "0.002");
+    cr_assert_str_eq(el_checkpoint_meta(c, "f1"), "0.1");
+    cr_assert_str_eq(el_checkpoint_meta(c, "d1"), "0.3333333333333333");
+    cr_assert_str_eq(el_checkpoint_meta(c, "d2"), "0.002");
+    cr_assert_str_eq(el_checkpoint_meta(c, "yes"), "true");
+    cr_assert_str_eq(el_checkpoint_meta(c, "no"), "false");
+    cr_assert_null(el_checkpoint_meta(c, "nan"));
+    cr_assert_null(el_checkpoint_meta(c, "inf"));
+    for (int i = 0; i < 6; i++) {
+        double d;
+        float f;
+        snprintf(key, sizeof key, "d%d", i);
+        EL_TEST_OK(el_checkpoint_get_double(c, key, &d));
+        cr_assert(d == doubles[i], "%s: %.17g read back as %.17g", key, doubles[i], d);
+        snprintf(key, sizeof key, "f%d", i);
+        EL_TEST_OK(el_checkpoint_get_float(c, key, &f));
+        cr_assert(f == floats[i], "%s: %.9g read back as %.9g", key, floats[i], f);
+    }
+    long long n;
+    EL_TEST_OK(el_checkpoint_get_int(c, "min", INT64_MIN, INT64_MAX, &n));
+    cr_assert_eq(n, INT64_MIN);
+    EL_TEST_OK(el_checkpoint_get_int(c, "max", INT64_MIN, INT64_MAX, &n));
+    cr_assert_eq(n, INT64_MAX);
+    int b = -1;
+    EL_TEST_OK(el_checkpoint_get_bool(c, "yes", &b));
+    cr_assert_eq(b, 1);
+    EL_TEST_OK(el_checkpoint_get_bool(c, "no", &b));
+    cr_assert_eq(b, 0);
+    el_checkpoint_free(c);
+}
+
+Test(checkpoint, typed_metadata_refuses_naming_the_file_the_key_and_the_value)
+{
+    el_checkpoint_writer *w = NULL;
+    EL_TEST_OK(el_checkpoint_writer_create(&w));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "word", "twelve"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "tail", "12x"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "big", "99999999999999999999"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "ten", "10"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "huge", "1e39"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "nan", "nan"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "empty", ""));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "yes", "yes"));
+    /* Old checkpoints wrote truth values as 0 and 1, and floats in 17 digits. */
+    EL_TEST_OK(el_checkpoint_set_meta(w, "one", "1"));
+    EL_TEST_OK(el_checkpoint_set_meta(w, "old", "0.0020000000949949026"));
+    el_checkpoint *c = written_and_read(w, "bad.st");
+    long long n = 0;
+    double d = 0;
+    float f = 0;
+    int b = 0;
+    const char *s = NULL;
+
+    EL_TEST_FAILS(el_checkpoint_get_string(c, "absent", &s), EL_ERR_FORMAT);
+    assert_message_has("bad.st: no \"absent\" in its metadata");
+    EL_TEST_FAILS(el_checkpoint_get_int(c, "absent", 0, 1, &n), EL_ERR_FORMAT);
+    assert_message_has("bad.st: no \"absent\"");
+    EL_TEST_FAILS(el_checkpoint_get_int(c, "word", 0, 100, &n), EL_ERR_FORMAT);
+    assert_message_has("bad.st: metadata \"word\" is \"twelve\", not an integer");
+    EL_TEST_FAILS(el_checkpoint_get_int(c, "tail", 0, 100, &n), EL_ERR_FORMAT);
+    EL_TEST_FAILS(el_checkpoint_get_int(c, "empty", 0, 100, &n), EL_ERR_FORMAT);
+    EL_TEST_FAILS(el_checkpoint_get_int(c, "big", INT64_MIN, INT64_MAX, &n), EL_ERR_FORMAT);
+    EL_TEST_FAILS(el_checkpoint_get_int(c, "ten", 0, 9, &n), EL_ERR_FORMAT);
+    assert_message_has("bad.st: metadata \"ten\" is 10, not in 0..9");
+    cr_assert_eq(n, 0, "a refused value was handed out");
+    EL_TEST_OK(el_checkpoint_get_int(c, "ten", 10, 10, &n));
+    cr_assert_eq(n, 10);
+    EL_TEST_FAILS(el_checkpoint_get_double(c, "nan", &d), EL_ERR_FORMAT);
+    assert_message_has("bad.st: metadata \"nan\" is \"nan\", not a finite number");
+    EL_TEST_FAILS(el_checkpoint_get_double(c, "word", &d), EL_ERR_FORMAT);
+    EL_TEST_OK(el_checkpoint_get_double(c, "huge", &d));
+    EL_TEST_FAILS(el_checkpoint_get_float(c, "huge", &f), EL_ERR_FORMAT);
+    assert_message_has("bad.st: metadata \"huge\" is 1e+39, beyond a float's range");
+    EL_TEST_OK(el_checkpoint_get_float(c, "old", &f));
+    cr_assert(f == 0.002f, "an old 17-digit float read back as %.9g", f);
+    EL_TEST_FAILS(el_checkpoint_get_bool(c, "yes", &b), EL_ERR_FORMAT);
+    assert_message_has("bad.st: metadata \"yes\" is \"yes\", not true or false");
+    EL_TEST_OK(el_checkpoint_get_bool(c, "one", &b));
+    cr_assert_eq(b, 1);
+    cr_assert(strstr(el_checkpoint_path(c), "bad.st") != NULL);
+    el_checkpoint_free(c);
+
+    el_checkpoint *m = NULL;
+    size_t size;
+    char path[256];
+    unsigned char *bytes = read_whole(path_in(path, "bad.st"), &size);
+    EL_TEST_OK(el_checkpoint_read_memory(&m, bytes, size, "received"));
+    EL_TEST_FAILS(el_checkpoint_get_bool(m, "word", &b), EL_ERR_FORMAT);
+    assert_message_has("received: metadata \"word\"");
+    el_checkpoint_free(m);
+    free(bytes);
 }

@@ -55,6 +55,15 @@ EL_API el_status el_checkpoint_add_optimizer(el_checkpoint_writer *w, el_optimiz
 /* Sets a metadata string (a repeated key replaces the value). */
 EL_API el_status el_checkpoint_set_meta(el_checkpoint_writer *w, const char *key,
                                         const char *value);
+/* Typed metadata, kept as text because safetensors allows only strings
+ * there (other readers refuse anything else): an integer in decimal; a
+ * finite number in the fewest digits that read back as exactly the same
+ * double (or float), so 0.002 is "0.002"; a truth value as "true" or
+ * "false".  A NaN or an infinity is refused (EL_ERR_INVALID). */
+EL_API el_status el_checkpoint_set_int(el_checkpoint_writer *w, const char *key, long long value);
+EL_API el_status el_checkpoint_set_double(el_checkpoint_writer *w, const char *key, double value);
+EL_API el_status el_checkpoint_set_float(el_checkpoint_writer *w, const char *key, float value);
+EL_API el_status el_checkpoint_set_bool(el_checkpoint_writer *w, const char *key, int value);
 /* Writes the file atomically (temporary file, fsync, rename). */
 EL_API el_status el_checkpoint_write(el_checkpoint_writer *w, const char *path);
 
@@ -90,6 +99,20 @@ EL_API el_status el_checkpoint_tensor_i64(const el_checkpoint *c, const char *na
                                           el_checkpoint_i64 *view);
 /* A metadata value, or NULL. */
 EL_API const char *el_checkpoint_meta(const el_checkpoint *c, const char *key);
+/* The file's path, or the name given to el_checkpoint_read_memory. */
+EL_API const char *el_checkpoint_path(const el_checkpoint *c);
+/* Typed metadata.  A missing key or a value that is not of the type is
+ * EL_ERR_FORMAT with the file, the key and the value in the message:
+ * "model.st: metadata "charlm.hidden" is "x", not an integer".  An integer
+ * outside min..max is refused the same way; a number must be finite (and
+ * within a float's range for _float); a truth value is "true" or "1",
+ * "false" or "0".  The string is c's, valid while c lives. */
+EL_API el_status el_checkpoint_get_string(const el_checkpoint *c, const char *key, const char **out);
+EL_API el_status el_checkpoint_get_int(const el_checkpoint *c, const char *key, long long min,
+                                       long long max, long long *out);
+EL_API el_status el_checkpoint_get_double(const el_checkpoint *c, const char *key, double *out);
+EL_API el_status el_checkpoint_get_float(const el_checkpoint *c, const char *key, float *out);
+EL_API el_status el_checkpoint_get_bool(const el_checkpoint *c, const char *key, int *out);
 /* Copies each parameter's value from the tensor of its name.  Every name
  * must be present, float32, with the parameter's shape and only finite
  * values (a NaN or an infinity is EL_ERR_FORMAT naming the tensor); this is

@@ -16,6 +16,7 @@
 #include "idx.h"
 #include "image.h"
 #include "loss.h"
+#include "model_file.h"
 #include "ops.h"
 #include "optim.h"
 #include "param.h"

@@ -57,6 +57,18 @@ same_seed() {
         $gen --seed 4 --length 300 >"$dir/c" && cmp "$dir/a" "$dir/b" && ! cmp -s "$dir/a" "$dir/c"
 }
 check "the same seed gives the same text, another seed another" same_seed
+# generate steps one sequence, where a second thread only slows it: one
+# thread unless --threads says otherwise; eval (many streams) keeps the usual
+# default, 2 where there are two cores.
+[ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] && usual=2 || usual=1
+says() { # says LINE COMMAND...: COMMAND's stderr has LINE
+    line=$1
+    shift
+    "$@" 2>&1 >/dev/null | grep -qx "$line"
+}
+check "generate runs one thread by default" says 'charlm: 1 thread (the default for one sequence)' $gen --length 5 --verbose
+check "generate --threads 2 runs two" says 'charlm: 2 threads (--threads)' $gen --length 5 --threads 2 --verbose
+check "eval keeps the usual default" says "charlm: $usual thread.* (the default)" $exe eval --model "$dir/model.st" --text "$text" --verbose
 valid() {
     for t in 0 0.5 1 3; do
         $gen --temperature $t --top-k 5 --top-p 0.9 --length 400 --prompt "кіт: " >"$dir/g" &&

@@ -42,6 +42,21 @@ predict() {
         [ "$(printf 'eyb\n\nolleh\n' | $exe --predict --model "$dir/whole.st" | wc -l)" -eq 3 ]
 }
 check "--predict writes one line per word, from arguments or standard input" predict
+# --predict steps one word at a time: one thread unless --threads says
+# otherwise; --eval decodes batches and keeps the usual default.
+[ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] && usual=2 || usual=1
+says() { # says LINE COMMAND...: COMMAND's stderr has LINE
+    line=$1
+    shift
+    "$@" 2>&1 >/dev/null | grep -qx "$line"
+}
+check "--predict runs one thread by default" says 'seq2seq-train: 1 thread (the default for one sequence)' $exe --predict --model "$dir/whole.st" eyb --verbose
+check "--predict --threads 2 runs two" says 'seq2seq-train: 2 threads (--threads)' $exe --predict --model "$dir/whole.st" eyb --threads 2 --verbose
+check "--eval keeps the usual default" says "seq2seq-train: $usual thread.* (the default)" $exe --eval --model "$dir/whole.st" --words "$words" --verbose
+# Settings are kept as given: --lr 2e-3 (the default) is "0.002", not the 17
+# digits of the float nearest to it.
+check "the learning rate is kept as given" grep -aq '"train.lr":"0.002"' "$dir/whole.st"
+check "so is --validation 0.1" grep -aq '"train.validation_fraction":"0.1"' "$dir/whole.st"
 
 printf 'not a checkpoint' >"$dir/bad.st"
 check "a corrupt model is refused" refused 1 --eval --model "$dir/bad.st" --words "$words"
