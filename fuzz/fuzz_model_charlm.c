@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(el_checkpoint_writer_create(&w) == EL_OK);
     FUZZ_CHECK(el_checkpoint_add_charlm(w, &m, vocab) == EL_OK);
     el_checkpoint_writer_free(w);
-    el_charlm_train(&m, 0);
+    el_charlm_set_training(&m, 0);
     el_charlm_generator *g = NULL;
     el_sampling how = el_sampling_defaults();
     FUZZ_CHECK(el_charlm_generator_create(&g, &m, &how) == EL_OK);

@@ -293,7 +293,7 @@ static void write_model(const char *target, const char *name, const char *kind, 
 {
     el_vocab *vocab = NULL;
     check(el_vocab_create(&vocab), "vocab");
-    check(el_vocab_count_text(vocab, "abca", 4, 0), "vocab");
+    check(el_vocab_add_text(vocab, "abca", 4, 0), "vocab");
     check(el_vocab_finish(vocab, 1), "vocab");
     el_rng rng;
     el_rng_seed(&rng, 1);

@@ -44,7 +44,7 @@ static el_vocab *make_vocab(const char *text)
 {
     el_vocab *v = NULL;
     EL_TEST_OK(el_vocab_create(&v));
-    EL_TEST_OK(el_vocab_count_text(v, text, strlen(text), 0));
+    EL_TEST_OK(el_vocab_add_text(v, text, strlen(text), 0));
     EL_TEST_OK(el_vocab_finish(v, 1));
     return v;
 }
