@@ -120,8 +120,12 @@ static int halving(const geometry *g)
  * element, move on a strictly larger value or on any NaN (so the first of
  * tied maxima wins, and the last NaN).  The fast path compares the four
  * elements of a 2 x 2 window in the same order without branches, which the
- * compiler turns into vector selects over a row of windows. */
-EL__SIMD_CLONES static void max_halving(const geometry *g, const float *xp, float *yp, int *ap)
+ * compiler turns into vector selects over a row of windows.  It is built
+ * for the baseline x86-64 only (vectors of 4 floats), without
+ * EL__SIMD_CLONES: the rows of a small image's pool are a few windows wide
+ * (14 or 7 for 28 x 28), shorter than one vector of the wider clones, which
+ * would then run their scalar remainder loops alone. */
+static void max_halving(const geometry *g, const float *xp, float *yp, int *ap)
 {
     const int w_in = g->in_w, w_out = g->out_w;
     for (int oh = 0; oh < g->out_h; oh++) {
@@ -184,9 +188,9 @@ static void forward_plane(const geometry *g, const float *xp, float *yp, int *ap
  * the windows do not overlap, so each element gets its window's gradient
  * when it was the maximum and 0 otherwise (0 + dy, as the general path's
  * sum into zeros, which turns -0 into +0).  A last row or column that no
- * window covers (odd sizes) gets 0. */
-EL__SIMD_CLONES static void max_halving_backward(const geometry *g, const float *dyp, const int *ap,
-                                                 float *dxp)
+ * window covers (odd sizes) gets 0.  Baseline x86-64 only, as
+ * max_halving. */
+static void max_halving_backward(const geometry *g, const float *dyp, const int *ap, float *dxp)
 {
     const int w_in = g->in_w, w_out = g->out_w;
     for (int oh = 0; oh < g->out_h; oh++) {
