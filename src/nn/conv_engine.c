@@ -212,11 +212,19 @@ typedef struct run {
     size_t cols_floats, pack_floats, out_floats, weight_floats, bias_floats;
 } run;
 
-/* The products go through elman's packed kernel, which picks its
- * instructions by what the CPU runs, rather than OpenBLAS, which may not
- * know a virtual machine's CPU and fall back to its oldest kernels.  Each
- * B is packed here from data already in the cache, into the part's
- * workspace, so that packing never allocates. */
+/* The products go through elman's packed kernel rather than OpenBLAS,
+ * even now that elman has OpenBLAS use its AVX-512 or AVX2 kernels on a
+ * CPU its tables do not know (core/runtime.c).  im2col writes its columns
+ * straight into the kernel's packed layout, where OpenBLAS would take them
+ * row-major and pack them again, and the forward pass and col2im's product
+ * put several images side by side in one product, where OpenBLAS's calls
+ * would go image by image on products a few hundred columns wide.  Only
+ * a weight gradient with fewer maps than a panel of 64 (a first layer's)
+ * leaves the packed kernel's panels part empty, and there OpenBLAS is
+ * slightly faster, by less than the cost of a second code path
+ * (bench/conv-bench compares the layers of FashionSimpleNet).  Each B is
+ * packed here from data already in the cache, into the part's workspace,
+ * so that packing never allocates. */
 static el__packed borrow(float *data, size_t floats)
 {
     return (el__packed){.data = data, .capacity = floats};
