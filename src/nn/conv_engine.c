@@ -348,6 +348,12 @@ static void run_part(void *context, int index, int count)
     if (job->bias_grad) memset(w.db, 0, sizeof *w.db * r->bias_floats);
     int begin, end;
     el__split(g->batch, index, count, &begin, &end);
+    /* The bias gradient's sums go block by block, while the block's dy is
+     * still in the cache from the products, in the same order as in one
+     * pass at the end. */
+    int channels = job->bias_on_image ? g->channels : g->maps;
+    size_t plane =
+        job->bias_on_image ? (size_t)g->height * g->width : (size_t)g->out_height * g->out_width;
     for (int n0 = begin; n0 < end; n0 += r->block) {
         int n1 = n0 + r->block < end ? n0 + r->block : end;
         if (job->col_grad)
@@ -355,12 +361,7 @@ static void run_part(void *context, int index, int count)
         else if (job->col_out)
             columns_out(r, &w, n0, n1);
         if (job->image_out) image_out(r, &w, n0, n1);
-    }
-    if (job->bias_grad) {
-        int channels = job->bias_on_image ? g->channels : g->maps;
-        size_t plane = job->bias_on_image ? (size_t)g->height * g->width
-                                          : (size_t)g->out_height * g->out_width;
-        for (int n = begin; n < end; n++) {
+        for (int n = n0; job->bias_grad && n < n1; n++) {
             const float *src = job->bias_src + (size_t)n * channels * plane;
             for (int c = 0; c < channels; c++) w.db[c] += plane_sum(src + (size_t)c * plane, plane);
         }
