@@ -171,6 +171,87 @@ Test(pool, max_ties_and_nan)
     el_pool_cache_free(&cache);
 }
 
+/* MaxPool2d(2) takes a fast path, and a large batch runs over the
+ * threads: both must keep PyTorch's rule (first of tied maxima, last NaN,
+ * -infinity kept) that the loop below states, leave an odd last row and
+ * column out of every window, and give the same bits on 1 and 2 threads. */
+static void halving_reference(const float *x, int planes, int h, int w, float *y, int *at)
+{
+    int oh_n = h / 2, ow_n = w / 2;
+    for (int p = 0; p < planes; p++)
+        for (int oh = 0; oh < oh_n; oh++)
+            for (int ow = 0; ow < ow_n; ow++) {
+                float max = -INFINITY;
+                int best = 2 * oh * w + 2 * ow;
+                for (int i = 0; i < 2; i++)
+                    for (int j = 0; j < 2; j++) {
+                        int e = (2 * oh + i) * w + 2 * ow + j;
+                        float v = x[(size_t)p * h * w + e];
+                        if (v > max || isnan(v)) {
+                            max = v;
+                            best = e;
+                        }
+                    }
+                y[((size_t)p * oh_n + oh) * ow_n + ow] = max;
+                at[((size_t)p * oh_n + oh) * ow_n + ow] = best;
+            }
+}
+
+Test(pool, max_halving_matches_the_rule_on_any_threads)
+{
+    enum { N = 64, C = 32, H = 9, W = 11, OUT = N * C * (H / 2) * (W / 2) };
+    static const float values[] = {-INFINITY, -1, 0, 1, 1, 2, NAN};
+    el_pool pool;
+    EL_TEST_OK(el_pool_init(&pool, EL_POOL_MAX, 2, (int[]){2, 2}, NULL, NULL));
+    el_tensor x = {0}, dy = {0};
+    EL_TEST_OK(el_tensor_alloc(&x, 4, (int[]){N, C, H, W}));
+    EL_TEST_OK(el_tensor_alloc(&dy, 4, (int[]){N, C, H / 2, W / 2}));
+    unsigned state = 7;
+    for (size_t i = 0; i < x.size; i++) {
+        state = state * 1103515245u + 12345u;
+        x.data[i] = values[(state >> 16) % (sizeof values / sizeof *values)];
+    }
+    for (size_t i = 0; i < dy.size; i++) dy.data[i] = (float)(i % 13) - 6.0f;
+    float *want = malloc(sizeof(float) * OUT);
+    int *at = malloc(sizeof(int) * OUT);
+    cr_assert(want && at);
+    halving_reference(x.data, N * C, H, W, want, at);
+    el_tensor y[2] = {{0}}, dx[2] = {{0}};
+    for (int t = 0; t < 2; t++) {
+        EL_TEST_OK(el_set_threads(t + 1));
+        el_pool_cache cache = {0};
+        for (int n = 0; n < 2; n++) { /* the second pass writes over the first */
+            EL_TEST_OK(el_pool_forward(&pool, &cache, &x, &y[t]));
+            EL_TEST_OK(el_pool_backward(&pool, &cache, &dy, &dx[t]));
+        }
+        el_pool_cache_free(&cache);
+    }
+    EL_TEST_OK(el_set_threads(1));
+    cr_assert_eq(memcmp(y[0].data, y[1].data, sizeof(float) * OUT), 0);
+    cr_assert_eq(memcmp(dx[0].data, dx[1].data, sizeof(float) * x.size), 0);
+    for (int o = 0; o < OUT; o++)
+        cr_assert(isnan(want[o]) ? isnan(y[0].data[o]) : y[0].data[o] == want[o],
+                  "y[%d] = %g, expected %g", o, y[0].data[o], want[o]);
+    for (size_t i = 0; i < x.size; i++) {
+        size_t p = i / (H * W);
+        int e = (int)(i % (H * W)), h = e / W, w = e % W;
+        float expect = 0.0f;
+        if (h < H / 2 * 2 && w < W / 2 * 2) {
+            size_t o = (p * (H / 2) + h / 2) * (W / 2) + w / 2;
+            if (at[o] == e) expect = dy.data[o];
+        }
+        cr_assert_eq(dx[0].data[i], expect, "dx[%zu] = %g, expected %g", i, dx[0].data[i], expect);
+    }
+    free(want);
+    free(at);
+    el_tensor_free(&x);
+    el_tensor_free(&dy);
+    for (int t = 0; t < 2; t++) {
+        el_tensor_free(&y[t]);
+        el_tensor_free(&dx[t]);
+    }
+}
+
 Test(pool, errors)
 {
     el_pool pool;

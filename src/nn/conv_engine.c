@@ -212,11 +212,19 @@ typedef struct run {
     size_t cols_floats, pack_floats, out_floats, weight_floats, bias_floats;
 } run;
 
-/* The products go through elman's packed kernel, which picks its
- * instructions by what the CPU runs, rather than OpenBLAS, which may not
- * know a virtual machine's CPU and fall back to its oldest kernels.  Each
- * B is packed here from data already in the cache, into the part's
- * workspace, so that packing never allocates. */
+/* The products go through elman's packed kernel rather than OpenBLAS,
+ * even now that elman has OpenBLAS use its AVX-512 or AVX2 kernels on a
+ * CPU its tables do not know (core/runtime.c).  im2col writes its columns
+ * straight into the kernel's packed layout, where OpenBLAS would take them
+ * row-major and pack them again, and the forward pass and col2im's product
+ * put several images side by side in one product, where OpenBLAS's calls
+ * would go image by image on products a few hundred columns wide.  Only
+ * a weight gradient with fewer maps than a panel of 64 (a first layer's)
+ * leaves the packed kernel's panels part empty, and there OpenBLAS is
+ * slightly faster, by less than the cost of a second code path
+ * (bench/conv-bench compares the layers of FashionSimpleNet).  Each B is
+ * packed here from data already in the cache, into the part's workspace,
+ * so that packing never allocates. */
 static el__packed borrow(float *data, size_t floats)
 {
     return (el__packed){.data = data, .capacity = floats};
@@ -340,6 +348,12 @@ static void run_part(void *context, int index, int count)
     if (job->bias_grad) memset(w.db, 0, sizeof *w.db * r->bias_floats);
     int begin, end;
     el__split(g->batch, index, count, &begin, &end);
+    /* The bias gradient's sums go block by block, while the block's dy is
+     * still in the cache from the products, in the same order as in one
+     * pass at the end. */
+    int channels = job->bias_on_image ? g->channels : g->maps;
+    size_t plane =
+        job->bias_on_image ? (size_t)g->height * g->width : (size_t)g->out_height * g->out_width;
     for (int n0 = begin; n0 < end; n0 += r->block) {
         int n1 = n0 + r->block < end ? n0 + r->block : end;
         if (job->col_grad)
@@ -347,12 +361,7 @@ static void run_part(void *context, int index, int count)
         else if (job->col_out)
             columns_out(r, &w, n0, n1);
         if (job->image_out) image_out(r, &w, n0, n1);
-    }
-    if (job->bias_grad) {
-        int channels = job->bias_on_image ? g->channels : g->maps;
-        size_t plane = job->bias_on_image ? (size_t)g->height * g->width
-                                          : (size_t)g->out_height * g->out_width;
-        for (int n = begin; n < end; n++) {
+        for (int n = n0; job->bias_grad && n < n1; n++) {
             const float *src = job->bias_src + (size_t)n * channels * plane;
             for (int c = 0; c < channels; c++) w.db[c] += plane_sum(src + (size_t)c * plane, plane);
         }

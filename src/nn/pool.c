@@ -1,8 +1,10 @@
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
 #include "elman/pool.h"
 #include "core/internal.h"
+#include "core/parallel.h"
 
 el_status el_pool_init(el_pool *pool, el_pool_kind kind, int dims, const int *kernel,
                        const int *stride, const int *padding)
@@ -98,6 +100,174 @@ static window window_at(const geometry *g, int oh, int ow)
     return win;
 }
 
+/* A pass over the planes: in is x (forward) or dy (backward), out y or dx;
+ * argmax is NULL for average pooling. */
+typedef struct pass {
+    const geometry *g;
+    const float *in;
+    float *out;
+    int *argmax;
+} pass;
+
+/* Whether the windows are 2 x 2, 2 apart, unpadded: MaxPool2d(2), the
+ * usual pool of a convolutional network, which takes the fast paths. */
+static int halving(const geometry *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
+}
+
+/* PyTorch's rule for a window's maximum: start at the window's first
+ * element, move on a strictly larger value or on any NaN (so the first of
+ * tied maxima wins, and the last NaN).  The fast path compares the four
+ * elements of a 2 x 2 window in the same order without branches, which the
+ * compiler turns into vector selects over a row of windows.  It is built
+ * for the baseline x86-64 only (vectors of 4 floats), without
+ * EL__SIMD_CLONES: the rows of a small image's pool are a few windows wide
+ * (14 or 7 for 28 x 28), shorter than one vector of the wider clones, which
+ * would then run their scalar remainder loops alone. */
+static void max_halving(const geometry *g, const float *xp, float *yp, int *ap)
+{
+    const int w_in = g->in_w, w_out = g->out_w;
+    for (int oh = 0; oh < g->out_h; oh++) {
+        const float *r0 = xp + (size_t)2 * oh * w_in, *r1 = r0 + w_in;
+        float *y = yp + (size_t)oh * w_out;
+        int *a = ap + (size_t)oh * w_out;
+        for (int ow = 0; ow < w_out; ow++) {
+            float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+            int first = 2 * oh * w_in + 2 * ow;
+            float max = v0;
+            int best = first;
+            int take = (v1 > max) | (v1 != v1);
+            max = take ? v1 : max;
+            best = take ? first + 1 : best;
+            take = (v2 > max) | (v2 != v2);
+            max = take ? v2 : max;
+            best = take ? first + w_in : best;
+            take = (v3 > max) | (v3 != v3);
+            max = take ? v3 : max;
+            best = take ? first + w_in + 1 : best;
+            y[ow] = max;
+            a[ow] = best;
+        }
+    }
+}
+
+static void forward_plane(const geometry *g, const float *xp, float *yp, int *ap)
+{
+    if (ap && halving(g)) {
+        max_halving(g, xp, yp, ap);
+        return;
+    }
+    for (int oh = 0; oh < g->out_h; oh++)
+        for (int ow = 0; ow < g->out_w; ow++) {
+            window win = window_at(g, oh, ow);
+            int o = oh * g->out_w + ow;
+            if (ap) {
+                int best = win.h0 * g->in_w + win.w0;
+                float max = -INFINITY;
+                for (int h = win.h0; h < win.h1; h++)
+                    for (int w = win.w0; w < win.w1; w++) {
+                        float v = xp[h * g->in_w + w];
+                        if (v > max || isnan(v)) {
+                            max = v;
+                            best = h * g->in_w + w;
+                        }
+                    }
+                yp[o] = max;
+                ap[o] = best;
+            } else {
+                float sum = 0;
+                for (int h = win.h0; h < win.h1; h++)
+                    for (int w = win.w0; w < win.w1; w++) sum += xp[h * g->in_w + w];
+                yp[o] = sum / (float)win.divisor;
+            }
+        }
+}
+
+/* The backward pass of a 2 x 2 max pool writes every input element once:
+ * the windows do not overlap, so each element gets its window's gradient
+ * when it was the maximum and 0 otherwise (0 + dy, as the general path's
+ * sum into zeros, which turns -0 into +0).  A last row or column that no
+ * window covers (odd sizes) gets 0.  Baseline x86-64 only, as
+ * max_halving. */
+static void max_halving_backward(const geometry *g, const float *dyp, const int *ap, float *dxp)
+{
+    const int w_in = g->in_w, w_out = g->out_w;
+    for (int oh = 0; oh < g->out_h; oh++) {
+        float *r0 = dxp + (size_t)2 * oh * w_in, *r1 = r0 + w_in;
+        const float *dy = dyp + (size_t)oh * w_out;
+        const int *a = ap + (size_t)oh * w_out;
+        for (int ow = 0; ow < w_out; ow++) {
+            float v = dy[ow] + 0.0f;
+            int first = 2 * oh * w_in + 2 * ow, best = a[ow];
+            r0[2 * ow] = best == first ? v : 0.0f;
+            r0[2 * ow + 1] = best == first + 1 ? v : 0.0f;
+            r1[2 * ow] = best == first + w_in ? v : 0.0f;
+            r1[2 * ow + 1] = best == first + w_in + 1 ? v : 0.0f;
+        }
+        for (int w = 2 * w_out; w < w_in; w++) r0[w] = r1[w] = 0.0f;
+    }
+    for (size_t i = (size_t)2 * g->out_h * w_in; i < (size_t)g->in_h * w_in; i++) dxp[i] = 0.0f;
+}
+
+static void backward_plane(const geometry *g, const float *dyp, const int *ap, float *dxp)
+{
+    if (ap && halving(g)) {
+        max_halving_backward(g, dyp, ap, dxp);
+        return;
+    }
+    size_t out_plane = (size_t)g->out_h * g->out_w, in_plane = (size_t)g->in_h * g->in_w;
+    for (size_t i = 0; i < in_plane; i++) dxp[i] = 0.0f;
+    if (ap) {
+        for (size_t o = 0; o < out_plane; o++) dxp[ap[o]] += dyp[o];
+        return;
+    }
+    for (int oh = 0; oh < g->out_h; oh++)
+        for (int ow = 0; ow < g->out_w; ow++) {
+            window win = window_at(g, oh, ow);
+            float share = dyp[oh * g->out_w + ow] / (float)win.divisor;
+            for (int h = win.h0; h < win.h1; h++)
+                for (int w = win.w0; w < win.w1; w++) dxp[h * g->in_w + w] += share;
+        }
+}
+
+static void forward_part(void *context, int index, int count)
+{
+    const pass *t = context;
+    const geometry *g = t->g;
+    size_t out_plane = (size_t)g->out_h * g->out_w, in_plane = (size_t)g->in_h * g->in_w;
+    int p0, p1;
+    el__split((int)g->planes, index, count, &p0, &p1);
+    for (size_t p = (size_t)p0; p < (size_t)p1; p++)
+        forward_plane(g, t->in + p * in_plane, t->out + p * out_plane,
+                      t->argmax ? t->argmax + p * out_plane : NULL);
+}
+
+static void backward_part(void *context, int index, int count)
+{
+    const pass *t = context;
+    const geometry *g = t->g;
+    size_t out_plane = (size_t)g->out_h * g->out_w, in_plane = (size_t)g->in_h * g->in_w;
+    int p0, p1;
+    el__split((int)g->planes, index, count, &p0, &p1);
+    for (size_t p = (size_t)p0; p < (size_t)p1; p++)
+        backward_plane(g, t->in + p * out_plane, t->argmax ? t->argmax + p * out_plane : NULL,
+                       t->out + p * in_plane);
+}
+
+/* Planes are independent, so a pass splits them over elman's threads, with
+ * the same result on any number; below this many input elements the
+ * threads' start costs more than they save. */
+enum { PARALLEL_ELEMENTS = 1 << 15 };
+
+static int parts_per_thread(const geometry *g)
+{
+    size_t elements = g->planes * (size_t)g->in_h * g->in_w;
+    return elements < PARALLEL_ELEMENTS || g->planes < 2 || g->planes > INT_MAX
+               ? 0
+               : EL__PARTS_PER_THREAD;
+}
+
 el_status el_pool_forward(const el_pool *pool, el_pool_cache *cache, const el_tensor *x,
                           el_tensor *y)
 {
@@ -113,8 +283,7 @@ el_status el_pool_forward(const el_pool *pool, el_pool_cache *cache, const el_te
     memcpy(shape, x->shape, sizeof shape);
     if (pool->dims == 2) shape[x->ndim - 2] = g.out_h;
     shape[x->ndim - 1] = g.out_w;
-    size_t out_plane = (size_t)g.out_h * g.out_w, in_plane = (size_t)g.in_h * g.in_w;
-    size_t outputs = g.planes * out_plane;
+    size_t outputs = g.planes * (size_t)g.out_h * g.out_w;
     if (pool->kind == EL_POOL_MAX && cache->capacity < outputs) {
         int *argmax = el__alloc(outputs * sizeof *argmax);
         if (!argmax)
@@ -125,37 +294,11 @@ el_status el_pool_forward(const el_pool *pool, el_pool_cache *cache, const el_te
     }
     s = el__size_output(fn, "y", y, x->ndim, shape);
     if (s) return s;
-    for (size_t p = 0; p < g.planes; p++) {
-        const float *xp = x->data + p * in_plane;
-        float *yp = y->data + p * out_plane;
-        int *ap = pool->kind == EL_POOL_MAX ? cache->argmax + p * out_plane : NULL;
-        for (int oh = 0; oh < g.out_h; oh++)
-            for (int ow = 0; ow < g.out_w; ow++) {
-                window win = window_at(&g, oh, ow);
-                int o = oh * g.out_w + ow;
-                if (ap) {
-                    /* PyTorch's rule: start at the window's first element,
-                     * move on a strictly larger value or on any NaN. */
-                    int best = win.h0 * g.in_w + win.w0;
-                    float max = -INFINITY;
-                    for (int h = win.h0; h < win.h1; h++)
-                        for (int w = win.w0; w < win.w1; w++) {
-                            float v = xp[h * g.in_w + w];
-                            if (v > max || isnan(v)) {
-                                max = v;
-                                best = h * g.in_w + w;
-                            }
-                        }
-                    yp[o] = max;
-                    ap[o] = best;
-                } else {
-                    float sum = 0;
-                    for (int h = win.h0; h < win.h1; h++)
-                        for (int w = win.w0; w < win.w1; w++) sum += xp[h * g.in_w + w];
-                    yp[o] = sum / (float)win.divisor;
-                }
-            }
-    }
+    pass t = {.g = &g,
+              .in = x->data,
+              .out = y->data,
+              .argmax = pool->kind == EL_POOL_MAX ? cache->argmax : NULL};
+    el__parallel_run(forward_part, &t, parts_per_thread(&g));
     cache->ndim = x->ndim;
     memcpy(cache->shape, x->shape, sizeof cache->shape);
     cache->forward_done = 1;
@@ -176,7 +319,7 @@ el_status el_pool_backward(const el_pool *pool, el_pool_cache *cache, const el_t
     geometry g;
     el_status s = plan(fn, pool, &x_shape, &g);
     if (s) return s;
-    size_t out_plane = (size_t)g.out_h * g.out_w, in_plane = (size_t)g.in_h * g.in_w;
+    size_t out_plane = (size_t)g.out_h * g.out_w;
     if (dy->size != g.planes * out_plane) {
         char shape[64];
         return el__fail(EL_ERR_SHAPE, "%s: dy is %s, the forward output had %zu elements", fn,
@@ -185,23 +328,11 @@ el_status el_pool_backward(const el_pool *pool, el_pool_cache *cache, const el_t
     if (dx) {
         s = el__size_output(fn, "dx", dx, cache->ndim, cache->shape);
         if (s) return s;
-        el_tensor_fill(dx, 0.0f);
-        for (size_t p = 0; p < g.planes; p++) {
-            const float *dyp = dy->data + p * out_plane;
-            float *dxp = dx->data + p * in_plane;
-            if (pool->kind == EL_POOL_MAX) {
-                const int *ap = cache->argmax + p * out_plane;
-                for (size_t o = 0; o < out_plane; o++) dxp[ap[o]] += dyp[o];
-                continue;
-            }
-            for (int oh = 0; oh < g.out_h; oh++)
-                for (int ow = 0; ow < g.out_w; ow++) {
-                    window win = window_at(&g, oh, ow);
-                    float share = dyp[oh * g.out_w + ow] / (float)win.divisor;
-                    for (int h = win.h0; h < win.h1; h++)
-                        for (int w = win.w0; w < win.w1; w++) dxp[h * g.in_w + w] += share;
-                }
-        }
+        pass t = {.g = &g,
+                  .in = dy->data,
+                  .out = dx->data,
+                  .argmax = pool->kind == EL_POOL_MAX ? cache->argmax : NULL};
+        el__parallel_run(backward_part, &t, parts_per_thread(&g));
     }
     cache->forward_done = 0;
     return EL_OK;
