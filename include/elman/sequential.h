@@ -92,6 +92,9 @@ EL_API el_status el_module_pool(el_module *m, const el_pool *pool);
 EL_API el_status el_module_batchnorm(el_module *m, int dims, int num_features);
 /* nn.Flatten(): (N, ...) -> (N, product of the rest). */
 EL_API el_status el_module_flatten(el_module *m);
+/* nn.Unflatten(1, shape): (N, product of shape) -> (N, shape...), with
+ * ndim 1 to EL_MAX_DIMS - 1 (a copy, as flatten's). */
+EL_API el_status el_module_unflatten(el_module *m, int ndim, const int *shape);
 
 typedef struct el_sequential {
     char name[EL_NAME_MAX]; /* the prefix of every tensor's name, or "" */

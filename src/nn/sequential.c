@@ -394,6 +394,55 @@ el_status el_module_flatten(el_module *m)
     return adapter("el_module_flatten", m, &flatten_ops, 1);
 }
 
+/* ---- unflatten -------------------------------------------------------- */
+
+typedef struct unflatten_module {
+    int ndim; /* of the shape after the batch dimension */
+    int shape[EL_MAX_DIMS - 1];
+} unflatten_module;
+
+static el_status unflatten_forward(void *self, const el_tensor *x, el_tensor *y)
+{
+    const unflatten_module *u = self;
+    int shape[EL_MAX_DIMS];
+    size_t size = 1;
+    for (int i = 0; i < u->ndim; i++) {
+        shape[i + 1] = u->shape[i];
+        size *= (size_t)u->shape[i];
+    }
+    if (x->ndim != 2 || (size_t)x->shape[1] != size) {
+        char got[64];
+        return el__fail(EL_ERR_SHAPE, "el_module_unflatten: x is %s, expected (N, %zu)",
+                        el_tensor_shape_string(x, got, sizeof got), size);
+    }
+    shape[0] = x->shape[0];
+    el_status s = el_tensor_ensure(y, u->ndim + 1, shape);
+    return s ? s : el_tensor_copy(y, x);
+}
+
+static const el_module_ops unflatten_ops = {
+    .kind = "Unflatten",
+    .forward = unflatten_forward,
+    .backward = flatten_backward, /* dx takes x's shape, whatever y's is */
+    .free = free_self,
+};
+
+el_status el_module_unflatten(el_module *m, int ndim, const int *shape)
+{
+    const char *fn = "el_module_unflatten";
+    if (ndim < 1 || ndim > EL_MAX_DIMS - 1 || !shape)
+        return el__fail(EL_ERR_INVALID, "%s: %d dimensions (1 to %d)", fn, ndim, EL_MAX_DIMS - 1);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 1)
+            return el__fail(EL_ERR_INVALID, "%s: dimension %d is %d", fn, i, shape[i]);
+    el_status s = adapter(fn, m, &unflatten_ops, sizeof(unflatten_module));
+    if (s) return s;
+    unflatten_module *u = m->self;
+    u->ndim = ndim;
+    memcpy(u->shape, shape, (size_t)ndim * sizeof *shape);
+    return EL_OK;
+}
+
 /* ---- the container ---------------------------------------------------- */
 
 el_status el_sequential_init(el_sequential *seq, const char *name)
