@@ -121,4 +121,7 @@ bad_labels() {
         refused 1 classify --data "$dir/bad"
 }
 check "a damaged labels file is one line" bad_labels
+other_data() { refused 1 classify --resume "$dir/model.safetensors" --data "$dir/tiny" && grep -q 'fingerprint' "$dir/err"; }
+check "--resume refuses data other than the model's" other_data
+check "an output that is a directory" refused 1 classify --data "$dir/data" --out "$dir"
 finish
