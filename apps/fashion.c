@@ -1,0 +1,763 @@
+/* fashion: image classification and autoencoders on Fashion-MNIST.
+ *
+ *   fashion classify [options]                  train FashionSimpleNet
+ *   fashion autoencode [--kind conv|dense]      train an autoencoder
+ *   fashion predict --model MODEL IMAGE.png...  classify one's own images
+ *
+ * The data is an IDX set (train-images-idx3-ubyte.gz and its three
+ * siblings), by default the Debian package dataset-fashion-mnist's.  A
+ * validation part is drawn from the training images by the seed (the test
+ * set is only looked at after training); training stops early when its
+ * loss has not improved for --patience epochs.  The model is one flat
+ * nn.Sequential (classify) or an encoder and a decoder (autoencode), saved
+ * after every epoch and on Ctrl-C or SIGTERM (apps/train_run.h) with the
+ * optimizer, the position, the early-stopping state and the random
+ * generator, so --resume continues exactly. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "fashion.h"
+#include "meta.h"
+#include "train_run.h"
+
+static const char *const mode_names[] = {"classify", "autoencode", "predict", NULL};
+static const char *const kind_names[] = {"conv", "dense", NULL};
+static const char *const model_kinds[] = {"fashion-classifier", "fashion-autoencoder"};
+static const char default_data[] = "/usr/share/datasets/fashion-mnist";
+/* The autoencoders' code size, and the dense one's hidden layer. */
+enum { LATENT = 32, DENSE_HIDDEN = 256 };
+/* Images per forward pass when evaluating. */
+enum { EVAL_CHUNK = 500 };
+
+const char *const fashion_class_names[CLASSES] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                  "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                                  "Bag",         "Ankle boot"};
+
+/* ---- command line ------------------------------------------------------- */
+
+static void print_usage(void)
+{
+    printf("Usage: fashion classify [--data DIR] [--out MODEL] [training options]\n"
+           "       fashion autoencode [--kind conv|dense] [--data DIR] [--out MODEL] [training "
+           "options]\n"
+           "       fashion predict --model MODEL [--invert] IMAGE.png...\n"
+           "Convolutional networks on Fashion-MNIST (or any IDX set with its file names).\n"
+           "\n"
+           "classify trains FashionSimpleNet (two convolutions, dropout, two dense layers),\n"
+           "prints the test set's confusion matrix, writes the misclassified test images\n"
+           "to MODEL-misclassified.png (captions in MODEL-misclassified.txt) and ends with\n"
+           "test_accuracy.  autoencode trains a convolutional or dense autoencoder with\n"
+           "MSE, writes MODEL-reconstructions.png (originals above reconstructions) and\n"
+           "MODEL-interpolation.png (decodings between two images' codes) and ends with\n"
+           "test_mse.\n"
+           "\n"
+           "Training:\n"
+           "  --data DIR              train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+           "                          t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or\n"
+           "                          unzipped); default %s\n"
+           "  --out MODEL             where the model is saved (default fashion.safetensors,\n"
+           "                          or fashion-ae.safetensors)\n"
+           "  --kind conv|dense       autoencode's network (default conv)\n"
+           "  --epochs N              at most N passes (default 50 classify, 10 autoencode)\n"
+           "  --batch N               images per batch (default 256)\n"
+           "  --lr X                  Adam's learning rate (default 0.001)\n"
+           "  --validation X          the fraction of the training images held out for\n"
+           "                          early stopping (default 0.1)\n"
+           "  --patience N            stop after N epochs without a better validation loss\n"
+           "                          (default 5)\n"
+           "  --seed N                weights, the validation part, order and dropout (default 1)\n"
+           "  --resume MODEL          continue training MODEL where it stopped\n"
+           "  --metrics FILE.csv      write one line of figures per epoch\n"
+           "\n"
+           "predict:\n"
+           "  --model MODEL           a model fashion classify saved\n"
+           "  --invert                the images are dark on light (Fashion-MNIST is light on\n"
+           "                          dark)\n"
+           "  IMAGE.png...            28x28 PNGs, gray or colour (turned gray)\n"
+           "\n"
+           "All:\n"
+           "  --threads N             threads, 1 to 64 (default 2, or 1 on one core)\n"
+           "  --help                  show this help and exit\n"
+           "\n"
+           "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
+           "--resume MODEL continues.  A NaN or infinite loss stops training (exit 3)\n"
+           "without saving.\n",
+           default_data);
+}
+
+static int parse_flag(int argc, char **argv, int *i, options *o)
+{
+    const char *v;
+    if (cli_flag_value(argc, argv, i, "--data", &v)) return v ? (o->data = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--kind", &v))
+        return cli_parse_choice("--kind", v, kind_names, &o->kind) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--epochs", &v))
+        return cli_parse_int("--epochs", v, 1, 100000, &o->epochs) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--batch", &v))
+        return cli_parse_int("--batch", v, 1, 65536, &o->batch) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--lr", &v))
+        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--validation", &v))
+        return cli_parse_float("--validation", v, 0.001, 0.5, &o->validation_fraction) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--patience", &v))
+        return cli_parse_int("--patience", v, 1, 100000, &o->patience) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--seed", &v))
+        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--threads", &v))
+        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (strcmp(argv[*i], "--invert") == 0) return o->invert = 1;
+    return 0;
+}
+
+/* 0 to go on, -1 after --help, or the exit status of an error. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o =
+        (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, .patience = 5, .seed = 1};
+    if (argc < 2) {
+        cli_error("which command: classify, autoencode or predict? (see --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_usage();
+        return -1;
+    }
+    if (cli_parse_choice("the command", argv[1], mode_names, &o->mode)) return CLI_EXIT_USAGE;
+    o->images = malloc(sizeof(char *) * (size_t)argc);
+    if (!o->images) {
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            print_usage();
+            return -1;
+        }
+        int r = parse_flag(argc, argv, &i, o);
+        if (r < 0) return CLI_EXIT_USAGE;
+        if (r == 0 && o->mode == MODE_PREDICT && strncmp(argv[i], "--", 2) != 0) {
+            o->images[o->image_count++] = argv[i];
+            continue;
+        }
+        if (r == 0) {
+            cli_error("unknown argument '%s' (see --help)", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (o->mode == MODE_PREDICT && (!o->model || o->image_count == 0)) {
+        cli_error("predict needs --model MODEL and at least one IMAGE.png");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode != MODE_PREDICT && (o->model || o->invert)) {
+        cli_error("--model and --invert are predict's; %s takes --resume", mode_names[o->mode]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->epochs) o->epochs = o->mode == MODE_CLASSIFY ? 50 : 10;
+    if (!o->out)
+        o->out = o->resume                    ? o->resume
+                 : o->mode == MODE_AUTOENCODE ? "fashion-ae.safetensors"
+                                              : "fashion.safetensors";
+    return 0;
+}
+
+/* ---- the data ------------------------------------------------------------- */
+
+static void free_set(image_set *set)
+{
+    free(set->pixels);
+    free(set->labels);
+    *set = (image_set){0};
+}
+
+/* dir/name.gz, else dir/name unzipped; NULL (with *path the .gz name, for
+ * the message) when neither exists. */
+static char *data_file(const char *dir, const char *name, int *found)
+{
+    size_t size = strlen(dir) + strlen(name) + 8;
+    char *path = malloc(size);
+    struct stat st;
+    if (!path) return NULL;
+    snprintf(path, size, "%s/%s", dir, name);
+    *found = stat(path, &st) == 0;
+    if (*found) return path;
+    snprintf(path, size, "%s/%s.gz", dir, name);
+    *found = stat(path, &st) == 0;
+    return path;
+}
+
+/* Reads images and labels of 28x28 ubyte images into set; 0, or -1 after
+ * one line. */
+static int load_set(const char *dir, const char *images_name, const char *labels_name,
+                    image_set *set)
+{
+    int found_images, found_labels;
+    char *images_path = data_file(dir, images_name, &found_images);
+    char *labels_path = data_file(dir, labels_name, &found_labels);
+    el_idx images = {0}, labels = {0};
+    int bad = 0;
+    if (!images_path || !labels_path) {
+        cli_error("out of memory");
+        bad = 1;
+    } else if (!found_images || !found_labels) {
+        cli_error("%s: missing; install the Debian package dataset-fashion-mnist, or give --data "
+                  "DIR of an IDX set with its file names",
+                  found_images ? labels_path : images_path);
+        bad = 1;
+    } else if (el_idx_read(&images, images_path) || el_idx_read(&labels, labels_path)) {
+        bad = cli_library_failure();
+    } else if (images.type != EL_IDX_UBYTE || images.ndim != 3 || images.dims[1] != SIDE ||
+               images.dims[2] != SIDE || images.dims[0] < 1) {
+        cli_error("%s: not 8-bit images of %dx%d pixels", images_path, SIDE, SIDE);
+        bad = 1;
+    } else if (labels.type != EL_IDX_UBYTE || labels.ndim != 1 ||
+               labels.dims[0] != images.dims[0]) {
+        cli_error("%s: not %d 8-bit labels, one per image of %s", labels_path, images.dims[0],
+                  images_path);
+        bad = 1;
+    } else {
+        set->count = images.dims[0];
+        set->pixels = malloc((size_t)set->count * PIXELS);
+        set->labels = malloc(sizeof(int) * (size_t)set->count);
+        if (!set->pixels || !set->labels) {
+            cli_error("out of memory for %d images", set->count);
+            bad = 1;
+        } else if (el_idx_to_labels(&labels, CLASSES, set->labels, (size_t)set->count)) {
+            bad = cli_library_failure();
+        } else {
+            memcpy(set->pixels, images.data, (size_t)set->count * PIXELS);
+        }
+    }
+    el_idx_free(&images);
+    el_idx_free(&labels);
+    free(images_path);
+    free(labels_path);
+    return bad ? -1 : 0;
+}
+
+/* The validation part is a function of the seed alone, so a resumed run
+ * holds out the same images. */
+static int split(run *r)
+{
+    const options *o = &r->opts;
+    int n = r->train_all.count;
+    r->val_count = (int)((double)n * o->validation_fraction);
+    r->train_count = n - r->val_count;
+    if (r->val_count < 1 || r->train_count < 1) {
+        cli_error("%d training images: too few to hold out %g%% for validation", n,
+                  100.0 * o->validation_fraction);
+        return -1;
+    }
+    int *perm = malloc(sizeof(int) * (size_t)n);
+    r->order = malloc(sizeof(int) * (size_t)r->train_count);
+    if (!perm || !r->order) {
+        free(perm);
+        cli_error("out of memory");
+        return -1;
+    }
+    el_rng rng;
+    el_rng_seed(&rng, o->seed * 2654435761u + 17);
+    el_rng_permutation(&rng, perm, n);
+    r->train_index = perm;
+    r->val_index = perm + r->train_count;
+    return 0;
+}
+
+/* The training part's pixel mean and deviation, in [0, 1] units. */
+static int pixel_statistics(run *r)
+{
+    double sum = 0, squares = 0;
+    for (int i = 0; i < r->train_count; i++) {
+        const unsigned char *p = r->train_all.pixels + (size_t)r->train_index[i] * PIXELS;
+        for (int k = 0; k < PIXELS; k++) {
+            double v = p[k] / 255.0;
+            sum += v;
+            squares += v * v;
+        }
+    }
+    double count = (double)r->train_count * PIXELS, mean = sum / count;
+    double variance = squares / count - mean * mean;
+    if (!(variance > 1e-12)) {
+        cli_error("every training pixel is %g: nothing to learn", mean * 255);
+        return -1;
+    }
+    r->mean = (float)mean;
+    r->std = (float)sqrt(variance);
+    return 0;
+}
+
+/* A fingerprint of the training images and labels (64-bit FNV-1a), so that
+ * --resume can tell the data it is given from the data it was trained on. */
+static void data_fingerprint(const image_set *set, char *out, size_t size)
+{
+    uint64_t hash = 14695981039346656037u;
+    for (size_t i = 0; i < (size_t)set->count * PIXELS; i++) {
+        hash ^= set->pixels[i];
+        hash *= 1099511628211u;
+    }
+    for (int i = 0; i < set->count; i++) {
+        hash ^= (uint64_t)set->labels[i];
+        hash *= 1099511628211u;
+    }
+    snprintf(out, size, "%016llx", (unsigned long long)hash);
+}
+
+static int load_data(run *r)
+{
+    const char *dir = r->opts.data ? r->opts.data : default_data;
+    if (load_set(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", &r->train_all) ||
+        load_set(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", &r->test) || split(r))
+        return -1;
+    r->opts.data = dir;
+    return r->opts.mode == MODE_CLASSIFY ? pixel_statistics(r) : 0;
+}
+
+el_status fashion_batch(const run *r, const image_set *set, const int *index, int first, int n,
+                        el_tensor *x, int *targets)
+{
+    el_status s = el_tensor_ensure(x, 4, (int[]){n, 1, SIDE, SIDE});
+    if (s) return s;
+    /* The classifier takes standardised pixels, the autoencoders pixels in
+     * [0, 1], which their sigmoid output can reach. */
+    int classify = r->opts.mode != MODE_AUTOENCODE;
+    float scale = classify ? 1.0f / (255.0f * r->std) : 1.0f / 255.0f;
+    float shift = classify ? r->mean / r->std : 0.0f;
+    for (int i = 0; i < n; i++) {
+        int k = index ? index[first + i] : first + i;
+        const unsigned char *p = set->pixels + (size_t)k * PIXELS;
+        float *out = x->data + (size_t)i * PIXELS;
+        for (int j = 0; j < PIXELS; j++) out[j] = p[j] * scale - shift;
+        if (targets) targets[i] = set->labels[k];
+    }
+    return EL_OK;
+}
+
+/* ---- the models ----------------------------------------------------------- */
+
+static el_status add(el_sequential *net, el_status s, el_module *m)
+{
+    return s ? (el_module_free(m), s) : el_sequential_add(net, m);
+}
+
+/* FashionSimpleNet as one flat nn.Sequential, so its tensors are "0.weight"
+ * (the first convolution), "3.weight" (the second), "8.weight" and
+ * "10.weight" (the dense layers). */
+static el_status make_classifier(run *r, el_rng *init)
+{
+    el_sequential *net = &r->net;
+    el_status s = el_sequential_init(net, NULL);
+    if (s) return s;
+    r->model_ready = 1;
+    el_pool pool;
+    el_conv2d_config c1 = {
+        .in_channels = 1, .out_channels = 32, .kernel = {3, 3}, .padding = {1, 1}, .bias = 1};
+    el_conv2d_config c2 = c1;
+    c2.in_channels = 32;
+    c2.out_channels = 64;
+    s = el_pool_init(&pool, EL_POOL_MAX, 2, (int[]){2, 2}, NULL, NULL);
+    for (int i = 0; i < 11 && !s; i++) {
+        el_module m = {0};
+        switch (i) {
+        case 0: s = add(net, el_module_conv2d(&m, &c1, init), &m); break;
+        case 3: s = add(net, el_module_conv2d(&m, &c2, init), &m); break;
+        case 1:
+        case 4:
+        case 9: s = add(net, el_module_relu(&m), &m); break;
+        case 2:
+        case 5: s = add(net, el_module_pool(&m, &pool), &m); break;
+        case 6: s = add(net, el_module_dropout(&m, 0.5f, &r->rng), &m); break;
+        case 7: s = add(net, el_module_flatten(&m), &m); break;
+        case 8: s = add(net, el_module_dense(&m, 64 * 7 * 7, 128, 1, init), &m); break;
+        default: s = add(net, el_module_dense(&m, 128, CLASSES, 1, init), &m); break;
+        }
+    }
+    return s ? s : el_sequential_params(net, &r->params);
+}
+
+static el_status make_model(run *r, el_rng *init)
+{
+    if (r->opts.mode != MODE_AUTOENCODE) return make_classifier(r, init);
+    el_status s =
+        r->opts.kind == KIND_CONV
+            ? el_autoencoder_init_conv(&r->ae, 1, SIDE, SIDE, LATENT, init)
+            : el_autoencoder_init_dense(&r->ae, 1, SIDE, SIDE, DENSE_HIDDEN, LATENT, init);
+    if (s) return s;
+    r->model_ready = 1;
+    return el_autoencoder_params(&r->ae, &r->params);
+}
+
+static void set_training(run *r, int on)
+{
+    if (r->opts.mode == MODE_AUTOENCODE)
+        el_autoencoder_set_training(&r->ae, on);
+    else
+        el_sequential_set_training(&r->net, on);
+}
+
+el_status fashion_forward(run *r, const el_tensor *x, el_tensor *y)
+{
+    return r->opts.mode == MODE_AUTOENCODE ? el_autoencoder_forward(&r->ae, x, y)
+                                           : el_sequential_forward(&r->net, x, y);
+}
+
+/* The mean loss (cross-entropy, or MSE per pixel) and the accuracy of
+ * images index[0 .. n - 1] of set (all in order when index is NULL), in
+ * evaluation mode; each image's predicted class goes into predicted (may
+ * be NULL). */
+static el_status evaluate(run *r, const image_set *set, const int *index, int n, double *loss,
+                          double *accuracy, int *predicted)
+{
+    el_status s = EL_OK;
+    double sum = 0;
+    long correct = 0;
+    int classify = r->opts.mode != MODE_AUTOENCODE;
+    set_training(r, 0);
+    for (int first = 0; first < n && !s; first += EVAL_CHUNK) {
+        int count = n - first < EVAL_CHUNK ? n - first : EVAL_CHUNK;
+        float part;
+        s = fashion_batch(r, set, index, first, count, &r->x, r->targets);
+        if (!s) s = fashion_forward(r, &r->x, &r->y);
+        if (!s)
+            s = classify
+                    ? el_cross_entropy_loss(&r->y, r->targets, NULL, EL_IGNORE_NONE, &part, NULL)
+                    : el_mse_loss(&r->y, &r->x, &part, NULL);
+        if (s) break;
+        sum += (double)part * count;
+        for (int i = 0; classify && i < count; i++) {
+            const float *row = r->y.data + (size_t)i * CLASSES;
+            int best = 0;
+            for (int c = 1; c < CLASSES; c++)
+                if (row[c] > row[best]) best = c;
+            correct += best == r->targets[i];
+            if (predicted) predicted[first + i] = best;
+        }
+    }
+    set_training(r, 1);
+    *loss = sum / n;
+    *accuracy = (double)correct / n;
+    return s;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+static el_status save(void *context, const char *path)
+{
+    run *r = context;
+    const options *o = &r->opts;
+    el_checkpoint_writer *w = NULL;
+    char fingerprint[17];
+    data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
+    el_status s = el_checkpoint_writer_create(&w);
+    if (!s) s = el_checkpoint_add_params(w, &r->params);
+    if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
+    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", model_kinds[o->mode]);
+    if (!s && o->mode == MODE_AUTOENCODE)
+        s = el_checkpoint_set_meta(w, "fashion.kind", kind_names[o->kind]);
+    if (!s) s = meta_set_float(w, "fashion.mean", r->mean);
+    if (!s) s = meta_set_float(w, "fashion.std", r->std);
+    if (!s) s = el_checkpoint_set_meta(w, "train.data", o->data);
+    if (!s) s = el_checkpoint_set_meta(w, "train.data_fingerprint", fingerprint);
+    if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
+    if (!s) s = meta_set_float(w, "train.lr", o->lr);
+    if (!s) s = meta_set_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = meta_set_int(w, "train.patience", o->patience);
+    if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = meta_set_float(w, "train.best_val_loss", r->best_val);
+    if (!s) s = meta_set_int(w, "train.bad_epochs", r->bad_epochs);
+    if (!s) s = train_run_save_position(&r->train, w, &r->rng);
+    if (!s) s = el_checkpoint_write(w, path);
+    el_checkpoint_writer_free(w);
+    return s;
+}
+
+/* The model's kind and normalisation, checked against the command. */
+static int load_model_config(run *r, const el_checkpoint *c, const char *path, int mode)
+{
+    if (meta_check_kind(c, path, model_kinds[mode])) return -1;
+    if (mode == MODE_AUTOENCODE) {
+        const char *kind = meta_get(c, path, "fashion.kind");
+        if (!kind || cli_parse_choice("the model's kind", kind, kind_names, &r->opts.kind))
+            return -1;
+    }
+    return meta_get_float(c, path, "fashion.mean", &r->mean) ||
+                   meta_get_float(c, path, "fashion.std", &r->std)
+               ? -1
+               : 0;
+}
+
+int fashion_load_for_use(run *r)
+{
+    const char *path = r->opts.model;
+    el_checkpoint *c = NULL;
+    if (el_checkpoint_read(&c, path)) return (void)cli_library_failure(), -1;
+    int bad = load_model_config(r, c, path, MODE_CLASSIFY);
+    if (!bad && !(r->std > 0)) {
+        cli_error("%s: metadata \"fashion.std\" is %g, not above 0", path, r->std);
+        bad = 1;
+    }
+    if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
+        bad = cli_library_failure();
+    el_checkpoint_free(c);
+    if (!bad) set_training(r, 0);
+    return bad ? -1 : 0;
+}
+
+/* Everything a resumed run needs to continue as the first would have. */
+static int load_training_state(run *r, const el_checkpoint *c, const char *path)
+{
+    options *o = &r->opts;
+    long long seed;
+    const char *data = meta_get(c, path, "train.data");
+    if (!data || meta_get_int(c, path, "train.batch_size", &o->batch) ||
+        meta_get_float(c, path, "train.lr", &o->lr) ||
+        meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
+        meta_get_int(c, path, "train.patience", &o->patience) ||
+        meta_get_long(c, path, "train.seed", &seed) ||
+        meta_get_double(c, path, "train.best_val_loss", &r->best_val) ||
+        meta_get_int(c, path, "train.bad_epochs", &r->bad_epochs) ||
+        train_run_load_position(&r->train, c, path, &r->rng))
+        return -1;
+    if (o->batch < 1 || o->patience < 1 || !(o->lr > 0) ||
+        !(o->validation_fraction > 0 && o->validation_fraction < 1)) {
+        cli_error("%s: a training configuration out of range", path);
+        return -1;
+    }
+    if (!o->data) {
+        if (!(r->saved_data = meta_keep(data))) return -1;
+        o->data = r->saved_data;
+    }
+    o->seed = (uint64_t)seed;
+    return 0;
+}
+
+/* ---- training --------------------------------------------------------------- */
+
+static long epoch_batches(void *context, long epoch)
+{
+    run *r = context;
+    (void)epoch;
+    return (r->train_count + r->opts.batch - 1) / r->opts.batch;
+}
+
+/* The epoch's order is a function of the seed and the epoch alone, so a
+ * resumed run reads the same batches. */
+static el_status start_epoch(void *context, long epoch, long first)
+{
+    run *r = context;
+    (void)first;
+    el_rng rng;
+    el_rng_seed(&rng, r->opts.seed * 1000003u + (uint64_t)epoch);
+    el_rng_permutation(&rng, r->order, r->train_count);
+    for (int i = 0; i < r->train_count; i++) r->order[i] = r->train_index[r->order[i]];
+    return EL_OK;
+}
+
+static el_status train_batch(void *context, float *loss, long *units)
+{
+    run *r = context;
+    int first = (int)(r->train.batch * r->opts.batch);
+    int n = r->train_count - first < r->opts.batch ? r->train_count - first : r->opts.batch;
+    el_status s = fashion_batch(r, &r->train_all, r->order, first, n, &r->x, r->targets);
+    if (r->opts.mode == MODE_AUTOENCODE) {
+        if (!s) s = el_autoencoder_forward(&r->ae, &r->x, &r->y);
+        if (!s) s = el_tensor_ensure(&r->dy, r->y.ndim, r->y.shape);
+        if (!s) s = el_mse_loss(&r->y, &r->x, loss, &r->dy);
+        if (!s) s = el_autoencoder_backward(&r->ae, &r->dy, NULL);
+    } else {
+        if (!s) s = el_sequential_forward(&r->net, &r->x, &r->y);
+        if (!s) s = el_tensor_ensure(&r->dy, r->y.ndim, r->y.shape);
+        if (!s) s = el_cross_entropy_loss(&r->y, r->targets, NULL, EL_IGNORE_NONE, loss, &r->dy);
+        if (!s) s = el_sequential_backward(&r->net, &r->dy, NULL);
+    }
+    if (!s) *units = n;
+    return s;
+}
+
+/* The validation loss, and early stopping on it. */
+static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+{
+    run *r = context;
+    if (evaluate(r, &r->train_all, r->val_index, r->val_count, &r->val_loss, &r->val_accuracy,
+                 NULL))
+        return (void)cli_library_failure(), -1;
+    double rate = f->units / (f->seconds + 1e-9);
+    if (r->opts.mode == MODE_AUTOENCODE)
+        printf("epoch %ld: train mse %.5f, validation mse %.5f, %.0f images/s\n", f->epoch,
+               f->mean_loss, r->val_loss, rate);
+    else
+        printf("epoch %ld: train loss %.4f, validation loss %.4f, accuracy %.4f, %.0f images/s\n",
+               f->epoch, f->mean_loss, r->val_loss, r->val_accuracy, rate);
+    if (r->val_loss < r->best_val) {
+        r->best_val = r->val_loss;
+        r->bad_epochs = 0;
+    } else if (++r->bad_epochs >= r->opts.patience) {
+        printf("no better validation loss for %d epochs: stopping early\n", r->bad_epochs);
+        *stop = 1;
+    }
+    fflush(stdout);
+    snprintf(csv, size, "%ld,%.6f,%.6f,%.6f,%.1f,%.1f", f->epoch, f->mean_loss, r->val_loss,
+             r->val_accuracy, rate, f->elapsed);
+    return 0;
+}
+
+static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save};
+
+static int make_optimizer(run *r)
+{
+    el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
+    adam.lr = r->opts.lr;
+    return el_optimizer_create(&r->optimizer, &adam, &r->params) ? cli_library_failure() : 0;
+}
+
+/* Sets up a new run, or a resumed one from its checkpoint. */
+static int prepare_training(run *r)
+{
+    options *o = &r->opts;
+    r->best_val = INFINITY;
+    if (!o->resume) {
+        el_rng init;
+        el_rng_seed(&init, o->seed);
+        el_rng_seed(&r->rng, o->seed + 1);
+        if (load_data(r)) return -1;
+        if (make_model(r, &init) || make_optimizer(r)) return (void)cli_library_failure(), -1;
+    } else {
+        el_checkpoint *c = NULL;
+        if (el_checkpoint_read(&c, o->resume)) return (void)cli_library_failure(), -1;
+        const char *trained_on = NULL;
+        float mean = 0, std = 0;
+        int bad = load_model_config(r, c, o->resume, o->mode) ||
+                  load_training_state(r, c, o->resume) ||
+                  !(trained_on = meta_get(c, o->resume, "train.data_fingerprint"));
+        if (!bad) {
+            mean = r->mean;
+            std = r->std;
+            bad = load_data(r);
+        }
+        char fingerprint[17];
+        if (!bad) data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
+        if (!bad && strcmp(fingerprint, trained_on) != 0) {
+            cli_error("%s: not the data %s was trained on (its fingerprint differs)", o->data,
+                      o->resume);
+            bad = 1;
+        }
+        r->mean = mean;
+        r->std = std;
+        if (!bad && (make_model(r, NULL) || el_checkpoint_load_params(c, &r->params)))
+            bad = cli_library_failure();
+        if (!bad) bad = make_optimizer(r);
+        if (!bad && el_checkpoint_load_optimizer(c, r->optimizer)) bad = cli_library_failure();
+        el_checkpoint_free(c);
+        if (bad) return -1;
+    }
+    r->targets = malloc(sizeof(int) * (size_t)(o->batch > EVAL_CHUNK ? o->batch : EVAL_CHUNK));
+    if (!r->targets) {
+        cli_error("out of memory for a batch of %d", o->batch);
+        return -1;
+    }
+    r->train.schedule = el_lr_schedule_defaults(EL_LR_CONSTANT, o->lr, 1);
+    return 0;
+}
+
+static int train(run *r)
+{
+    options *o = &r->opts;
+    train_run *t = &r->train;
+    t->batch_name = "batch"; /* before the position is loaded */
+    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
+    t->hooks = &hooks;
+    t->context = r;
+    t->params = &r->params;
+    t->optimizer = r->optimizer;
+    t->threads = &r->threads;
+    t->out = o->out;
+    t->metrics_path = o->metrics;
+    t->metrics_header = "epoch,train_loss,val_loss,val_accuracy,images_per_second,elapsed_seconds";
+    t->resumed_from = o->resume;
+    t->epochs = o->epochs;
+    t->unit_name = "images";
+    t->loss_name = o->mode == MODE_AUTOENCODE ? "mse" : "loss";
+    t->loss_scale = 1;
+    printf("%s: %d training images (%d held out for validation), %d test images; %s, %zu "
+           "parameters, batch %d\n",
+           o->data, r->train_count, r->val_count, r->test.count,
+           o->mode == MODE_AUTOENCODE
+               ? (o->kind == KIND_CONV ? "conv autoencoder" : "dense autoencoder")
+               : "FashionSimpleNet",
+           el_param_list_numel(&r->params), o->batch);
+    fflush(stdout);
+    if (r->bad_epochs >= o->patience) {
+        printf("%s stopped early at epoch %ld already\n", o->resume, t->epoch);
+    } else {
+        int status = train_run_go(t);
+        if (status) return status;
+        printf("trained on %ld images in %.1f s: %.0f images/s\n", t->units_trained,
+               t->training_seconds, t->units_trained / (t->training_seconds + 1e-9));
+    }
+    printf("saved %s\n", o->out);
+    fflush(stdout);
+    return o->mode == MODE_AUTOENCODE ? fashion_report_autoencode(r) : fashion_report_classify(r);
+}
+
+/* ---- reports -------------------------------------------------------------- */
+
+/* Evaluation of the test set for the reports, with each image's class. */
+int fashion_test(run *r, double *loss, double *accuracy, int *predicted)
+{
+    return evaluate(r, &r->test, NULL, r->test.count, loss, accuracy, predicted)
+               ? cli_library_failure()
+               : 0;
+}
+
+char *fashion_beside(const char *checkpoint, const char *suffix)
+{
+    size_t len = strlen(checkpoint);
+    const char ext[] = ".safetensors";
+    if (len >= sizeof ext - 1 && strcmp(checkpoint + len - (sizeof ext - 1), ext) == 0)
+        len -= sizeof ext - 1;
+    char *path = malloc(len + strlen(suffix) + 1);
+    if (!path) return NULL;
+    memcpy(path, checkpoint, len);
+    strcpy(path + len, suffix);
+    return path;
+}
+
+static void run_free(run *r)
+{
+    free(r->saved_data);
+    free(r->opts.images);
+    free_set(&r->train_all);
+    free_set(&r->test);
+    free(r->train_index);
+    free(r->order);
+    free(r->targets);
+    el_optimizer_free(r->optimizer);
+    el_param_list_free(&r->params);
+    if (r->model_ready && r->opts.mode == MODE_AUTOENCODE) el_autoencoder_free(&r->ae);
+    if (r->model_ready && r->opts.mode != MODE_AUTOENCODE) el_sequential_free(&r->net);
+    el_tensor_free(&r->x);
+    el_tensor_free(&r->y);
+    el_tensor_free(&r->dy);
+    train_run_free(&r->train);
+}
+
+int main(int argc, char **argv)
+{
+    cli_set_program_name("fashion");
+    run r = {0};
+    int status = parse_options(argc, argv, &r.opts);
+    if (!status && el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
+        status = cli_library_failure();
+    if (!status) status = r.opts.mode == MODE_PREDICT ? fashion_predict(&r) : train(&r);
+    run_free(&r);
+    return status < 0 ? 0 : status;
+}
