@@ -459,21 +459,21 @@ static el_status save(void *context, const char *path)
     el_status s = el_checkpoint_writer_create(&w);
     if (!s) s = el_checkpoint_add_params(w, &r->params);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
-    if (!s) s = el_checkpoint_set_meta(w, "elman.kind", model_kinds[o->mode]);
+    if (!s) s = el_checkpoint_set_kind(w, model_kinds[o->mode]);
     if (!s && o->mode == MODE_AUTOENCODE)
         s = el_checkpoint_set_meta(w, "fashion.kind", kind_names[o->kind]);
-    if (!s) s = meta_set_float(w, "fashion.mean", r->mean);
-    if (!s) s = meta_set_float(w, "fashion.std", r->std);
+    if (!s) s = el_checkpoint_set_float(w, "fashion.mean", r->mean);
+    if (!s) s = el_checkpoint_set_float(w, "fashion.std", r->std);
     if (!s) s = el_checkpoint_set_meta(w, "train.data", o->data);
     if (!s) s = el_checkpoint_set_meta(w, "train.data_fingerprint", fingerprint);
-    if (!s) s = meta_set_int(w, "train.batch_size", o->batch);
-    if (!s) s = meta_set_float(w, "train.lr", o->lr);
-    if (!s) s = meta_set_float(w, "train.validation_fraction", o->validation_fraction);
-    if (!s) s = meta_set_int(w, "train.patience", o->patience);
-    if (!s) s = meta_set_int(w, "train.epochs", o->epochs);
-    if (!s) s = meta_set_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = meta_set_float(w, "train.best_val_loss", r->best_val);
-    if (!s) s = meta_set_int(w, "train.bad_epochs", r->bad_epochs);
+    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
+    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
+    if (!s) s = el_checkpoint_set_int(w, "train.patience", o->patience);
+    if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = el_checkpoint_set_double(w, "train.best_val_loss", r->best_val);
+    if (!s) s = el_checkpoint_set_int(w, "train.bad_epochs", r->bad_epochs);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_checkpoint_writer_free(w);
@@ -483,14 +483,14 @@ static el_status save(void *context, const char *path)
 /* The model's kind and normalisation, checked against the command. */
 static int load_model_config(run *r, const el_checkpoint *c, const char *path, int mode)
 {
-    if (meta_check_kind(c, path, model_kinds[mode])) return -1;
+    if (el_checkpoint_check_kind(c, model_kinds[mode])) return -cli_library_failure();
     if (mode == MODE_AUTOENCODE) {
-        const char *kind = meta_get(c, path, "fashion.kind");
+        const char *kind = meta_get(c, "fashion.kind");
         if (!kind || cli_parse_choice("the model's kind", kind, kind_names, &r->opts.kind))
             return -1;
     }
-    return meta_get_float(c, path, "fashion.mean", &r->mean) ||
-                   meta_get_float(c, path, "fashion.std", &r->std)
+    return meta_get_float(c, "fashion.mean", &r->mean) ||
+                   meta_get_float(c, "fashion.std", &r->std)
                ? -1
                : 0;
 }
@@ -517,14 +517,14 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed;
-    const char *data = meta_get(c, path, "train.data");
-    if (!data || meta_get_int(c, path, "train.batch_size", &o->batch) ||
-        meta_get_float(c, path, "train.lr", &o->lr) ||
-        meta_get_float(c, path, "train.validation_fraction", &o->validation_fraction) ||
-        meta_get_int(c, path, "train.patience", &o->patience) ||
-        meta_get_long(c, path, "train.seed", &seed) ||
-        meta_get_double(c, path, "train.best_val_loss", &r->best_val) ||
-        meta_get_int(c, path, "train.bad_epochs", &r->bad_epochs) ||
+    const char *data = meta_get(c, "train.data");
+    if (!data || meta_get_int(c, "train.batch_size", &o->batch) ||
+        meta_get_float(c, "train.lr", &o->lr) ||
+        meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
+        meta_get_int(c, "train.patience", &o->patience) ||
+        meta_get_long(c, "train.seed", &seed) ||
+        meta_get_double(c, "train.best_val_loss", &r->best_val) ||
+        meta_get_int(c, "train.bad_epochs", &r->bad_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
     if (o->batch < 1 || o->patience < 1 || !(o->lr > 0) ||
@@ -637,7 +637,7 @@ static int prepare_training(run *r)
         float mean = 0, std = 0;
         int bad = load_model_config(r, c, o->resume, o->mode) ||
                   load_training_state(r, c, o->resume) ||
-                  !(trained_on = meta_get(c, o->resume, "train.data_fingerprint"));
+                  !(trained_on = meta_get(c, "train.data_fingerprint"));
         if (!bad) {
             mean = r->mean;
             std = r->std;

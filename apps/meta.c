@@ -44,6 +44,11 @@ int meta_get_float(const el_checkpoint *c, const char *key, float *out)
     return el_checkpoint_get_float(c, key, out) ? -cli_library_failure() : 0;
 }
 
+int meta_get_double(const el_checkpoint *c, const char *key, double *out)
+{
+    return el_checkpoint_get_double(c, key, out) ? -cli_library_failure() : 0;
+}
+
 el_status meta_set_rng(el_checkpoint_writer *w, const char *key, const el_rng *rng)
 {
     char text[48];

@@ -15,6 +15,7 @@ const char *meta_get(const el_checkpoint *c, const char *key);
 int meta_get_long(const el_checkpoint *c, const char *key, long long *out);
 int meta_get_int(const el_checkpoint *c, const char *key, int *out);
 int meta_get_float(const el_checkpoint *c, const char *key, float *out);
+int meta_get_double(const el_checkpoint *c, const char *key, double *out);
 
 /* A copy of a value read from c, to keep after c is freed (its strings go
  * with it), or NULL after reporting that memory ran out.  Free it. */
