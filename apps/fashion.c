@@ -12,7 +12,11 @@
  * nn.Sequential (classify) or an encoder and a decoder (autoencode), saved
  * after every epoch and on Ctrl-C or SIGTERM (apps/train_run.h) with the
  * optimizer, the position, the early-stopping state and the random
- * generator, so --resume continues exactly. */
+ * generator, so --resume continues exactly.
+ *
+ * This file is one program's command line, data, models and training hooks
+ * (a little over 700 lines); what it shows the user (the confusion matrix,
+ * the PNG grids, predict) is in fashion_show.c. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>

@@ -205,7 +205,7 @@ static float train_step(bench *b, const options *o, int index)
                784 * sizeof(float));
         b->targets[k] = b->labels[ids[k]];
     }
-    float loss;
+    float loss = 0;
     el_optimizer_zero_grad(b->optimizer);
     if (el_sequential_forward(&b->net, &b->x, &b->logits) ||
         el_tensor_ensure(&b->dlogits, b->logits.ndim, b->logits.shape) ||
