@@ -13,7 +13,8 @@
  * streams at a new offset drawn from the seed, so chunk edges move.  The
  * model is saved after every epoch and on Ctrl-C or SIGTERM (apps/train_run.h)
  * with everything --resume needs to continue exactly: the optimizer state,
- * the position, the streams' state and the random generator. *
+ * the position, the streams' state and the random generator.
+ *
  * The three commands share one option table, the model file and the text's
  * reading, which keeps them in one file of a little over 700 lines; the
  * training loop itself is apps/train_run.c's. */
