@@ -1,6 +1,4 @@
-/* The temporary file, fsync and rename of a save, as the checkpoint writer
- * does them (src/io/checkpoint_write.c), for writers that hold the whole
- * file in memory. */
+/* The temporary file, fsync and rename of every save. */
 #define _POSIX_C_SOURCE 200809L /* fsync, getpid, O_DIRECTORY */
 
 #include <errno.h>
@@ -13,8 +11,9 @@
 #include "io/atomic_write.h"
 #include "core/internal.h"
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int el__write_all(int fd, const void *buffer, size_t n)
 {
+    const char *p = buffer;
     while (n > 0) {
         ssize_t written = write(fd, p, n);
         if (written < 0 && errno == EINTR) continue;
@@ -26,11 +25,12 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 }
 
 /* On failure nothing is left under temp. */
-static el_status write_temp_file(const char *fn, const char *temp, const void *data, size_t size)
+static el_status write_temp_file(const char *fn, const char *temp, el__contents_fn contents,
+                                 const void *context)
 {
     int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) return el__fail(EL_ERR_IO, "%s: cannot create %s: %s", fn, temp, strerror(errno));
-    int ok = write_all(fd, data, size) && fsync(fd) == 0;
+    int ok = contents(fd, context) && fsync(fd) == 0;
     int error = errno;
     if (close(fd) != 0 && ok) {
         ok = 0;
@@ -85,9 +85,9 @@ static el_status sync_directory(const char *fn, const char *dir, const char *pat
 }
 
 static el_status replace_file(const char *fn, const char *path, const char *temp, const char *dir,
-                              const void *data, size_t size)
+                              el__contents_fn contents, const void *context)
 {
-    el_status s = write_temp_file(fn, temp, data, size);
+    el_status s = write_temp_file(fn, temp, contents, context);
     if (s) return s;
     if (rename(temp, path) != 0) {
         int error = errno;
@@ -98,14 +98,32 @@ static el_status replace_file(const char *fn, const char *path, const char *temp
     return sync_directory(fn, dir, path);
 }
 
-el_status el__write_file_atomically(const char *fn, const char *path, const void *data, size_t size)
+el_status el__write_atomically(const char *fn, const char *path, el__contents_fn contents,
+                               const void *context)
 {
     if (!*path) return el__fail(EL_ERR_INVALID, "%s: the path is empty", fn);
     char *temp = temp_path_for(path);
     char *dir = directory_of(path);
-    el_status s = temp && dir ? replace_file(fn, path, temp, dir, data, size)
+    el_status s = temp && dir ? replace_file(fn, path, temp, dir, contents, context)
                               : el__fail(EL_ERR_NOMEM, "%s: out of memory", fn);
     el__free(temp);
     el__free(dir);
     return s;
+}
+
+typedef struct bytes {
+    const void *data;
+    size_t size;
+} bytes;
+
+static int write_bytes(int fd, const void *context)
+{
+    const bytes *b = context;
+    return el__write_all(fd, b->data, b->size);
+}
+
+el_status el__write_file_atomically(const char *fn, const char *path, const void *data, size_t size)
+{
+    bytes b = {data, size};
+    return el__write_atomically(fn, path, write_bytes, &b);
 }

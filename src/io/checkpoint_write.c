@@ -3,18 +3,13 @@
  * that a file elman writes is byte for byte the one safetensors.torch's
  * save_file writes for the same tensors and metadata (up to the order of
  * several metadata keys, which the reference takes from a hash map). */
-#define _POSIX_C_SOURCE 200809L /* fsync, getpid, O_DIRECTORY */
-
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "io/atomic_write.h"
 #include "io/checkpoint_format.h"
 #include "elman/checkpoint.h"
 #include "core/internal.h"
@@ -402,123 +397,30 @@ static int compare_meta_keys(const void *a, const void *b)
 
 /* ---- the file ------------------------------------------------------------ */
 
-static int write_all(int fd, const void *buffer, size_t n)
-{
-    const char *p = buffer;
-    while (n > 0) {
-        ssize_t written = write(fd, p, n);
-        if (written < 0 && errno == EINTR) continue;
-        if (written <= 0) return 0;
-        p += written;
-        n -= (size_t)written;
-    }
-    return 1;
-}
+/* What el__write_atomically's callback needs: the header and the writer. */
+typedef struct contents {
+    const text *header;
+    const el_checkpoint_writer *w;
+} contents;
 
-static int write_contents(int fd, const text *header, const el_checkpoint_writer *w)
+/* The length, the header, then each tensor's bytes straight from where
+ * they live: the file is never assembled in memory. */
+static int write_contents(int fd, const void *context)
 {
+    const contents *c = context;
+    const text *header = c->header;
     unsigned char length[8];
     for (int i = 0; i < 8; i++) length[i] = (unsigned char)((uint64_t)header->length >> (8 * i));
-    if (!write_all(fd, length, sizeof length) || !write_all(fd, header->data, header->length))
+    if (!el__write_all(fd, length, sizeof length) ||
+        !el__write_all(fd, header->data, header->length))
         return 0;
-    for (int i = 0; i < w->tensor_count; i++) {
-        const named_tensor *entry = &w->tensors[i];
+    for (int i = 0; i < c->w->tensor_count; i++) {
+        const named_tensor *entry = &c->w->tensors[i];
         const void *data = entry->tensor ? (const void *)entry->tensor->data : entry->i64;
         size_t bytes = (size_t)entry_bytes(entry);
-        if (bytes && !write_all(fd, data, bytes)) return 0;
+        if (bytes && !el__write_all(fd, data, bytes)) return 0;
     }
     return 1;
-}
-
-/* Writes the whole file under temp and flushes it to the disk, so that the
- * rename that follows can only ever expose a complete file.  On failure
- * nothing is left under temp. */
-static el_status write_temp_file(const char *temp, const text *header,
-                                 const el_checkpoint_writer *w)
-{
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return el__fail(EL_ERR_IO, "el_checkpoint_write: cannot create %s: %s", temp,
-                        strerror(errno));
-    int ok = write_contents(fd, header, w) && fsync(fd) == 0;
-    int error = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        error = errno;
-    }
-    if (ok) return EL_OK;
-    unlink(temp);
-    return el__fail(EL_ERR_IO, "el_checkpoint_write: cannot write %s: %s", temp, strerror(error));
-}
-
-/* "<path>.tmp-<pid>-<n>": in the target's directory, so that rename stays
- * within one file system, and unique to this call even when several
- * threads save the same path. */
-static char *temp_path_for(const char *path)
-{
-    static atomic_ulong calls;
-    size_t size = strlen(path) + 64;
-    char *temp = el__alloc(size);
-    if (temp)
-        snprintf(temp, size, "%s.tmp-%ld-%lu", path, (long)getpid(), atomic_fetch_add(&calls, 1));
-    return temp;
-}
-
-static char *directory_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = el__alloc(n + 2);
-    if (!dir) return NULL;
-    if (n) {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    } else {
-        strcpy(dir, ".");
-    }
-    return dir;
-}
-
-/* The rename is durable only once the directory is on the disk too. */
-static el_status sync_directory(const char *dir, const char *path)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int ok = fd >= 0 && fsync(fd) == 0;
-    int error = errno;
-    if (fd >= 0) close(fd);
-    /* EINVAL: the file system cannot sync directories; nothing to do. */
-    if (!ok && error != EINVAL)
-        return el__fail(EL_ERR_IO,
-                        "el_checkpoint_write: %s was written, but its directory %s could not be "
-                        "synced: %s",
-                        path, dir, strerror(error));
-    return EL_OK;
-}
-
-static el_status replace_file(const char *path, const char *temp, const char *dir,
-                              const text *header, const el_checkpoint_writer *w)
-{
-    el_status s = write_temp_file(temp, header, w);
-    if (s) return s;
-    if (rename(temp, path) != 0) {
-        int error = errno;
-        unlink(temp);
-        return el__fail(EL_ERR_IO, "el_checkpoint_write: cannot rename %s to %s: %s", temp, path,
-                        strerror(error));
-    }
-    return sync_directory(dir, path);
-}
-
-static el_status write_atomically(const char *path, const text *header,
-                                  const el_checkpoint_writer *w)
-{
-    char *temp = temp_path_for(path);
-    char *dir = directory_of(path);
-    el_status s = temp && dir ? replace_file(path, temp, dir, header, w)
-                              : el__fail(EL_ERR_NOMEM, "el_checkpoint_write: out of memory");
-    el__free(temp);
-    el__free(dir);
-    return s;
 }
 
 el_status el_checkpoint_write(el_checkpoint_writer *w, const char *path)
@@ -546,7 +448,7 @@ el_status el_checkpoint_write(el_checkpoint_writer *w, const char *path)
                      "that safetensors reads",
                      fn, path, header.length, EL__CKPT_MAX_HEADER);
     else
-        s = write_atomically(path, &header, w);
+        s = el__write_atomically(fn, path, write_contents, &(contents){&header, w});
     el__free(header.data);
     return s;
 }
