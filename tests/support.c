@@ -1,6 +1,12 @@
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "support.h"
@@ -82,4 +88,63 @@ void el_test_sweep(const char *what, el_test_attempt attempt, long most)
                      el_status_name(s), el_last_error());
     }
     cr_assert_fail("%s still fails with %ld allocations allowed", what, most);
+}
+
+/* ---- temporary directories and whole files -------------------------------- */
+
+void el_test_make_dir(char dir[static 64], const char *name)
+{
+    snprintf(dir, 64, "/tmp/elman-%s-XXXXXX", name);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+}
+
+void el_test_remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        el_test_remove_tree(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+int el_test_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+    int n = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+unsigned char *el_test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    rewind(f);
+    unsigned char *bytes = malloc((size_t)n + 1);
+    cr_assert_not_null(bytes);
+    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return bytes;
+}
+
+void el_test_write_file(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(bytes, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
 }

@@ -58,4 +58,16 @@ el_status el_test_disarm(el_status s);
  * and nothing may leak on any path.  what names the call in messages. */
 void el_test_sweep(const char *what, el_test_attempt attempt, long most);
 
+/* A test program's temporary directory: made under /tmp with name in it
+ * (dir receives its path), removed with everything in it; the entries in
+ * it, which shows a leftover temporary file. */
+void el_test_make_dir(char dir[static 64], const char *name);
+void el_test_remove_tree(const char *path);
+int el_test_count_entries(const char *dir);
+
+/* A whole file read into memory (malloc'd, one byte to spare; *size its
+ * length) or written from it; any failure fails the test. */
+unsigned char *el_test_read_file(const char *path, size_t *size);
+void el_test_write_file(const char *path, const void *bytes, size_t n);
+
 #endif

@@ -36,32 +36,11 @@ static void assert_message_has(const char *part)
 
 static char dir[64];
 
-static void make_dir(void)
-{
-    strcpy(dir, "/tmp/elman-checkpoint-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char child[512];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
+static void make_dir(void) { el_test_make_dir(dir, "checkpoint"); }
 
 static void remove_dir(void)
 {
-    if (dir[0]) remove_tree(dir);
+    if (dir[0]) el_test_remove_tree(dir);
 }
 
 TestSuite(checkpoint, .init = make_dir, .fini = remove_dir);
@@ -71,44 +50,6 @@ static char *path_in(char path[static 256], const char *name)
 {
     snprintf(path, 256, "%s/%s", dir, name);
     return path;
-}
-
-/* The number of entries in the test's directory: a leftover temporary file
- * shows up here. */
-static int entries_in_dir(void)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e = readdir(d); e; e = readdir(d))
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
-/* ---- files ------------------------------------------------------------- */
-
-static unsigned char *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    rewind(f);
-    unsigned char *bytes = malloc((size_t)n + 1);
-    cr_assert_not_null(bytes);
-    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return bytes;
-}
-
-static void write_whole(const char *path, const void *bytes, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(bytes, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
 }
 
 /* Writes a safetensors file by hand: the length of json (n_json bytes, so
@@ -121,7 +62,7 @@ static void write_safetensors(const char *path, const char *json, size_t n_json,
     for (int i = 0; i < 8; i++) bytes[i] = (unsigned char)((uint64_t)n_json >> (8 * i));
     memcpy(bytes + 8, json, n_json);
     if (n_data) memcpy(bytes + 8 + n_json, data, n_data);
-    write_whole(path, bytes, 8 + n_json + n_data);
+    el_test_write_file(path, bytes, 8 + n_json + n_data);
     free(bytes);
 }
 
@@ -267,11 +208,11 @@ Test(checkpoint, round_trip_keeps_params_optimizer_state_step_and_metadata)
     EL_TEST_OK(el_checkpoint_set_meta(w, special_key, ""));
     EL_TEST_OK(el_checkpoint_write(w, path_in(path, "model.safetensors")));
     el_checkpoint_writer_free(w);
-    cr_assert_eq(entries_in_dir(), 1, "only the checkpoint is left in the directory");
+    cr_assert_eq(el_test_count_entries(dir), 1, "only the checkpoint is left in the directory");
 
     /* The data starts 8-byte aligned, as the reference writer pads it. */
     size_t size;
-    unsigned char *bytes = read_whole(path, &size);
+    unsigned char *bytes = el_test_read_file(path, &size);
     cr_assert_eq(bytes[0] % 8, 0, "the header length %u is not a multiple of 8", bytes[0]);
     free(bytes);
 
@@ -371,8 +312,8 @@ static void assert_writes(el_checkpoint_writer *w, const char *header, const flo
     write_safetensors(path_in(want_path, "want.safetensors"), header, strlen(header), data,
                       n_data * sizeof(float));
     size_t got_size, want_size;
-    unsigned char *got = read_whole(path, &got_size);
-    unsigned char *want = read_whole(want_path, &want_size);
+    unsigned char *got = el_test_read_file(path, &got_size);
+    unsigned char *want = el_test_read_file(want_path, &want_size);
     cr_assert_eq(got_size, want_size, "%zu bytes, expected %zu", got_size, want_size);
     cr_assert_eq(memcmp(got, want, want_size), 0, "got \"%.*s\"", (int)got_size - 8, got + 8);
     free(got);
@@ -430,8 +371,8 @@ Test(checkpoint, writer_reproduces_an_independent_writers_file)
     el_checkpoint_writer_free(w);
 
     size_t got_size, want_size;
-    unsigned char *got = read_whole(path, &got_size);
-    unsigned char *want = read_whole(fixture, &want_size);
+    unsigned char *got = el_test_read_file(path, &got_size);
+    unsigned char *want = el_test_read_file(fixture, &want_size);
     cr_assert_eq(got_size, want_size);
     cr_assert_eq(memcmp(got, want, want_size), 0, "elman wrote \"%.*s\"", (int)got_size - 8,
                  got + 8);
@@ -566,7 +507,7 @@ static unsigned char *small_checkpoint(char path[static 256], size_t *size)
     model_init(&m, 0.5f);
     save_trained(path_in(path, "small.safetensors"), &m, NULL);
     model_free(&m);
-    return read_whole(path, size);
+    return el_test_read_file(path, size);
 }
 
 Test(checkpoint, every_truncation_is_refused)
@@ -575,7 +516,7 @@ Test(checkpoint, every_truncation_is_refused)
     size_t size;
     unsigned char *bytes = small_checkpoint(path, &size);
     for (size_t n = 0; n < size; n++) {
-        write_whole(path, bytes, n);
+        el_test_write_file(path, bytes, n);
         el_checkpoint *c = NULL;
         el_status s = el_checkpoint_read(&c, path);
         cr_assert_eq(s, EL_ERR_FORMAT, "%zu of %zu bytes: %s (%s)", n, size, el_status_name(s),
@@ -623,7 +564,7 @@ Test(checkpoint, flipped_header_bits_are_refused_or_read_consistently)
     for (size_t at = 0; at < header_end; at++)
         for (int bit = 0; bit < 8; bit++) {
             bytes[at] ^= (unsigned char)(1u << bit);
-            write_whole(path, bytes, size);
+            el_test_write_file(path, bytes, size);
             bytes[at] ^= (unsigned char)(1u << bit);
             el_checkpoint *c = NULL;
             el_status s = el_checkpoint_read(&c, path);
@@ -664,7 +605,7 @@ Test(checkpoint, header_lengths_beyond_the_file_or_the_limit_are_refused)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int i = 0; i < 8; i++) bytes[i] = (unsigned char)(cases[c].length >> (8 * i));
-        write_whole(path, bytes, size);
+        el_test_write_file(path, bytes, size);
         el_checkpoint *checkpoint = NULL;
         EL_TEST_FAILS(el_checkpoint_read(&checkpoint, path), EL_ERR_FORMAT);
         assert_message_has(cases[c].message);
@@ -993,13 +934,13 @@ Test(checkpoint, a_save_into_a_missing_directory_fails_cleanly)
     char plain[256], path[256];
     model m;
     model_init(&m, 0.5f);
-    write_whole(path_in(plain, "plain"), "x", 1);
+    el_test_write_file(path_in(plain, "plain"), "x", 1);
     /* As root, permissions stop nothing: a regular file as the parent does. */
     EL_TEST_FAILS(save_model(path_in(path, "plain/model.safetensors"), &m), EL_ERR_IO);
     assert_message_has("plain/model.safetensors");
     EL_TEST_FAILS(save_model(path_in(path, "nowhere/model.safetensors"), &m), EL_ERR_IO);
     assert_message_has("nowhere/model.safetensors");
-    cr_assert_eq(entries_in_dir(), 1, "something was left beside \"plain\"");
+    cr_assert_eq(el_test_count_entries(dir), 1, "something was left beside \"plain\"");
     model_free(&m);
 }
 
@@ -1014,7 +955,7 @@ Test(checkpoint, a_failed_rename_leaves_no_temporary_file)
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert(S_ISDIR(st.st_mode), "the directory was replaced");
-    cr_assert_eq(entries_in_dir(), 1, "a temporary file was left");
+    cr_assert_eq(el_test_count_entries(dir), 1, "a temporary file was left");
     model_free(&m);
 }
 
@@ -1025,7 +966,7 @@ Test(checkpoint, a_write_failing_midway_keeps_the_old_file)
     model_init(&small, 0.5f);
     cr_assert_eq(save_model(path_in(path, "model.safetensors"), &small), EL_OK);
     size_t old_size;
-    unsigned char *old = read_whole(path, &old_size);
+    unsigned char *old = el_test_read_file(path, &old_size);
 
     el_param big;
     EL_TEST_OK(el_param_init(&big, NULL, "big", 1, (int[]){4096}));
@@ -1044,9 +985,9 @@ Test(checkpoint, a_write_failing_midway_keeps_the_old_file)
     assert_message_has("cannot write");
 
     size_t now_size;
-    unsigned char *now = read_whole(path, &now_size);
+    unsigned char *now = el_test_read_file(path, &now_size);
     cr_assert(now_size == old_size && memcmp(now, old, old_size) == 0, "the old file changed");
-    cr_assert_eq(entries_in_dir(), 1, "a temporary file was left");
+    cr_assert_eq(el_test_count_entries(dir), 1, "a temporary file was left");
     free(old);
     free(now);
     el_param_free(&big);
@@ -1097,7 +1038,7 @@ Test(checkpoint, writing_survives_every_allocation_failure)
     el_optimizer *opt = trained_adam(&m, 1);
     cr_assert_eq(save_model(path_in(path, "model.safetensors"), &m), EL_OK);
     size_t old_size;
-    unsigned char *old = read_whole(path, &old_size);
+    unsigned char *old = el_test_read_file(path, &old_size);
 
     long n = 0;
     for (;; n++) {
@@ -1111,12 +1052,13 @@ Test(checkpoint, writing_survives_every_allocation_failure)
         if (!s) s = el_checkpoint_write(w, path);
         el__fail_allocations_after(-1);
         el_checkpoint_writer_free(w);
-        cr_assert_eq(entries_in_dir(), 1, "after %ld allocations: a temporary file was left", n);
+        cr_assert_eq(el_test_count_entries(dir), 1,
+                     "after %ld allocations: a temporary file was left", n);
         if (s == EL_OK) break;
         cr_assert_eq(s, EL_ERR_NOMEM, "after %ld allocations: %s (%s)", n, el_status_name(s),
                      el_last_error());
         size_t now_size;
-        unsigned char *now = read_whole(path, &now_size);
+        unsigned char *now = el_test_read_file(path, &now_size);
         cr_assert(now_size == old_size && memcmp(now, old, old_size) == 0,
                   "after %ld allocations: the old file changed", n);
         free(now);
@@ -1166,7 +1108,7 @@ Test(checkpoint, writer_arguments_are_checked)
     el_tensor_free(&t);
     EL_TEST_FAILS(el_checkpoint_write(w, path_in(path, "never.safetensors")), EL_ERR_INVALID);
     assert_message_has("\"a\"");
-    cr_assert_eq(entries_in_dir(), 0);
+    cr_assert_eq(el_test_count_entries(dir), 0);
     el_checkpoint_writer_free(w);
     el_checkpoint_writer_free(NULL);
 }
@@ -1294,8 +1236,8 @@ Test(checkpoint, a_pytorch_batch_norm_state_dict_with_an_int64_counter_round_tri
     EL_TEST_OK(el_checkpoint_write(w, path_in(path, "copy.safetensors")));
     el_checkpoint_writer_free(w);
     size_t got_size, want_size;
-    unsigned char *got = read_whole(path, &got_size);
-    unsigned char *want = read_whole(fixture, &want_size);
+    unsigned char *got = el_test_read_file(path, &got_size);
+    unsigned char *want = el_test_read_file(fixture, &want_size);
     cr_assert_eq(got_size, want_size);
     cr_assert_eq(memcmp(got, want, want_size), 0, "elman wrote \"%.*s\"", (int)got_size - 8,
                  got + 8);
@@ -1467,7 +1409,7 @@ Test(checkpoint, reading_from_memory_gives_what_reading_the_file_gives)
     el_optimizer *opt = trained_adam(&m, 2);
     save_trained(path_in(path, "model.safetensors"), &m, opt);
     size_t size;
-    unsigned char *bytes = read_whole(path, &size);
+    unsigned char *bytes = el_test_read_file(path, &size);
     el_checkpoint *from_file = read_ok(path);
     el_checkpoint *from_memory = NULL;
     EL_TEST_OK(el_checkpoint_read_memory(&from_memory, bytes, size, "received"));
@@ -1674,7 +1616,7 @@ Test(checkpoint, typed_metadata_refuses_naming_the_file_the_key_and_the_value)
     el_checkpoint *m = NULL;
     size_t size;
     char path[256];
-    unsigned char *bytes = read_whole(path_in(path, "bad.st"), &size);
+    unsigned char *bytes = el_test_read_file(path_in(path, "bad.st"), &size);
     EL_TEST_OK(el_checkpoint_read_memory(&m, bytes, size, "received"));
     EL_TEST_FAILS(el_checkpoint_get_bool(m, "word", &b), EL_ERR_FORMAT);
     assert_message_has("received: metadata \"word\"");

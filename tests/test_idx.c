@@ -30,24 +30,11 @@ static void assert_message_has(const char *part)
 
 static char dir[64];
 
-static void make_dir(void)
-{
-    strcpy(dir, "/tmp/elman-idx-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-}
+static void make_dir(void) { el_test_make_dir(dir, "idx"); }
 
 static void remove_dir(void)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char child[512];
-        snprintf(child, sizeof child, "%s/%s", dir, e->d_name);
-        unlink(child);
-    }
-    closedir(d);
-    rmdir(dir);
+    if (dir[0]) el_test_remove_tree(dir);
 }
 
 TestSuite(idx, .init = make_dir, .fini = remove_dir);
@@ -56,40 +43,6 @@ static char *path_in(char path[static 256], const char *name)
 {
     snprintf(path, 256, "%s/%s", dir, name);
     return path;
-}
-
-static int entries_in_dir(void)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e = readdir(d); e; e = readdir(d))
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    rewind(f);
-    unsigned char *bytes = malloc((size_t)n + 1);
-    cr_assert_not_null(bytes);
-    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return bytes;
-}
-
-static void write_whole(const char *path, const void *bytes, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(bytes, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
 }
 
 /* ---- files made by hand ------------------------------------------------ */
@@ -177,7 +130,7 @@ static void expect_refused_status(const bytes *b, el_status status, const char *
     assert_message_has("el_idx_read_memory: bad.idx: ");
     assert_message_has(part);
     char path[256];
-    write_whole(path_in(path, "bad.idx"), b->data, b->n);
+    el_test_write_file(path_in(path, "bad.idx"), b->data, b->n);
     s = el_idx_read(&x, path);
     cr_assert_eq(s, status, "file: got %s (%s)", el_status_name(s), el_last_error());
     cr_assert_null(x.data);
@@ -196,7 +149,7 @@ Test(idx, reads_a_plain_file)
 {
     bytes b = small_ubyte();
     char path[256];
-    write_whole(path_in(path, "small-idx3-ubyte"), b.data, b.n);
+    el_test_write_file(path_in(path, "small-idx3-ubyte"), b.data, b.n);
     el_idx x = {0};
     EL_TEST_OK(el_idx_read(&x, path));
     assert_small_ubyte(&x);
@@ -453,7 +406,7 @@ Test(idx, refuses_a_file_over_the_limit_by_its_size)
 {
     char path[256];
     bytes b = small_ubyte();
-    write_whole(path_in(path, "huge-idx3-ubyte"), b.data, b.n);
+    el_test_write_file(path_in(path, "huge-idx3-ubyte"), b.data, b.n);
     cr_assert_eq(truncate(path, (off_t)EL_IDX_MAX_BYTES * 2), 0, "truncate: %s", strerror(errno));
     el_idx x = {0};
     EL_TEST_FAILS(el_idx_read(&x, path), EL_ERR_FORMAT);
@@ -491,7 +444,7 @@ Test(idx, round_trips_every_type_plain_and_gzipped)
             char path[256];
             EL_TEST_OK(el_idx_write(&x, path_in(path, "out.idx"), gzip));
             size_t n = 0;
-            unsigned char *raw = read_whole(path, &n);
+            unsigned char *raw = el_test_read_file(path, &n);
             cr_assert_eq(raw[0] == 0x1f && raw[1] == 0x8b, gzip, "type %x gzip %d", types[t], gzip);
             free(raw);
             EL_TEST_OK(el_idx_read(&y, path));
@@ -505,7 +458,7 @@ Test(idx, round_trips_every_type_plain_and_gzipped)
             el_idx_free(&x);
             el_idx_free(&y);
         }
-    cr_assert_eq(entries_in_dir(), 1, "a temporary file was left");
+    cr_assert_eq(el_test_count_entries(dir), 1, "a temporary file was left");
 }
 
 Test(idx, writes_the_formats_bytes)
@@ -517,7 +470,7 @@ Test(idx, writes_the_formats_bytes)
     char path[256];
     EL_TEST_OK(el_idx_write(&x, path_in(path, "short.idx"), 0));
     size_t n = 0;
-    unsigned char *raw = read_whole(path, &n);
+    unsigned char *raw = el_test_read_file(path, &n);
     const unsigned char want[] = {0, 0, 0x0B, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0x01, 0x02, 0xFF, 0xFE};
     cr_assert_eq(n, sizeof want);
     cr_assert_eq(memcmp(raw, want, n), 0);
@@ -551,7 +504,7 @@ Test(idx, a_failed_write_leaves_the_old_file)
     snprintf(missing, sizeof missing, "%s/no/such/dir.idx", dir);
     EL_TEST_FAILS(el_idx_write(&x, missing, 0), EL_ERR_IO);
     assert_message_has("el_idx_write: cannot create");
-    cr_assert_eq(entries_in_dir(), 1);
+    cr_assert_eq(el_test_count_entries(dir), 1);
     el_idx_free(&x);
 }
 
@@ -642,7 +595,7 @@ Test(idx, out_of_memory_anywhere_is_nomem_without_a_leak)
     bytes plain = small_ubyte();
     bytes gz = gzip_of(plain.data, plain.n, 1);
     char path[256];
-    write_whole(path_in(path, "small.gz"), gz.data, gz.n);
+    el_test_write_file(path_in(path, "small.gz"), gz.data, gz.n);
     int failures = 0;
     for (long n = 0; n < 20; n++) {
         el_idx x = {0};

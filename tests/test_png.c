@@ -33,24 +33,11 @@ static void assert_message_has(const char *part)
 
 static char dir[64];
 
-static void make_dir(void)
-{
-    strcpy(dir, "/tmp/elman-png-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-}
+static void make_dir(void) { el_test_make_dir(dir, "png"); }
 
 static void remove_dir(void)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char child[512];
-        snprintf(child, sizeof child, "%s/%s", dir, e->d_name);
-        unlink(child);
-    }
-    closedir(d);
-    rmdir(dir);
+    if (dir[0]) el_test_remove_tree(dir);
 }
 
 TestSuite(png, .init = make_dir, .fini = remove_dir);
@@ -59,32 +46,6 @@ static char *path_in(char path[static 256], const char *name)
 {
     snprintf(path, 256, "%s/%s", dir, name);
     return path;
-}
-
-static int entries_in_dir(void)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e = readdir(d); e; e = readdir(d))
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    rewind(f);
-    unsigned char *bytes = malloc((size_t)n + 1);
-    cr_assert_not_null(bytes);
-    cr_assert_eq(fread(bytes, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return bytes;
 }
 
 /* ---- PNGs written here by libpng in any form --------------------------- */
@@ -149,7 +110,7 @@ Test(png, gray_and_rgb_round_trip)
         char path[256];
         EL_TEST_OK(el_png_write(&image, path_in(path, "image.png")));
         size_t n = 0;
-        unsigned char *raw = read_whole(path, &n);
+        unsigned char *raw = el_test_read_file(path, &n);
         cr_assert_eq(memcmp(raw, "\x89PNG\r\n\x1a\n", 8), 0);
         cr_assert_eq(raw[25], channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB);
         free(raw);
@@ -161,7 +122,7 @@ Test(png, gray_and_rgb_round_trip)
         el_image_free(&image);
         el_image_free(&image); /* a second free is harmless */
     }
-    cr_assert_eq(entries_in_dir(), 1, "a temporary file was left");
+    cr_assert_eq(el_test_count_entries(dir), 1, "a temporary file was left");
 }
 
 Test(png, gray_reads_as_rgb_and_rgb_as_gray)
@@ -281,7 +242,7 @@ Test(png, reads_from_memory)
     char path[256];
     EL_TEST_OK(el_png_write(&image, path_in(path, "m.png")));
     size_t n = 0;
-    unsigned char *raw = read_whole(path, &n);
+    unsigned char *raw = el_test_read_file(path, &n);
     el_image back = {0};
     EL_TEST_OK(el_png_read_memory(&back, raw, n, "m.png", 1));
     cr_assert_arr_eq(back.pixels, image.pixels, 12);
@@ -334,7 +295,7 @@ Test(png, refuses_every_truncation)
     char path[256];
     EL_TEST_OK(el_png_write(&image, path_in(path, "t.png")));
     size_t n = 0;
-    unsigned char *raw = read_whole(path, &n);
+    unsigned char *raw = el_test_read_file(path, &n);
     for (size_t cut = 0; cut < n; cut++) expect_refused(raw, cut, cut < 8 ? "not a PNG file" : "");
     expect_refused(raw, 8 + 8 + 13, "damaged PNG: the file is truncated");
     free(raw);
@@ -350,7 +311,7 @@ Test(png, refuses_bit_flips)
     char path[256];
     EL_TEST_OK(el_png_write(&image, path_in(path, "f.png")));
     size_t n = 0;
-    unsigned char *raw = read_whole(path, &n);
+    unsigned char *raw = el_test_read_file(path, &n);
     int refused = 0, flips = 0;
     for (size_t i = 0; i < n; i++)
         for (int bit = 0; bit < 8; bit++, flips++) {
@@ -387,7 +348,7 @@ Test(png, refuses_huge_or_lying_sizes)
     char path[256];
     EL_TEST_OK(el_png_write(&image, path_in(path, "s.png")));
     size_t n = 0;
-    unsigned char *raw = read_whole(path, &n);
+    unsigned char *raw = el_test_read_file(path, &n);
     set_width(raw, 20000);
     expect_refused(raw, n, "damaged PNG: ");
     set_width(raw, 0);
@@ -419,7 +380,7 @@ Test(png, a_failed_write_leaves_the_old_file)
     assert_message_has("el_png_write: cannot create");
     el_image back = read_ok(path, 1);
     cr_assert_arr_eq(back.pixels, image.pixels, 9);
-    cr_assert_eq(entries_in_dir(), 1);
+    cr_assert_eq(el_test_count_entries(dir), 1);
     el_image_free(&back);
     el_image_free(&image);
 }
