@@ -285,7 +285,7 @@ static int load_text(run *r, const char *path, int build_vocab)
     if (cli_read_file(path, &text, &len)) return -1;
     el_clusters clusters = {0};
     el_status s = el_clusters_split(&clusters, text, len, path, 1);
-    free(text);
+    el_file_free(text);
     if (s) return cli_library_failure();
     r->train_count =
         clusters.count - (size_t)((double)clusters.count * r->opts.validation_fraction);
@@ -702,7 +702,7 @@ static int generate(run *r)
     }
     if (!status && el_charlm_generator_create(&g, &r->model, &how)) status = cli_library_failure();
     if (!status) status = prompt_ids(r, text, len, source, &prompt);
-    free(file_text);
+    el_file_free(file_text);
     for (size_t i = 0; i < prompt.count && !status; i++)
         if (el_charlm_generator_feed(g, prompt.data[i])) status = cli_library_failure();
     if (!status && len > 0)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elman/file.h"
 #include "elman/runtime.h"
 #include "elman/status.h"
 
@@ -149,35 +150,13 @@ int cli_set_threads(int requested, int one_sequence, int verbose)
 
 int cli_read_file(const char *path, char **text, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f), error = errno; /* a directory opens, and fails to read: EISDIR */
-    fclose(f);
-    if (!buf || failed) {
-        cli_error("%s: %s", path, buf ? strerror(error) : "out of memory");
-        free(buf);
-        return -1;
-    }
-    if (n == 0) {
+    if (el_read_file(path, text, len)) return -cli_library_failure();
+    if (*len == 0) {
         cli_error("%s: the file is empty", path);
-        free(buf);
+        el_file_free(*text);
+        *text = NULL;
         return -1;
     }
-    *text = buf;
-    *len = n;
     return 0;
 }
 

@@ -56,7 +56,8 @@ int cli_default_threads(void);
  * failure. */
 int cli_set_threads(int requested, int one_sequence, int verbose);
 
-/* Reads a whole file into *text (free it), *len bytes; one line naming the
+/* Reads a whole file into *text (free it with el_file_free), *len bytes
+ * (elman/file.h); one line naming the
  * file and -1 if it cannot be read, or is empty. */
 int cli_read_file(const char *path, char **text, size_t *len);
 

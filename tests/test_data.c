@@ -838,3 +838,30 @@ Test(data_memory, split)
     free_split(&train, &validation, &test);
     el_test_assert_no_leaks();
 }
+
+/* ---- reading a whole file ---------------------------------------------- */
+
+Test(file, reads_whole_files_and_refuses_what_is_not_one)
+{
+    char dir[64], path[128];
+    el_test_make_dir(dir, "file");
+    snprintf(path, sizeof path, "%s/text", dir);
+    el_test_write_file(path, "two\nlines\n", 10);
+    char *text;
+    size_t len;
+    EL_TEST_OK(el_read_file(path, &text, &len));
+    cr_assert_eq(len, 10);
+    cr_assert_str_eq(text, "two\nlines\n", "the text ends in a NUL");
+    el_file_free(text);
+    el_test_write_file(path, "", 0);
+    EL_TEST_OK(el_read_file(path, &text, &len));
+    cr_assert_eq(len, 0);
+    el_file_free(text);
+    EL_TEST_FAILS(el_read_file(dir, &text, &len), EL_ERR_IO);
+    assert_message_has("Is a directory");
+    cr_assert_null(text);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    EL_TEST_FAILS(el_read_file(path, &text, &len), EL_ERR_IO);
+    assert_message_has("missing: No such file or directory");
+    el_test_remove_tree(dir);
+}

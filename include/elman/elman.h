@@ -13,6 +13,7 @@
 #include "dense.h"
 #include "dropout.h"
 #include "embedding.h"
+#include "file.h"
 #include "idx.h"
 #include "image.h"
 #include "loss.h"

@@ -9,6 +9,7 @@
 #include <unicode/utf8.h>
 
 #include "elman/data.h"
+#include "elman/file.h"
 #include "core/hash.h"
 #include "core/internal.h"
 #include "text/clusters.h"
@@ -210,39 +211,6 @@ el_status el_words_parse(el_words **out, const char *text, size_t len, const cha
     return s;
 }
 
-/* Reads all of a file into memory; the caller frees *text. */
-static el_status read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return el__fail(EL_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, capacity = 0;
-    el_status s = EL_OK;
-    while (!s) {
-        if (n == capacity) {
-            size_t grown = capacity ? 2 * capacity : 1 << 16;
-            char *bigger = grown > capacity ? el__realloc(buf, grown) : NULL;
-            if (!bigger) {
-                s = el__fail(EL_ERR_NOMEM, "el_words_read: %s: out of memory", path);
-                break;
-            }
-            buf = bigger;
-            capacity = grown;
-        }
-        n += fread(buf + n, 1, capacity - n, f);
-        if (ferror(f)) s = el__fail(EL_ERR_IO, "%s: %s", path, strerror(errno));
-        if (feof(f)) break;
-    }
-    fclose(f);
-    if (s) {
-        el__free(buf);
-        return s;
-    }
-    *text = buf;
-    *len = n;
-    return EL_OK;
-}
-
 el_status el_words_read(el_words **out, const char *path, int min_length, int max_length)
 {
     EL_REQUIRE(out, "el_words_read");
@@ -250,7 +218,7 @@ el_status el_words_read(el_words **out, const char *path, int min_length, int ma
     EL_REQUIRE(path, "el_words_read");
     char *text = NULL;
     size_t len = 0;
-    el_status s = read_file(path, &text, &len);
+    el_status s = el_read_file(path, &text, &len);
     if (s) return s;
     s = el_words_parse(out, text, len, path, min_length, max_length);
     el__free(text);
