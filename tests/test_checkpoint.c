@@ -8,7 +8,11 @@
  * a failed save leaves the old file and no temporary file; and running out
  * of memory anywhere is EL_ERR_NOMEM without a leak; typed metadata reads
  * back exactly from its shortest text and is refused naming the file, the
- * key and the value when it is missing, malformed or out of range. */
+ * key and the value when it is missing, malformed or out of range.
+ *
+ * One file of over 700 lines: the reader, the writer and the loaders share
+ * the temporary directory, the hostile-file builders and the message
+ * checks at its top. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, setrlimit */
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -1,6 +1,10 @@
 /* Datasets and batches (data.h): the loader's order, padding and layout,
  * the seeded split, the word list read from UTF-8 text, and
- * ReverseWordDataset's direction (input reversed, target forwards). */
+ * ReverseWordDataset's direction (input reversed, target forwards).
+ *
+ * One file of over 700 lines: the text layer's data side (loader, split,
+ * word lists, labelled sequences, files) shares the toy dataset and the
+ * out-of-memory sweep at its top. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, for the files el_words_read reads */
 #include <criterion/criterion.h>
 #include <errno.h>

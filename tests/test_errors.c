@@ -1,7 +1,11 @@
 /* The error discipline of the public API (status.h): a bad call returns a
  * status and leaves a message saying what and where, never crashes, writes
  * nothing on refusal, and an allocation failure anywhere comes back as
- * EL_ERR_NOMEM without leaking what was allocated before it. */
+ * EL_ERR_NOMEM without leaking what was allocated before it.
+ *
+ * One file of over 700 lines: the error discipline of every public
+ * function, side by side, so that one reading shows the same rule applied
+ * everywhere. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>

@@ -1,6 +1,9 @@
 /* Text to grapheme clusters (validation, NFC, UAX #29) and the character
  * vocabulary: ids, encoding, decoding, JSON, one-hot rows, and what an
- * allocation failure leaves behind. */
+ * allocation failure leaves behind.
+ *
+ * One file of over 700 lines: clusters, vocabularies and their JSON share
+ * the mixed-script lines and the message checks at its top. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
