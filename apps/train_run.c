@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,14 +122,17 @@ static int out_of_time(const train_run *r, double started)
 
 /* The checkpoint is written with SIGINT and SIGTERM blocked on this
  * thread, so a signal cannot cut the write or its rename short; it is
- * delivered when they are unblocked, and stops the run at the next batch. */
+ * delivered when they are unblocked, and stops the run at the next batch.
+ * (elman's workers may take one meanwhile: the handler only sets the flag,
+ * so that cuts nothing short either.)  pthread_sigmask, as the process
+ * has threads, where sigprocmask's effect is unspecified. */
 static int save_checkpoint(train_run *r)
 {
     sigset_t block, old;
     signals_to_stop(&block);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     el_status s = r->hooks->save(r->context, r->out);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return s ? cli_library_failure() : 0;
 }
 
