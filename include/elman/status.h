@@ -35,6 +35,15 @@ EL_API const char *el_last_error(void);
 /* Forget the message, e.g. before a call whose failure is expected. */
 EL_API void el_clear_error(void);
 
+/* Records a message for el_last_error() on this thread and returns status,
+ * as the library's own failures do: for libraries built on elman
+ * (libelman-mpi), so that a caller reads their failures the same way. */
+EL_API el_status el_set_error(el_status status, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* A short constant name for a status: "EL_ERR_SHAPE". */
 EL_API const char *el_status_name(el_status status);
 

@@ -11,11 +11,25 @@ const char *el_last_error(void) { return last_error; }
 
 void el_clear_error(void) { last_error[0] = '\0'; }
 
+static void set_message(const char *format, va_list args)
+{
+    vsnprintf(last_error, sizeof last_error, format, args);
+}
+
 el_status el__fail(el_status status, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    vsnprintf(last_error, sizeof last_error, format, args);
+    set_message(format, args);
+    va_end(args);
+    return status;
+}
+
+el_status el_set_error(el_status status, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    set_message(format, args);
     va_end(args);
     return status;
 }
