@@ -550,7 +550,7 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     return 0;
 }
 
-static const train_hooks hooks = {epoch_chunks, start_epoch, train_chunk, end_epoch, save};
+static const train_hooks hooks = {epoch_chunks, start_epoch, train_chunk, end_epoch, save, NULL};
 
 /* Sets up a new run, or a resumed one from its checkpoint. */
 static int prepare_training(run *r)

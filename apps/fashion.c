@@ -19,6 +19,7 @@
  * the PNG grids, predict) is in fashion_show.c. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,8 @@ static void print_usage(void)
            "  --seed N                weights, the validation part, order and dropout (default 1)\n"
            "  --resume MODEL          continue training MODEL where it stopped\n"
            "  --metrics FILE.csv      write one line of figures per epoch\n"
+           "  --mpi-timeout S         under mpirun: end the job when the ranks wait for one\n"
+           "                          another longer than S seconds (default 60; 0: never)\n"
            "\n"
            "predict:\n"
            "  --model MODEL           a model fashion classify saved\n"
@@ -91,7 +94,8 @@ static void print_usage(void)
            "\n"
            "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
            "--resume MODEL continues.  A NaN or infinite loss stops training (exit 3)\n"
-           "without saving.\n",
+           "without saving.  mpirun -np N fashion classify|autoencode trains on N ranks\n"
+           "(docs/distributed.md).\n",
            default_data);
 }
 
@@ -119,6 +123,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
+        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
     if (strcmp(argv[*i], "--invert") == 0) return o->invert = 1;
     return 0;
 }
@@ -126,8 +132,12 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
 /* 0 to go on, -1 after --help, or the exit status of an error. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o =
-        (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, .patience = 5, .seed = 1};
+    *o = (options){.batch = 256,
+                   .lr = 1e-3f,
+                   .validation_fraction = 0.1f,
+                   .patience = 5,
+                   .seed = 1,
+                   .mpi_timeout = 60};
     if (argc < 2) {
         cli_error("which command: classify, autoencode or predict? (see --help)");
         return CLI_EXIT_USAGE;
@@ -476,7 +486,11 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_set_int(w, "train.patience", o->patience);
     if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
     if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
-    if (!s) s = el_checkpoint_set_double(w, "train.best_val_loss", r->best_val);
+    /* Before the first epoch's end there is no best loss yet (infinite),
+     * which a checkpoint cannot hold: the largest double compares the same. */
+    if (!s)
+        s = el_checkpoint_set_double(w, "train.best_val_loss",
+                                     isfinite(r->best_val) ? r->best_val : DBL_MAX);
     if (!s) s = el_checkpoint_set_int(w, "train.bad_epochs", r->bad_epochs);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
@@ -493,8 +507,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path, i
         if (!kind || cli_parse_choice("the model's kind", kind, kind_names, &r->opts.kind))
             return -1;
     }
-    return meta_get_float(c, "fashion.mean", &r->mean) ||
-                   meta_get_float(c, "fashion.std", &r->std)
+    return meta_get_float(c, "fashion.mean", &r->mean) || meta_get_float(c, "fashion.std", &r->std)
                ? -1
                : 0;
 }
@@ -525,8 +538,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (!data || meta_get_int(c, "train.batch_size", &o->batch) ||
         meta_get_float(c, "train.lr", &o->lr) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
-        meta_get_int(c, "train.patience", &o->patience) ||
-        meta_get_long(c, "train.seed", &seed) ||
+        meta_get_int(c, "train.patience", &o->patience) || meta_get_long(c, "train.seed", &seed) ||
         meta_get_double(c, "train.best_val_loss", &r->best_val) ||
         meta_get_int(c, "train.bad_epochs", &r->bad_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
@@ -566,11 +578,10 @@ static el_status start_epoch(void *context, long epoch, long first)
     return EL_OK;
 }
 
-static el_status train_batch(void *context, float *loss, long *units)
+/* Forward and backward over images [first, first + n) of the epoch's
+ * order: the loss is their mean. */
+static el_status train_images(run *r, int first, int n, float *loss)
 {
-    run *r = context;
-    int first = (int)(r->train.batch * r->opts.batch);
-    int n = r->train_count - first < r->opts.batch ? r->train_count - first : r->opts.batch;
     el_status s = fashion_batch(r, &r->train_all, r->order, first, n, &r->x, r->targets);
     if (r->opts.mode == MODE_AUTOENCODE) {
         if (!s) s = el_autoencoder_forward(&r->ae, &r->x, &r->y);
@@ -583,7 +594,40 @@ static el_status train_batch(void *context, float *loss, long *units)
         if (!s) s = el_cross_entropy_loss(&r->y, r->targets, NULL, EL_IGNORE_NONE, loss, &r->dy);
         if (!s) s = el_sequential_backward(&r->net, &r->dy, NULL);
     }
-    if (!s) *units = n;
+    return s;
+}
+
+/* FashionSimpleNet's dropout draws one number for each of an image's
+ * 64x7x7 features, image after image. */
+enum { DROPOUT_DRAWS = 64 * 7 * 7 };
+
+/* This rank's share of the batch (all of it in one process); its loss is
+ * the mean over the share, and its units the share's images.  The share's
+ * dropout starts where one process's would be at the share's first image,
+ * and every rank then moves past the whole batch, so the masks, and the
+ * generator a checkpoint saves, do not depend on the number of ranks. */
+static el_status train_batch(void *context, float *loss, long *units)
+{
+    run *r = context;
+    int first = (int)(r->train.batch * r->opts.batch);
+    int n = r->train_count - first < r->opts.batch ? r->train_count - first : r->opts.batch;
+    if (r->train.rank_count <= 1) {
+        el_status s = train_images(r, first, n, loss);
+        if (!s) *units = n;
+        return s;
+    }
+    long share_first, share;
+    train_run_share(&r->train, n, &share_first, &share);
+    int dropout = r->opts.mode == MODE_CLASSIFY;
+    el_rng batch_rng = r->rng;
+    if (dropout) el_rng_advance(&r->rng, (uint64_t)share_first * DROPOUT_DRAWS);
+    *loss = 0;
+    el_status s = share > 0 ? train_images(r, first + (int)share_first, (int)share, loss) : EL_OK;
+    if (dropout) {
+        r->rng = batch_rng;
+        el_rng_advance(&r->rng, (uint64_t)n * DROPOUT_DRAWS);
+    }
+    if (!s) *units = share;
     return s;
 }
 
@@ -614,7 +658,7 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     return 0;
 }
 
-static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save};
+static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save, NULL};
 
 static int make_optimizer(run *r)
 {
@@ -677,7 +721,8 @@ static int train(run *r)
     options *o = &r->opts;
     train_run *t = &r->train;
     t->batch_name = "batch"; /* before the position is loaded */
-    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
+    if (train_run_join(t, o->mpi_timeout) || train_run_check_output(o->out) || prepare_training(r))
+        return 1;
     t->hooks = &hooks;
     t->context = r;
     t->params = &r->params;
@@ -707,6 +752,8 @@ static int train(run *r)
         printf("trained on %ld images in %.1f s: %.0f images/s\n", t->units_trained,
                t->training_seconds, t->units_trained / (t->training_seconds + 1e-9));
     }
+    /* Rank 0 alone reports, and writes the report's images. */
+    if (t->rank != 0) return 0;
     printf("saved %s\n", o->out);
     fflush(stdout);
     return o->mode == MODE_AUTOENCODE ? fashion_report_autoencode(r) : fashion_report_classify(r);

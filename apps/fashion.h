@@ -18,7 +18,7 @@ typedef struct options {
     int mode, kind;
     const char *data, *out, *model, *resume, *metrics;
     int epochs, batch, threads, patience, invert;
-    float lr, validation_fraction;
+    float lr, validation_fraction, mpi_timeout;
     uint64_t seed;
     char **images; /* predict's PNG files */
     int image_count;

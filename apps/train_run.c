@@ -120,6 +120,34 @@ static int out_of_time(const train_run *r, double started)
     return r->minutes > 0 && progress_now() - started > 60.0 * r->minutes;
 }
 
+/* Whether the run stops before its next batch.  With several ranks only
+ * what they agreed on in the last all-reduce counts: a signal or a clock
+ * seen by one rank alone would leave the others waiting in the next. */
+static int stopping(const train_run *r, double started)
+{
+    if (r->rank_count > 1) return r->stop_agreed;
+    return stop_signal || out_of_time(r, started);
+}
+
+int train_run_join(train_run *r, double timeout)
+{
+    if (train_ranks_start(&r->ranks, timeout)) return -1;
+    r->rank = train_ranks_rank(r->ranks);
+    r->rank_count = train_ranks_size(r->ranks);
+    if (r->rank != 0 && !freopen("/dev/null", "w", stdout)) {
+        cli_error("rank %d: cannot silence stdout: %s", r->rank, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void train_run_share(const train_run *r, long n, long *first, long *count)
+{
+    int ranks = r->rank_count > 1 ? r->rank_count : 1;
+    *first = n * r->rank / ranks;
+    *count = n * (r->rank + 1) / ranks - *first;
+}
+
 /* The checkpoint is written with SIGINT and SIGTERM blocked on this
  * thread, so a signal cannot cut the write or its rename short; it is
  * delivered when they are unblocked, and stops the run at the next batch.
@@ -128,6 +156,7 @@ static int out_of_time(const train_run *r, double started)
  * has threads, where sigprocmask's effect is unspecified. */
 static int save_checkpoint(train_run *r)
 {
+    if (r->rank != 0) return 0;
     sigset_t block, old;
     signals_to_stop(&block);
     pthread_sigmask(SIG_BLOCK, &block, &old);
@@ -138,7 +167,7 @@ static int save_checkpoint(train_run *r)
 
 static int open_metrics(train_run *r)
 {
-    if (!r->metrics_path) return 0;
+    if (!r->metrics_path || r->rank != 0) return 0;
     if (cli_open_csv(r->metrics_path, r->resumed_from != NULL, r->metrics_header, &r->metrics))
         return -1;
     if (fflush(r->metrics) != 0) {
@@ -158,9 +187,61 @@ static int write_metrics(train_run *r, const char *row)
     return 0;
 }
 
-/* One batch: forward and backward by the program, then the checks and the
- * optimizer's step here. */
-static el_status train_batch(train_run *r, float *loss, long *units)
+/* What rides in each batch's all-reduce beside the gradients. */
+enum {
+    SHARED_LOSS,
+    SHARED_WEIGHT,
+    SHARED_UNITS,
+    SHARED_NONFINITE,
+    SHARED_FAILED,
+    SHARED_SIGINT,
+    SHARED_SIGTERM,
+    SHARED_COUNT
+};
+
+/* With several ranks: combines the ranks' gradients (the mean weighted by
+ * what each rank's loss was a mean over), losses and units, and what
+ * stops the run, in one all-reduce that every rank joins whatever its own
+ * batch gave, so that all of them take the same decision at the same batch.
+ * *s is this rank's outcome, and becomes the run's. */
+static el_status share_batch(train_run *r, double run_started, el_status *s, float *loss,
+                             long *units)
+{
+    double weight = 0;
+    if (!*s)
+        weight = r->hooks->loss_weight ? r->hooks->loss_weight(r->context) : (double)*units;
+    else
+        el_param_list_zero_grad(r->params);
+    float shared[SHARED_COUNT] = {
+        [SHARED_LOSS] = *s ? 0 : *loss * (float)weight, [SHARED_WEIGHT] = (float)weight,
+        [SHARED_UNITS] = *s ? 0 : (float)*units,        [SHARED_NONFINITE] = *s == EL_ERR_NONFINITE,
+        [SHARED_FAILED] = *s && *s != EL_ERR_NONFINITE, [SHARED_SIGINT] = stop_signal == SIGINT,
+        [SHARED_SIGTERM] = stop_signal == SIGTERM,
+    };
+    int stop = stop_signal || out_of_time(r, run_started);
+    el_status m = train_ranks_mean(r->ranks, weight, shared, &stop);
+    if (m) return m;
+    r->stop_agreed = stop;
+    if (!r->signal_agreed)
+        r->signal_agreed = shared[SHARED_SIGTERM] > 0  ? SIGTERM
+                           : shared[SHARED_SIGINT] > 0 ? SIGINT
+                                                       : 0;
+    if (*s) return *s;
+    if (shared[SHARED_FAILED] > 0)
+        return el_set_error(EL_ERR_STATE, "another rank failed (its message is above)");
+    if (shared[SHARED_NONFINITE] > 0) {
+        snprintf(nonfinite_loss, sizeof nonfinite_loss, "the loss is not finite on another rank");
+        return EL_ERR_NONFINITE;
+    }
+    *loss = shared[SHARED_WEIGHT] > 0 ? shared[SHARED_LOSS] / shared[SHARED_WEIGHT] : 0;
+    *units = (long)shared[SHARED_UNITS];
+    return EL_OK;
+}
+
+/* One batch: forward and backward by the program (over this rank's share),
+ * the ranks' gradients combined, then the checks and the optimizer's step
+ * here. */
+static el_status train_batch(train_run *r, double run_started, float *loss, long *units)
 {
     el_optimizer_set_lr(r->optimizer,
                         el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
@@ -173,6 +254,10 @@ static el_status train_batch(train_run *r, float *loss, long *units)
     if (!s && !isfinite(*loss)) {
         snprintf(nonfinite_loss, sizeof nonfinite_loss, "the loss is not finite (%g)", *loss);
         s = EL_ERR_NONFINITE;
+    }
+    if (r->rank_count > 1) {
+        el_status m = share_batch(r, run_started, &s, loss, units);
+        if (m) s = m;
     }
     /* The norm is computed with or without clipping: a non-finite one is
      * refused before it reaches the weights. */
@@ -191,15 +276,15 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
     long total = r->hooks->batches(r->context, r->epoch);
     snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->epochs);
     progress bar;
-    progress_start(&bar, label, total);
+    if (r->rank == 0) progress_start(&bar, label, total);
     el_status s = r->hooks->start_epoch(r->context, r->epoch, r->batch);
     double sum = 0, started = progress_now();
     long counted = 0;
     *f = (train_epoch_figures){0};
-    while (!s && r->batch < total && !stop_signal && !out_of_time(r, run_started)) {
+    while (!s && r->batch < total && !stopping(r, run_started)) {
         float loss;
         long units;
-        s = train_batch(r, &loss, &units);
+        s = train_batch(r, run_started, &loss, &units);
         if (s) break;
         r->batch++;
         sum += loss;
@@ -209,7 +294,7 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
         double rate = f->units / (progress_now() - started + 1e-9);
         snprintf(figures, sizeof figures, "%s %.4f  %.0f %s/s", r->loss_name,
                  sum / counted * r->loss_scale, rate, r->unit_name);
-        progress_update(&bar, r->batch, figures);
+        if (r->rank == 0) progress_update(&bar, r->batch, figures);
     }
     f->mean_loss = counted ? sum / counted * r->loss_scale : 0;
     f->seconds = progress_now() - started;
@@ -217,7 +302,7 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
     r->training_seconds += f->seconds;
     snprintf(figures, sizeof figures, "%s: trained on %ld %s, %s %.4f", label, f->units,
              r->unit_name, r->loss_name, f->mean_loss);
-    progress_finish(&bar, figures);
+    if (r->rank == 0) progress_finish(&bar, figures);
     return s;
 }
 
@@ -232,7 +317,7 @@ static int run_epochs(train_run *r)
                   total);
         return 1;
     }
-    while (r->epoch < r->epochs && !stop && !stop_signal && !out_of_time(r, started)) {
+    while (r->epoch < r->epochs && !stop && !stopping(r, started)) {
         train_epoch_figures f;
         el_status s = train_epoch(r, started, &f);
         if (s == EL_ERR_NONFINITE) {
@@ -249,25 +334,49 @@ static int run_epochs(train_run *r)
         f.epoch = r->epoch;
         f.elapsed = progress_now() - started;
         char row[512] = "";
-        if (r->hooks->end_epoch(r->context, &f, row, sizeof row, &stop)) return 1;
+        int failed = r->hooks->end_epoch(r->context, &f, row, sizeof row, &stop) != 0;
+        /* Every rank evaluates the same weights; they agree all the same,
+         * as an epoch's end is where one rank alone could stop. */
+        if (r->rank_count > 1 &&
+            (train_ranks_any(r->ranks, &failed) || train_ranks_any(r->ranks, &stop)))
+            return cli_library_failure();
+        if (failed) return 1;
         /* The row first: a metrics file that cannot be written stops the
          * run with the checkpoint of the epoch before. */
         if (write_metrics(r, row) || save_checkpoint(r)) return 1;
         saved = 1;
     }
     if (!saved && save_checkpoint(r)) return 1;
-    if (stop_signal) {
+    int signo = r->rank_count > 1 ? r->signal_agreed : stop_signal;
+    if (signo) {
         printf("interrupted by %s: saved %s at epoch %ld, %s %ld; continue with --resume %s\n",
-               signal_name(stop_signal), r->out, r->epoch + 1, r->batch_name, r->batch, r->out);
+               signal_name(signo), r->out, r->epoch + 1, r->batch_name, r->batch, r->out);
         fflush(stdout);
-        return 128 + stop_signal;
+        return 128 + signo;
     }
     return 0;
 }
 
+/* The ranks agree on the run and start from rank 0's weights. */
+static int start_ranks(train_run *r)
+{
+    if (r->rank_count <= 1) return 0;
+    long run[6] = {r->epochs, r->hooks->batches(r->context, r->epoch), r->epoch,
+                   r->batch,  el_optimizer_step_count(r->optimizer),   (long)r->schedule.kind};
+    double rates[3] = {r->schedule.base_lr, r->clip, r->minutes};
+    el_status s =
+        train_ranks_check_same(r->ranks, "the run (epochs, batches, position)", run, sizeof run);
+    if (!s)
+        s = train_ranks_check_same(r->ranks, "the learning rate, clipping or time limit", rates,
+                                   sizeof rates);
+    if (!s) s = train_ranks_broadcast(r->ranks, r->params);
+    if (!s) s = train_ranks_reducer(r->ranks, r->params, SHARED_COUNT);
+    return s ? cli_library_failure() : 0;
+}
+
 int train_run_go(train_run *r)
 {
-    if (train_run_check_output(r->out) || open_metrics(r)) return 1;
+    if (train_run_check_output(r->out) || open_metrics(r) || start_ranks(r)) return 1;
     catch_signals();
     int status = run_epochs(r);
     /* What follows (a final evaluation) writes no checkpoint: a signal may
@@ -281,4 +390,6 @@ void train_run_free(train_run *r)
 {
     if (r->metrics) fclose(r->metrics);
     r->metrics = NULL;
+    train_ranks_end(r->ranks);
+    r->ranks = NULL;
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include "elman/elman.h"
+#include "train_ranks.h"
 
 /* The exit status of a run stopped by a non-finite loss or gradient. */
 #define TRAIN_EXIT_NONFINITE 3
@@ -64,6 +65,9 @@ typedef struct train_hooks {
     /* Writes a checkpoint of the model, the optimizer and the position
      * (train_run.epoch, .batch) to path. */
     el_status (*save)(void *context, const char *path);
+    /* Optional: what the last train_batch's loss was a mean over, when it
+     * is not its units (seq2seq: target tokens, not words).  NULL: units. */
+    double (*loss_weight)(void *context);
 } train_hooks;
 
 typedef struct train_run {
@@ -93,7 +97,27 @@ typedef struct train_run {
     double training_seconds;
     FILE *metrics;
     int signal; /* the signal that stopped the run, or 0 */
+    /* Data-parallel runs (train_run_join): this process is rank of
+     * rank_count; rank 0 alone prints, writes metrics and checkpoints. */
+    train_ranks *ranks;
+    int rank, rank_count;
+    int stop_agreed;   /* with several ranks: every rank stops after this batch */
+    int signal_agreed; /* and the signal that stopped them (SIGTERM first), or 0 */
 } train_run;
+
+/* Joins the ranks mpirun started (one process without mpirun; elman-mpi,
+ * docs/distributed.md): call it first, before the data and the model are
+ * read.  A rank other than 0 prints nothing on stdout from here on.  timeout:
+ * the seconds a collective may take before the job is ended.  0 or -1. */
+int train_run_join(train_run *r, double timeout);
+
+/* The rank's share of n items (a global batch of examples or streams):
+ * [*first, *first + *count), n·rank/ranks to n·(rank+1)/ranks, so shares
+ * differ by at most one item and together make the whole batch.  train_batch
+ * trains on its share, with its loss the mean over the share; the ranks'
+ * gradients are then combined weighted by what each mean was over
+ * (loss_weight, or units), which is the one-process gradient. */
+void train_run_share(const train_run *r, long n, long *first, long *count);
 
 /* The position and the training random generator in a checkpoint's
  * metadata ("train.epoch", "train.<batch_name>", "train.rng"), so that a
@@ -107,7 +131,9 @@ int train_run_load_position(train_run *r, const el_checkpoint *c, const char *pa
  * written, with one line; call it before the long work begins. 0 or -1. */
 int train_run_check_output(const char *path);
 
-/* Trains from the position to the run's end.  Returns 0 after the last
+/* Trains from the position to the run's end.  With several ranks it first
+ * checks that they agree on the run (epochs, schedule, batches, position)
+ * and gives every rank rank 0's parameters.  Returns 0 after the last
  * epoch (or the time budget, or early stopping), with the checkpoint
  * saved; 128 + the signal after saving on SIGINT or SIGTERM, with a line
  * that says how to continue; 1 after reporting a failure; or

@@ -53,6 +53,26 @@ Test(rng, copying_the_state_resumes_the_stream)
 /* The output of the reference pcg32-demo (pcg32_srandom_r(&rng, 42, 54)),
  * reproduced by setting the state the way that function does: this pins
  * el_rng_u32 to PCG32's XSH-RR output over the 64-bit LCG. */
+Test(rng, advance_skips_exactly_n_draws)
+{
+    for (uint64_t n = 0; n < 3200; n += 799) {
+        el_rng drawn, jumped;
+        el_rng_seed(&drawn, 7);
+        jumped = drawn;
+        for (uint64_t i = 0; i < n; i++) el_rng_u32(&drawn);
+        el_rng_advance(&jumped, n);
+        cr_assert_eq(jumped.state, drawn.state, "after %llu draws", (unsigned long long)n);
+        cr_assert_eq(el_rng_u32(&jumped), el_rng_u32(&drawn));
+    }
+    /* A whole period (2^64 draws) comes back to the start. */
+    el_rng a, b;
+    el_rng_seed(&a, 3);
+    b = a;
+    el_rng_advance(&b, UINT64_MAX);
+    el_rng_u32(&b);
+    cr_assert_eq(b.state, a.state);
+}
+
 Test(rng, u32_matches_the_pcg32_reference)
 {
     static const uint32_t want[] = {0xa15c02b7, 0x7b47f409, 0xba1d3330,

@@ -28,6 +28,13 @@ EL_API void el_rng_seed(el_rng *rng, uint64_t seed);
 /* A uniformly distributed 32-bit integer. */
 EL_API uint32_t el_rng_u32(el_rng *rng);
 
+/* Skips n draws of el_rng_u32 in O(log n) steps (PCG's jump ahead): the
+ * stream continues as if they had been drawn.  A data-parallel rank gives
+ * its share of a batch the random numbers one process would (dropout over
+ * examples [first, ...) starts first · draws-per-example into the batch's
+ * stream). */
+EL_API void el_rng_advance(el_rng *rng, uint64_t n);
+
 /* A uniform integer in [0, n), without modulo bias; 0 when n is 0. */
 EL_API uint32_t el_rng_below(el_rng *rng, uint32_t n);
 

@@ -34,6 +34,24 @@ uint32_t el_rng_u32(el_rng *rng)
     return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
 }
 
+/* Brown's jump ahead for an LCG ("Random Number Generation with Arbitrary
+ * Strides", 1994), as in O'Neill's pcg32_advance: the n-step map
+ * state -> A state + C, built by squaring the one-step map. */
+void el_rng_advance(el_rng *rng, uint64_t n)
+{
+    uint64_t mult = 6364136223846793005ULL, plus = rng->increment;
+    uint64_t acc_mult = 1, acc_plus = 0;
+    for (; n > 0; n >>= 1) {
+        if (n & 1) {
+            acc_mult *= mult;
+            acc_plus = acc_plus * mult + plus;
+        }
+        plus = (mult + 1) * plus;
+        mult *= mult;
+    }
+    rng->state = acc_mult * rng->state + acc_plus;
+}
+
 /* Lemire's multiply-and-reject method: unbiased, and one draw nearly always. */
 uint32_t el_rng_below(el_rng *rng, uint32_t n)
 {
