@@ -48,7 +48,7 @@ typedef struct options {
     int mode;
     const char *text, *out, *model, *resume, *metrics, *prompt, *prompt_file;
     int cell, hidden, layers, seq_len, batch, epochs, threads, schedule, min_count;
-    float dropout, lr, clip, validation_fraction, minutes;
+    float dropout, lr, clip, validation_fraction, minutes, mpi_timeout;
     int length, top_k;
     float temperature, top_p;
     uint64_t seed;
@@ -74,6 +74,7 @@ static const options default_options = {
     .temperature = 0.8f,
     .top_p = 1.0f,
     .seed = 1,
+    .mpi_timeout = 60,
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -106,6 +107,8 @@ static void print_usage(void)
            "  --seed N                weights, stream offsets and dropout (default 1)\n"
            "  --resume MODEL          continue training MODEL where it stopped\n"
            "  --metrics FILE.csv      write one line of figures per epoch\n"
+           "  --mpi-timeout S         under mpirun: end the job when the ranks wait for one\n"
+           "                          another longer than S seconds (default 60; 0: never)\n"
            "\n"
            "generate:\n"
            "  --model MODEL           a model charlm train saved\n"
@@ -131,7 +134,8 @@ static void print_usage(void)
            "\n"
            "Ctrl-C (or SIGTERM) during training saves the model and exits with 130 (143);\n"
            "--resume MODEL continues.  A NaN or infinite loss stops training (exit 3)\n"
-           "without saving.\n");
+           "without saving.  mpirun -np N charlm train trains on N ranks, each on its share\n"
+           "of the streams (docs/distributed.md).\n");
 }
 
 /* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag
@@ -176,6 +180,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
+        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
     if (strcmp(argv[*i], "--verbose") == 0) {
         o->verbose = 1;
         return 1;
@@ -251,10 +257,12 @@ typedef struct run {
     el_optimizer *optimizer;
     el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
     el_rng rng;              /* dropout */
-    el_charlm_state state;   /* the training streams' state */
+    el_charlm_state state;   /* the training streams' state (this rank's streams) */
+    el_charlm_state all;     /* every stream's, gathered for rank 0 to save */
     int *inputs, *targets;
-    size_t offset;   /* where the current epoch's streams start */
-    double val_bpc;  /* after the last epoch, or NAN */
+    int *share_inputs, *share_targets; /* this rank's streams of a chunk */
+    size_t offset;                     /* where the current epoch's streams start */
+    double val_bpc;                    /* after the last epoch, or NAN */
     train_run train; /* the position, epoch and chunk, is train.epoch and train.batch */
 } run;
 
@@ -265,10 +273,13 @@ static void run_free(run *r)
     el_param_list_free(&r->params);
     if (r->model_ready) el_charlm_free(&r->model);
     el_charlm_state_free(&r->state);
+    el_charlm_state_free(&r->all);
     el_vocab_free(r->vocab);
     el_ids_free(&r->ids);
     free(r->inputs);
     free(r->targets);
+    free(r->share_inputs);
+    free(r->share_targets);
     train_run_free(&r->train);
 }
 
@@ -348,8 +359,9 @@ static el_status save(void *context, const char *path)
     el_status s = el_checkpoint_writer_create(&w);
     if (!s) s = el_checkpoint_add_charlm(w, &r->model, r->vocab);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
-    if (!s && r->state.h.size) s = el_checkpoint_add(w, "train.state.h", &r->state.h);
-    if (!s && r->state.c.size) s = el_checkpoint_add(w, "train.state.c", &r->state.c);
+    const el_charlm_state *state = r->train.rank_count > 1 ? &r->all : &r->state;
+    if (!s && state->h.size) s = el_checkpoint_add(w, "train.state.h", &state->h);
+    if (!s && state->c.size) s = el_checkpoint_add(w, "train.state.c", &state->c);
     if (!s) s = el_checkpoint_set_meta(w, "train.text", o->text);
     char fingerprint[17];
     text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
@@ -408,6 +420,35 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     return 0;
 }
 
+/* With several ranks: keeps this rank's streams of the loaded state of
+ * every stream, whatever number of ranks saved it. */
+static int keep_share(run *r, const char *path)
+{
+    long first, count;
+    train_run_share(&r->train, r->streams, &first, &count);
+    el_tensor *state[2] = {&r->state.h, &r->state.c};
+    int L = r->opts.layers, H = r->opts.hidden;
+    for (int i = 0; i < 2 && state[i]->size; i++) {
+        el_tensor *t = state[i];
+        if (t->ndim != 3 || t->shape[0] != L || t->shape[1] != r->streams || t->shape[2] != H) {
+            cli_error("%s: the streams' state is not %d x %d x %d", path, L, r->streams, H);
+            return -1;
+        }
+        el_tensor share = {0};
+        if (count == 0) { /* more ranks than streams: this one trains none */
+            el_tensor_free(t);
+            continue;
+        }
+        if (el_tensor_alloc(&share, 3, (int[]){L, (int)count, H})) return cli_library_failure();
+        for (int l = 0; l < L; l++)
+            memcpy(share.data + (size_t)l * count * H,
+                   t->data + ((size_t)l * r->streams + first) * H, sizeof(float) * count * H);
+        el_tensor_free(t);
+        *t = share;
+    }
+    return 0;
+}
+
 /* The streams' state, saved when training stopped inside an epoch (at an
  * epoch's start the streams start from zero). */
 static int load_stream_state(run *r, const el_checkpoint *c, const char *path)
@@ -424,7 +465,7 @@ static int load_stream_state(run *r, const el_checkpoint *c, const char *path)
         if (el_tensor_ensure(into[i], view.ndim, view.shape) || el_tensor_copy(into[i], &view))
             return cli_library_failure();
     }
-    return 0;
+    return r->train.rank_count > 1 ? keep_share(r, path) : 0;
 }
 
 static el_status make_model(run *r, el_rng *init)
@@ -518,16 +559,68 @@ static el_status start_epoch(void *context, long epoch, long first)
     return EL_OK;
 }
 
+/* With several ranks, each trains on its share of the streams (their
+ * columns of the chunk) and keeps their state.  Dropout draws its masks for
+ * the share alone, from a generator seeded by the seed, the step and the
+ * share's first stream: the same for any run on the same number of ranks,
+ * but not one process's masks (docs/distributed.md). */
+static el_status train_share(run *r, const int *inputs, const int *targets, int steps, float *loss,
+                             long *chars)
+{
+    long first, count;
+    train_run_share(&r->train, r->streams, &first, &count);
+    for (int t = 0; t < steps; t++)
+        for (long b = 0; b < count; b++) {
+            r->share_inputs[t * count + b] = inputs[(long)t * r->streams + first + b];
+            r->share_targets[t * count + b] = targets[(long)t * r->streams + first + b];
+        }
+    el_rng rng;
+    el_rng_seed(&rng, r->opts.seed * 1000003u +
+                          (uint64_t)el_optimizer_step_count(r->optimizer) * 65537u +
+                          (uint64_t)first);
+    *loss = 0;
+    *chars = (long)steps * count;
+    if (count == 0) return EL_OK;
+    return el_charlm_train_step(&r->model, r->share_inputs, r->share_targets, steps, (int)count,
+                                &r->state, &rng, loss);
+}
+
 static el_status train_chunk(void *context, float *loss, long *chars)
 {
     run *r = context;
     int steps;
     el_status s = el_charlm_chunk(r->ids.data, r->train_count, r->offset, r->streams,
                                   r->opts.seq_len, r->train.batch, r->inputs, r->targets, &steps);
+    if (!s && r->train.rank_count > 1)
+        return train_share(r, r->inputs, r->targets, steps, loss, chars);
     if (!s)
         s = el_charlm_train_step(&r->model, r->inputs, r->targets, steps, r->streams, &r->state,
                                  &r->rng, loss);
     if (!s) *chars = (long)steps * r->streams;
+    return s;
+}
+
+/* Every stream's state for rank 0 to save, inside an epoch (at its start
+ * and end the streams start from zero): each rank writes its streams' rows
+ * into zeros and the ranks sum them. */
+static el_status gather_state(void *context)
+{
+    run *r = context;
+    el_charlm_state_free(&r->all);
+    if (r->train.batch == 0) return EL_OK;
+    long first, count;
+    train_run_share(&r->train, r->streams, &first, &count);
+    const el_tensor *mine[2] = {&r->state.h, &r->state.c};
+    el_tensor *all[2] = {&r->all.h, &r->all.c};
+    int L = r->opts.layers, H = r->opts.hidden;
+    el_status s = EL_OK;
+    for (int i = 0; i < (r->opts.cell == 3 ? 2 : 1) && !s; i++) {
+        s = el_tensor_alloc(all[i], 3, (int[]){L, r->streams, H});
+        for (int l = 0; l < L && !s && mine[i]->size; l++)
+            memcpy(all[i]->data + ((size_t)l * r->streams + first) * H,
+                   mine[i]->data + (size_t)l * count * H, sizeof(float) * count * H);
+        if (!s) s = train_ranks_sum(r->train.ranks, all[i]->data, all[i]->size);
+    }
     return s;
 }
 
@@ -550,7 +643,8 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     return 0;
 }
 
-static const train_hooks hooks = {epoch_chunks, start_epoch, train_chunk, end_epoch, save, NULL};
+static const train_hooks hooks = {epoch_chunks, start_epoch, train_chunk, end_epoch,
+                                  save,         NULL,        gather_state};
 
 /* Sets up a new run, or a resumed one from its checkpoint. */
 static int prepare_training(run *r)
@@ -596,7 +690,9 @@ static int prepare_training(run *r)
     }
     r->inputs = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
     r->targets = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
-    if (!r->inputs || !r->targets) {
+    r->share_inputs = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
+    r->share_targets = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
+    if (!r->inputs || !r->targets || !r->share_inputs || !r->share_targets) {
         cli_error("out of memory for %d streams of %d", r->streams, o->seq_len);
         return -1;
     }
@@ -615,7 +711,8 @@ static int train(run *r)
     options *o = &r->opts;
     train_run *t = &r->train;
     t->batch_name = "chunk"; /* before the position is loaded */
-    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
+    if (train_run_join(t, o->mpi_timeout) || train_run_check_output(o->out) || prepare_training(r))
+        return 1;
     t->hooks = &hooks;
     t->context = r;
     t->params = &r->params;
@@ -641,8 +738,8 @@ static int train(run *r)
         printf("(the text is short: %d streams instead of --batch %d)\n", r->streams, o->batch);
     fflush(stdout);
     int status = train_run_go(t);
-    if (status) return status;
-    if (t->batch > 0 || isnan(r->val_bpc)) { /* stopped inside an epoch, or had none to run */
+    if (status || t->rank != 0) return status; /* rank 0 alone reports */
+    if (t->batch > 0 || isnan(r->val_bpc)) {   /* stopped inside an epoch, or had none to run */
         el_charlm_set_training(&r->model, 0);
         if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc)) return 1;
     }

@@ -658,7 +658,7 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     return 0;
 }
 
-static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save, NULL};
+static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save, NULL, NULL};
 
 static int make_optimizer(run *r)
 {

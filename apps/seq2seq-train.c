@@ -531,7 +531,7 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     return 0;
 }
 
-static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save, NULL};
+static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save, NULL, NULL};
 
 /* An empty split would end the run with a figure over no words. */
 static int check_split(run *r)

@@ -35,6 +35,8 @@ el_status train_ranks_reducer(train_ranks *ranks, el_param_list *params, int ext
 /* The gradients become Σ weight·gradient / Σ weight over the ranks, extra
  * its sum, *stop whether any rank asked to stop (el_mpi_reducer_mean). */
 el_status train_ranks_mean(train_ranks *ranks, double weight, float *extra, int *stop);
+/* Every rank's count floats become their sum over the ranks. */
+el_status train_ranks_sum(train_ranks *ranks, float *data, size_t count);
 /* *flag becomes 1 on every rank when it was non-zero on any. */
 el_status train_ranks_any(train_ranks *ranks, int *flag);
 

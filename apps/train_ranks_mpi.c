@@ -64,6 +64,11 @@ el_status train_ranks_mean(train_ranks *r, double weight, float *extra, int *sto
     return el_mpi_reducer_mean(r->reducer, weight, extra, stop);
 }
 
+el_status train_ranks_sum(train_ranks *r, float *data, size_t count)
+{
+    return el_mpi_sum(r->mpi, data, count);
+}
+
 el_status train_ranks_any(train_ranks *r, int *flag)
 {
     return el_mpi_reducer_sum(r->flags, NULL, flag);

@@ -156,6 +156,8 @@ void train_run_share(const train_run *r, long n, long *first, long *count)
  * has threads, where sigprocmask's effect is unspecified. */
 static int save_checkpoint(train_run *r)
 {
+    if (r->rank_count > 1 && r->hooks->gather && r->hooks->gather(r->context))
+        return cli_library_failure();
     if (r->rank != 0) return 0;
     sigset_t block, old;
     signals_to_stop(&block);

@@ -68,6 +68,10 @@ typedef struct train_hooks {
     /* Optional: what the last train_batch's loss was a mean over, when it
      * is not its units (seq2seq: target tokens, not words).  NULL: units. */
     double (*loss_weight)(void *context);
+    /* Optional, with several ranks: called on every rank before rank 0
+     * saves, to collect into rank 0's what the ranks hold apart (charlm's
+     * streams' state). */
+    el_status (*gather)(void *context);
 } train_hooks;
 
 typedef struct train_run {

@@ -85,6 +85,11 @@ EL_API el_status el_mpi_broadcast(el_mpi *mpi, el_param_list *list);
  * configuration and the data at the start of a run. */
 EL_API el_status el_mpi_check_same(el_mpi *mpi, const char *what, const void *bytes, size_t size);
 
+/* Every rank's count floats become their sum over the ranks: for what is
+ * not a gradient, such as a state whose parts the ranks hold apart (each
+ * writes its part into zeros). */
+EL_API el_status el_mpi_sum(el_mpi *mpi, float *data, size_t count);
+
 /* Sums the gradients of a parameter list over the ranks in buckets of at
  * most bucket_bytes (0: 4 MiB), through a buffer allocated here once, so
  * that a step allocates nothing.  extra floats (extra_count of them) ride in

@@ -169,6 +169,23 @@ el_status el_mpi_check_same(el_mpi *mpi, const char *what, const void *bytes, si
                               el__mpi_hash(EL__MPI_HASH_START, bytes, size));
 }
 
+el_status el_mpi_sum(el_mpi *mpi, float *data, size_t count)
+{
+    if (mpi == NULL || (data == NULL && count > 0))
+        return el_set_error(EL_ERR_INVALID, "el_mpi_sum: %s is NULL", mpi == NULL ? "mpi" : "data");
+    if (mpi->size == 1) return EL_OK;
+    el__mpi_enter(mpi, "el_mpi_sum");
+    int rc = MPI_SUCCESS;
+    for (size_t done = 0; done < count && rc == MPI_SUCCESS;) {
+        int n = count - done > INT_MAX ? INT_MAX : (int)(count - done);
+        rc = MPI_Allreduce(MPI_IN_PLACE, data + done, n, MPI_FLOAT, MPI_SUM, mpi->comm);
+        done += (size_t)n;
+    }
+    el__mpi_leave(mpi);
+    if (rc != MPI_SUCCESS) return el_set_error(EL_ERR_STATE, "el_mpi_sum: MPI_Allreduce failed");
+    return EL_OK;
+}
+
 el_status el_mpi_broadcast(el_mpi *mpi, el_param_list *list)
 {
     if (mpi == NULL || list == NULL)
