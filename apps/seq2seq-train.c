@@ -40,7 +40,7 @@ typedef struct options {
     int cell, hidden, layers, bidirectional, padded_steps;
     float dropout, lr, teacher_forcing, validation_fraction, test_fraction;
     int batch, epochs, min_length, max_length, beam, threads, schedule;
-    float minutes;
+    float minutes, mpi_timeout;
     uint64_t seed;
     int verbose;    /* --verbose: say how many threads run */
     int first_word; /* predict: argv index of the first word, or 0 */
@@ -66,6 +66,7 @@ static const options default_options = {
     .beam = 1,
     .threads = 0, /* see cli_set_threads */
     .seed = 1,
+    .mpi_timeout = 60,
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -111,7 +112,9 @@ static void print_usage(void)
            "\n"
            "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
            "continues from there.  A NaN or infinite loss stops training (exit 3) without\n"
-           "saving.\n");
+           "saving.  mpirun -np N seq2seq-train trains on N ranks, each on its share of\n"
+           "every batch (docs/distributed.md); --mpi-timeout S ends the job when the ranks\n"
+           "wait for one another longer than S seconds (default 60; 0: never).\n");
 }
 
 static void apply_lecture_preset(options *o)
@@ -176,6 +179,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--beam", v, 1, 64, &o->beam) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
+        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
     if (strcmp(argv[*i], "--verbose") == 0) {
         o->verbose = 1;
         return 1;
@@ -246,7 +251,12 @@ typedef struct run {
     el_optimizer *optimizer;
     el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
     el_rng rng;              /* dropout and teacher forcing */
-    el_loader *held_out;     /* validation, or test when there is none */
+    /* With several ranks: this rank's share of a batch, and what its loss
+     * was a mean over. */
+    el_batch share;
+    int *share_ids;
+    double share_weight;
+    el_loader *held_out; /* validation, or test when there is none */
     const char *held_out_name;
     train_run train; /* the position, epoch and batch, is train.epoch and train.batch */
 } run;
@@ -257,6 +267,7 @@ static void run_free(run *r)
     el_optimizer_free(r->optimizer);
     el_param_list_free(&r->params);
     if (r->model_ready) el_seq2seq_free(&r->model);
+    free(r->share_ids);
     el_loader_free(r->train_loader);
     el_loader_free(r->validation_loader);
     el_loader_free(r->test_loader);
@@ -498,15 +509,83 @@ static el_status start_epoch(void *context, long epoch, long first)
     return s;
 }
 
+/* Examples [first, first + count) of batch as a batch of their own, with
+ * the whole batch's steps, so that each example is framed and padded as in
+ * the whole batch. */
+static el_status cut_share(run *r, const el_batch *batch, long first, long count)
+{
+    int B = batch->size, n = (int)count;
+    size_t need = (size_t)n * (batch->input_steps + batch->target_steps + 3);
+    int *ids = realloc(r->share_ids, sizeof(int) * (need ? need : 1));
+    if (!ids) return el_set_error(EL_ERR_NOMEM, "out of memory for a batch's share");
+    r->share_ids = ids;
+    int *inputs = ids, *targets = inputs + (size_t)n * batch->input_steps;
+    int *input_lengths = targets + (size_t)n * batch->target_steps;
+    int *target_lengths = input_lengths + n, *index = target_lengths + n;
+    for (int t = 0; t < batch->input_steps; t++)
+        for (int b = 0; b < n; b++) inputs[t * n + b] = batch->inputs[t * B + first + b];
+    for (int t = 0; t < batch->target_steps; t++)
+        for (int b = 0; b < n; b++) targets[t * n + b] = batch->targets[t * B + first + b];
+    for (int b = 0; b < n; b++) {
+        input_lengths[b] = batch->input_lengths[first + b];
+        target_lengths[b] = batch->target_lengths[first + b];
+        index[b] = batch->index[first + b];
+    }
+    r->share = (el_batch){n,
+                          batch->input_steps,
+                          batch->target_steps,
+                          inputs,
+                          input_lengths,
+                          targets,
+                          target_lengths,
+                          index};
+    return EL_OK;
+}
+
+/* The loss is a mean over the target steps that count: every padded step
+ * with --padded-steps, else each word's symbols and its <eos>. */
+static double loss_weight(void *context)
+{
+    run *r = context;
+    return r->share_weight;
+}
+
+static double steps_counted(const run *r, const el_batch *batch)
+{
+    if (r->opts.padded_steps) return (double)batch->size * r->opts.padded_steps;
+    double n = 0;
+    for (int b = 0; b < batch->size; b++) n += batch->target_lengths[b] + 1;
+    return n;
+}
+
+/* With several ranks, each trains on its share of the batch.  Dropout and
+ * teacher forcing then draw from a generator seeded by the seed, the step
+ * and the share's first example: the same for any run on the same number of
+ * ranks, but not one process's draws (docs/distributed.md). */
 static el_status train_batch(void *context, float *loss, long *words)
 {
     run *r = context;
     const el_batch *batch;
     *loss = 0;
     el_status s = el_loader_next(r->train_loader, &batch);
-    if (!s && batch)
+    if (s || !batch) return s;
+    if (r->train.rank_count <= 1) {
         s = el_seq2seq_train_step(&r->model, batch, r->opts.teacher_forcing, &r->rng, loss);
-    if (!s && batch) *words = batch->size;
+        if (!s) *words = batch->size;
+        return s;
+    }
+    long first, count;
+    train_run_share(&r->train, batch->size, &first, &count);
+    r->share_weight = 0;
+    *words = count;
+    if (count == 0) return EL_OK;
+    s = cut_share(r, batch, first, count);
+    el_rng rng;
+    el_rng_seed(&rng, r->opts.seed * 1000003u +
+                          (uint64_t)el_optimizer_step_count(r->optimizer) * 65537u +
+                          (uint64_t)first);
+    if (!s) s = el_seq2seq_train_step(&r->model, &r->share, r->opts.teacher_forcing, &rng, loss);
+    if (!s) r->share_weight = steps_counted(r, &r->share);
     return s;
 }
 
@@ -531,7 +610,8 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     return 0;
 }
 
-static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch, save, NULL, NULL};
+static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch,
+                                  save,          loss_weight, NULL};
 
 /* An empty split would end the run with a figure over no words. */
 static int check_split(run *r)
@@ -575,7 +655,8 @@ static int train(run *r)
     options *o = &r->opts;
     train_run *t = &r->train;
     t->batch_name = "batch"; /* before the position is loaded */
-    if (train_run_check_output(o->out) || prepare_training(r)) return 1;
+    if (train_run_join(t, o->mpi_timeout) || train_run_check_output(o->out) || prepare_training(r))
+        return 1;
     t->hooks = &hooks;
     t->context = r;
     t->params = &r->params;
@@ -605,7 +686,7 @@ static int train(run *r)
            el_param_list_numel(&r->params));
     fflush(stdout);
     int status = train_run_go(t);
-    if (status) return status;
+    if (status || t->rank != 0) return status; /* rank 0 alone reports */
     scores test;
     if (evaluate(r, r->test_loader, o->beam, &test)) return cli_library_failure();
     printf("ten test words (reversed input -> model's answer, and the word if it is wrong):\n");
