@@ -3,7 +3,9 @@
 
     compare_checkpoints.py A.safetensors B.safetensors [TOLERANCE]
 
-For each tensor of A: the relative norm difference |a - b| / |a| (|a - b|
+For each tensor of A but the optimizer's state ("optimizer.*": Adam's
+moments average gradients, whose own small differences they keep apart
+from the weights'): the relative norm difference |a - b| / |a| (|a - b|
 when |a| is 0).  Prints the largest and exits 1 when a tensor is missing
 from B, has another shape, or differs by more than TOLERANCE (default 0:
 identical).  Standard library only, so the tests need no numpy or torch;
@@ -24,7 +26,7 @@ def read(path):
     body = data[8 + size :]
     tensors = {}
     for name, info in header.items():
-        if name == "__metadata__" or info["dtype"] != "F32":
+        if name == "__metadata__" or info["dtype"] != "F32" or name.startswith("optimizer."):
             continue
         start, end = info["data_offsets"]
         values = array.array("f")
