@@ -16,6 +16,7 @@
 #ifndef ELMAN_SEQ2SEQ_H
 #define ELMAN_SEQ2SEQ_H
 
+#include "attention.h"
 #include "data.h"
 #include "dense.h"
 #include "param.h"
@@ -26,22 +27,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* How the decoder looks back at the encoder's outputs (docs/library.md,
- * "seq2seq"): not at all, Bahdanau's additive score, or Luong's dot or
- * general score with input feeding. */
-typedef enum el_attention {
-    EL_ATTENTION_NONE,
-    EL_ATTENTION_ADDITIVE,
-    EL_ATTENTION_DOT,
-    EL_ATTENTION_GENERAL
-} el_attention;
-
-/* Parses "none", "additive", "dot" or "general"; anything else is
- * EL_ERR_INVALID naming the text. */
-EL_API el_status el_attention_parse(const char *text, el_attention *out);
-/* The name el_attention_parse reads back; "unknown" outside the enum. */
-EL_API const char *el_attention_name(el_attention a);
 
 typedef struct el_seq2seq_config {
     el_cell cell;

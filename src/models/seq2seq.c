@@ -37,28 +37,6 @@ static const char *cell_prefix(el_cell cell)
 
 static int is_lstm(const el_seq2seq *m) { return m->config.cell == EL_CELL_LSTM; }
 
-static const char *const attention_names[] = {"none", "additive", "dot", "general"};
-#define ATTENTION_COUNT ((int)(sizeof attention_names / sizeof attention_names[0]))
-
-el_status el_attention_parse(const char *text, el_attention *out)
-{
-    EL_REQUIRE(text, "el_attention_parse");
-    EL_REQUIRE(out, "el_attention_parse");
-    for (int i = 0; i < ATTENTION_COUNT; i++)
-        if (!strcmp(text, attention_names[i])) {
-            *out = (el_attention)i;
-            return EL_OK;
-        }
-    return el__fail(EL_ERR_INVALID,
-                    "el_attention_parse: unknown attention '%s' (none, additive, dot or general)",
-                    text);
-}
-
-const char *el_attention_name(el_attention a)
-{
-    return (int)a >= 0 && (int)a < ATTENTION_COUNT ? attention_names[a] : "unknown";
-}
-
 static el_status check_config(const el_seq2seq_config *c)
 {
     const char *fn = "el_seq2seq_init";
@@ -66,7 +44,7 @@ static el_status check_config(const el_seq2seq_config *c)
         return el__fail(EL_ERR_INVALID,
                         "%s: a vocabulary of %d source or %d target ids has no symbols", fn,
                         c->source_vocab_size, c->target_vocab_size);
-    if ((int)c->attention < 0 || (int)c->attention >= ATTENTION_COUNT)
+    if ((int)c->attention < 0 || (int)c->attention > EL_ATTENTION_GENERAL)
         return el__fail(EL_ERR_INVALID, "%s: unknown attention %d", fn, (int)c->attention);
     if (c->attention != EL_ATTENTION_NONE)
         return el__fail(EL_ERR_INVALID, "%s: attention '%s' is not available yet", fn,
