@@ -279,7 +279,7 @@ static el_status save(void *context, const char *path)
     el_checkpoint_writer *w = NULL;
     const options *o = &r->opts;
     el_status s = el_checkpoint_writer_create(&w);
-    if (!s) s = el_checkpoint_add_seq2seq(w, &r->model, r->vocab);
+    if (!s) s = el_checkpoint_add_seq2seq(w, &r->model, r->vocab, NULL);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
     if (!s) s = el_checkpoint_set_meta(w, "train.words", o->words);
     if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
@@ -302,7 +302,9 @@ static el_status save(void *context, const char *path)
  * takes the model's configuration into r's options. */
 static int load_model(run *r, const el_checkpoint *c)
 {
-    if (el_seq2seq_load(&r->model, c, &r->vocab)) return cli_library_failure();
+    el_vocab *target = NULL; /* the same as the source's: this program writes one */
+    if (el_seq2seq_load(&r->model, c, &r->vocab, &target)) return cli_library_failure();
+    el_vocab_free(target);
     r->model_ready = 1;
     const el_seq2seq_config *k = &r->model.config;
     r->opts.cell = (int)k->cell;
@@ -385,9 +387,14 @@ static el_status make_model(run *r)
     const options *o = &r->opts;
     el_status s = EL_OK;
     if (!r->model_ready) {
-        el_seq2seq_config config = {(el_cell)o->cell, el_vocab_size(r->vocab), o->hidden,
-                                    o->layers,        o->bidirectional,        o->dropout,
-                                    o->padded_steps};
+        el_seq2seq_config config = {.cell = (el_cell)o->cell,
+                                    .source_vocab_size = el_vocab_size(r->vocab),
+                                    .target_vocab_size = el_vocab_size(r->vocab),
+                                    .hidden_size = o->hidden,
+                                    .num_layers = o->layers,
+                                    .bidirectional = o->bidirectional,
+                                    .dropout = o->dropout,
+                                    .padded_steps = o->padded_steps};
         el_rng init;
         el_rng_seed(&init, o->seed);
         s = el_seq2seq_init(&r->model, &config, &init);

@@ -306,9 +306,18 @@ static void write_model(const char *target, const char *name, const char *kind, 
         check(el_charlm_init(&charlm, &config, &rng), "charlm");
         check(el_checkpoint_add_charlm(w, &charlm, vocab), "add charlm");
     } else {
-        el_seq2seq_config config = {cell, el_vocab_size(vocab), 2, layers, bidirectional, 0, 3};
+        el_seq2seq_config config = {cell,
+                                    el_vocab_size(vocab),
+                                    el_vocab_size(vocab),
+                                    2,
+                                    layers,
+                                    bidirectional,
+                                    0,
+                                    3,
+                                    EL_ATTENTION_NONE,
+                                    0};
         check(el_seq2seq_init(&seq2seq, &config, &rng), "seq2seq");
-        check(el_checkpoint_add_seq2seq(w, &seq2seq, vocab), "add seq2seq");
+        check(el_checkpoint_add_seq2seq(w, &seq2seq, vocab, NULL), "add seq2seq");
     }
     if (key) check(el_checkpoint_set_meta(w, key, value), "metadata");
     char path[1024];

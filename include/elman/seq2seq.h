@@ -27,9 +27,26 @@
 extern "C" {
 #endif
 
+/* How the decoder looks back at the encoder's outputs (docs/library.md,
+ * "seq2seq"): not at all, Bahdanau's additive score, or Luong's dot or
+ * general score with input feeding. */
+typedef enum el_attention {
+    EL_ATTENTION_NONE,
+    EL_ATTENTION_ADDITIVE,
+    EL_ATTENTION_DOT,
+    EL_ATTENTION_GENERAL
+} el_attention;
+
+/* Parses "none", "additive", "dot" or "general"; anything else is
+ * EL_ERR_INVALID naming the text. */
+EL_API el_status el_attention_parse(const char *text, el_attention *out);
+/* The name el_attention_parse reads back; "unknown" outside the enum. */
+EL_API const char *el_attention_name(el_attention a);
+
 typedef struct el_seq2seq_config {
     el_cell cell;
-    int vocab_size; /* ids, specials included (el_vocab_size) */
+    int source_vocab_size; /* encoder input ids, specials included (el_vocab_size) */
+    int target_vocab_size; /* decoder input and output ids, specials included */
     int hidden_size;
     int num_layers;
     int bidirectional; /* of the encoder */
@@ -42,6 +59,10 @@ typedef struct el_seq2seq_config {
      * over all N positions of every example, padding included (N = 33 in the
      * notebook). */
     int padded_steps;
+    el_attention attention; /* EL_ATTENTION_NONE: no attention */
+    /* 0: one-hot inputs; > 0: the inputs go through embedding layers of this
+     * size, "encoder.embedding" and "decoder.embedding" (nn.Embedding). */
+    int embedding_size;
 } el_seq2seq_config;
 
 typedef struct el_seq2seq_cache el_seq2seq_cache;

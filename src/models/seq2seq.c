@@ -37,12 +37,43 @@ static const char *cell_prefix(el_cell cell)
 
 static int is_lstm(const el_seq2seq *m) { return m->config.cell == EL_CELL_LSTM; }
 
+static const char *const attention_names[] = {"none", "additive", "dot", "general"};
+#define ATTENTION_COUNT ((int)(sizeof attention_names / sizeof attention_names[0]))
+
+el_status el_attention_parse(const char *text, el_attention *out)
+{
+    EL_REQUIRE(text, "el_attention_parse");
+    EL_REQUIRE(out, "el_attention_parse");
+    for (int i = 0; i < ATTENTION_COUNT; i++)
+        if (!strcmp(text, attention_names[i])) {
+            *out = (el_attention)i;
+            return EL_OK;
+        }
+    return el__fail(EL_ERR_INVALID,
+                    "el_attention_parse: unknown attention '%s' (none, additive, dot or general)",
+                    text);
+}
+
+const char *el_attention_name(el_attention a)
+{
+    return (int)a >= 0 && (int)a < ATTENTION_COUNT ? attention_names[a] : "unknown";
+}
+
 static el_status check_config(const el_seq2seq_config *c)
 {
     const char *fn = "el_seq2seq_init";
-    if (c->vocab_size <= EL_SPECIALS)
-        return el__fail(EL_ERR_INVALID, "%s: a vocabulary of %d ids has no symbols", fn,
-                        c->vocab_size);
+    if (c->source_vocab_size <= EL_SPECIALS || c->target_vocab_size <= EL_SPECIALS)
+        return el__fail(EL_ERR_INVALID,
+                        "%s: a vocabulary of %d source or %d target ids has no symbols", fn,
+                        c->source_vocab_size, c->target_vocab_size);
+    if ((int)c->attention < 0 || (int)c->attention >= ATTENTION_COUNT)
+        return el__fail(EL_ERR_INVALID, "%s: unknown attention %d", fn, (int)c->attention);
+    if (c->attention != EL_ATTENTION_NONE)
+        return el__fail(EL_ERR_INVALID, "%s: attention '%s' is not available yet", fn,
+                        el_attention_name(c->attention));
+    if (c->embedding_size != 0)
+        return el__fail(EL_ERR_INVALID, "%s: embedding_size %d: embeddings are not available yet",
+                        fn, c->embedding_size);
     if (c->padded_steps < 0)
         return el__fail(EL_ERR_INVALID, "%s: padded_steps %d is negative", fn, c->padded_steps);
     return EL_OK;
@@ -57,17 +88,18 @@ el_status el_seq2seq_init(el_seq2seq *m, const el_seq2seq_config *config, el_rng
     if (s) return s;
     m->config = *config;
     char name[32];
-    el_rnn_config enc = {config->cell,       config->vocab_size,    config->hidden_size,
-                         config->num_layers, config->bidirectional, config->dropout};
+    el_rnn_config enc = {config->cell,       config->source_vocab_size, config->hidden_size,
+                         config->num_layers, config->bidirectional,     config->dropout};
     el_rnn_config dec = enc;
+    dec.input_size = config->target_vocab_size;
     dec.bidirectional = 0;
     snprintf(name, sizeof name, "encoder.%s", cell_prefix(config->cell));
     s = el_rnn_init(&m->encoder, name, &enc, rng);
     snprintf(name, sizeof name, "decoder.%s", cell_prefix(config->cell));
     if (!s) s = el_rnn_init(&m->decoder, name, &dec, rng);
     if (!s)
-        s = el_dense_init(&m->output, "decoder.fc", config->hidden_size, config->vocab_size, 1,
-                          rng);
+        s = el_dense_init(&m->output, "decoder.fc", config->hidden_size, config->target_vocab_size,
+                          1, rng);
     if (!s) {
         m->cache = el__alloc_zero(1, sizeof *m->cache);
         if (!m->cache) s = el__fail(EL_ERR_NOMEM, "el_seq2seq_init: out of memory");
@@ -286,7 +318,7 @@ static el_status encode_backward(el_seq2seq *m, int batch)
 static el_status size_decoder(el_seq2seq *m, int T, int B)
 {
     el_seq2seq_cache *c = m->cache;
-    int H = m->config.hidden_size, V = m->config.vocab_size, L = m->config.num_layers;
+    int H = m->config.hidden_size, V = m->config.target_vocab_size, L = m->config.num_layers;
     el_status s = el__ensure3(&c->dec_y, T, B, H);
     if (!s) s = el__ensure3(&c->dec_dy, T, B, H);
     if (!s) s = el__ensure2(&c->logits, T * B, V);
@@ -327,7 +359,7 @@ static el_status decoder_step(el_seq2seq *m, el_rnn_cache *cache, int t, int fro
                               const int *lengths, el_rng *rng)
 {
     el_seq2seq_cache *c = m->cache;
-    int B = c->batch, H = m->config.hidden_size, V = m->config.vocab_size;
+    int B = c->batch, H = m->config.hidden_size, V = m->config.target_vocab_size;
     el_tensor y, logits;
     el_status s = el_tensor_view(&y, &c->dec_y, (size_t)t * B * H, 3, (int[]){1, B, H});
     if (!s) s = el_tensor_view(&logits, &c->logits, (size_t)t * B * V, 2, (int[]){B, V});
@@ -344,7 +376,7 @@ static el_status decoder_step(el_seq2seq *m, el_rnn_cache *cache, int t, int fro
 static el_status decode_sampled(el_seq2seq *m, double ratio, el_rng *rng)
 {
     el_seq2seq_cache *c = m->cache;
-    int B = c->batch, T = c->target_steps, V = m->config.vocab_size;
+    int B = c->batch, T = c->target_steps, V = m->config.target_vocab_size;
     size_t state_bytes = c->h0.size * sizeof(float);
     el_status s = reserve_decoder_caches(c, T);
     if (!s) s = reserve_ids(&c->step_ids, (size_t)B);
@@ -465,7 +497,7 @@ static int decode_steps(const el_seq2seq *m, int max_length)
 static el_status decode_greedy(el_seq2seq *m, int max_length, el_ids *out)
 {
     el_seq2seq_cache *c = m->cache;
-    int B = c->batch, V = m->config.vocab_size, T = decode_steps(m, max_length);
+    int B = c->batch, V = m->config.target_vocab_size, T = decode_steps(m, max_length);
     el_status s = size_decoder(m, 1, B);
     if (!s) s = reserve_decoder_caches(c, 1);
     if (!s) s = reserve_ids(&c->step_ids, (size_t)B);
@@ -559,7 +591,7 @@ static void reorder_states(el_seq2seq *m, const hypothesis *next, int count, int
 static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length, el_ids *out)
 {
     el_seq2seq_cache *c = m->cache;
-    int B = c->batch, V = m->config.vocab_size, H = m->config.hidden_size;
+    int B = c->batch, V = m->config.target_vocab_size, H = m->config.hidden_size;
     int L = m->config.num_layers, T = decode_steps(m, max_length);
     int *ids = el__alloc_zero(2 * (size_t)T * width, sizeof(int));
     double *scores = el__alloc_zero((size_t)width, sizeof(double));
