@@ -241,7 +241,7 @@ static void vocab_seeds(void)
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\"]}",
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"a\",\"a\"]}",
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"e\\u0301\"]}",
-        "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"ab\"]}",
+        "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"a b\"]}",
         "{\"version\":2,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\"]}",
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"\\u0000\"]}",
         "{\"version\":1,\"symbols\":{\"a\":1}}",
@@ -280,6 +280,41 @@ static void word_seeds(void)
         snprintf(name, sizeof name, "words-%zu.txt", i);
         size_t n = lengths[i] ? lengths[i] : 2 + strlen(lists[i] + 2);
         write_seed("words", name, lists[i], n);
+    }
+}
+
+/* Pairs files, each after the byte that chooses the token modes (bit 0:
+ * sources in spaces mode, bit 1: targets). */
+static void pair_seeds(void)
+{
+    make_dir("pairs");
+    static const char *const files[] = {
+        "\x02"
+        "aardvark\taa r d v aa r k\nread\tr iy d\nread\tr eh d\r\n\nread\tr iy d\n",
+        "\x00"
+        "caf\xc3\xa9\tcafe\xcc\x81\n  spaced \t out  \n\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\tflag",
+        "\x03"
+        "a  b\tc\xc2\xa0"
+        "d\na b\tab c\na b\ta bc\n",
+        "\x00"
+        "no tab here\n",
+        "\x00"
+        "a\tb\tc\n",
+        "\x00"
+        "\tempty source\n",
+        "\x02"
+        "empty target\t  \n",
+        "\x00"
+        "bad\t\xff\n",
+        "\x00"
+        "nul\t\0inside\n",
+    };
+    static const size_t lengths[] = {0, 0, 0, 0, 0, 0, 0, 0, 13};
+    char name[32];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(name, sizeof name, "pairs-%zu.tsv", i);
+        size_t n = lengths[i] ? lengths[i] : 1 + strlen(files[i] + 1);
+        write_seed("pairs", name, files[i], n);
     }
 }
 
@@ -361,6 +396,7 @@ int main(int argc, char **argv)
     cluster_seeds();
     vocab_seeds();
     word_seeds();
+    pair_seeds();
     model_file_seeds();
     return 0;
 }
