@@ -532,7 +532,7 @@ static el_status train_chunk(void *context, float *loss, long *chars)
 }
 
 /* The validation bpc; the next epoch's streams start from zero. */
-static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
     run *r = context;
     (void)stop;
@@ -542,6 +542,8 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     el_charlm_set_training(&r->model, 1);
     if (failed) return -1;
     double rate = f->units / (f->seconds + 1e-9);
+    f->score = -r->val_bpc;
+    f->loss = r->val_bpc;
     printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", f->epoch, f->mean_loss,
            r->val_bpc, rate);
     fflush(stdout);

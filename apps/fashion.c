@@ -493,8 +493,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path, i
         if (!kind || cli_parse_choice("the model's kind", kind, kind_names, &r->opts.kind))
             return -1;
     }
-    return meta_get_float(c, "fashion.mean", &r->mean) ||
-                   meta_get_float(c, "fashion.std", &r->std)
+    return meta_get_float(c, "fashion.mean", &r->mean) || meta_get_float(c, "fashion.std", &r->std)
                ? -1
                : 0;
 }
@@ -525,8 +524,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (!data || meta_get_int(c, "train.batch_size", &o->batch) ||
         meta_get_float(c, "train.lr", &o->lr) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
-        meta_get_int(c, "train.patience", &o->patience) ||
-        meta_get_long(c, "train.seed", &seed) ||
+        meta_get_int(c, "train.patience", &o->patience) || meta_get_long(c, "train.seed", &seed) ||
         meta_get_double(c, "train.best_val_loss", &r->best_val) ||
         meta_get_int(c, "train.bad_epochs", &r->bad_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
@@ -588,13 +586,15 @@ static el_status train_batch(void *context, float *loss, long *units)
 }
 
 /* The validation loss, and early stopping on it. */
-static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
     run *r = context;
     if (evaluate(r, &r->train_all, r->val_index, r->val_count, &r->val_loss, &r->val_accuracy,
                  NULL))
         return (void)cli_library_failure(), -1;
     double rate = f->units / (f->seconds + 1e-9);
+    f->score = -r->val_loss;
+    f->loss = r->val_loss;
     if (r->opts.mode == MODE_AUTOENCODE)
         printf("epoch %ld: train mse %.5f, validation mse %.5f, %.0f images/s\n", f->epoch,
                f->mean_loss, r->val_loss, rate);
