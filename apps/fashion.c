@@ -69,6 +69,9 @@ static void print_usage(void)
            "                          or fashion-ae.safetensors)\n"
            "  --kind conv|dense       autoencode's network (default conv)\n"
            "  --epochs N              at most N passes (default 50 classify, 10 autoencode)\n"
+           "  --steps N               exactly N updates (batches) instead\n"
+           "  --minutes M             alone: N updates fitting M minutes, measured on the\n"
+           "                          first batches and printed; with --epochs, a time limit\n"
            "  --batch N               images per batch (default 256)\n"
            "  --lr X                  Adam's learning rate (default 0.001)\n"
            "  --validation X          the fraction of the training images held out for\n"
@@ -120,14 +123,21 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
     if (strcmp(argv[*i], "--invert") == 0) return o->invert = 1;
+    /* --epochs and --patience are fashion's own, above: --steps, --minutes. */
+    int budget = train_budget_flag(argc, argv, i, &o->budget);
+    if (budget) return budget;
     return 0;
 }
 
 /* 0 to go on, -1 after --help, or the exit status of an error. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o =
-        (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, .patience = 5, .seed = 1};
+    *o = (options){.batch = 256,
+                   .lr = 1e-3f,
+                   .validation_fraction = 0.1f,
+                   .patience = 5,
+                   .seed = 1,
+                   .budget = TRAIN_BUDGET_NONE};
     if (argc < 2) {
         cli_error("which command: classify, autoencode or predict? (see --help)");
         return CLI_EXIT_USAGE;
@@ -166,6 +176,8 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("--model and --invert are predict's; %s takes --resume", mode_names[o->mode]);
         return CLI_EXIT_USAGE;
     }
+    o->budget.epochs = o->epochs;
+    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
     if (!o->epochs) o->epochs = o->mode == MODE_CLASSIFY ? 50 : 10;
     if (!o->out)
         o->out = o->resume                    ? o->resume
@@ -687,7 +699,7 @@ static int train(run *r)
     t->metrics_path = o->metrics;
     t->metrics_header = "epoch,train_loss,val_loss,val_accuracy,images_per_second,elapsed_seconds";
     t->resumed_from = o->resume;
-    t->epochs = o->epochs;
+    train_budget_apply(&o->budget, t, o->epochs, 0, 0, o->epochs);
     t->unit_name = "images";
     t->loss_name = o->mode == MODE_AUTOENCODE ? "mse" : "loss";
     t->loss_scale = 1;

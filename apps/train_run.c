@@ -99,7 +99,7 @@ el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, c
      * after, the checkpoint is the same as --steps N would write. */
     if (!s && !r->steps && r->budget_minutes > 0)
         s = el_checkpoint_set_float(w, "train.budget_minutes", (float)r->budget_minutes);
-    if (!s) s = el_checkpoint_set_int(w, "train.patience", r->patience);
+    if (!s) s = el_checkpoint_set_int(w, "train.stop_patience", r->patience);
     if (!s && r->has_best) s = el_checkpoint_set_double(w, "train.best_score", r->best_score);
     if (!s && r->has_best) s = el_checkpoint_set_double(w, "train.best_loss", r->best_loss);
     if (!s && r->has_best) s = el_checkpoint_set_int(w, "train.best_epoch", r->best_epoch);
@@ -116,7 +116,8 @@ static int load_budget(train_run *r, const el_checkpoint *c)
         meta_get_float(c, "train.budget_minutes", &minutes))
         return -1;
     r->budget_minutes = minutes;
-    if (el_checkpoint_meta(c, "train.patience") && meta_get_int(c, "train.patience", &r->patience))
+    if (el_checkpoint_meta(c, "train.stop_patience") &&
+        meta_get_int(c, "train.stop_patience", &r->patience))
         return -1;
     r->has_best = el_checkpoint_meta(c, "train.best_score") != NULL;
     if (r->has_best && (meta_get_double(c, "train.best_score", &r->best_score) ||

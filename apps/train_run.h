@@ -140,7 +140,7 @@ enum { TRAIN_BUDGET_WARMUP = 5, TRAIN_BUDGET_MEASURED = 20, TRAIN_CHECK_STEPS = 
 
 /* The position and the training random generator in a checkpoint's
  * metadata ("train.epoch", "train.<batch_name>", "train.rng"), with the
- * budget ("train.steps", "train.budget_minutes", "train.patience") and the
+ * budget ("train.steps", "train.budget_minutes", "train.stop_patience") and the
  * best check's figures ("train.best_score", "train.best_loss"), so that a
  * resumed run continues where the saved one stopped.  The budget keys may
  * be absent (checkpoints written before them): no budget.  Loading refuses

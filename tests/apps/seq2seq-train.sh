@@ -37,9 +37,6 @@ check "a storm of signals during the save leaves a whole checkpoint" interrupted
 
 # The budget.  --steps N trains exactly N updates: 40 of the 9 batches an
 # epoch are 4 epochs and 4 batches.
-meta() { # meta FILE KEY: a checkpoint's metadata value
-    grep -ao "\"$2\":\"[^\"]*\"" "$1" | head -n 1 | sed 's/.*:"\(.*\)"/\1/'
-}
 position() { [ "$(meta "$1" train.epoch) $(meta "$1" train.batch)" = "$2" ]; }
 check "--steps 40 trains 40 updates" sh -c "$train --steps 40 --out '$dir/steps.st' >/dev/null 2>&1"
 check "and stops at epoch 4, batch 4" position "$dir/steps.st" "4 4"
@@ -49,13 +46,7 @@ resume_budget() { cp "$dir/steps.st" "$dir/steps-again.st" && $exe --resume "$di
 check "resuming a finished budget trains no more" resume_budget
 # --minutes alone fixes N from the first batches' speed and prints it;
 # --steps N then gives the same model, whatever N the machine measured.
-minutes_then_steps() {
-    $train --minutes 0.01 --out "$dir/minutes.st" >"$dir/minutes.log" 2>/dev/null || return 1
-    n=$(sed -n 's/^budget: \([0-9]*\) steps (0.01 minutes at .* steps\/s measured over 20 batches)$/\1/p' "$dir/minutes.log")
-    [ -n "$n" ] && [ "$(meta "$dir/minutes.st" train.steps)" = "$n" ] || { cat "$dir/minutes.log"; return 1; }
-    $train --steps "$n" --out "$dir/minutes-steps.st" >/dev/null 2>&1 && cmp "$dir/minutes.st" "$dir/minutes-steps.st"
-}
-check "--minutes prints its step budget, and --steps N reproduces the run byte for byte" minutes_then_steps
+check "--minutes prints its step budget, and --steps N reproduces the run byte for byte" minutes_then_steps s2s $train
 # With no length given the run fits the data: early stopping on the
 # validation set.  With a patience of 1 it stops at the first check that is
 # no better, and the checkpoint is the best check's (its position).
