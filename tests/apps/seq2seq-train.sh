@@ -47,6 +47,30 @@ check "resuming a finished budget trains no more" resume_budget
 # --minutes alone fixes N from the first batches' speed and prints it;
 # --steps N then gives the same model, whatever N the machine measured.
 check "--minutes prints its step budget, and --steps N reproduces the run byte for byte" minutes_then_steps s2s $train
+# A run with a step budget stopped by a signal and resumed with no flags
+# continues to the same N: whole, and for --minutes, stopped (the 15th
+# progress line comes before N is fixed, at the 25th batch, so the resumed
+# run measures it) and resumed, it equals --steps N with the N it printed.
+long="$train --steps 2700"
+rm -f "$dir/long.st"
+check "Ctrl-C in a --steps run, resumed, gives the uninterrupted model" interrupted INT 130
+resumed_minutes() {
+    rm -f "$dir/progress" "$dir/cut.st" && mkfifo "$dir/progress" || return 1
+    $train --minutes 0.02 --out "$dir/cut.st" >"$dir/cut.log" 2>"$dir/progress" &
+    pid=$!
+    lines=0
+    while IFS= read -r line; do
+        lines=$((lines + 1))
+        [ $lines -eq 15 ] && kill -INT $pid
+    done <"$dir/progress"
+    wait $pid
+    [ $? -eq 130 ] || { cat "$dir/cut.log"; return 1; }
+    $exe --resume "$dir/cut.st" >"$dir/cut-resumed.log" 2>/dev/null || return 1
+    n=$(meta "$dir/cut.st" train.steps)
+    grep -q "^budget: $n steps (0.02 minutes" "$dir/cut-resumed.log" || { cat "$dir/cut-resumed.log"; return 1; }
+    $train --steps "$n" --out "$dir/cut-steps.st" >/dev/null 2>&1 && cmp "$dir/cut.st" "$dir/cut-steps.st"
+}
+check "a --minutes run stopped before its budget is fixed measures it when resumed, and equals --steps N" resumed_minutes
 # With no length given the run fits the data: early stopping on the
 # validation set.  With a patience of 1 it stops at the first check that is
 # no better, and the checkpoint is the best check's (its position).
