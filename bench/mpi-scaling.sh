@@ -30,3 +30,4 @@ run() { # run NAME COMMAND...
 want charlm && run charlm "$build/apps/charlm" train --steps 60
 want fashion && run fashion "$build/apps/fashion" classify --steps 30
 want seq2seq && run seq2seq "$build/apps/seq2seq-train" --steps 150
+true
