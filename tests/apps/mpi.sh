@@ -7,9 +7,9 @@
 # checkpoint that loads and resumes on another number of ranks.  Prints
 # "N passed, N failed".
 #
-#   mpi.sh MPIRUN CHARLM FASHION SEQ2SEQ TEXT WORDS MAKE_FASHION_FIXTURES.PY COMPARE.PY
+#   mpi.sh MPIRUN CHARLM FASHION SEQ2SEQ TEXT WORDS GLOSSES MAKE_FASHION_FIXTURES.PY COMPARE.PY
 set -u
-mpirun=$1 charlm=$2 fashion=$3 seq2seq=$4 text=$5 words=$6 make_fixtures=$7 compare=$8
+mpirun=$1 charlm=$2 fashion=$3 seq2seq=$4 text=$5 words=$6 glosses=$7 make_fixtures=$8 compare=$9
 exe=$charlm
 . "$(dirname "$0")/harness.sh"
 command -v python3 >/dev/null || { echo "skipped: no python3"; exit 77; }
@@ -23,6 +23,7 @@ same() { # same A B TOLERANCE
 }
 python3 "$make_fixtures" "$dir" 400 100 >/dev/null || { echo "cannot write the data"; exit 1; }
 head -n 3000 "$words" >"$dir/words.txt"
+head -c 300000 "$glosses" >"$dir/glosses.txt"
 
 # charlm: 4 streams of 10 over the small text, about 115 chunks.
 lm="$charlm train --text $text --hidden 16 --batch 4 --seq-len 10 --epochs 1 --threads 1"
@@ -46,13 +47,19 @@ for program in lm fa s2; do
 done
 
 # SIGTERM to mpirun after the 5th progress line, read from a pipe: every
-# rank stops at the same chunk and rank 0 saves it (within the second
-# mpirun gives the ranks before it kills them).
+# rank stops at the same chunk and rank 0 saves it.  mpirun sends the ranks
+# SIGTERM odls_base_sigkill_timeout seconds after it gets it and SIGKILL as
+# long again after that: 3 s, rather than the default 1, leaves a loaded
+# machine time to finish the chunk and save.  Once signalled, mpirun stops
+# reading the ranks' output, so a rank that writes more than a pipe holds
+# meanwhile blocks until it is killed: the text is long enough for an
+# epoch to last a while and print a few lines only.
 terminated() {
     mkfifo "$dir/progress" || return 1
-    "$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader -np 2 \
-        $charlm train --text "$text" --hidden 16 --batch 4 --seq-len 10 --epochs 100000 \
-        --threads 1 --out "$dir/stopped.st" >"$dir/log" 2>"$dir/progress" &
+    "$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader \
+        --mca odls_base_sigkill_timeout 3 -np 2 $charlm train --text "$dir/glosses.txt" \
+        --hidden 16 --batch 4 --seq-len 10 --epochs 100000 --threads 1 \
+        --out "$dir/stopped.st" >"$dir/log" 2>"$dir/progress" &
     pid=$!
     lines=0
     while IFS= read -r line; do
@@ -66,7 +73,7 @@ terminated() {
         "$dir/log")
     [ $status -ne 0 ] && [ -n "$epoch" ] || { echo "status $status"; cat "$dir/log"; return 1; }
     $charlm eval --model "$dir/stopped.st" --text "$text" >/dev/null &&
-        ranks 3 $charlm train --resume "$dir/stopped.st" --text "$text" --epochs "$epoch" \
+        ranks 3 $charlm train --resume "$dir/stopped.st" --epochs "$epoch" \
             --threads 1 --out "$dir/resumed.st" >"$dir/log" 2>&1 &&
         grep -q '^saved ' "$dir/log"
 }
