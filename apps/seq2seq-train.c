@@ -40,7 +40,8 @@ enum { DECODE_BATCH = 256 };
 typedef struct options {
     int mode;
     const char *words, *out, *model, *resume, *metrics;
-    int cell, hidden, layers, bidirectional, padded_steps;
+    int cell, hidden, layers, bidirectional, padded_steps, embedding;
+    el_attention attention;
     float dropout, lr, teacher_forcing, validation_fraction, test_fraction;
     int batch, min_length, max_length, beam, threads, schedule;
     float mpi_timeout;
@@ -103,6 +104,9 @@ static void print_usage(void)
            "  --layers N              stacked layers, 1 to 8 (default 1)\n"
            "  --bidirectional 0|1     a bidirectional encoder (default 1)\n"
            "  --dropout X             between stacked layers, 0 to 0.9 (default 0)\n"
+           "  --attention none|additive|dot|general   the decoder's attention over the\n"
+           "                          encoder's outputs (default none)\n"
+           "  --embedding N           symbol embeddings of N, 1 to 4096 (default 0: one-hot)\n"
            "  --batch N               words per batch, 1 to 4096 (default 64)\n"
            "  --epochs N              passes over the training words\n"
            "  --steps N               exactly N updates (batches)\n"
@@ -182,6 +186,14 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--bidirectional", v, 0, 1, &o->bidirectional) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--dropout", &v))
         return cli_parse_float("--dropout", v, 0, 0.9, &o->dropout) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--attention", &v)) {
+        if (!v) return -1;
+        if (!el_attention_parse(v, &o->attention)) return 1;
+        cli_error("--attention takes none, additive, dot or general, not \"%s\"", v);
+        return -1;
+    }
+    if (cli_flag_value(argc, argv, i, "--embedding", &v))
+        return cli_parse_int("--embedding", v, 1, 4096, &o->embedding) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--batch", &v))
         return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
     int budget = train_budget_flag(argc, argv, i, &o->budget);
@@ -377,6 +389,8 @@ static int load_model(run *r, const el_checkpoint *c)
     r->opts.bidirectional = k->bidirectional;
     r->opts.dropout = k->dropout;
     r->opts.padded_steps = k->padded_steps;
+    r->opts.attention = k->attention;
+    r->opts.embedding = k->embedding_size;
     return el_seq2seq_params(&r->model, &r->params) ? cli_library_failure() : 0;
 }
 
@@ -514,7 +528,9 @@ static el_status make_model(run *r)
                                     .num_layers = o->layers,
                                     .bidirectional = o->bidirectional,
                                     .dropout = o->dropout,
-                                    .padded_steps = o->padded_steps};
+                                    .padded_steps = o->padded_steps,
+                                    .attention = o->attention,
+                                    .embedding_size = o->embedding};
         el_rng init;
         el_rng_seed(&init, o->seed);
         s = el_seq2seq_init(&r->model, &config, &init);
@@ -766,8 +782,9 @@ static int train(run *r)
     t->loss_name = "loss";
     t->loss_scale = 1.0;
     print_data(r);
-    printf("%s, hidden %d, %d layer%s%s, %zu parameters\n", cell_names[o->cell], o->hidden,
-           o->layers, o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
+    printf("%s, hidden %d, %d layer%s%s, %s attention, %zu parameters\n", cell_names[o->cell],
+           o->hidden, o->layers, o->layers > 1 ? "s" : "",
+           o->bidirectional ? ", bidirectional encoder" : "", el_attention_name(o->attention),
            el_param_list_numel(&r->params));
     if (t->steps)
         printf("budget: %ld steps%s\n", t->steps,

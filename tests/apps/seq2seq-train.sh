@@ -187,6 +187,21 @@ check "--threads 1000 exits 2" refused 2 --threads 1000
 check "a number with trailing text exits 2" refused 2 --hidden 1e3
 check "a negative seed exits 2" refused 2 --seed -1
 check "a NaN learning rate exits 2" refused 2 --lr nan
+# Attention and embeddings come from the command line, are kept in the
+# checkpoint, and a resumed or loaded model has them again.
+attention() {
+    $train --attention "$1" --embedding 8 --epochs 1 --out "$dir/att-$1.st" >"$dir/att-$1.log" &&
+        grep -q "$1 attention" "$dir/att-$1.log" &&
+        test "$(meta "$dir/att-$1.st" seq2seq.attention)" = "$1" &&
+        test "$(meta "$dir/att-$1.st" seq2seq.embedding_size)" = 8 &&
+        $exe --eval --model "$dir/att-$1.st" --words "$words" | tail -n 1 | grep -q '^exact_match: ' &&
+        test "$($exe --predict --model "$dir/att-$1.st" --beam 3 eyb ab | wc -l)" -eq 2 &&
+        $exe --resume "$dir/att-$1.st" --epochs 2 | grep -q "$1 attention"
+}
+for kind in additive dot general; do
+    check "--attention $kind trains, evaluates, predicts with a beam and resumes" attention $kind
+done
+check "an unknown --attention exits 2" refused 2 --attention luong
 check "a flag without its value exits 2" refused 2 --words
 check "a model too big for memory is one line" out_of_memory --words "$words" --hidden 4096 --layers 8 --out "$dir/z.st"
 check "nothing was written for any of them" test ! -e "$dir/z.st"
