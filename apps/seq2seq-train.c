@@ -591,36 +591,36 @@ static el_status start_epoch(void *context, long epoch, long first)
     return s;
 }
 
-/* Examples [first, first + count) of batch as a batch of their own, with
- * the whole batch's steps, so that each example is framed and padded as in
- * the whole batch. */
+/* Examples [first, first + count) of batch as a batch of their own, whose
+ * steps are its own longest lengths (as el_batch says); lengths mask the
+ * steps past each example's own, so each is computed as in the whole
+ * batch. */
 static el_status cut_share(run *r, const el_batch *batch, long first, long count)
 {
-    int B = batch->size, n = (int)count;
-    size_t need = (size_t)n * (batch->input_steps + batch->target_steps + 3);
-    int *ids = realloc(r->share_ids, sizeof(int) * (need ? need : 1));
+    int B = batch->size, n = (int)count, in_steps = 0, out_steps = 0;
+    for (int b = 0; b < n; b++) {
+        int in = batch->input_lengths[first + b], out = batch->target_lengths[first + b];
+        in_steps = in > in_steps ? in : in_steps;
+        out_steps = out > out_steps ? out : out_steps;
+    }
+    size_t need = (size_t)n * (in_steps + out_steps + 3);
+    int *ids = realloc(r->share_ids, sizeof(int) * need);
     if (!ids) return el_set_error(EL_ERR_NOMEM, "out of memory for a batch's share");
     r->share_ids = ids;
-    int *inputs = ids, *targets = inputs + (size_t)n * batch->input_steps;
-    int *input_lengths = targets + (size_t)n * batch->target_steps;
+    int *inputs = ids, *targets = inputs + (size_t)n * in_steps;
+    int *input_lengths = targets + (size_t)n * out_steps;
     int *target_lengths = input_lengths + n, *index = target_lengths + n;
-    for (int t = 0; t < batch->input_steps; t++)
+    for (int t = 0; t < in_steps; t++)
         for (int b = 0; b < n; b++) inputs[t * n + b] = batch->inputs[t * B + first + b];
-    for (int t = 0; t < batch->target_steps; t++)
+    for (int t = 0; t < out_steps; t++)
         for (int b = 0; b < n; b++) targets[t * n + b] = batch->targets[t * B + first + b];
     for (int b = 0; b < n; b++) {
         input_lengths[b] = batch->input_lengths[first + b];
         target_lengths[b] = batch->target_lengths[first + b];
         index[b] = batch->index[first + b];
     }
-    r->share = (el_batch){n,
-                          batch->input_steps,
-                          batch->target_steps,
-                          inputs,
-                          input_lengths,
-                          targets,
-                          target_lengths,
-                          index};
+    r->share =
+        (el_batch){n, in_steps, out_steps, inputs, input_lengths, targets, target_lengths, index};
     return EL_OK;
 }
 

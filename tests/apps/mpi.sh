@@ -34,7 +34,12 @@ lm="$charlm train --text $text --hidden 16 --batch 4 --seq-len 10 --epochs 1 --t
 fa="$fashion classify --data $dir --batch 30 --epochs 5 --seed 3 --lr 3e-4 --threads 1"
 # seq2seq: 2,850 words in batches of 50, 57 steps.
 s2="$seq2seq --words $dir/words.txt --hidden 16 --batch 50 --epochs 1 --threads 1"
-for program in lm fa s2; do
+# The same with general attention and embeddings.  (Additive attention's
+# Va.bias adds one constant to every score, which the softmax takes away:
+# its gradient is zero but for rounding, so that tensor is noise, with one
+# process as with several.)
+s2a="$s2 --attention general --embedding 8"
+for program in lm fa s2 s2a; do
     eval "cmd=\$$program"
     one() { $cmd --out "$dir/$program-1.st" >/dev/null; }
     two() { ranks 2 $cmd --out "$dir/$program-2.st" >/dev/null && same "$dir/$program-1.st" "$dir/$program-2.st" 1e-4; }
