@@ -667,7 +667,8 @@ static int eval(run *r)
     if (s2s_check_model_kind(o->model, r->pairs_model, o->data.pairs != NULL)) return 1;
     if (load_eval_data(r)) return cli_library_failure();
     if (el_loader_batches(r->test_loader) == 0) {
-        cli_error("%s: nothing to evaluate on", o->data.pairs ? o->data.pairs : o->words);
+        cli_error("%s: no %s to evaluate on", o->data.pairs ? o->data.pairs : o->words,
+                  o->data.pairs ? "pairs" : "words");
         return 1;
     }
     s2s_result result = {0};
