@@ -62,6 +62,18 @@ plot() {
 }
 check "--by-length FILE.png draws it" plot
 
+# Word reversal keeps its report: no error-rate line, by length all the same.
+words_by_length() {
+    cut -f 1 "$dir/pairs.tsv" >"$dir/words.txt" &&
+        $exe --words "$dir/words.txt" --hidden 8 --epochs 1 --out "$dir/words.st" >/dev/null &&
+        $exe --eval --model "$dir/words.st" --words "$dir/words.txt" --by-length "$dir/w.csv" \
+            >"$dir/w.log" &&
+        ! grep -q '^symbol_error_rate' "$dir/w.log" && tail -n 1 "$dir/w.log" | grep -q '^exact_match: ' &&
+        [ "$(awk -F, 'NR > 1 { n += $2 } END { print n }' "$dir/w.csv")" -eq 120 ]
+}
+check "--eval --words --by-length counts the words by length" words_by_length
+check "--eval --pairs refuses a word-reversal model" refused 1 --eval --model "$dir/words.st" --pairs "$dir/pairs.tsv"
+
 predict() {
     $exe --predict --model "$dir/model.st" abc fed >"$dir/args.out" &&
         [ "$(wc -l <"$dir/args.out")" -eq 2 ] && grep -q '^abc	' "$dir/args.out" &&
