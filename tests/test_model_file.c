@@ -394,6 +394,82 @@ Test(model_file, an_inconsistent_seq2seq_is_refused_with_one_message)
     el_vocab_free(small);
 }
 
+/* With attention and embeddings, and separate vocabularies. */
+static el_seq2seq attention_make(const el_vocab *source, const el_vocab *target,
+                                 el_attention attention)
+{
+    el_seq2seq_config config = {
+        EL_CELL_GRU, el_vocab_size(source), el_vocab_size(target), 5, 1, 1, 0.0f, 0, attention, 3};
+    el_rng rng;
+    el_rng_seed(&rng, 5);
+    el_seq2seq m;
+    EL_TEST_OK(el_seq2seq_init(&m, &config, &rng));
+    return m;
+}
+
+Test(model_file, a_seq2seq_with_attention_round_trips)
+{
+    el_vocab *source = make_vocab("reversed words");
+    el_vocab *target = make_vocab("r iy v er s t");
+    for (el_attention a = EL_ATTENTION_ADDITIVE; a <= EL_ATTENTION_GENERAL; a++) {
+        el_seq2seq saved = attention_make(source, target, a);
+        seq2seq_save(&saved, source, target, NULL, NULL);
+        el_checkpoint *c = read_back();
+        cr_assert_str_eq(meta(c, "seq2seq.attention"), el_attention_name(a));
+        cr_assert_str_eq(meta(c, "seq2seq.embedding_size"), "3");
+        el_seq2seq m;
+        el_vocab *loaded = NULL, *loaded_target = NULL;
+        EL_TEST_OK(el_seq2seq_load(&m, c, &loaded, &loaded_target));
+        cr_assert(memcmp(&m.config, &saved.config, sizeof m.config) == 0,
+                  "the configuration differs");
+        assert_same_vocab(loaded, source);
+        assert_same_vocab(loaded_target, target);
+        el_param_list got = {0}, want = {0};
+        EL_TEST_OK(el_seq2seq_params(&m, &got));
+        EL_TEST_OK(el_seq2seq_params(&saved, &want));
+        assert_same_params(&got, &want);
+        el_param_list_free(&got);
+        el_param_list_free(&want);
+        el_seq2seq_free(&m);
+        el_vocab_free(loaded);
+        el_vocab_free(loaded_target);
+        el_checkpoint_free(c);
+        el_seq2seq_free(&saved);
+    }
+    el_vocab_free(source);
+    el_vocab_free(target);
+}
+
+static void attention_refused(const char *key, const char *value, const char *part)
+{
+    el_vocab *source = make_vocab("reversed words");
+    el_vocab *target = make_vocab("r iy v er s t");
+    el_seq2seq saved = attention_make(source, target, EL_ATTENTION_ADDITIVE);
+    seq2seq_save(&saved, source, target, key, value);
+    el_checkpoint *c = read_back();
+    el_seq2seq m;
+    el_vocab *loaded = source, *loaded_target = source;
+    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded, &loaded_target), EL_ERR_FORMAT);
+    assert_message_has(dir);
+    assert_message_has(part);
+    cr_assert(loaded == NULL && loaded_target == NULL && m.cache == NULL);
+    el_checkpoint_free(c);
+    el_seq2seq_free(&saved);
+    el_vocab_free(source);
+    el_vocab_free(target);
+    el_test_assert_no_leaks();
+}
+
+Test(model_file, a_seq2seq_with_inconsistent_attention_is_refused)
+{
+    attention_refused("seq2seq.attention", "general", "is none of the model's");
+    attention_refused("seq2seq.attention", "none", "is none of the model's");
+    attention_refused("seq2seq.attention", "bahdanau", "unknown attention 'bahdanau'");
+    attention_refused("seq2seq.embedding_size", "4096",
+                      "tensor 'encoder.embedding.weight' is not 12x4096");
+    attention_refused("seq2seq.embedding_size", "0", "'decoder.embedding.weight' is none");
+}
+
 /* ---- a model of one's own ---------------------------------------------- */
 
 Test(model_file, a_custom_model_saves_its_kind_vocabulary_and_settings)

@@ -59,14 +59,12 @@ static double fd_loss(void *ctx)
     return loss;
 }
 
-static void check_gradients(el_cell cell, int layers, int bidirectional, int padded_steps)
+static void check_model_gradients(const el_seq2seq_config *cfg)
 {
     fd_case c;
     el_rng rng;
     el_rng_seed(&rng, 11);
-    el_seq2seq_config cfg = {
-        cell, 9, 9, 5, layers, bidirectional, 0.0f, padded_steps, EL_ATTENTION_NONE, 0};
-    EL_TEST_OK(el_seq2seq_init(&c.model, &cfg, &rng));
+    EL_TEST_OK(el_seq2seq_init(&c.model, cfg, &rng));
     make_batch(&c.tb, small_words, 4);
     c.params = (el_param_list){0};
     EL_TEST_OK(el_seq2seq_params(&c.model, &c.params));
@@ -82,6 +80,47 @@ static void check_gradients(el_cell cell, int layers, int bidirectional, int pad
     }
     el_param_list_free(&c.params);
     el_seq2seq_free(&c.model);
+}
+
+static void check_gradients(el_cell cell, int layers, int bidirectional, int padded_steps)
+{
+    el_seq2seq_config cfg = {
+        cell, 9, 9, 5, layers, bidirectional, 0.0f, padded_steps, EL_ATTENTION_NONE, 0};
+    check_model_gradients(&cfg);
+}
+
+/* Attention and embeddings, with a target vocabulary of its own size. */
+static void check_attention_gradients(el_cell cell, el_attention attention, int layers,
+                                      int bidirectional, int embedding, int padded_steps)
+{
+    el_seq2seq_config cfg = {cell,          9,    10,           5,         layers,
+                             bidirectional, 0.0f, padded_steps, attention, embedding};
+    check_model_gradients(&cfg);
+}
+
+Test(seq2seq, gradients_additive_gru)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_ADDITIVE, 1, 0, 0, 0);
+}
+Test(seq2seq, gradients_additive_gru_bidirectional_embedding)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_ADDITIVE, 1, 1, 3, 0);
+}
+Test(seq2seq, gradients_dot_gru_bidirectional_embedding)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_DOT, 1, 1, 3, 0);
+}
+Test(seq2seq, gradients_general_lstm_two_layers)
+{
+    check_attention_gradients(EL_CELL_LSTM, EL_ATTENTION_GENERAL, 2, 1, 0, 0);
+}
+Test(seq2seq, gradients_additive_lstm_two_layers_padded)
+{
+    check_attention_gradients(EL_CELL_LSTM, EL_ATTENTION_ADDITIVE, 2, 0, 3, 7);
+}
+Test(seq2seq, gradients_embedding_without_attention)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_NONE, 1, 1, 3, 0);
 }
 
 Test(seq2seq, gradients_gru) { check_gradients(EL_CELL_GRU, 1, 0, 0); }

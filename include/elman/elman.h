@@ -4,6 +4,7 @@
 #define ELMAN_ELMAN_H
 
 #include "activation.h"
+#include "attention.h"
 #include "autoencoder.h"
 #include "batchnorm.h"
 #include "charlm.h"

@@ -315,6 +315,27 @@ static el_status read_attention(const el_checkpoint *c, el_attention *attention,
     return get_size(c, "seq2seq", "embedding_size", 0, MAX_SIZE, embedding_size);
 }
 
+/* Before anything is allocated: with embeddings, both tables are stored
+ * with the vocabularies' sizes and the embedding size the metadata gives
+ * (so that a large embedding_size is backed by the file's bytes). */
+static el_status check_embeddings(const el_checkpoint *c, int source_size, int target_size,
+                                  int embedding_size)
+{
+    const char *names[] = {"encoder.embedding.weight", "decoder.embedding.weight"};
+    int rows[] = {source_size, target_size};
+    for (int i = 0; i < 2 && embedding_size; i++) {
+        el_tensor view;
+        if (el_checkpoint_tensor(c, names[i], &view) == EL_ERR_INVALID)
+            return el__fail(EL_ERR_FORMAT,
+                            "%s: no tensor '%s' (the metadata says embeddings of %d)",
+                            el_checkpoint_path(c), names[i], embedding_size);
+        if (view.ndim != 2 || view.shape[0] != rows[i] || view.shape[1] != embedding_size)
+            return el__fail(EL_ERR_FORMAT, "%s: tensor '%s' is not %dx%d", el_checkpoint_path(c),
+                            names[i], rows[i], embedding_size);
+    }
+    return EL_OK;
+}
+
 el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **source,
                           el_vocab **target)
 {
@@ -343,6 +364,7 @@ el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **sour
     snprintf(decoder, sizeof decoder, "decoder.%s", cell);
     const char *rnn[] = {encoder, decoder};
     if (!s) s = check_stored(c, "decoder.fc.weight", rnn, 2, target_size, &k);
+    if (!s) s = check_embeddings(c, source_size, target_size, embedding_size);
     if (!s) {
         el_seq2seq_config config = {.cell = k.cell,
                                     .source_vocab_size = source_size,
