@@ -441,7 +441,9 @@ static el_status make_model(run *r)
                                     .num_layers = o->layers,
                                     .bidirectional = o->bidirectional,
                                     .dropout = o->dropout,
-                                    .padded_steps = o->padded_steps};
+                                    .padded_steps = o->padded_steps,
+                                    .attention = o->data.attention,
+                                    .embedding_size = o->data.embedding};
         el_rng init;
         el_rng_seed(&init, o->seed);
         s = el_seq2seq_init(&r->model, &config, &init);
@@ -683,7 +685,7 @@ static int predict(run *r)
     if (load_for_use(r)) return 1;
     const s2s_data_options *d = &r->opts.data;
     s2s_predictor p = {&r->model,        r->vocab,       target_vocab(r), d->source_tokens,
-                       d->target_tokens, r->pairs_model, r->opts.beam};
+                       d->target_tokens, r->pairs_model, r->opts.beam,    d->attention_png};
     return s2s_predict(&p, r->opts.sources, r->opts.source_count, d->input);
 }
 

@@ -10,15 +10,19 @@
 #include "elman/checkpoint.h"
 #include "elman/data.h"
 #include "elman/pairs.h"
+#include "elman/seq2seq.h"
 #include "elman/vocab.h"
 
-/* The flags of the pairs data, eval and predict. */
+/* The flags of the pairs data, attention, eval and predict. */
 typedef struct s2s_data_options {
-    const char *pairs; /* --pairs FILE */
+    el_attention attention; /* --attention: the decoder's (a new model's) */
+    int embedding;          /* --embedding N: embedding layers of size N (0: one-hot) */
+    const char *pairs;      /* --pairs FILE */
     el_tokens source_tokens, target_tokens;
-    int tokens_given;      /* bit 0: --source-tokens given, bit 1: --target-tokens */
-    const char *input;     /* --input FILE: sources to predict */
-    const char *by_length; /* --by-length FILE.csv or FILE.png: eval by source length */
+    int tokens_given;          /* bit 0: --source-tokens given, bit 1: --target-tokens */
+    const char *input;         /* --input FILE: sources to predict */
+    const char *by_length;     /* --by-length FILE.csv or FILE.png: eval by source length */
+    const char *attention_png; /* --attention-png FILE: predict's first attention map */
 } s2s_data_options;
 
 /* The usage lines of those flags. */

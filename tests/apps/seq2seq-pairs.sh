@@ -88,6 +88,32 @@ predict_file() {
 }
 check "--predict --input reads sources, or a pairs file's sources, and stdin" predict_file
 
+# Attention: a model with it draws its first source's weights; the
+# symbols the PNG's font lacks send them to FILE.txt too.
+is_png() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '211PNG' ]; }
+attention_map() {
+    $exe --pairs "$dir/pairs.tsv" --target-tokens spaces --attention additive --embedding 8 \
+        --hidden 16 --epochs 1 --out "$dir/att.st" >/dev/null &&
+        grep -aq '"seq2seq.attention":"additive"' "$dir/att.st" &&
+        $exe --predict --model "$dir/att.st" --attention-png "$dir/map.png" abc fed >"$dir/att.out" &&
+        [ "$(wc -l <"$dir/att.out")" -eq 2 ] && is_png "$dir/map.png" && test ! -e "$dir/map.png.txt"
+}
+check "--predict --attention-png draws the first source's attention" attention_map
+attention_text() {
+    e=$(printf '\303\251') # é, in each source, so that training sees it
+    printf 'caf%s\tk ae f ey\nth%s\tt ey\nn%s\tn ey\n' "$e" "$e" "$e" >"$dir/accents.tsv" &&
+        $exe --pairs "$dir/accents.tsv" --target-tokens spaces --attention dot --hidden 8 \
+            --epochs 1 --test 0.34 --validation 0 --out "$dir/acc.st" >/dev/null &&
+        $exe --predict --model "$dir/acc.st" --attention-png "$dir/acc.png" "$e" \
+            >/dev/null 2>"$dir/acc.err" &&
+        is_png "$dir/acc.png" && [ "$(head -n 1 "$dir/acc.png.txt")" = "$(printf '\t%s' "$e")" ] &&
+        grep -q 'acc.png.txt' "$dir/acc.err"
+}
+check "symbols the font lacks go to FILE.txt beside the map" attention_text
+no_attention() { refused 1 --predict --model "$dir/model.st" --attention-png "$dir/none.png" abc && test ! -e "$dir/none.png"; }
+check "--attention-png refuses a model without attention" no_attention
+check "an unknown attention exits 2" refused 2 --pairs "$dir/pairs.tsv" --attention sideways
+
 printf 'ab\tbb\ncd\tdd\nno tab here\n' >"$dir/bad.tsv"
 named() { grep -q "bad.tsv:3: no tab between source and target" "$dir/err"; }
 malformed() { refused 1 --pairs "$dir/bad.tsv" --out "$dir/x.st" && named; }
