@@ -63,6 +63,25 @@ Test(pairs, chars_are_clusters_in_nfc_with_inner_spaces_kept)
     el_clusters_free(&c);
 }
 
+/* Plain ASCII is split without ICU (tokens.c): the clusters must be the
+ * ones ICU gives. */
+Test(pairs, ascii_chars_are_the_clusters_icu_gives)
+{
+    static const char *const texts[] = {"hello world", "a\tb",   "x",      "~!@#$%^&*()_+{}|:\"<>?",
+                                        "a\rb",        "a\r\nb", "del\x7f"};
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        el_clusters mine = {0}, icu = {0};
+        size_t len = strlen(texts[k]);
+        EL_TEST_OK(el_tokens_split(&mine, EL_TOKENS_CHARS, texts[k], len, "t", 1));
+        EL_TEST_OK(el_clusters_split(&icu, texts[k], len, "t", 1));
+        cr_assert_eq(mine.count, icu.count, "\"%s\"", texts[k]);
+        cr_assert_str_eq(mine.text, icu.text);
+        for (size_t i = 0; i <= mine.count; i++) cr_assert_eq(mine.starts[i], icu.starts[i]);
+        el_clusters_free(&mine);
+        el_clusters_free(&icu);
+    }
+}
+
 Test(pairs, spaces_are_tokens_between_runs_of_white_space)
 {
     el_clusters c = {0};
