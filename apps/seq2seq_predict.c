@@ -161,7 +161,11 @@ static int predict_file(const s2s_predictor *p, const char *path, int *map)
     char *text = NULL;
     size_t len = 0;
     if (cli_read_file(path, &text, &len)) return 1;
-    int status = 0;
+    /* The whole file checked first, so that invalid UTF-8 is reported at
+     * its byte in the file, not in the line. */
+    el_clusters whole = {0};
+    int status = el_clusters_split(&whole, text, len, path, 1) ? cli_library_failure() : 0;
+    el_clusters_free(&whole);
     long line = 1;
     for (size_t at = 0; at < len && !status; line++) {
         const char *start = text + at, *newline = memchr(start, '\n', len - at);

@@ -87,6 +87,9 @@ predict_file() {
         [ "$(printf 'abc\nfed\n' | $exe --predict --model "$dir/model.st" | wc -l)" -eq 2 ]
 }
 check "--predict --input reads sources, or a pairs file's sources, and stdin" predict_file
+printf 'abc\nf\377d\n' >"$dir/bad-input.txt"
+bad_input() { refused 1 --predict --model "$dir/model.st" --input "$dir/bad-input.txt" && grep -q 'bad-input.txt:2: invalid UTF-8 at byte 5' "$dir/err"; }
+check "--predict --input refuses invalid UTF-8, naming its line and byte" bad_input
 
 # Attention: a model with it draws its first source's weights; the
 # symbols the PNG's font lacks send them to FILE.txt too.
