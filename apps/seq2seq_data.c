@@ -178,7 +178,7 @@ static el_status copy_ids(el_ids *to, const el_ids *from)
         cli_error("out of memory for %zu indices", from->count);
         return EL_ERR_NOMEM;
     }
-    memcpy(to->data, from->data, from->count * sizeof *to->data);
+    if (from->count) memcpy(to->data, from->data, from->count * sizeof *to->data);
     to->count = to->capacity = from->count;
     return EL_OK;
 }
