@@ -9,13 +9,6 @@
 #include "seq2seq_data.h"
 
 const char s2s_data_usage[] =
-    "Attention (a new model's):\n"
-    "  --attention none|additive|dot|general   the decoder looks at the encoder's\n"
-    "                          outputs: Bahdanau's additive score, or Luong's dot or\n"
-    "                          general score with input feeding (default none)\n"
-    "  --embedding N           embedding layers of N for the inputs, 0 to 4096\n"
-    "                          (default 0: one-hot)\n"
-    "\n"
     "Pairs (any transduction: grapheme to phoneme, transliteration, ...):\n"
     "  --pairs FILE            train or evaluate on FILE, one source<TAB>target a line\n"
     "                          (instead of --words); a source with several targets is\n"
@@ -47,14 +40,6 @@ int s2s_data_flag(int argc, char **argv, int *i, s2s_data_options *o)
     if (cli_flag_value(argc, argv, i, "--by-length", &v)) return v ? (o->by_length = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--attention-png", &v))
         return v ? (o->attention_png = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--embedding", &v))
-        return cli_parse_int("--embedding", v, 0, 4096, &o->embedding) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--attention", &v)) {
-        if (!v) return -1;
-        if (el_attention_parse(v, &o->attention) == EL_OK) return 1;
-        cli_error("--attention: '%s' is not none, additive, dot or general", v);
-        return -1;
-    }
     if (cli_flag_value(argc, argv, i, "--source-tokens", &v)) {
         o->tokens_given |= 1;
         return parse_tokens("--source-tokens", v, &o->source_tokens);

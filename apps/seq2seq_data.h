@@ -10,14 +10,11 @@
 #include "elman/checkpoint.h"
 #include "elman/data.h"
 #include "elman/pairs.h"
-#include "elman/seq2seq.h"
 #include "elman/vocab.h"
 
-/* The flags of the pairs data, attention, eval and predict. */
+/* The flags of the pairs data, eval and predict. */
 typedef struct s2s_data_options {
-    el_attention attention; /* --attention: the decoder's (a new model's) */
-    int embedding;          /* --embedding N: embedding layers of size N (0: one-hot) */
-    const char *pairs;      /* --pairs FILE */
+    const char *pairs; /* --pairs FILE */
     el_tokens source_tokens, target_tokens;
     int tokens_given;          /* bit 0: --source-tokens given, bit 1: --target-tokens */
     const char *input;         /* --input FILE: sources to predict */

@@ -325,3 +325,50 @@ Test(seq2seq_attention, an_empty_source_decodes)
         el_seq2seq_free(&m);
     }
 }
+
+/* ---- out of memory ------------------------------------------------------- */
+
+static const el_seq2seq_config oom_config = {EL_CELL_LSTM,         9, 10, 4, 1, 1, 0.0f, 0,
+                                             EL_ATTENTION_GENERAL, 3};
+
+static el_status try_init(long n)
+{
+    el_seq2seq m;
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_seq2seq_init(&m, &oom_config, NULL));
+    if (s)
+        cr_assert_null(m.cache, "a model that failed to initialise was handed out");
+    else
+        el_seq2seq_free(&m);
+    return s;
+}
+
+/* The first call of a batch shape sizes every workspace. */
+static el_status try_first_call(long n, int decode)
+{
+    el_seq2seq m;
+    EL_TEST_OK(el_seq2seq_init(&m, &oom_config, NULL));
+    torch_batch tb;
+    make_reversal(&tb, train_words, 4);
+    float loss = 0;
+    el_ids out[4] = {{0}};
+    el_tensor weights = {0};
+    el_test_arm(n);
+    el_status s = decode ? el_seq2seq_decode_attention(&m, &tb.batch, 4, out, &weights)
+                         : el_seq2seq_train_step(&m, &tb.batch, 1.0, NULL, &loss);
+    s = el_test_disarm(s);
+    for (int b = 0; b < 4; b++) el_ids_free(&out[b]);
+    el_tensor_free(&weights);
+    el_seq2seq_free(&m);
+    return s;
+}
+
+static el_status try_train_step(long n) { return try_first_call(n, 0); }
+static el_status try_decode_attention(long n) { return try_first_call(n, 1); }
+
+Test(seq2seq_attention, out_of_memory_leaves_nothing_behind)
+{
+    el_test_sweep("el_seq2seq_init (attention)", try_init, 200);
+    el_test_sweep("el_seq2seq_train_step (attention, first call)", try_train_step, 2000);
+    el_test_sweep("el_seq2seq_decode_attention (first call)", try_decode_attention, 2000);
+}
