@@ -1,18 +1,22 @@
 /* seq2seq-train: learns to turn a word's reversed characters back into the
- * word ("yekrut" -> "turkey") with an encoder-decoder, and evaluates and
+ * word ("yekrut" -> "turkey") with an encoder-decoder, or any source into
+ * its target from a pairs file (apps/seq2seq_data.h), and evaluates and
  * uses such models.
  *
- *   seq2seq-train [--words FILE] [--out MODEL] [options]   train
- *   seq2seq-train --eval --model MODEL --words FILE        exact-match accuracy
- *   seq2seq-train --predict --model MODEL [WORD ...]       reversed words in, words out
+ *   seq2seq-train [--words FILE | --pairs FILE] [--out MODEL] [options]   train
+ *   seq2seq-train --eval --model MODEL --words FILE|--pairs FILE          scores
+ *   seq2seq-train --predict --model MODEL [WORD ...]                      predictions
  *
  * Characters are grapheme clusters (see elman/vocab.h), so accented
  * letters, ß, Cyrillic or emoji reverse as a reader expects.  Words are
- * split into training, validation and test sets by seed, over unique words,
- * so no test word is seen in training.  The model is saved after every
- * epoch and on Ctrl-C or SIGTERM (apps/train_run.h), as a safetensors file
- * whose metadata holds the configuration, the vocabulary and the training
- * position, so --resume continues exactly where training stopped. */
+ * split into training, validation and test sets by seed, over unique words
+ * (pairs: over distinct sources), so no test word is seen in training.
+ * The model is saved after every epoch and on Ctrl-C or SIGTERM
+ * (apps/train_run.h), as a safetensors file whose metadata holds the
+ * configuration, the vocabularies and the training position, so --resume
+ * continues exactly where training stopped.  The command line is
+ * apps/seq2seq_options.c; evaluation apps/seq2seq_eval.c; prediction
+ * apps/seq2seq_predict.c. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
