@@ -26,13 +26,16 @@
 #include "elman/seq2seq.h"
 #include "meta.h"
 #include "progress.h"
+#include "seq2seq_data.h"
+#include "seq2seq_eval.h"
+#include "seq2seq_predict.h"
 #include "train_run.h"
 
 enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
 static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
 static const char *const schedule_names[] = {"constant", "cosine", NULL};
 enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE };
-enum { SAMPLES_SHOWN = 10, DECODE_BATCH = 256, MAX_DECODED = 64 };
+enum { DECODE_BATCH = 256 };
 
 typedef struct options {
     int mode;
@@ -43,7 +46,9 @@ typedef struct options {
     float minutes;
     uint64_t seed;
     int verbose;    /* --verbose: say how many threads run */
-    int first_word; /* predict: argv index of the first word, or 0 */
+    char **sources; /* predict: the words or sources given as arguments */
+    int source_count;
+    s2s_data_options data; /* --pairs and the flags of eval and predict */
 } options;
 
 /* Trains in about five minutes on two cores to over 99% exact matches on
@@ -72,9 +77,9 @@ static const options default_options = {
 
 static void print_usage(void)
 {
-    printf("Usage: seq2seq-train [--words FILE] [--out MODEL] [training options]\n"
-           "       seq2seq-train --eval --model MODEL --words FILE [--beam K]\n"
-           "       seq2seq-train --predict --model MODEL [--beam K] [WORD ...]\n"
+    printf("Usage: seq2seq-train [--words FILE | --pairs FILE] [--out MODEL] [training options]\n"
+           "       seq2seq-train --eval --model MODEL --words FILE|--pairs FILE [--beam K]\n"
+           "       seq2seq-train --predict --model MODEL [--beam K] [--input FILE] [WORD ...]\n"
            "Learns to turn reversed words back into words (\"yekrut\" -> \"turkey\").\n"
            "With no arguments it trains on the bundled WordNet word list.\n"
            "\n"
@@ -102,6 +107,7 @@ static void print_usage(void)
            "  --preset lecture        the course notebook's setup: GRU 128, batch 128,\n"
            "                          Adam 1e-3, 10 epochs, 33 padded steps in the loss\n"
            "\n"
+           "%s"
            "All modes:\n"
            "  --beam K                beam search of width K, 1 to 64 (default 1: greedy)\n"
            "  --threads N             threads, 1 to 64 (default: 1 for --predict, which\n"
@@ -111,7 +117,8 @@ static void print_usage(void)
            "\n"
            "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
            "continues from there.  A NaN or infinite loss stops training (exit 3) without\n"
-           "saving.\n");
+           "saving.\n",
+           s2s_data_usage);
 }
 
 static void apply_lecture_preset(options *o)
@@ -135,6 +142,8 @@ static void apply_lecture_preset(options *o)
 static int parse_flag(int argc, char **argv, int *i, options *o)
 {
     const char *v;
+    int data = s2s_data_flag(argc, argv, i, &o->data);
+    if (data) return data;
     if (cli_flag_value(argc, argv, i, "--words", &v)) return v ? (o->words = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
@@ -194,6 +203,7 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = default_options;
+    o->sources = argv + 1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0) {
@@ -208,7 +218,8 @@ static int parse_options(int argc, char **argv, options *o)
         if (r < 0) return CLI_EXIT_USAGE;
         if (r > 0) continue;
         if (o->mode == MODE_PREDICT && arg[0] != '-') {
-            if (!o->first_word) o->first_word = i;
+            /* Kept at the front of argv, over arguments already read. */
+            o->sources[o->source_count++] = argv[i];
             continue;
         }
         cli_error("unknown argument '%s' (see --help)", arg);
@@ -218,8 +229,12 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("--%s needs --model MODEL", o->mode == MODE_EVAL ? "eval" : "predict");
         return CLI_EXIT_USAGE;
     }
-    if (o->mode == MODE_EVAL && !o->words) {
-        cli_error("--eval needs --words FILE");
+    if (o->mode == MODE_EVAL && !o->words && !o->data.pairs) {
+        cli_error("--eval needs --words FILE or --pairs FILE");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->words && o->data.pairs) {
+        cli_error("--words and --pairs are two kinds of data: give one");
         return CLI_EXIT_USAGE;
     }
     if (!o->out) o->out = o->resume ? o->resume : "seq2seq.safetensors";
@@ -236,7 +251,10 @@ typedef struct run {
     options opts;
     char *saved_path; /* the words path a resumed run read from its checkpoint */
     el_words *words;
-    el_vocab *vocab;
+    el_vocab *vocab;        /* the source's, and the target's too for words */
+    el_vocab *target_vocab; /* the target's when it has its own, else NULL */
+    int pairs_model;        /* trained on --pairs (a loaded model, or --pairs given) */
+    s2s_pairs pairs;
     el_ids train_ids, validation_ids, test_ids;
     el_reverse_words *train_data, *validation_data, *test_data;
     el_loader *train_loader, *validation_loader, *test_loader;
@@ -267,8 +285,16 @@ static void run_free(run *r)
     el_ids_free(&r->validation_ids);
     el_ids_free(&r->test_ids);
     el_vocab_free(r->vocab);
+    el_vocab_free(r->target_vocab);
+    s2s_pairs_free(&r->pairs);
     el_words_free(r->words);
     train_run_free(&r->train);
+}
+
+/* The vocabulary of the model's outputs. */
+static const el_vocab *target_vocab(const run *r)
+{
+    return r->target_vocab ? r->target_vocab : r->vocab;
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
@@ -279,9 +305,9 @@ static el_status save(void *context, const char *path)
     el_checkpoint_writer *w = NULL;
     const options *o = &r->opts;
     el_status s = el_checkpoint_writer_create(&w);
-    if (!s) s = el_checkpoint_add_seq2seq(w, &r->model, r->vocab);
+    if (!s) s = el_checkpoint_add_seq2seq(w, &r->model, r->vocab, r->target_vocab);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
-    if (!s) s = el_checkpoint_set_meta(w, "train.words", o->words);
+    if (!s) s = s2s_data_save(w, &o->data, o->words);
     if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
     if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
@@ -302,8 +328,14 @@ static el_status save(void *context, const char *path)
  * takes the model's configuration into r's options. */
 static int load_model(run *r, const el_checkpoint *c)
 {
-    if (el_seq2seq_load(&r->model, c, &r->vocab)) return cli_library_failure();
+    const char *path;
+    if (el_seq2seq_load(&r->model, c, &r->vocab, &r->target_vocab)) return cli_library_failure();
     r->model_ready = 1;
+    if (s2s_data_read_meta(c, &r->opts.data, &r->pairs_model, &path)) return 1;
+    if (!r->pairs_model) { /* words: one vocabulary serves both sides */
+        el_vocab_free(r->target_vocab);
+        r->target_vocab = NULL;
+    }
     const el_seq2seq_config *k = &r->model.config;
     r->opts.cell = (int)k->cell;
     r->opts.hidden = k->hidden_size;
@@ -319,8 +351,10 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
 {
     options *o = &r->opts;
     long long seed;
-    const char *words = meta_get(c, "train.words");
-    const char *schedule = meta_get(c, "train.schedule");
+    const char *words, *schedule = meta_get(c, "train.schedule");
+    int pairs_model;
+    if (s2s_data_read_meta(c, &o->data, &pairs_model, &words)) return -1;
+    if (!words) words = meta_get(c, "train.words"); /* reports that it is missing */
     if (!words || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
         meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
@@ -332,9 +366,10 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_long(c, "train.seed", &seed) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
-    if (!o->words) {
+    const char **given = pairs_model ? &o->data.pairs : &o->words;
+    if (!*given) {
         if (!(r->saved_path = meta_keep(words))) return -1;
-        o->words = r->saved_path;
+        *given = r->saved_path;
     }
     o->seed = (uint64_t)seed;
     return 0;
@@ -353,11 +388,25 @@ static el_status make_loader(el_loader **loader, el_reverse_words **data, run *r
     return el_loader_create(loader, &dataset, &config);
 }
 
-/* Reads the words, splits them, builds the vocabulary (unless a model gave
+/* Where the pairs' loaders and examples go. */
+static s2s_outputs pairs_outputs(run *r)
+{
+    return (s2s_outputs){{&r->train_loader, &r->validation_loader, &r->test_loader},
+                         {&r->train_ids, &r->validation_ids, &r->test_ids}};
+}
+
+/* Reads the words or pairs, splits them, builds the vocabulary (unless a model gave
  * it) from the training words, and the three loaders. */
 static el_status load_data(run *r)
 {
     const options *o = &r->opts;
+    if (o->data.pairs) {
+        r->pairs_model = 1;
+        s2s_split split = {0,        o->seed,     o->validation_fraction, o->test_fraction,
+                           o->batch, DECODE_BATCH};
+        return s2s_pairs_load(&r->pairs, &o->data, &split, &r->vocab, &r->target_vocab,
+                              pairs_outputs(r));
+    }
     el_status s = el_words_read(&r->words, o->words, o->min_length, o->max_length);
     if (!s)
         s = el_split(el_words_count(r->words), o->seed, o->validation_fraction, o->test_fraction,
@@ -385,9 +434,14 @@ static el_status make_model(run *r)
     const options *o = &r->opts;
     el_status s = EL_OK;
     if (!r->model_ready) {
-        el_seq2seq_config config = {(el_cell)o->cell, el_vocab_size(r->vocab), o->hidden,
-                                    o->layers,        o->bidirectional,        o->dropout,
-                                    o->padded_steps};
+        el_seq2seq_config config = {.cell = (el_cell)o->cell,
+                                    .source_vocab_size = el_vocab_size(r->vocab),
+                                    .target_vocab_size = el_vocab_size(target_vocab(r)),
+                                    .hidden_size = o->hidden,
+                                    .num_layers = o->layers,
+                                    .bidirectional = o->bidirectional,
+                                    .dropout = o->dropout,
+                                    .padded_steps = o->padded_steps};
         el_rng init;
         el_rng_seed(&init, o->seed);
         s = el_seq2seq_init(&r->model, &config, &init);
@@ -407,77 +461,27 @@ static el_status make_model(run *r)
 typedef struct scores {
     double loss;
     long exact, count;
+    double error_rate; /* symbol error rate (elman/score.h) */
 } scores;
 
-/* The mean batch loss and the exact matches over a loader's words. */
+/* Decodes and scores a loader's examples (the test's or the validation's):
+ * a word against itself, a pair's source against all its targets. */
+static el_status evaluate_all(run *r, el_loader *loader, int beam, s2s_result *out)
+{
+    if (!r->pairs.pairs)
+        return s2s_evaluate(&r->model, loader, beam, r->opts.max_length + 1, NULL, NULL, out);
+    int split = loader == r->test_loader ? S2S_TEST : S2S_VALIDATION;
+    return s2s_evaluate_pairs(&r->model, loader, beam, &r->pairs, split, out);
+}
+
+/* The mean batch loss, the exact matches and the symbol error rate. */
 static el_status evaluate(run *r, el_loader *loader, int beam, scores *out)
 {
-    el_ids decoded[DECODE_BATCH] = {{0}};
-    const el_batch *batch;
-    long batches = 0;
-    *out = (scores){0};
-    el_status s = el_loader_start(loader, 0);
-    while (!s && !(s = el_loader_next(loader, &batch)) && batch) {
-        float loss;
-        s = el_seq2seq_loss_of(&r->model, batch, &loss);
-        if (!s) s = el_seq2seq_decode(&r->model, batch, beam, r->opts.max_length + 1, decoded);
-        for (int b = 0; b < batch->size && !s; b++) {
-            int len = batch->target_lengths[b], same = (int)decoded[b].count == len;
-            for (int t = 0; same && t < len; t++)
-                same = decoded[b].data[t] == batch->targets[(size_t)t * batch->size + b];
-            out->exact += same;
-        }
-        out->loss += loss;
-        out->count += batch->size;
-        batches++;
-    }
-    for (int b = 0; b < DECODE_BATCH; b++) el_ids_free(&decoded[b]);
-    if (batches) out->loss /= (double)batches;
-    return s;
-}
-
-/* Text of ids, or "?" if it would not fit. */
-static void ids_text(const el_vocab *v, const int *ids, size_t count, char *buf, size_t cap)
-{
-    if (el_vocab_decode(v, ids, count, buf, cap, NULL)) snprintf(buf, cap, "?");
-}
-
-/* Prints text and spaces up to width characters: printf's %-24s counts
- * bytes, and "ü" or "ї" is two. */
-static void print_padded(const char *text, int width)
-{
-    int shown = 0;
-    for (const char *p = text; *p; p++) shown += ((unsigned char)*p & 0xC0) != 0x80;
-    printf("%s%*s", text, shown < width ? width - shown : 0, "");
-}
-
-/* The first few test words: the reversed input, the word, the model's guess. */
-static el_status show_samples(run *r)
-{
-    el_ids decoded[DECODE_BATCH] = {{0}};
-    const el_batch *batch = NULL;
-    el_status s = el_loader_start(r->test_loader, 0);
-    if (!s) s = el_loader_next(r->test_loader, &batch);
-    if (!s && batch)
-        s = el_seq2seq_decode(&r->model, batch, r->opts.beam, r->opts.max_length + 1, decoded);
-    for (int b = 0; !s && batch && b < batch->size && b < SAMPLES_SHOWN; b++) {
-        int in[MAX_DECODED], want[MAX_DECODED];
-        int n = batch->input_lengths[b] < MAX_DECODED ? batch->input_lengths[b] : MAX_DECODED;
-        for (int t = 0; t < n; t++) {
-            in[t] = batch->inputs[(size_t)t * batch->size + b];
-            want[t] = batch->targets[(size_t)t * batch->size + b];
-        }
-        char input[256], target[256], guess[256];
-        ids_text(r->vocab, in, (size_t)n, input, sizeof input);
-        ids_text(r->vocab, want, (size_t)n, target, sizeof target);
-        ids_text(r->vocab, decoded[b].data, decoded[b].count, guess, sizeof guess);
-        printf("  ");
-        print_padded(input, 24);
-        printf(" -> ");
-        print_padded(guess, 24);
-        printf(" %s\n", strcmp(guess, target) ? target : "ok");
-    }
-    for (int b = 0; b < DECODE_BATCH; b++) el_ids_free(&decoded[b]);
+    s2s_result result = {0};
+    el_status s = evaluate_all(r, loader, beam, &result);
+    *out = (scores){result.loss, result.total.exact, result.total.count,
+                    el_score_error_rate(&result.total)};
+    s2s_result_free(&result);
     return s;
 }
 
@@ -538,6 +542,7 @@ static int check_split(run *r)
 {
     const options *o = &r->opts;
     if (r->train_ids.count > 0 && r->test_ids.count > 0) return 0;
+    if (r->pairs.pairs) return s2s_pairs_split_failed(&r->pairs, o->data.pairs);
     cli_error("%s: %d words after the length filter (%d to %d characters): %zu for training and "
               "%zu for the test, and each needs at least one",
               o->words, el_words_count(r->words), o->min_length, o->max_length, r->train_ids.count,
@@ -560,7 +565,7 @@ static int prepare_training(run *r)
         el_checkpoint_free(c);
         if (bad) return 1;
     } else {
-        if (!o->words) o->words = cli_bundled_file("wordnet-words.txt");
+        if (!o->words && !o->data.pairs) o->words = cli_bundled_file("wordnet-words.txt");
         if (load_data(r)) return cli_library_failure();
         if (check_split(r)) return 1;
         if (make_model(r)) return cli_library_failure();
@@ -568,6 +573,17 @@ static int prepare_training(run *r)
     r->held_out = r->validation_ids.count ? r->validation_loader : r->test_loader;
     r->held_out_name = r->validation_ids.count ? "validation" : "test";
     return 0;
+}
+
+/* What the run trains on, the first part of its first line. */
+static void print_data(const run *r)
+{
+    if (r->pairs.pairs)
+        s2s_pairs_print(&r->pairs, r->vocab, target_vocab(r));
+    else
+        printf("%d words (%zu training, %zu validation, %zu test), %d symbols; ",
+               el_words_count(r->words), r->train_ids.count, r->validation_ids.count,
+               r->test_ids.count, el_vocab_size(r->vocab));
 }
 
 static int train(run *r)
@@ -597,20 +613,21 @@ static int train(run *r)
     t->unit_name = "words";
     t->loss_name = "loss";
     t->loss_scale = 1.0;
-    printf("%d words (%zu training, %zu validation, %zu test), %d symbols; %s, hidden %d, "
-           "%d layer%s%s, %zu parameters\n",
-           el_words_count(r->words), r->train_ids.count, r->validation_ids.count, r->test_ids.count,
-           el_vocab_size(r->vocab), cell_names[o->cell], o->hidden, o->layers,
-           o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
+    print_data(r);
+    printf("%s, hidden %d, %d layer%s%s, %zu parameters\n", cell_names[o->cell], o->hidden,
+           o->layers, o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
            el_param_list_numel(&r->params));
     fflush(stdout);
     int status = train_run_go(t);
     if (status) return status;
     scores test;
     if (evaluate(r, r->test_loader, o->beam, &test)) return cli_library_failure();
-    printf("ten test words (reversed input -> model's answer, and the word if it is wrong):\n");
-    if (show_samples(r)) return cli_library_failure();
+    s2s_text text = {r->vocab, target_vocab(r), o->data.source_tokens, o->data.target_tokens};
+    int steps = r->pairs.pairs ? s2s_pairs_max_steps(&r->pairs) : o->max_length + 1;
+    if (s2s_show_samples(&r->model, r->test_loader, o->beam, steps, &text, r->pairs.pairs != NULL))
+        return cli_library_failure();
     printf("saved %s\n", o->out);
+    if (r->pairs.pairs) printf("symbol_error_rate: %.4f\n", test.error_rate);
     printf("exact_match: %.4f (n=%ld)\n", (double)test.exact / test.count, test.count);
     return 0;
 }
@@ -626,69 +643,47 @@ static int load_for_use(run *r)
     return bad;
 }
 
-static int eval(run *r)
+/* The test loader over the words of --words, or every source of --pairs. */
+static el_status load_eval_data(run *r)
 {
-    if (load_for_use(r)) return 1;
-    el_ids all = {0};
-    el_status s = el_words_read(&r->words, r->opts.words, 1, 0);
-    if (!s && el_words_count(r->words) == 0) {
-        el_ids_free(&all);
-        cli_error("%s: no words to evaluate on", r->opts.words);
-        return 1;
+    const options *o = &r->opts;
+    if (o->data.pairs) {
+        s2s_split whole = {1, 0, 0, 0, DECODE_BATCH, DECODE_BATCH};
+        return s2s_pairs_load(&r->pairs, &o->data, &whole, &r->vocab, &r->target_vocab,
+                              pairs_outputs(r));
     }
-    if (!s) s = el_split(el_words_count(r->words), 0, 0, 0, &all, &r->validation_ids, &r->test_ids);
-    if (!s) s = make_loader(&r->test_loader, &r->test_data, r, &all, DECODE_BATCH, 0);
-    scores result;
-    if (!s) s = evaluate(r, r->test_loader, r->opts.beam, &result);
-    el_ids_free(&all);
-    if (s) return cli_library_failure();
-    printf("exact_match: %.4f (n=%ld)\n", (double)result.exact / result.count, result.count);
-    return 0;
-}
-
-/* Decodes one reversed word and prints the model's word. */
-static el_status predict_one(run *r, const char *text, size_t len)
-{
-    el_clusters clusters = {0};
-    el_ids ids = {0}, decoded[1] = {{0}};
-    el_status s = el_clusters_split(&clusters, text, len, "input", 1);
-    if (!s) s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, &ids);
-    if (!s && ids.count == 0) {
-        printf("\n");
-    } else if (!s) {
-        int length = (int)ids.count, index = 0, zero = 0;
-        el_batch batch = {1, length, 0, ids.data, &length, NULL, &zero, &index};
-        char out[4096];
-        s = el_seq2seq_decode(&r->model, &batch, r->opts.beam, length + 8, decoded);
-        if (!s)
-            s = el_vocab_decode(r->vocab, decoded[0].data, decoded[0].count, out, sizeof out, NULL);
-        if (!s) printf("%s\n", out);
-    }
-    el_ids_free(&decoded[0]);
-    el_ids_free(&ids);
-    el_clusters_free(&clusters);
+    el_status s = el_words_read(&r->words, o->words, 1, 0);
+    if (!s)
+        s = el_split(el_words_count(r->words), 0, 0, 0, &r->test_ids, &r->validation_ids,
+                     &r->train_ids);
+    if (!s) s = make_loader(&r->test_loader, &r->test_data, r, &r->test_ids, DECODE_BATCH, 0);
     return s;
 }
 
-static int predict(run *r, int argc, char **argv)
+static int eval(run *r)
+{
+    const options *o = &r->opts;
+    if (load_for_use(r)) return 1;
+    if (s2s_check_model_kind(o->model, r->pairs_model, o->data.pairs != NULL)) return 1;
+    if (load_eval_data(r)) return cli_library_failure();
+    if (el_loader_batches(r->test_loader) == 0) {
+        cli_error("%s: nothing to evaluate on", o->data.pairs ? o->data.pairs : o->words);
+        return 1;
+    }
+    s2s_result result = {0};
+    int status = evaluate_all(r, r->test_loader, o->beam, &result) ? cli_library_failure() : 0;
+    if (!status) status = s2s_report(&result, r->pairs_model, o->data.by_length);
+    s2s_result_free(&result);
+    return status;
+}
+
+static int predict(run *r)
 {
     if (load_for_use(r)) return 1;
-    if (r->opts.first_word) {
-        for (int i = r->opts.first_word; i < argc; i++)
-            if (argv[i][0] != '-' && predict_one(r, argv[i], strlen(argv[i])))
-                return cli_library_failure();
-        return 0;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int status = 0;
-    while (!status && (n = getline(&line, &cap, stdin)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-        if (predict_one(r, line, (size_t)n)) status = cli_library_failure();
-    }
-    free(line);
-    return status;
+    const s2s_data_options *d = &r->opts.data;
+    s2s_predictor p = {&r->model,        r->vocab,       target_vocab(r), d->source_tokens,
+                       d->target_tokens, r->pairs_model, r->opts.beam};
+    return s2s_predict(&p, r->opts.sources, r->opts.source_count, d->input);
 }
 
 int main(int argc, char **argv)
@@ -701,7 +696,7 @@ int main(int argc, char **argv)
     if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_PREDICT, r.opts.verbose)) return 1;
     status = r.opts.mode == MODE_TRAIN  ? train(&r)
              : r.opts.mode == MODE_EVAL ? eval(&r)
-                                        : predict(&r, argc, argv);
+                                        : predict(&r);
     run_free(&r);
     return status;
 }

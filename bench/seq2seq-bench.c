@@ -161,8 +161,13 @@ static const el_batch *next_batch(bench *b)
 
 static void make_model(bench *b, const options *o)
 {
-    el_seq2seq_config config = {
-        o->cell, el_vocab_size(b->vocab), o->hidden, o->layers, o->bidirectional, 0.0f, o->padded};
+    el_seq2seq_config config = {.cell = o->cell,
+                                .source_vocab_size = el_vocab_size(b->vocab),
+                                .target_vocab_size = el_vocab_size(b->vocab),
+                                .hidden_size = o->hidden,
+                                .num_layers = o->layers,
+                                .bidirectional = o->bidirectional,
+                                .padded_steps = o->padded};
     el_rng init;
     el_rng_seed(&init, 1);
     el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);

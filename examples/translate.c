@@ -30,10 +30,11 @@ int main(int argc, char **argv)
     int beam = argc > 2 ? atoi(argv[2]) : 1;
     el_checkpoint *file = NULL;
     el_seq2seq model;
-    el_vocab *vocab = NULL;
-    /* The model file carries the configuration and the vocabulary: the
-     * loader builds the model it describes. */
-    if (el_checkpoint_read(&file, argv[1]) || el_seq2seq_load(&model, file, &vocab))
+    el_vocab *vocab = NULL, *target = NULL;
+    /* The model file carries the configuration and the vocabularies (of
+     * the sources and of the targets): the loader builds the model it
+     * describes. */
+    if (el_checkpoint_read(&file, argv[1]) || el_seq2seq_load(&model, file, &vocab, &target))
         return fail(argv[1]);
     el_checkpoint_free(file);
     el_seq2seq_set_training(&model, 0);
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
                           .input_lengths = &length,
                           .index = &index};
         if (el_seq2seq_decode(&model, &batch, beam, MAX_LENGTH, &out) ||
-            el_vocab_decode(vocab, out.data, out.count, text, sizeof text, NULL)) {
+            el_vocab_decode(target, out.data, out.count, text, sizeof text, NULL)) {
             status = fail(line);
             continue;
         }
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
     el_ids_free(&ids);
     el_ids_free(&out);
     el_vocab_free(vocab);
+    el_vocab_free(target);
     el_seq2seq_free(&model);
     return status;
 }

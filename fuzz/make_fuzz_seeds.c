@@ -241,7 +241,7 @@ static void vocab_seeds(void)
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\"]}",
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"a\",\"a\"]}",
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"e\\u0301\"]}",
-        "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"ab\"]}",
+        "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"a b\"]}",
         "{\"version\":2,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\"]}",
         "{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"<unk>\",\"\\u0000\"]}",
         "{\"version\":1,\"symbols\":{\"a\":1}}",
@@ -283,6 +283,41 @@ static void word_seeds(void)
     }
 }
 
+/* Pairs files, each after the byte that chooses the token modes (bit 0:
+ * sources in spaces mode, bit 1: targets). */
+static void pair_seeds(void)
+{
+    make_dir("pairs");
+    static const char *const files[] = {
+        "\x02"
+        "aardvark\taa r d v aa r k\nread\tr iy d\nread\tr eh d\r\n\nread\tr iy d\n",
+        "\x00"
+        "caf\xc3\xa9\tcafe\xcc\x81\n  spaced \t out  \n\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\tflag",
+        "\x03"
+        "a  b\tc\xc2\xa0"
+        "d\na b\tab c\na b\ta bc\n",
+        "\x00"
+        "no tab here\n",
+        "\x00"
+        "a\tb\tc\n",
+        "\x00"
+        "\tempty source\n",
+        "\x02"
+        "empty target\t  \n",
+        "\x00"
+        "bad\t\xff\n",
+        "\x00"
+        "nul\t\0inside\n",
+    };
+    static const size_t lengths[] = {0, 0, 0, 0, 0, 0, 0, 0, 13};
+    char name[32];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(name, sizeof name, "pairs-%zu.tsv", i);
+        size_t n = lengths[i] ? lengths[i] : 1 + strlen(files[i] + 1);
+        write_seed("pairs", name, files[i], n);
+    }
+}
+
 /* ---- model files --------------------------------------------------------- */
 
 /* A model file of kind "charlm" or "seq2seq" in the target's corpus, with
@@ -306,9 +341,18 @@ static void write_model(const char *target, const char *name, const char *kind, 
         check(el_charlm_init(&charlm, &config, &rng), "charlm");
         check(el_checkpoint_add_charlm(w, &charlm, vocab), "add charlm");
     } else {
-        el_seq2seq_config config = {cell, el_vocab_size(vocab), 2, layers, bidirectional, 0, 3};
+        el_seq2seq_config config = {cell,
+                                    el_vocab_size(vocab),
+                                    el_vocab_size(vocab),
+                                    2,
+                                    layers,
+                                    bidirectional,
+                                    0,
+                                    3,
+                                    EL_ATTENTION_NONE,
+                                    0};
         check(el_seq2seq_init(&seq2seq, &config, &rng), "seq2seq");
-        check(el_checkpoint_add_seq2seq(w, &seq2seq, vocab), "add seq2seq");
+        check(el_checkpoint_add_seq2seq(w, &seq2seq, vocab, NULL), "add seq2seq");
     }
     if (key) check(el_checkpoint_set_meta(w, key, value), "metadata");
     char path[1024];
@@ -352,6 +396,7 @@ int main(int argc, char **argv)
     cluster_seeds();
     vocab_seeds();
     word_seeds();
+    pair_seeds();
     model_file_seeds();
     return 0;
 }

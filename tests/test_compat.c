@@ -113,7 +113,8 @@ Test(compat, a_seq2seq_of_0_1_0_loads_and_runs)
     el_vocab *vocab = meta_vocab(c);
     el_seq2seq_config config = {
         .cell = meta_cell(c, "seq2seq.cell"),
-        .vocab_size = el_vocab_size(vocab),
+        .source_vocab_size = el_vocab_size(vocab),
+        .target_vocab_size = el_vocab_size(vocab),
         .hidden_size = meta_int(c, "seq2seq.hidden"),
         .num_layers = meta_int(c, "seq2seq.layers"),
         .bidirectional = meta_int(c, "seq2seq.bidirectional"),
@@ -150,7 +151,7 @@ Test(compat, a_seq2seq_of_0_1_0_loads_and_runs)
     EL_TEST_OK(el_seq2seq_decode(&model, &batch, 1, 12, &out));
     cr_assert_gt(out.count, 0);
     for (size_t i = 0; i < out.count; i++)
-        cr_assert(out.data[i] >= 0 && out.data[i] < config.vocab_size, "id %d", out.data[i]);
+        cr_assert(out.data[i] >= 0 && out.data[i] < config.target_vocab_size, "id %d", out.data[i]);
 
     el_ids_free(&out);
     el_ids_free(&source);

@@ -255,7 +255,8 @@ Test(model_file, a_file_without_a_kind_is_refused)
     EL_TEST_FAILS(el_charlm_load(&m, c, &vocab), EL_ERR_FORMAT);
     assert_message_has("not an elman charlm model (no \"elman.kind\" in its metadata)");
     el_seq2seq s;
-    EL_TEST_FAILS(el_seq2seq_load(&s, c, &vocab), EL_ERR_FORMAT);
+    el_vocab *target = NULL;
+    EL_TEST_FAILS(el_seq2seq_load(&s, c, &vocab, &target), EL_ERR_FORMAT);
     assert_message_has("not an elman seq2seq model");
     el_checkpoint_free(c);
 }
@@ -276,9 +277,20 @@ Test(model_file, saving_refuses_a_vocabulary_of_another_size)
 
 /* ---- seq2seq ----------------------------------------------------------- */
 
-static el_seq2seq seq2seq_make(el_vocab *vocab, el_cell cell, int bidirectional)
+/* target NULL: the source vocabulary serves both sides. */
+static el_seq2seq seq2seq_make(const el_vocab *source, const el_vocab *target, el_cell cell,
+                               int bidirectional)
 {
-    el_seq2seq_config config = {cell, el_vocab_size(vocab), 5, 2, bidirectional, 0.125f, 9};
+    el_seq2seq_config config = {cell,
+                                el_vocab_size(source),
+                                el_vocab_size(target ? target : source),
+                                5,
+                                2,
+                                bidirectional,
+                                0.125f,
+                                9,
+                                EL_ATTENTION_NONE,
+                                0};
     el_rng rng;
     el_rng_seed(&rng, 4);
     el_seq2seq m;
@@ -286,11 +298,12 @@ static el_seq2seq seq2seq_make(el_vocab *vocab, el_cell cell, int bidirectional)
     return m;
 }
 
-static void seq2seq_save(el_seq2seq *m, const el_vocab *vocab, const char *key, const char *value)
+static void seq2seq_save(el_seq2seq *m, const el_vocab *source, const el_vocab *target,
+                         const char *key, const char *value)
 {
     el_checkpoint_writer *w = NULL;
     EL_TEST_OK(el_checkpoint_writer_create(&w));
-    EL_TEST_OK(el_checkpoint_add_seq2seq(w, m, vocab));
+    EL_TEST_OK(el_checkpoint_add_seq2seq(w, m, source, target));
     if (key) EL_TEST_OK(el_checkpoint_set_meta(w, key, value));
     EL_TEST_OK(el_checkpoint_write(w, path));
     el_checkpoint_writer_free(w);
@@ -299,9 +312,12 @@ static void seq2seq_save(el_seq2seq *m, const el_vocab *vocab, const char *key, 
 Test(model_file, a_seq2seq_round_trips_under_the_programs_keys)
 {
     el_vocab *vocab = make_vocab("reversed words");
+    el_vocab *phones = make_vocab("r iy v er s t");
     for (int bidirectional = 0; bidirectional <= 1; bidirectional++) {
-        el_seq2seq saved = seq2seq_make(vocab, EL_CELL_LSTM, bidirectional);
-        seq2seq_save(&saved, vocab, NULL, NULL);
+        /* One shared vocabulary (as 0.2.0 wrote), then separate ones. */
+        const el_vocab *target = bidirectional ? phones : NULL;
+        el_seq2seq saved = seq2seq_make(vocab, target, EL_CELL_LSTM, bidirectional);
+        seq2seq_save(&saved, vocab, target, NULL, NULL);
         el_checkpoint *c = read_back();
         cr_assert_str_eq(meta(c, "elman.kind"), "seq2seq");
         cr_assert_str_eq(meta(c, "seq2seq.cell"), "lstm");
@@ -310,13 +326,18 @@ Test(model_file, a_seq2seq_round_trips_under_the_programs_keys)
         cr_assert_str_eq(meta(c, "seq2seq.bidirectional"), bidirectional ? "1" : "0");
         cr_assert_str_eq(meta(c, "seq2seq.dropout"), "0.125");
         cr_assert_str_eq(meta(c, "seq2seq.padded_steps"), "9");
+        cr_assert_str_eq(meta(c, "seq2seq.attention"), "none");
+        cr_assert_str_eq(meta(c, "seq2seq.embedding_size"), "0");
+        cr_assert_eq(el_checkpoint_meta(c, "seq2seq.target_vocab") != NULL, target != NULL);
 
         el_seq2seq m;
-        el_vocab *loaded = NULL;
-        EL_TEST_OK(el_seq2seq_load(&m, c, &loaded));
+        el_vocab *loaded = NULL, *loaded_target = NULL;
+        EL_TEST_OK(el_seq2seq_load(&m, c, &loaded, &loaded_target));
         cr_assert(memcmp(&m.config, &saved.config, sizeof m.config) == 0,
                   "the configuration differs");
         assert_same_vocab(loaded, vocab);
+        assert_same_vocab(loaded_target, target ? target : vocab);
+        cr_assert_neq(loaded, loaded_target, "the target vocabulary is not the caller's own");
         el_param_list got = {0}, want = {0};
         EL_TEST_OK(el_seq2seq_params(&m, &got));
         EL_TEST_OK(el_seq2seq_params(&saved, &want));
@@ -325,24 +346,27 @@ Test(model_file, a_seq2seq_round_trips_under_the_programs_keys)
         el_param_list_free(&want);
         el_seq2seq_free(&m);
         el_vocab_free(loaded);
+        el_vocab_free(loaded_target);
         el_checkpoint_free(c);
         el_seq2seq_free(&saved);
     }
     el_vocab_free(vocab);
+    el_vocab_free(phones);
 }
 
 static void seq2seq_refused(const char *key, const char *value, const char *part)
 {
     el_vocab *vocab = make_vocab("reversed words");
-    el_seq2seq saved = seq2seq_make(vocab, EL_CELL_GRU, 1);
-    seq2seq_save(&saved, vocab, key, value);
+    el_seq2seq saved = seq2seq_make(vocab, NULL, EL_CELL_GRU, 1);
+    seq2seq_save(&saved, vocab, NULL, key, value);
     el_checkpoint *c = read_back();
     el_seq2seq m;
-    el_vocab *loaded = vocab;
-    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded), EL_ERR_FORMAT);
+    el_vocab *loaded = vocab, *target = vocab;
+    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded, &target), EL_ERR_FORMAT);
     assert_message_has(dir);
     assert_message_has(part);
     cr_assert_null(loaded);
+    cr_assert_null(target);
     el_checkpoint_free(c);
     el_seq2seq_free(&saved);
     el_vocab_free(vocab);
@@ -359,6 +383,91 @@ Test(model_file, an_inconsistent_seq2seq_is_refused_with_one_message)
     seq2seq_refused("seq2seq.layers", "5",
                     "encoder.gru.weight_hh_l2' (the metadata says 5 layers)");
     seq2seq_refused("seq2seq.cell", "rnn", "no tensor 'encoder.rnn.weight_hh_l0'");
+    seq2seq_refused("seq2seq.attention", "luong", "unknown attention 'luong'");
+    seq2seq_refused("seq2seq.target_vocab", "[1, 2", "its target vocabulary");
+    /* A target vocabulary of another size than the output layer's. */
+    el_vocab *small = make_vocab("ab");
+    char *json = NULL;
+    EL_TEST_OK(el_vocab_to_json(small, &json));
+    seq2seq_refused("seq2seq.target_vocab", json, "tensor 'decoder.fc.weight' is not");
+    el_vocab_json_free(json);
+    el_vocab_free(small);
+}
+
+/* With attention and embeddings, and separate vocabularies. */
+static el_seq2seq attention_make(const el_vocab *source, const el_vocab *target,
+                                 el_attention attention)
+{
+    el_seq2seq_config config = {
+        EL_CELL_GRU, el_vocab_size(source), el_vocab_size(target), 5, 1, 1, 0.0f, 0, attention, 3};
+    el_rng rng;
+    el_rng_seed(&rng, 5);
+    el_seq2seq m;
+    EL_TEST_OK(el_seq2seq_init(&m, &config, &rng));
+    return m;
+}
+
+Test(model_file, a_seq2seq_with_attention_round_trips)
+{
+    el_vocab *source = make_vocab("reversed words");
+    el_vocab *target = make_vocab("r iy v er s t");
+    for (el_attention a = EL_ATTENTION_ADDITIVE; a <= EL_ATTENTION_GENERAL; a++) {
+        el_seq2seq saved = attention_make(source, target, a);
+        seq2seq_save(&saved, source, target, NULL, NULL);
+        el_checkpoint *c = read_back();
+        cr_assert_str_eq(meta(c, "seq2seq.attention"), el_attention_name(a));
+        cr_assert_str_eq(meta(c, "seq2seq.embedding_size"), "3");
+        el_seq2seq m;
+        el_vocab *loaded = NULL, *loaded_target = NULL;
+        EL_TEST_OK(el_seq2seq_load(&m, c, &loaded, &loaded_target));
+        cr_assert(memcmp(&m.config, &saved.config, sizeof m.config) == 0,
+                  "the configuration differs");
+        assert_same_vocab(loaded, source);
+        assert_same_vocab(loaded_target, target);
+        el_param_list got = {0}, want = {0};
+        EL_TEST_OK(el_seq2seq_params(&m, &got));
+        EL_TEST_OK(el_seq2seq_params(&saved, &want));
+        assert_same_params(&got, &want);
+        el_param_list_free(&got);
+        el_param_list_free(&want);
+        el_seq2seq_free(&m);
+        el_vocab_free(loaded);
+        el_vocab_free(loaded_target);
+        el_checkpoint_free(c);
+        el_seq2seq_free(&saved);
+    }
+    el_vocab_free(source);
+    el_vocab_free(target);
+}
+
+static void attention_refused(const char *key, const char *value, const char *part)
+{
+    el_vocab *source = make_vocab("reversed words");
+    el_vocab *target = make_vocab("r iy v er s t");
+    el_seq2seq saved = attention_make(source, target, EL_ATTENTION_ADDITIVE);
+    seq2seq_save(&saved, source, target, key, value);
+    el_checkpoint *c = read_back();
+    el_seq2seq m;
+    el_vocab *loaded = source, *loaded_target = source;
+    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded, &loaded_target), EL_ERR_FORMAT);
+    assert_message_has(dir);
+    assert_message_has(part);
+    cr_assert(loaded == NULL && loaded_target == NULL && m.cache == NULL);
+    el_checkpoint_free(c);
+    el_seq2seq_free(&saved);
+    el_vocab_free(source);
+    el_vocab_free(target);
+    el_test_assert_no_leaks();
+}
+
+Test(model_file, a_seq2seq_with_inconsistent_attention_is_refused)
+{
+    attention_refused("seq2seq.attention", "general", "is none of the model's");
+    attention_refused("seq2seq.attention", "none", "is none of the model's");
+    attention_refused("seq2seq.attention", "bahdanau", "unknown attention 'bahdanau'");
+    attention_refused("seq2seq.embedding_size", "4096",
+                      "tensor 'encoder.embedding.weight' is not 12x4096");
+    attention_refused("seq2seq.embedding_size", "0", "'decoder.embedding.weight' is none");
 }
 
 /* ---- a model of one's own ---------------------------------------------- */

@@ -59,13 +59,12 @@ static double fd_loss(void *ctx)
     return loss;
 }
 
-static void check_gradients(el_cell cell, int layers, int bidirectional, int padded_steps)
+static void check_model_gradients(const el_seq2seq_config *cfg)
 {
     fd_case c;
     el_rng rng;
     el_rng_seed(&rng, 11);
-    el_seq2seq_config cfg = {cell, 9, 5, layers, bidirectional, 0.0f, padded_steps};
-    EL_TEST_OK(el_seq2seq_init(&c.model, &cfg, &rng));
+    EL_TEST_OK(el_seq2seq_init(&c.model, cfg, &rng));
     make_batch(&c.tb, small_words, 4);
     c.params = (el_param_list){0};
     EL_TEST_OK(el_seq2seq_params(&c.model, &c.params));
@@ -83,6 +82,47 @@ static void check_gradients(el_cell cell, int layers, int bidirectional, int pad
     el_seq2seq_free(&c.model);
 }
 
+static void check_gradients(el_cell cell, int layers, int bidirectional, int padded_steps)
+{
+    el_seq2seq_config cfg = {
+        cell, 9, 9, 5, layers, bidirectional, 0.0f, padded_steps, EL_ATTENTION_NONE, 0};
+    check_model_gradients(&cfg);
+}
+
+/* Attention and embeddings, with a target vocabulary of its own size. */
+static void check_attention_gradients(el_cell cell, el_attention attention, int layers,
+                                      int bidirectional, int embedding, int padded_steps)
+{
+    el_seq2seq_config cfg = {cell,          9,    10,           5,         layers,
+                             bidirectional, 0.0f, padded_steps, attention, embedding};
+    check_model_gradients(&cfg);
+}
+
+Test(seq2seq, gradients_additive_gru)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_ADDITIVE, 1, 0, 0, 0);
+}
+Test(seq2seq, gradients_additive_gru_bidirectional_embedding)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_ADDITIVE, 1, 1, 3, 0);
+}
+Test(seq2seq, gradients_dot_gru_bidirectional_embedding)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_DOT, 1, 1, 3, 0);
+}
+Test(seq2seq, gradients_general_lstm_two_layers)
+{
+    check_attention_gradients(EL_CELL_LSTM, EL_ATTENTION_GENERAL, 2, 1, 0, 0);
+}
+Test(seq2seq, gradients_additive_lstm_two_layers_padded)
+{
+    check_attention_gradients(EL_CELL_LSTM, EL_ATTENTION_ADDITIVE, 2, 0, 3, 7);
+}
+Test(seq2seq, gradients_embedding_without_attention)
+{
+    check_attention_gradients(EL_CELL_GRU, EL_ATTENTION_NONE, 1, 1, 3, 0);
+}
+
 Test(seq2seq, gradients_gru) { check_gradients(EL_CELL_GRU, 1, 0, 0); }
 Test(seq2seq, gradients_lstm_two_layers_bidirectional) { check_gradients(EL_CELL_LSTM, 2, 1, 0); }
 Test(seq2seq, gradients_rnn_bidirectional) { check_gradients(EL_CELL_RNN_TANH, 1, 1, 0); }
@@ -95,7 +135,7 @@ static void check_stepwise(el_cell cell, int padded_steps)
 {
     el_rng rng;
     el_rng_seed(&rng, 12);
-    el_seq2seq_config cfg = {cell, 9, 6, 2, 1, 0.0f, padded_steps};
+    el_seq2seq_config cfg = {cell, 9, 9, 6, 2, 1, 0.0f, padded_steps, EL_ATTENTION_NONE, 0};
     el_seq2seq model;
     EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
     test_batch tb;
@@ -156,7 +196,7 @@ static void check_learns(el_cell cell, int padded_steps, double teacher_forcing)
 {
     el_rng rng;
     el_rng_seed(&rng, 13);
-    el_seq2seq_config cfg = {cell, 9, 32, 1, 0, 0.0f, padded_steps};
+    el_seq2seq_config cfg = {cell, 9, 9, 32, 1, 0, 0.0f, padded_steps, EL_ATTENTION_NONE, 0};
     el_seq2seq model;
     EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
     test_batch tb;
@@ -192,7 +232,7 @@ Test(seq2seq, parameter_names_follow_pytorch)
 {
     el_rng rng;
     el_rng_seed(&rng, 14);
-    el_seq2seq_config cfg = {EL_CELL_GRU, 29, 8, 1, 0, 0.0f, 0};
+    el_seq2seq_config cfg = {EL_CELL_GRU, 29, 29, 8, 1, 0, 0.0f, 0, EL_ATTENTION_NONE, 0};
     el_seq2seq model;
     EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
     el_param_list params = {0};
@@ -215,7 +255,7 @@ Test(seq2seq, a_nonfinite_loss_stops_the_step)
 {
     el_rng rng;
     el_rng_seed(&rng, 16);
-    el_seq2seq_config cfg = {EL_CELL_GRU, 9, 5, 1, 0, 0.0f, 0};
+    el_seq2seq_config cfg = {EL_CELL_GRU, 9, 9, 5, 1, 0, 0.0f, 0, EL_ATTENTION_NONE, 0};
     el_seq2seq model;
     EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
     test_batch tb;
@@ -234,9 +274,9 @@ Test(seq2seq, refuses_bad_arguments)
     el_rng rng;
     el_rng_seed(&rng, 15);
     el_seq2seq model;
-    el_seq2seq_config cfg = {EL_CELL_GRU, 4, 8, 1, 0, 0.0f, 0};
+    el_seq2seq_config cfg = {EL_CELL_GRU, 4, 4, 8, 1, 0, 0.0f, 0, EL_ATTENTION_NONE, 0};
     EL_TEST_FAILS(el_seq2seq_init(&model, &cfg, &rng), EL_ERR_INVALID);
-    cfg.vocab_size = 9;
+    cfg.source_vocab_size = cfg.target_vocab_size = 9;
     cfg.padded_steps = 3;
     EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
     test_batch tb;
@@ -254,7 +294,7 @@ Test(seq2seq, decodes_without_training)
 {
     el_rng rng;
     el_rng_seed(&rng, 16);
-    el_seq2seq_config cfg = {EL_CELL_LSTM, 9, 8, 2, 1, 0.0f, 0};
+    el_seq2seq_config cfg = {EL_CELL_LSTM, 9, 9, 8, 2, 1, 0.0f, 0, EL_ATTENTION_NONE, 0};
     for (int beam = 1; beam <= 4; beam += 3) {
         el_seq2seq model;
         EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
@@ -270,4 +310,18 @@ Test(seq2seq, decodes_without_training)
         }
         el_seq2seq_free(&model);
     }
+}
+
+Test(seq2seq, attention_names_read_back)
+{
+    for (int i = EL_ATTENTION_NONE; i <= EL_ATTENTION_GENERAL; i++) {
+        el_attention a = EL_ATTENTION_NONE;
+        EL_TEST_OK(el_attention_parse(el_attention_name((el_attention)i), &a));
+        cr_assert_eq((int)a, i);
+    }
+    cr_assert_str_eq(el_attention_name(EL_ATTENTION_ADDITIVE), "additive");
+    el_attention a;
+    EL_TEST_FAILS(el_attention_parse("luong", &a), EL_ERR_INVALID);
+    cr_assert(strstr(el_last_error(), "'luong'"), "%s", el_last_error());
+    cr_assert_str_eq(el_attention_name((el_attention)9), "unknown");
 }

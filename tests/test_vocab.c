@@ -583,8 +583,8 @@ ParameterizedTestParameters(vocab, malformed_json_is_refused)
         {"{\"version\":1,\"symbols\":[\"<pad>\",\"<sos>\",\"<eos>\",\"a\",\"<unk>\"]}", "symbol 3"},
         {JSON_HEAD ",\"a\",\"b\",\"a\"]}", "symbol 6 is listed twice"},
         {JSON_HEAD ",\"\\u00e9\",\"\\u00E9\"]}", "symbol 5 is listed twice"},
-        {JSON_HEAD ",\"<pad>\"]}", "symbol 4 is not one grapheme cluster"},
-        {JSON_HEAD ",\"ab\"]}", "symbol 4 is not one grapheme cluster"},
+        {JSON_HEAD ",\"a b\"]}", "symbol 4 is not one grapheme cluster"},
+        {JSON_HEAD ",\" x\"]}", "symbol 4 is not one grapheme cluster"},
         {JSON_HEAD ",\"\"]}", "symbol 4 is not one grapheme cluster"},
         {JSON_HEAD ",\"\\r\\n\\r\"]}", "symbol 4 is not one grapheme cluster"},
         {JSON_HEAD ",\"e\\u0301\"]}", "symbol 4 is not one grapheme cluster"}, /* not NFC */
@@ -605,6 +605,19 @@ ParameterizedTest(bad_json *bad, vocab, malformed_json_is_refused)
     cr_assert(strstr(el_last_error(), bad->message) != NULL, "JSON %s: message \"%s\" lacks \"%s\"",
               bad->json, el_last_error(), bad->message);
     assert_message_has("el_vocab_from_json");
+}
+
+/* A token of several clusters (elman/pairs.h's spaces mode: "aa", "ch")
+ * is a symbol too, as long as it holds no white space. */
+Test(vocab, json_takes_tokens_of_several_clusters)
+{
+    el_vocab *v = NULL;
+    EL_TEST_OK(el_vocab_from_json(&v, JSON_HEAD ",\"aa\",\"<pad>\",\" \"]}"));
+    cr_assert_eq(el_vocab_size(v), 7);
+    cr_assert_eq(el_vocab_id(v, "aa", 2), 4);
+    cr_assert_eq(el_vocab_id(v, "<pad>", 5), 5);
+    cr_assert_eq(el_vocab_id(v, " ", 1), 6);
+    el_vocab_free(v);
 }
 
 Test(vocab, json_arguments_are_checked)

@@ -41,10 +41,12 @@ class CharLMConfig(ctypes.Structure):
 
 
 class Seq2SeqConfig(ctypes.Structure):
-    _fields_ = [("cell", ctypes.c_int), ("vocab_size", ctypes.c_int),
+    _fields_ = [("cell", ctypes.c_int), ("source_vocab_size", ctypes.c_int),
+                ("target_vocab_size", ctypes.c_int),
                 ("hidden_size", ctypes.c_int), ("num_layers", ctypes.c_int),
                 ("bidirectional", ctypes.c_int), ("dropout", ctypes.c_float),
-                ("padded_steps", ctypes.c_int)]
+                ("padded_steps", ctypes.c_int), ("attention", ctypes.c_int),
+                ("embedding_size", ctypes.c_int)]
 
 
 class Sampling(ctypes.Structure):
@@ -76,8 +78,8 @@ class Library:
     def seq2seq(self, path, cell, vocab_size, hidden, layers, bidirectional, dropout=0.0,
                 padded_steps=0):
         return _Model(self, path, "seq2seq",
-                      Seq2SeqConfig(CELLS[cell], vocab_size, hidden, layers, int(bidirectional),
-                                    dropout, padded_steps))
+                      Seq2SeqConfig(CELLS[cell], vocab_size, vocab_size, hidden, layers,
+                                    int(bidirectional), dropout, padded_steps))
 
 
 class _Model:

@@ -4,6 +4,7 @@
 #define ELMAN_ELMAN_H
 
 #include "activation.h"
+#include "attention.h"
 #include "autoencoder.h"
 #include "batchnorm.h"
 #include "charlm.h"
@@ -20,6 +21,7 @@
 #include "model_file.h"
 #include "ops.h"
 #include "optim.h"
+#include "pairs.h"
 #include "param.h"
 #include "pool.h"
 #include "rng.h"
@@ -27,6 +29,7 @@
 #include "rnn.h"
 #include "runtime.h"
 #include "schedule.h"
+#include "score.h"
 #include "seq2seq.h"
 #include "seq_autoencoder.h"
 #include "sequential.h"

@@ -8,7 +8,9 @@
  *
  *   charlm:  cell (rnn, rnn_relu, gru, lstm), hidden, layers, dropout
  *   seq2seq: cell, hidden, layers, bidirectional (0 or 1), dropout,
- *            padded_steps
+ *            padded_steps, attention (none, additive, dot, general),
+ *            embedding_size, and target_vocab (JSON) when the target
+ *            vocabulary is not the source's
  *
  * Saving adds those to a writer, so a program adds its own (optimizer
  * state, training position under "train.") before it writes the file.
@@ -48,18 +50,28 @@ EL_API el_status el_checkpoint_get_vocab(const el_checkpoint *c, el_vocab **voca
 
 /* Adds m's parameters, kind, configuration and vocab (whose size must be
  * m's vocab_size) to w.  The parameters' values are read when w is
- * written, so m must live until then. */
+ * written, so m must live until then.  A seq2seq model has a source and a
+ * target vocabulary (sizes source_vocab_size and target_vocab_size); target
+ * NULL (or the same as source) stores one vocabulary serving both, as 0.2.0
+ * wrote, and a distinct target is stored under "seq2seq.target_vocab". */
 EL_API el_status el_checkpoint_add_charlm(el_checkpoint_writer *w, el_charlm *m,
                                           const el_vocab *vocab);
 EL_API el_status el_checkpoint_add_seq2seq(el_checkpoint_writer *w, el_seq2seq *m,
-                                           const el_vocab *vocab);
+                                           const el_vocab *source, const el_vocab *target);
 
 /* Builds *m (not yet initialized; free it with el_charlm_free) and *vocab
  * (free it with el_vocab_free) from c.  A checkpoint of another kind is
  * EL_ERR_FORMAT: "PATH: a seq2seq model, not a charlm model".  On failure
  * *m and *vocab are left zeroed and NULL. */
 EL_API el_status el_charlm_load(el_charlm *m, const el_checkpoint *c, el_vocab **vocab);
-EL_API el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **vocab);
+/* The same for a seq2seq model, with its two vocabularies: *target always
+ * gets a vocabulary of its own (a copy of the source's when the file holds
+ * one shared vocabulary, as every file before separate vocabularies does);
+ * the caller frees both.  A file without "seq2seq.attention" or
+ * "seq2seq.embedding_size" has none (one-hot inputs); an attention name
+ * el_attention_parse does not know is EL_ERR_FORMAT. */
+EL_API el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **source,
+                                 el_vocab **target);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* elman: an encoder-decoder (seq2seq) model over vocabulary ids.
  *
- * The encoder (an el_rnn over one-hot inputs) reads the source sequence; its
+ * The encoder (an el_rnn over one-hot inputs, or over an embedding when
+ * embedding_size > 0) reads the source sequence; its
  * final state, summed over directions when it is bidirectional, starts the
  * decoder (an el_rnn of the same cell, layers and hidden size, one
  * direction), which reads <sos> and the target and predicts the target and
@@ -12,12 +13,23 @@
  * Training runs the whole batch with teacher forcing: the decoder reads the
  * true previous symbol, or, with a ratio below 1, each example's own
  * previous prediction at a step with probability 1 - ratio (the decoder
- * then runs step by step). */
+ * then runs step by step).
+ *
+ * With attention (elman/attention.h; docs/library.md, "seq2seq with
+ * attention") the decoder runs step by step and looks at the encoder's
+ * outputs: additive, as the BahdanauAttention decoder of PyTorch's seq2seq
+ * tutorial (the query is the top layer's state before the step, the rnn
+ * reads [symbol; context]), or Luong's dot and general (the query is the
+ * step's output h, the output layer reads h~ = tanh(W_c [context; h]),
+ * "decoder.concat" without bias, and the next step reads [symbol; h~]).
+ * The attention's parameters are "decoder.attention.Wa.weight" and so on. */
 #ifndef ELMAN_SEQ2SEQ_H
 #define ELMAN_SEQ2SEQ_H
 
+#include "attention.h"
 #include "data.h"
 #include "dense.h"
+#include "embedding.h"
 #include "param.h"
 #include "rng.h"
 #include "rnn.h"
@@ -29,7 +41,8 @@ extern "C" {
 
 typedef struct el_seq2seq_config {
     el_cell cell;
-    int vocab_size; /* ids, specials included (el_vocab_size) */
+    int source_vocab_size; /* encoder input ids, specials included (el_vocab_size) */
+    int target_vocab_size; /* decoder input and output ids, specials included */
     int hidden_size;
     int num_layers;
     int bidirectional; /* of the encoder */
@@ -42,6 +55,10 @@ typedef struct el_seq2seq_config {
      * over all N positions of every example, padding included (N = 33 in the
      * notebook). */
     int padded_steps;
+    el_attention attention; /* EL_ATTENTION_NONE: no attention */
+    /* 0: one-hot inputs; > 0: the inputs go through embedding layers of this
+     * size, "encoder.embedding" and "decoder.embedding" (nn.Embedding). */
+    int embedding_size;
 } el_seq2seq_config;
 
 typedef struct el_seq2seq_cache el_seq2seq_cache;
@@ -51,12 +68,17 @@ typedef struct el_seq2seq {
     el_rnn encoder;
     el_rnn decoder;
     el_dense output;
-    el_seq2seq_cache *cache; /* workspaces and what a training step keeps for backward */
+    el_embedding encoder_embedding; /* when embedding_size > 0 */
+    el_embedding decoder_embedding;
+    el_attention_layer attention; /* "decoder.attention", unless none */
+    el_dense concat;              /* dot and general: "decoder.concat", W_c */
+    el_seq2seq_cache *cache;      /* workspaces and what a training step keeps for backward */
 } el_seq2seq;
 
 EL_API el_status el_seq2seq_init(el_seq2seq *m, const el_seq2seq_config *config, el_rng *rng);
 EL_API void el_seq2seq_free(el_seq2seq *m);
-/* Encoder, decoder and output parameters, in that order. */
+/* The parameters: the encoder's embedding and rnn, then the decoder's
+ * embedding, attention, rnn, concat and output layer (those it has). */
 EL_API el_status el_seq2seq_params(el_seq2seq *m, el_param_list *list);
 /* Training mode (dropout on) or evaluation mode. */
 EL_API void el_seq2seq_set_training(el_seq2seq *m, int training);
@@ -76,6 +98,16 @@ EL_API el_status el_seq2seq_loss_of(el_seq2seq *m, const el_batch *batch, float 
  * example b's ids (without <sos>/<eos>); out must hold batch->size el_ids. */
 EL_API el_status el_seq2seq_decode(el_seq2seq *m, const el_batch *batch, int beam, int max_length,
                                    el_ids *out);
+
+/* Greedy decoding (as el_seq2seq_decode with beam 1) that also returns the
+ * attention weights: weights is sized (B, steps, S), steps the decoder
+ * steps run (the longest output and its end symbol), S the encoder's steps
+ * (the batch's input_steps, or padded_steps + 1); row t of example b holds
+ * its weights over the source symbols at output step t (row out[b].count
+ * the step that chose <eos>), zero past its source's end and after its
+ * last step.  A model without attention is EL_ERR_INVALID. */
+EL_API el_status el_seq2seq_decode_attention(el_seq2seq *m, const el_batch *batch, int max_length,
+                                             el_ids *out, el_tensor *weights);
 
 #ifdef __cplusplus
 }

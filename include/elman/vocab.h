@@ -131,7 +131,8 @@ EL_API el_status el_vocab_decode(const el_vocab *v, const int *ids, size_t count
 EL_API el_status el_vocab_to_json(const el_vocab *v, char **json);
 EL_API void el_vocab_json_free(char *json);
 /* A finished vocabulary from el_vocab_to_json's text; malformed text is
- * EL_ERR_FORMAT. */
+ * EL_ERR_FORMAT.  Each symbol is valid UTF-8 in NFC and one grapheme
+ * cluster, or several without white space (a token, elman/pairs.h). */
 EL_API el_status el_vocab_from_json(el_vocab **out, const char *json);
 
 /* One-hot rows: out (count, classes) is zero but out[i][ids[i]] = 1.  out

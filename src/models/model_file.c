@@ -83,20 +83,36 @@ el_status el_checkpoint_add_charlm(el_checkpoint_writer *w, el_charlm *m, const 
     return s;
 }
 
-el_status el_checkpoint_add_seq2seq(el_checkpoint_writer *w, el_seq2seq *m, const el_vocab *vocab)
+el_status el_checkpoint_add_seq2seq(el_checkpoint_writer *w, el_seq2seq *m, const el_vocab *source,
+                                    const el_vocab *target)
 {
     const char *fn = "el_checkpoint_add_seq2seq";
     EL_REQUIRE(w, fn);
     EL_REQUIRE(m, fn);
-    EL_REQUIRE(vocab, fn);
+    EL_REQUIRE(source, fn);
     const el_seq2seq_config *k = &m->config;
+    if (target == source) target = NULL;
+    int source_size = el_vocab_size(source), target_size = el_vocab_size(target ? target : source);
+    if (source_size != k->source_vocab_size || target_size != k->target_vocab_size)
+        return el__fail(
+            EL_ERR_INVALID,
+            "%s: the vocabularies have %d source and %d target ids, the model %d and %d", fn,
+            source_size, target_size, k->source_vocab_size, k->target_vocab_size);
     el_param_list list = {0};
-    el_status s = add_common(w, "seq2seq", k->cell, k->vocab_size, vocab, fn);
+    el_status s = add_common(w, "seq2seq", k->cell, k->source_vocab_size, source, fn);
+    if (!s && target) {
+        char *json = NULL;
+        s = el_vocab_to_json(target, &json);
+        if (!s) s = el_checkpoint_set_meta(w, "seq2seq.target_vocab", json);
+        el_vocab_json_free(json);
+    }
     if (!s) s = add_int(w, "seq2seq", "hidden", k->hidden_size);
     if (!s) s = add_int(w, "seq2seq", "layers", k->num_layers);
     if (!s) s = add_int(w, "seq2seq", "bidirectional", k->bidirectional != 0);
     if (!s) s = add_float(w, "seq2seq", "dropout", k->dropout);
     if (!s) s = add_int(w, "seq2seq", "padded_steps", k->padded_steps);
+    if (!s) s = el_checkpoint_set_meta(w, "seq2seq.attention", el_attention_name(k->attention));
+    if (!s) s = add_int(w, "seq2seq", "embedding_size", k->embedding_size);
     if (!s) s = el_seq2seq_params(m, &list);
     if (!s) s = el_checkpoint_add_params(w, &list);
     el_param_list_free(&list);
@@ -267,30 +283,99 @@ el_status el_charlm_load(el_charlm *m, const el_checkpoint *c, el_vocab **vocab)
     return s;
 }
 
-el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **vocab)
+/* The target vocabulary: its own under "seq2seq.target_vocab", or a copy
+ * of the shared one (files before separate vocabularies have only that). */
+static el_status read_target_vocab(const el_checkpoint *c, const el_vocab *source,
+                                   el_vocab **target)
+{
+    const char *json = el_checkpoint_meta(c, "seq2seq.target_vocab");
+    char *copy = NULL;
+    if (!json) {
+        el_status s = el_vocab_to_json(source, &copy);
+        if (s) return s;
+        json = copy;
+    }
+    el_status s = el_vocab_from_json(target, json);
+    el_vocab_json_free(copy);
+    if (s) return fail_because(c, "its target vocabulary");
+    return EL_OK;
+}
+
+/* "seq2seq.attention" and "seq2seq.embedding_size", absent from the files
+ * written before them (which have neither). */
+static el_status read_attention(const el_checkpoint *c, el_attention *attention,
+                                int *embedding_size)
+{
+    *attention = EL_ATTENTION_NONE;
+    *embedding_size = 0;
+    const char *name = el_checkpoint_meta(c, "seq2seq.attention");
+    if (name && el_attention_parse(name, attention))
+        return fail_because(c, "metadata \"seq2seq.attention\"");
+    if (!el_checkpoint_meta(c, "seq2seq.embedding_size")) return EL_OK;
+    return get_size(c, "seq2seq", "embedding_size", 0, MAX_SIZE, embedding_size);
+}
+
+/* Before anything is allocated: with embeddings, both tables are stored
+ * with the vocabularies' sizes and the embedding size the metadata gives
+ * (so that a large embedding_size is backed by the file's bytes). */
+static el_status check_embeddings(const el_checkpoint *c, int source_size, int target_size,
+                                  int embedding_size)
+{
+    const char *names[] = {"encoder.embedding.weight", "decoder.embedding.weight"};
+    int rows[] = {source_size, target_size};
+    for (int i = 0; i < 2 && embedding_size; i++) {
+        el_tensor view;
+        if (el_checkpoint_tensor(c, names[i], &view) == EL_ERR_INVALID)
+            return el__fail(EL_ERR_FORMAT,
+                            "%s: no tensor '%s' (the metadata says embeddings of %d)",
+                            el_checkpoint_path(c), names[i], embedding_size);
+        if (view.ndim != 2 || view.shape[0] != rows[i] || view.shape[1] != embedding_size)
+            return el__fail(EL_ERR_FORMAT, "%s: tensor '%s' is not %dx%d", el_checkpoint_path(c),
+                            names[i], rows[i], embedding_size);
+    }
+    return EL_OK;
+}
+
+el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **source,
+                          el_vocab **target)
 {
     const char *fn = "el_seq2seq_load";
     EL_REQUIRE(m, fn);
     EL_REQUIRE(c, fn);
-    EL_REQUIRE(vocab, fn);
+    EL_REQUIRE(source, fn);
+    EL_REQUIRE(target, fn);
     memset(m, 0, sizeof *m);
-    *vocab = NULL;
+    *source = NULL;
+    *target = NULL;
     common_config k;
-    int bidirectional = 0, padded_steps = 0;
+    int bidirectional = 0, padded_steps = 0, embedding_size = 0;
+    el_attention attention = EL_ATTENTION_NONE;
     el_param_list list = {0};
-    el_status s = read_common(c, "seq2seq", &k, vocab);
+    el_status s = read_common(c, "seq2seq", &k, source);
     if (!s) s = el_checkpoint_get_bool(c, "seq2seq.bidirectional", &bidirectional);
     if (!s) s = get_size(c, "seq2seq", "padded_steps", 0, MAX_SIZE, &padded_steps);
-    int vocab_size = *vocab ? el_vocab_size(*vocab) : 0;
+    if (!s) s = read_attention(c, &attention, &embedding_size);
+    if (!s) s = read_target_vocab(c, *source, target);
+    int source_size = *source ? el_vocab_size(*source) : 0;
+    int target_size = *target ? el_vocab_size(*target) : 0;
     const char *cell = k.cell == EL_CELL_GRU ? "gru" : k.cell == EL_CELL_LSTM ? "lstm" : "rnn";
     char encoder[32], decoder[32];
     snprintf(encoder, sizeof encoder, "encoder.%s", cell);
     snprintf(decoder, sizeof decoder, "decoder.%s", cell);
     const char *rnn[] = {encoder, decoder};
-    if (!s) s = check_stored(c, "decoder.fc.weight", rnn, 2, vocab_size, &k);
+    if (!s) s = check_stored(c, "decoder.fc.weight", rnn, 2, target_size, &k);
+    if (!s) s = check_embeddings(c, source_size, target_size, embedding_size);
     if (!s) {
-        el_seq2seq_config config = {k.cell,        vocab_size, k.hidden,    k.layers,
-                                    bidirectional, k.dropout,  padded_steps};
+        el_seq2seq_config config = {.cell = k.cell,
+                                    .source_vocab_size = source_size,
+                                    .target_vocab_size = target_size,
+                                    .hidden_size = k.hidden,
+                                    .num_layers = k.layers,
+                                    .bidirectional = bidirectional,
+                                    .dropout = k.dropout,
+                                    .padded_steps = padded_steps,
+                                    .attention = attention,
+                                    .embedding_size = embedding_size};
         s = el_seq2seq_init(m, &config, NULL); /* which frees what it made when it fails */
         if (!s) {
             s = el_seq2seq_params(m, &list);
@@ -301,8 +386,10 @@ el_status el_seq2seq_load(el_seq2seq *m, const el_checkpoint *c, el_vocab **voca
     }
     if (s) {
         memset(m, 0, sizeof *m);
-        el_vocab_free(*vocab);
-        *vocab = NULL;
+        el_vocab_free(*source);
+        el_vocab_free(*target);
+        *source = NULL;
+        *target = NULL;
     }
     return s;
 }

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
 
 #include "elman/vocab.h"
 #include "core/hash.h"
@@ -481,15 +483,32 @@ static el_status malformed(const char *why, int index)
     return el__fail(EL_ERR_FORMAT, "el_vocab_from_json: symbol %d %s", index, why);
 }
 
-/* Checks that text is exactly one grapheme cluster, in NFC. */
-static el_status check_cluster(const char *text, size_t len, int index)
+/* A cluster of one code point with Unicode's White_Space property. */
+static int is_space_cluster(const el_clusters *c, size_t i)
+{
+    size_t len;
+    const char *bytes = el__cluster_bytes(c, i, &len);
+    int32_t at = 0;
+    UChar32 cp;
+    U8_NEXT(bytes, at, (int32_t)len, cp);
+    return (size_t)at == len && u_isUWhiteSpace(cp);
+}
+
+/* Checks that text is a symbol a vocabulary can hold: valid UTF-8 in NFC,
+ * and either one grapheme cluster (a character, a space among them) or
+ * several with no white space (a token of elman/pairs.h's spaces mode). */
+static el_status check_symbol(const char *text, size_t len, int index)
 {
     el_clusters c;
     el_status s = el_clusters_split(&c, text, len, NULL, 1);
     if (s == EL_ERR_NOMEM) return s;
-    int one = !s && c.count == 1 && c.bytes == len && memcmp(c.text, text, len) == 0;
+    int ok = !s && c.count >= 1 && c.bytes == len && memcmp(c.text, text, len) == 0;
+    for (size_t i = 0; ok && c.count > 1 && i < c.count; i++) ok = !is_space_cluster(&c, i);
     el_clusters_free(&c);
-    return one ? EL_OK : malformed("is not one grapheme cluster of valid UTF-8 in NFC", index);
+    return ok ? EL_OK
+              : malformed("is not one grapheme cluster, or a token of several without white "
+                          "space, in valid UTF-8 and NFC",
+                          index);
 }
 
 /* Adds the symbols of a JSON array, specials first, to the empty v. */
@@ -508,7 +527,7 @@ static el_status add_json_symbols(el_vocab *v, const cJSON *symbols)
                                 special_names[index]);
         } else {
             size_t len = strlen(text);
-            el_status s = check_cluster(text, len, index);
+            el_status s = check_symbol(text, len, index);
             if (s) return s;
             if (find_symbol(v, text, len) >= 0) return malformed("is listed twice", index);
             s = add_symbol(v, text, len, 0, "el_vocab_from_json");
