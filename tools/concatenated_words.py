@@ -2,7 +2,7 @@
 """Words of every length from 2 to MAX, each two words of a list joined.
 
 Word reversal's held-out words are rarely longer than 20 letters (the
-bundled list has 35 words over 20 of its 87,433), so exact match by length
+bundled list has 28 words over 20 letters of 87,433), so exact match by length
 beyond that needs longer inputs.  This writes COUNT "words" of each length L
 from 2 to MAX (default 31), each the concatenation of two distinct words of
 WORDS whose lengths sum to L ("freeloader" + "benadryl"), drawn with
