@@ -3,9 +3,10 @@
 
 Both files hold "source<TAB>target" lines.  A source may have several lines
 in the reference (several correct targets); the predictions file must give
-exactly one target for each source of the reference.  Targets are compared as
-sequences of symbols: space-separated tokens by default (phones), or
-characters with --chars.
+one target, possibly empty, for each source of the reference (the same line
+repeated, as `seq2seq-train --predict --input` writes it for a source on
+several lines, is one).  Targets are compared as sequences of symbols:
+space-separated tokens by default (phones), or characters with --chars.
 
 The rules are those of grapheme-to-phoneme papers (and of Toshniwal &
 Livescu's scorer):
@@ -26,17 +27,20 @@ Usage: score_pairs.py [--chars] REFERENCE PREDICTIONS
 import sys
 
 
-def read_pairs(path, chars):
-    """A dict from source to its list of targets, in file order."""
+def read_pairs(path, chars, empty_targets=False):
+    """A dict from source to its list of distinct targets, in file order;
+    an empty target (a model's empty output) only with empty_targets."""
     pairs = {}
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\n")
             source, tab, target = line.partition("\t")
-            if not tab or not source or not target:
+            if not tab or not source or not (target or empty_targets):
                 sys.exit(f"{path}:{number}: expected source<TAB>target")
             symbols = tuple(target) if chars else tuple(target.split())
-            pairs.setdefault(source, []).append(symbols)
+            targets = pairs.setdefault(source, [])
+            if symbols not in targets:
+                targets.append(symbols)
     return pairs
 
 
@@ -76,7 +80,7 @@ def main():
     if len(args) != 2:
         sys.exit(__doc__.strip().splitlines()[-1])
     references = read_pairs(args[0], chars)
-    predictions = read_pairs(args[1], chars)
+    predictions = read_pairs(args[1], chars, empty_targets=True)
     sources, right, edits, length = score(references, predictions)
     print(f"sources: {sources}")
     print(f"word_error_rate: {1 - right / sources:.4f}")
