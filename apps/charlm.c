@@ -47,8 +47,9 @@ enum { EVAL_STREAMS = 32, EVAL_MIN_STREAM = 256, EVAL_STEPS = 128 };
 typedef struct options {
     int mode;
     const char *text, *out, *model, *resume, *metrics, *prompt, *prompt_file;
-    int cell, hidden, layers, seq_len, batch, epochs, threads, schedule, min_count;
-    float dropout, lr, clip, validation_fraction, minutes;
+    int cell, hidden, layers, seq_len, batch, threads, schedule, min_count;
+    float dropout, lr, clip, validation_fraction;
+    train_budget budget; /* --epochs (default 10), --steps, --minutes, --patience */
     int length, top_k;
     float temperature, top_p;
     uint64_t seed;
@@ -64,7 +65,7 @@ static const options default_options = {
     .layers = 1,
     .seq_len = 100,
     .batch = 32,
-    .epochs = 10,
+    .budget = TRAIN_BUDGET_NONE,
     .lr = 1e-2f,
     .clip = 5.0f,
     .schedule = SCHEDULE_COSINE,
@@ -95,10 +96,14 @@ static void print_usage(void)
            "  --seq-len N             characters per chunk of truncated BPTT (default 100)\n"
            "  --batch N               parallel streams through the text (default 32)\n"
            "  --epochs N              passes over the text (default 10)\n"
-           "  --minutes M             stop after M minutes instead (0: no limit)\n"
+           "  --steps N               exactly N updates (chunks) instead\n"
+           "  --minutes M             alone: N updates fitting M minutes, measured on the\n"
+           "                          first chunks and printed; with --epochs, a time limit\n"
+           "  --patience N            stop after N epochs without a better validation bpc,\n"
+           "                          keeping the best model\n"
            "  --lr X                  Adam's learning rate (default 0.01)\n"
            "  --schedule constant|cosine   the rate over the run (default cosine, to zero\n"
-           "                          over --epochs)\n"
+           "                          over the epochs or updates)\n"
            "  --clip X                clip the gradient's norm to X, 0 for none (default 5)\n"
            "  --dropout X             between stacked layers, 0 to 0.9 (default 0)\n"
            "  --validation X          the fraction held out at the end (default 0.05)\n"
@@ -156,10 +161,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--seq-len", v, 1, 100000, &o->seq_len) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--batch", &v))
         return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--epochs", &v))
-        return cli_parse_int("--epochs", v, 1, 100000, &o->epochs) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--minutes", &v))
-        return cli_parse_float("--minutes", v, 0, 1e6, &o->minutes) ? -1 : 1;
+    int budget = train_budget_flag(argc, argv, i, &o->budget);
+    if (budget) return budget;
     if (cli_flag_value(argc, argv, i, "--lr", &v))
         return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--schedule", &v))
@@ -232,6 +235,7 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("eval needs --text FILE");
         return CLI_EXIT_USAGE;
     }
+    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
     if (!o->out) o->out = o->resume ? o->resume : "charlm.safetensors";
     return 0;
 }
@@ -241,6 +245,7 @@ static int parse_options(int argc, char **argv, options *o)
 typedef struct run {
     options opts;
     char *saved_path; /* the text path a resumed run read from its checkpoint */
+    int saved_epochs; /* and its epochs (0: a step budget) */
     el_vocab *vocab;
     el_ids ids;         /* the whole text */
     size_t train_count; /* ids [0, train_count) train, the rest validate */
@@ -361,7 +366,7 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_set_float(w, "train.clip", o->clip);
     if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
     if (!s) s = el_checkpoint_set_int(w, "train.min_count", o->min_count);
-    if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = el_checkpoint_set_int(w, "train.epochs", r->train.epochs);
     if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
@@ -398,6 +403,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_int(c, "train.min_count", &o->min_count) ||
         meta_get_long(c, "train.seed", &seed) ||
+        meta_get_int(c, "train.epochs", &r->saved_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
     if (!o->text) {
@@ -532,7 +538,7 @@ static el_status train_chunk(void *context, float *loss, long *chars)
 }
 
 /* The validation bpc; the next epoch's streams start from zero. */
-static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
     run *r = context;
     (void)stop;
@@ -542,6 +548,8 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     el_charlm_set_training(&r->model, 1);
     if (failed) return -1;
     double rate = f->units / (f->seconds + 1e-9);
+    f->score = -r->val_bpc;
+    f->loss = r->val_bpc;
     printf("epoch %ld: train bpc %.4f, validation bpc %.4f, %.0f chars/s\n", f->epoch, f->mean_loss,
            r->val_bpc, rate);
     fflush(stdout);
@@ -601,12 +609,15 @@ static int prepare_training(run *r)
         return -1;
     }
     /* The rate is a function of the step alone, so a resumed run gets the
-     * same rates; it spans --epochs even when --minutes ends the run. */
+     * same rates; it spans --epochs even when --minutes ends the run, and
+     * a step budget (train_run.h). */
+    r->train.resumed_from = o->resume;
+    train_budget_apply(&o->budget, &r->train, 10, 0, 0, r->saved_epochs);
     long per_epoch = el_charlm_chunks(r->train_count, 0, r->streams, o->seq_len);
     r->train.schedule =
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
                          .base_lr = o->lr,
-                         .total_steps = (long)o->epochs * per_epoch};
+                         .total_steps = (long)r->train.epochs * per_epoch};
     return 0;
 }
 
@@ -625,8 +636,6 @@ static int train(run *r)
     t->metrics_path = o->metrics;
     t->metrics_header = "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds";
     t->resumed_from = o->resume;
-    t->epochs = o->epochs;
-    t->minutes = o->minutes;
     t->clip = o->clip;
     t->unit_name = "characters";
     t->loss_name = "bpc";

@@ -171,6 +171,59 @@ const char *cli_bundled_file(const char *name)
     return path;
 }
 
+/* Parses one line's index; 0 or -1 after reporting. */
+static int parse_index(const char *path, size_t line, const char *text, size_t len, int count,
+                       unsigned char *seen, int *out)
+{
+    long long value = 0;
+    size_t i = 0;
+    for (; i < len && text[i] >= '0' && text[i] <= '9' && value < count; i++)
+        value = value * 10 + (text[i] - '0');
+    if (len == 0 || i < len || value >= count) {
+        cli_error("%s:%zu: '%.*s' is not an index below %d", path, line, (int)(len < 40 ? len : 40),
+                  text, count);
+        return -1;
+    }
+    if (seen[value]) {
+        cli_error("%s:%zu: the index %lld again", path, line, value);
+        return -1;
+    }
+    seen[value] = 1;
+    *out = (int)value;
+    return 0;
+}
+
+int cli_read_indices(const char *path, int count, int **indices, size_t *n)
+{
+    char *text;
+    size_t len;
+    *indices = NULL;
+    *n = 0;
+    if (cli_read_file(path, &text, &len)) return -1;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    int *out = malloc((lines + 1) * sizeof *out);
+    unsigned char *seen = calloc(count > 0 ? (size_t)count : 1, 1);
+    int bad = !out || !seen;
+    if (bad) cli_error("out of memory for %s", path);
+    size_t kept = 0, line = 0;
+    for (size_t start = 0; !bad && start < len; line++) {
+        const char *end = memchr(text + start, '\n', len - start);
+        size_t stop = end ? (size_t)(end - text) : len;
+        bad = parse_index(path, line + 1, text + start, stop - start, count, seen, &out[kept++]);
+        start = stop + 1;
+    }
+    free(seen);
+    el_file_free(text);
+    if (bad) {
+        free(out);
+        return -1;
+    }
+    *indices = out;
+    *n = kept;
+    return 0;
+}
+
 int cli_open_csv(const char *path, int append, const char *header, FILE **out)
 {
     *out = fopen(path, append ? "a" : "w");

@@ -67,6 +67,12 @@ int cli_read_file(const char *path, char **text, size_t *len);
  * for the error message.  Returns a static buffer. */
 const char *cli_bundled_file(const char *name);
 
+/* Reads a file of indices into 0..count-1, one decimal per line, in file
+ * order: *indices (free it) holds *n of them.  A line that is not such a
+ * number, or repeats one, is refused with one line naming the file and
+ * the line, and -1. */
+int cli_read_indices(const char *path, int count, int **indices, size_t *n);
+
 /* Opens a metrics CSV: truncated with a header line, or, when appending
  * (a resumed run), as it is.  0, or -1 after reporting. */
 int cli_open_csv(const char *path, int append, const char *header, FILE **out);

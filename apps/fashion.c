@@ -69,6 +69,9 @@ static void print_usage(void)
            "                          or fashion-ae.safetensors)\n"
            "  --kind conv|dense       autoencode's network (default conv)\n"
            "  --epochs N              at most N passes (default 50 classify, 10 autoencode)\n"
+           "  --steps N               exactly N updates (batches) instead\n"
+           "  --minutes M             alone: N updates fitting M minutes, measured on the\n"
+           "                          first batches and printed; with --epochs, a time limit\n"
            "  --batch N               images per batch (default 256)\n"
            "  --lr X                  Adam's learning rate (default 0.001)\n"
            "  --validation X          the fraction of the training images held out for\n"
@@ -120,14 +123,21 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
     if (cli_flag_value(argc, argv, i, "--threads", &v))
         return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
     if (strcmp(argv[*i], "--invert") == 0) return o->invert = 1;
+    /* --epochs and --patience are fashion's own, above: --steps, --minutes. */
+    int budget = train_budget_flag(argc, argv, i, &o->budget);
+    if (budget) return budget;
     return 0;
 }
 
 /* 0 to go on, -1 after --help, or the exit status of an error. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o =
-        (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, .patience = 5, .seed = 1};
+    *o = (options){.batch = 256,
+                   .lr = 1e-3f,
+                   .validation_fraction = 0.1f,
+                   .patience = 5,
+                   .seed = 1,
+                   .budget = TRAIN_BUDGET_NONE};
     if (argc < 2) {
         cli_error("which command: classify, autoencode or predict? (see --help)");
         return CLI_EXIT_USAGE;
@@ -166,6 +176,8 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("--model and --invert are predict's; %s takes --resume", mode_names[o->mode]);
         return CLI_EXIT_USAGE;
     }
+    o->budget.epochs = o->epochs;
+    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
     if (!o->epochs) o->epochs = o->mode == MODE_CLASSIFY ? 50 : 10;
     if (!o->out)
         o->out = o->resume                    ? o->resume
@@ -493,8 +505,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path, i
         if (!kind || cli_parse_choice("the model's kind", kind, kind_names, &r->opts.kind))
             return -1;
     }
-    return meta_get_float(c, "fashion.mean", &r->mean) ||
-                   meta_get_float(c, "fashion.std", &r->std)
+    return meta_get_float(c, "fashion.mean", &r->mean) || meta_get_float(c, "fashion.std", &r->std)
                ? -1
                : 0;
 }
@@ -525,8 +536,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (!data || meta_get_int(c, "train.batch_size", &o->batch) ||
         meta_get_float(c, "train.lr", &o->lr) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
-        meta_get_int(c, "train.patience", &o->patience) ||
-        meta_get_long(c, "train.seed", &seed) ||
+        meta_get_int(c, "train.patience", &o->patience) || meta_get_long(c, "train.seed", &seed) ||
         meta_get_double(c, "train.best_val_loss", &r->best_val) ||
         meta_get_int(c, "train.bad_epochs", &r->bad_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
@@ -588,13 +598,15 @@ static el_status train_batch(void *context, float *loss, long *units)
 }
 
 /* The validation loss, and early stopping on it. */
-static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
     run *r = context;
     if (evaluate(r, &r->train_all, r->val_index, r->val_count, &r->val_loss, &r->val_accuracy,
                  NULL))
         return (void)cli_library_failure(), -1;
     double rate = f->units / (f->seconds + 1e-9);
+    f->score = -r->val_loss;
+    f->loss = r->val_loss;
     if (r->opts.mode == MODE_AUTOENCODE)
         printf("epoch %ld: train mse %.5f, validation mse %.5f, %.0f images/s\n", f->epoch,
                f->mean_loss, r->val_loss, rate);
@@ -687,7 +699,7 @@ static int train(run *r)
     t->metrics_path = o->metrics;
     t->metrics_header = "epoch,train_loss,val_loss,val_accuracy,images_per_second,elapsed_seconds";
     t->resumed_from = o->resume;
-    t->epochs = o->epochs;
+    train_budget_apply(&o->budget, t, o->epochs, 0, 0, o->epochs);
     t->unit_name = "images";
     t->loss_name = o->mode == MODE_AUTOENCODE ? "mse" : "loss";
     t->loss_scale = 1;

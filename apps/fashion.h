@@ -20,7 +20,8 @@ typedef struct options {
     int epochs, batch, threads, patience, invert;
     float lr, validation_fraction;
     uint64_t seed;
-    char **images; /* predict's PNG files */
+    train_budget budget; /* --steps, --minutes (train_run.h) */
+    char **images;       /* predict's PNG files */
     int image_count;
 } options;
 

@@ -40,16 +40,27 @@ enum { DECODE_BATCH = 256 };
 typedef struct options {
     int mode;
     const char *words, *out, *model, *resume, *metrics;
-    int cell, hidden, layers, bidirectional, padded_steps;
+    int cell, hidden, layers, bidirectional, padded_steps, embedding;
+    el_attention attention;
     float dropout, lr, teacher_forcing, validation_fraction, test_fraction;
-    int batch, epochs, min_length, max_length, beam, threads, schedule;
-    float minutes;
+    int batch, min_length, max_length, beam, threads, schedule;
+    train_budget budget; /* --epochs, --steps, --minutes, --patience */
+    int default_epochs;  /* with no budget given: 0 fits the data (FIT_STEPS) */
+    int lecture;         /* --preset lecture */
     uint64_t seed;
     int verbose;    /* --verbose: say how many threads run */
     char **sources; /* predict: the words or sources given as arguments */
     int source_count;
     s2s_data_options data; /* --pairs and the flags of eval and predict */
 } options;
+
+/* With no --epochs, --steps or --minutes, a run fits the data: FIT_STEPS
+ * updates under a cosine schedule, about 8 epochs of the bundled English
+ * list and 50 of a 14,000-word one, ended early when the validation exact
+ * match (then loss) has not improved for FIT_PATIENCE checks, and the best
+ * check's model is the one saved (train_run.h).  A fixed number of epochs
+ * gave small lists too few updates to learn and large ones too many. */
+enum { FIT_STEPS = 10000, FIT_PATIENCE = 8 };
 
 /* Trains in about five minutes on two cores to over 99% exact matches on
  * the bundled English word list (README: "Measured figures"). */
@@ -65,7 +76,7 @@ static const options default_options = {
     .validation_fraction = 0.05f,
     .test_fraction = 0.05f,
     .batch = 64,
-    .epochs = 8,
+    .budget = TRAIN_BUDGET_NONE,
     .min_length = 1,
     .max_length = 32,
     .beam = 1,
@@ -91,12 +102,21 @@ static void print_usage(void)
            "  --layers N              stacked layers, 1 to 8 (default 1)\n"
            "  --bidirectional 0|1     a bidirectional encoder (default 1)\n"
            "  --dropout X             between stacked layers, 0 to 0.9 (default 0)\n"
+           "  --attention none|additive|dot|general   the decoder's attention over the\n"
+           "                          encoder's outputs (default none)\n"
+           "  --embedding N           symbol embeddings of N, 1 to 4096 (default 0: one-hot)\n"
            "  --batch N               words per batch, 1 to 4096 (default 64)\n"
-           "  --epochs N              passes over the training words (default 8)\n"
-           "  --minutes M             stop after M minutes instead (0: no limit)\n"
+           "  --epochs N              passes over the training words\n"
+           "  --steps N               exactly N updates (batches)\n"
+           "  --minutes M             alone: N updates fitting M minutes, measured on the\n"
+           "                          first batches and printed; with --epochs, a time limit\n"
+           "  --patience N            stop after N checks of the validation set without\n"
+           "                          a better one, keeping the best model\n"
+           "                          (default, with none of the three: 10000 updates,\n"
+           "                          patience 8, a check every epoch of 200+ updates)\n"
            "  --lr X                  Adam's learning rate (default 0.002)\n"
            "  --schedule constant|cosine   the rate over the run: cosine decays it to\n"
-           "                          zero over --epochs (default cosine)\n"
+           "                          zero over the epochs or updates (default cosine)\n"
            "  --teacher-forcing X     how often the decoder reads the true previous\n"
            "                          character rather than its own guess, 0 to 1 (default 1)\n"
            "  --min-length N, --max-length N   word lengths kept, in characters (1, 32)\n"
@@ -105,7 +125,9 @@ static void print_usage(void)
            "  --resume MODEL          continue training MODEL where it stopped\n"
            "  --metrics FILE.csv      write one line of figures per epoch\n"
            "  --preset lecture        the course notebook's setup: GRU 128, batch 128,\n"
-           "                          Adam 1e-3, 10 epochs, 33 padded steps in the loss\n"
+           "                          Adam 1e-3, 10 epochs, 33 padded steps in the loss;\n"
+           "                          without --words, its data too: WordNet's 296,863\n"
+           "                          tokens with repeats, tested on its 5%% (14,843)\n"
            "\n"
            "%s"
            "All modes:\n"
@@ -130,11 +152,12 @@ static void apply_lecture_preset(options *o)
     o->batch = 128;
     o->lr = 1e-3f;
     o->schedule = SCHEDULE_CONSTANT;
-    o->epochs = 10;
+    o->default_epochs = 10;
     o->teacher_forcing = 1.0f;
     o->padded_steps = 33;
     o->validation_fraction = 0.0f;
     o->test_fraction = 0.05f;
+    o->lecture = 1;
 }
 
 /* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag
@@ -159,12 +182,18 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--bidirectional", v, 0, 1, &o->bidirectional) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--dropout", &v))
         return cli_parse_float("--dropout", v, 0, 0.9, &o->dropout) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--attention", &v)) {
+        if (!v) return -1;
+        if (!el_attention_parse(v, &o->attention)) return 1;
+        cli_error("--attention takes none, additive, dot or general, not \"%s\"", v);
+        return -1;
+    }
+    if (cli_flag_value(argc, argv, i, "--embedding", &v))
+        return cli_parse_int("--embedding", v, 1, 4096, &o->embedding) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--batch", &v))
         return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--epochs", &v))
-        return cli_parse_int("--epochs", v, 1, 100000, &o->epochs) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--minutes", &v))
-        return cli_parse_float("--minutes", v, 0, 1e6, &o->minutes) ? -1 : 1;
+    int budget = train_budget_flag(argc, argv, i, &o->budget);
+    if (budget) return budget;
     if (cli_flag_value(argc, argv, i, "--lr", &v))
         return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--schedule", &v))
@@ -237,6 +266,7 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("--words and --pairs are two kinds of data: give one");
         return CLI_EXIT_USAGE;
     }
+    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
     if (!o->out) o->out = o->resume ? o->resume : "seq2seq.safetensors";
     if (o->min_length > o->max_length) {
         cli_error("--min-length %d is above --max-length %d", o->min_length, o->max_length);
@@ -250,6 +280,8 @@ static int parse_options(int argc, char **argv, options *o)
 typedef struct run {
     options opts;
     char *saved_path; /* the words path a resumed run read from its checkpoint */
+    int saved_epochs; /* and its epochs (0: a step budget) */
+    char *test_path;  /* the preset lecture's test indices, or NULL */
     el_words *words;
     el_vocab *vocab;        /* the source's, and the target's too for words */
     el_vocab *target_vocab; /* the target's when it has its own, else NULL */
@@ -272,6 +304,7 @@ typedef struct run {
 static void run_free(run *r)
 {
     free(r->saved_path);
+    free(r->test_path);
     el_optimizer_free(r->optimizer);
     el_param_list_free(&r->params);
     if (r->model_ready) el_seq2seq_free(&r->model);
@@ -308,6 +341,7 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_add_seq2seq(w, &r->model, r->vocab, r->target_vocab);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
     if (!s) s = s2s_data_save(w, &o->data, o->words);
+    if (!s && r->test_path) s = el_checkpoint_set_meta(w, "train.test_indices", r->test_path);
     if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
     if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
@@ -316,7 +350,7 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_set_float(w, "train.test_fraction", o->test_fraction);
     if (!s) s = el_checkpoint_set_int(w, "train.min_length", o->min_length);
     if (!s) s = el_checkpoint_set_int(w, "train.max_length", o->max_length);
-    if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
+    if (!s) s = el_checkpoint_set_int(w, "train.epochs", r->train.epochs);
     if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
@@ -343,6 +377,8 @@ static int load_model(run *r, const el_checkpoint *c)
     r->opts.bidirectional = k->bidirectional;
     r->opts.dropout = k->dropout;
     r->opts.padded_steps = k->padded_steps;
+    r->opts.attention = k->attention;
+    r->opts.embedding = k->embedding_size;
     return el_seq2seq_params(&r->model, &r->params) ? cli_library_failure() : 0;
 }
 
@@ -364,12 +400,15 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         meta_get_int(c, "train.min_length", &o->min_length) ||
         meta_get_int(c, "train.max_length", &o->max_length) ||
         meta_get_long(c, "train.seed", &seed) ||
+        meta_get_int(c, "train.epochs", &r->saved_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
     const char **given = pairs_model ? &o->data.pairs : &o->words;
     if (!*given) {
         if (!(r->saved_path = meta_keep(words))) return -1;
         *given = r->saved_path;
+        const char *test = el_checkpoint_meta(c, "train.test_indices");
+        if (test && !(r->test_path = meta_keep(test))) return -1;
     }
     o->seed = (uint64_t)seed;
     return 0;
@@ -395,9 +434,36 @@ static s2s_outputs pairs_outputs(run *r)
                          {&r->train_ids, &r->validation_ids, &r->test_ids}};
 }
 
-/* Reads the words or pairs, splits them, builds the vocabulary (unless a model gave
- * it) from the training words, and the three loaders. */
-static el_status load_data(run *r)
+/* The preset lecture's split: the test words the notebook drew, in its
+ * order, and every other token for training.  0, or -1 after reporting. */
+static int lecture_split(run *r)
+{
+    int count = el_words_count(r->words), *test;
+    size_t n;
+    if (cli_read_indices(r->test_path, count, &test, &n)) return -1;
+    int *train = malloc(((size_t)count - n + 1) * sizeof *train);
+    unsigned char *in_test = calloc((size_t)count + 1, 1);
+    if (!train || !in_test) {
+        free(train);
+        free(in_test);
+        free(test);
+        cli_error("out of memory for the split");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) in_test[test[i]] = 1;
+    size_t k = 0;
+    for (int i = 0; i < count; i++)
+        if (!in_test[i]) train[k++] = i;
+    free(in_test);
+    r->test_ids = (el_ids){test, n, n};
+    r->train_ids = (el_ids){train, k, (size_t)count - n + 1};
+    return 0;
+}
+
+/* Reads the words or pairs, splits them, builds the vocabulary (unless a
+ * model gave it) from the training words, and the three loaders.  0, or 1
+ * after reporting. */
+static int load_data(run *r)
 {
     const options *o = &r->opts;
     if (o->data.pairs) {
@@ -405,26 +471,35 @@ static el_status load_data(run *r)
         s2s_split split = {0,        o->seed,     o->validation_fraction, o->test_fraction,
                            o->batch, DECODE_BATCH};
         return s2s_pairs_load(&r->pairs, &o->data, &split, &r->vocab, &r->target_vocab,
-                              pairs_outputs(r));
+                              pairs_outputs(r))
+                   ? cli_library_failure()
+                   : 0;
     }
-    el_status s = el_words_read(&r->words, o->words, o->min_length, o->max_length);
-    if (!s)
+    unsigned flags = r->test_path ? EL_WORDS_KEEP_DUPLICATES : 0;
+    el_status s = el_words_read_flags(&r->words, o->words, o->min_length, o->max_length, flags);
+    if (!s && r->test_path) {
+        if (lecture_split(r)) return 1;
+    } else if (!s) {
         s = el_split(el_words_count(r->words), o->seed, o->validation_fraction, o->test_fraction,
                      &r->train_ids, &r->validation_ids, &r->test_ids);
-    if (s) return s;
+    }
+    if (s) return cli_library_failure();
     if (!r->vocab) {
         s = el_vocab_create(&r->vocab);
         for (size_t i = 0; i < r->train_ids.count && !s; i++)
             s = el_vocab_add(r->vocab, el_words_get(r->words, r->train_ids.data[i]));
         if (!s) s = el_vocab_finish(r->vocab, 1);
-        if (s) return s;
+        if (s) return cli_library_failure();
     }
     s = make_loader(&r->train_loader, &r->train_data, r, &r->train_ids, o->batch, 1);
     if (!s)
         s = make_loader(&r->validation_loader, &r->validation_data, r, &r->validation_ids,
                         DECODE_BATCH, 0);
-    if (!s) s = make_loader(&r->test_loader, &r->test_data, r, &r->test_ids, DECODE_BATCH, 0);
-    return s;
+    /* The notebook's test loss is the mean of its batches' of 128. */
+    if (!s)
+        s = make_loader(&r->test_loader, &r->test_data, r, &r->test_ids,
+                        r->test_path && o->batch < DECODE_BATCH ? o->batch : DECODE_BATCH, 0);
+    return s ? cli_library_failure() : 0;
 }
 
 /* A new model with its dropout generator, or nothing for one loaded, and
@@ -441,7 +516,9 @@ static el_status make_model(run *r)
                                     .num_layers = o->layers,
                                     .bidirectional = o->bidirectional,
                                     .dropout = o->dropout,
-                                    .padded_steps = o->padded_steps};
+                                    .padded_steps = o->padded_steps,
+                                    .attention = o->attention,
+                                    .embedding_size = o->embedding};
         el_rng init;
         el_rng_seed(&init, o->seed);
         s = el_seq2seq_init(&r->model, &config, &init);
@@ -514,7 +591,7 @@ static el_status train_batch(void *context, float *loss, long *words)
     return s;
 }
 
-static int end_epoch(void *context, const train_epoch_figures *f, char *csv, size_t size, int *stop)
+static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t size, int *stop)
 {
     run *r = context;
     scores held;
@@ -525,6 +602,8 @@ static int end_epoch(void *context, const train_epoch_figures *f, char *csv, siz
     }
     double exact = held.count ? (double)held.exact / held.count : 0.0,
            rate = f->units / (f->seconds + 1e-9);
+    f->score = exact;
+    f->loss = held.loss;
     printf("epoch %ld: train loss %.4f (last batch %.4f), %s loss %.4f, %s exact match "
            "%.4f (%ld/%ld), %.0f words/s\n",
            f->epoch, f->mean_loss, f->last_loss, r->held_out_name, held.loss, r->held_out_name,
@@ -558,15 +637,21 @@ static int prepare_training(run *r)
         el_checkpoint *c = NULL;
         if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
         int bad = load_model(r, c) || load_training_state(r, c, o->resume);
-        if (!bad && load_data(r)) bad = cli_library_failure();
+        if (!bad) bad = load_data(r);
         if (!bad) bad = check_split(r);
         if (!bad && (make_model(r) || el_checkpoint_load_optimizer(c, r->optimizer)))
             bad = cli_library_failure();
         el_checkpoint_free(c);
         if (bad) return 1;
     } else {
+        if (!o->words && !o->data.pairs && o->lecture) {
+            if (!(r->test_path = meta_keep(cli_bundled_file("wordnet-lecture-test.txt"))) ||
+                !(r->saved_path = meta_keep(cli_bundled_file("wordnet-tokens.txt"))))
+                return 1;
+            o->words = r->saved_path;
+        }
         if (!o->words && !o->data.pairs) o->words = cli_bundled_file("wordnet-words.txt");
-        if (load_data(r)) return cli_library_failure();
+        if (load_data(r)) return 1;
         if (check_split(r)) return 1;
         if (make_model(r)) return cli_library_failure();
     }
@@ -597,26 +682,31 @@ static int train(run *r)
     t->params = &r->params;
     t->optimizer = r->optimizer;
     t->threads = &r->threads;
+    t->resumed_from = o->resume;
+    train_budget_apply(&o->budget, t, o->default_epochs, o->default_epochs ? 0 : FIT_STEPS,
+                       FIT_PATIENCE, r->saved_epochs);
     /* A function of the step alone, so a resumed run gets the same rates;
-     * with --minutes it still spans --epochs. */
+     * with --minutes as a time limit it still spans --epochs, and with a
+     * step budget the run sets it to span the budget. */
     t->schedule =
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
                          .base_lr = o->lr,
-                         .total_steps = (long)o->epochs * el_loader_batches(r->train_loader)};
+                         .total_steps = (long)t->epochs * el_loader_batches(r->train_loader)};
     t->out = o->out;
     t->metrics_path = o->metrics;
     t->metrics_header = "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
                         "words_per_second,elapsed_seconds";
-    t->resumed_from = o->resume;
-    t->epochs = o->epochs;
-    t->minutes = o->minutes;
     t->unit_name = "words";
     t->loss_name = "loss";
     t->loss_scale = 1.0;
     print_data(r);
-    printf("%s, hidden %d, %d layer%s%s, %zu parameters\n", cell_names[o->cell], o->hidden,
-           o->layers, o->layers > 1 ? "s" : "", o->bidirectional ? ", bidirectional encoder" : "",
+    printf("%s, hidden %d, %d layer%s%s, %s attention, %zu parameters\n", cell_names[o->cell],
+           o->hidden, o->layers, o->layers > 1 ? "s" : "",
+           o->bidirectional ? ", bidirectional encoder" : "", el_attention_name(o->attention),
            el_param_list_numel(&r->params));
+    if (t->steps)
+        printf("budget: %ld steps%s\n", t->steps,
+               t->patience ? ", early stopping on the validation exact match" : "");
     fflush(stdout);
     int status = train_run_go(t);
     if (status) return status;

@@ -94,7 +94,45 @@ el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, c
     el_status s = el_checkpoint_set_int(w, "train.epoch", r->epoch);
     if (!s) s = el_checkpoint_set_int(w, key, r->batch);
     if (!s) s = meta_set_rng(w, "train.rng", rng);
+    if (!s) s = el_checkpoint_set_int(w, "train.steps", r->steps);
+    /* Only until the budget is fixed, which a resumed run then measures:
+     * after, the checkpoint is the same as --steps N would write. */
+    if (!s && !r->steps && r->budget_minutes > 0)
+        s = el_checkpoint_set_float(w, "train.budget_minutes", (float)r->budget_minutes);
+    if (!s) s = el_checkpoint_set_int(w, "train.stop_patience", r->patience);
+    if (!s && r->has_best) s = el_checkpoint_set_double(w, "train.best_score", r->best_score);
+    if (!s && r->has_best) s = el_checkpoint_set_double(w, "train.best_loss", r->best_loss);
+    if (!s && r->has_best) s = el_checkpoint_set_int(w, "train.best_epoch", r->best_epoch);
     return s;
+}
+
+/* The budget's keys, absent from checkpoints written before them. */
+static int load_budget(train_run *r, const el_checkpoint *c)
+{
+    long long steps = 0, best_epoch = 0;
+    float minutes = 0;
+    if (el_checkpoint_meta(c, "train.steps") && meta_get_long(c, "train.steps", &steps)) return -1;
+    if (el_checkpoint_meta(c, "train.budget_minutes") &&
+        meta_get_float(c, "train.budget_minutes", &minutes))
+        return -1;
+    r->budget_minutes = minutes;
+    if (el_checkpoint_meta(c, "train.stop_patience") &&
+        meta_get_int(c, "train.stop_patience", &r->patience))
+        return -1;
+    r->has_best = el_checkpoint_meta(c, "train.best_score") != NULL;
+    if (r->has_best && (meta_get_double(c, "train.best_score", &r->best_score) ||
+                        meta_get_double(c, "train.best_loss", &r->best_loss) ||
+                        meta_get_long(c, "train.best_epoch", &best_epoch)))
+        return -1;
+    if (steps < 0 || r->budget_minutes < 0 || r->patience < 0) {
+        cli_error("%s: a negative budget (train.steps %lld, train.budget_minutes %g, "
+                  "train.patience %d)",
+                  el_checkpoint_path(c), steps, r->budget_minutes, r->patience);
+        return -1;
+    }
+    r->steps = (long)steps;
+    r->best_epoch = (long)best_epoch;
+    return 0;
 }
 
 int train_run_load_position(train_run *r, const el_checkpoint *c, const char *path, el_rng *rng)
@@ -112,12 +150,80 @@ int train_run_load_position(train_run *r, const el_checkpoint *c, const char *pa
     }
     r->epoch = (long)epoch;
     r->batch = (long)batch;
-    return 0;
+    return load_budget(r, c);
 }
 
 static int out_of_time(const train_run *r, double started)
 {
     return r->minutes > 0 && progress_now() - started > 60.0 * r->minutes;
+}
+
+static int budget_done(const train_run *r)
+{
+    return r->steps > 0 && el_optimizer_step_count(r->optimizer) >= r->steps;
+}
+
+static int epochs_left(const train_run *r) { return !r->epochs || r->epoch < r->epochs; }
+
+/* The warm-up that keeps the first batches' rate independent of the
+ * budget (train_run.h), and the schedule over the budget once known. */
+static void budget_schedule(train_run *r)
+{
+    if (!r->steps && r->budget_minutes <= 0) return;
+    long warm = TRAIN_BUDGET_WARMUP + TRAIN_BUDGET_MEASURED;
+    if (r->steps > 0 && warm > r->steps - 1) warm = r->steps - 1;
+    r->schedule.warmup_steps = warm;
+    if (r->steps > 0) r->schedule.total_steps = r->steps;
+}
+
+/* Times the batch just trained, seconds long, while the budget is being
+ * measured, and fixes the budget after the last measured one. */
+static void measure_budget(train_run *r, double seconds)
+{
+    if (r->steps || r->budget_minutes <= 0) return;
+    long step = el_optimizer_step_count(r->optimizer);
+    if (step > TRAIN_BUDGET_WARMUP) {
+        r->measured_seconds += seconds;
+        r->measured++;
+    }
+    if (step < TRAIN_BUDGET_WARMUP + TRAIN_BUDGET_MEASURED || !r->measured) return;
+    double rate = (double)r->measured / (r->measured_seconds + 1e-9),
+           planned = r->budget_minutes * 60.0 * rate;
+    r->steps = planned > (double)step ? (long)planned : step + 1;
+    budget_schedule(r);
+    printf("budget: %ld steps (%g minutes at %.2f steps/s measured over %ld batches)\n", r->steps,
+           r->budget_minutes, rate, r->measured);
+    fflush(stdout);
+}
+
+/* Copies the parameters into the best's copy (to_best) or back. */
+static int copy_best(train_run *r, int to_best)
+{
+    size_t total = 0;
+    for (int i = 0; i < r->params->count; i++) total += r->params->items[i]->value.size;
+    if (!r->best_weights && !(r->best_weights = malloc((total ? total : 1) * sizeof(float)))) {
+        cli_error("out of memory for the best weights (%zu)", total);
+        return -1;
+    }
+    float *at = r->best_weights;
+    for (int i = 0; i < r->params->count; i++) {
+        el_tensor *v = &r->params->items[i]->value;
+        if (to_best)
+            memcpy(at, v->data, v->size * sizeof(float));
+        else
+            memcpy(v->data, at, v->size * sizeof(float));
+        at += v->size;
+    }
+    return 0;
+}
+
+/* Epochs between checks of the held-out score: 1, or with early stopping
+ * enough for TRAIN_CHECK_STEPS updates. */
+static long check_interval(const train_run *r)
+{
+    long batches = r->hooks->batches(r->context, r->epoch);
+    if (!r->patience || batches <= 0 || batches >= TRAIN_CHECK_STEPS) return 1;
+    return (TRAIN_CHECK_STEPS + batches - 1) / batches;
 }
 
 /* The checkpoint is written with SIGINT and SIGTERM blocked on this
@@ -167,7 +273,9 @@ static el_status train_batch(train_run *r, float *loss, long *units)
     el_optimizer_zero_grad(r->optimizer);
     if (r->threads) el_thread_check_begin(r->threads);
     *units = 0;
+    double started = progress_now();
     el_status s = r->hooks->train_batch(r->context, loss, units);
+    double seconds = progress_now() - started;
     /* The library's steps refuse a non-finite loss themselves; a model of
      * the program's own may not. */
     if (!s && !isfinite(*loss)) {
@@ -181,6 +289,7 @@ static el_status train_batch(train_run *r, float *loss, long *units)
     if (s && !isfinite(norm)) s = EL_ERR_NONFINITE;
     if (!s) s = el_optimizer_step(r->optimizer);
     if (r->threads) el_thread_check_end(r->threads, (double)*units);
+    if (!s) measure_budget(r, seconds);
     return s;
 }
 
@@ -189,14 +298,18 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
 {
     char label[64], figures[160];
     long total = r->hooks->batches(r->context, r->epoch);
-    snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->epochs);
+    if (r->epochs)
+        snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->epochs);
+    else
+        snprintf(label, sizeof label, "epoch %ld", r->epoch + 1);
     progress bar;
     progress_start(&bar, label, total);
     el_status s = r->hooks->start_epoch(r->context, r->epoch, r->batch);
     double sum = 0, started = progress_now();
     long counted = 0;
     *f = (train_epoch_figures){0};
-    while (!s && r->batch < total && !stop_signal && !out_of_time(r, run_started)) {
+    while (!s && r->batch < total && !stop_signal && !out_of_time(r, run_started) &&
+           !budget_done(r)) {
         float loss;
         long units;
         s = train_batch(r, &loss, &units);
@@ -221,18 +334,68 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
     return s;
 }
 
+/* After a check with early stopping: keeps a better model (its weights and
+ * the checkpoint), or counts one more check without, and stops the run
+ * after patience of them. */
+static int keep_best(train_run *r, const train_epoch_figures *f, int *stop)
+{
+    if (!r->has_best || f->score > r->best_score ||
+        (f->score == r->best_score && f->loss < r->best_loss)) {
+        r->has_best = 1;
+        r->best_score = f->score;
+        r->best_loss = f->loss;
+        r->best_epoch = f->epoch;
+        r->bad_checks = 0;
+        return copy_best(r, 1) || save_checkpoint(r);
+    }
+    if (++r->bad_checks >= r->patience) {
+        printf("no better held-out score for %d checks: stopping early with the best, epoch %ld\n",
+               r->bad_checks, r->best_epoch);
+        fflush(stdout);
+        *stop = 1;
+    }
+    return 0;
+}
+
+/* One check of the held-out score: the program's line and metrics row,
+ * then the checkpoint (every check, or the better ones with early
+ * stopping).  0, or the exit status. */
+static int check(train_run *r, train_epoch_figures *f, double started, int *stop)
+{
+    char row[512] = "";
+    f->elapsed = progress_now() - started;
+    if (r->hooks->end_epoch(r->context, f, row, sizeof row, stop)) return 1;
+    /* The row first: a metrics file that cannot be written stops the
+     * run with the checkpoint of the epoch before. */
+    if (write_metrics(r, row)) return 1;
+    if (r->patience) return keep_best(r, f, stop) ? 1 : 0;
+    return save_checkpoint(r);
+}
+
+/* The end of a run with early stopping: the weights in memory are set
+ * back to the best check's, whose checkpoint is already written; with no
+ * check yet, the model as it is is saved. */
+static int finish_best(train_run *r)
+{
+    if (!r->has_best) return save_checkpoint(r);
+    return copy_best(r, 0) ? 1 : 0;
+}
+
 static int run_epochs(train_run *r)
 {
     double started = progress_now();
     int stop = 0, saved = 0;
-    long total = r->epoch < r->epochs ? r->hooks->batches(r->context, r->epoch) : 0;
+    long total = r->hooks->batches(r->context, r->epoch);
     if (r->batch > total || (r->batch == total && total > 0)) {
         cli_error("%s: the position, %s %ld of epoch %ld, is past the epoch's %ld",
                   r->resumed_from ? r->resumed_from : r->out, r->batch_name, r->batch, r->epoch + 1,
                   total);
         return 1;
     }
-    while (r->epoch < r->epochs && !stop && !stop_signal && !out_of_time(r, started)) {
+    /* A resumed run with early stopping starts from its best checkpoint. */
+    if (r->patience && r->has_best && copy_best(r, 1)) return 1;
+    long every = check_interval(r);
+    while (epochs_left(r) && !stop && !stop_signal && !out_of_time(r, started) && !budget_done(r)) {
         train_epoch_figures f;
         el_status s = train_epoch(r, started, &f);
         if (s == EL_ERR_NONFINITE) {
@@ -243,22 +406,34 @@ static int run_epochs(train_run *r)
         }
         if (s) return cli_library_failure();
         saved = 0;
-        if (r->batch < r->hooks->batches(r->context, r->epoch)) break;
-        r->epoch++;
-        r->batch = 0;
-        f.epoch = r->epoch;
-        f.elapsed = progress_now() - started;
-        char row[512] = "";
-        if (r->hooks->end_epoch(r->context, &f, row, sizeof row, &stop)) return 1;
-        /* The row first: a metrics file that cannot be written stops the
-         * run with the checkpoint of the epoch before. */
-        if (write_metrics(r, row) || save_checkpoint(r)) return 1;
-        saved = 1;
+        int whole = r->batch >= r->hooks->batches(r->context, r->epoch);
+        /* A signal or the time limit within an epoch: no check. */
+        if (!whole && !budget_done(r)) break;
+        if (whole) {
+            r->epoch++;
+            r->batch = 0;
+        }
+        f.epoch = whole ? r->epoch : r->epoch + 1;
+        if (whole && r->epoch % every && epochs_left(r) && !budget_done(r)) continue;
+        int status = check(r, &f, started, &stop);
+        if (status) return status;
+        saved = !r->patience;
     }
-    if (!saved && save_checkpoint(r)) return 1;
+    if (r->patience && !stop_signal) {
+        if (finish_best(r)) return 1;
+    } else if (r->patience && !r->has_best) {
+        if (save_checkpoint(r)) return 1;
+    } else if (!r->patience && !saved && save_checkpoint(r)) {
+        return 1;
+    }
     if (stop_signal) {
-        printf("interrupted by %s: saved %s at epoch %ld, %s %ld; continue with --resume %s\n",
-               signal_name(stop_signal), r->out, r->epoch + 1, r->batch_name, r->batch, r->out);
+        if (r->patience && r->has_best)
+            printf("interrupted by %s: %s holds the best model, of epoch %ld; continue with "
+                   "--resume %s\n",
+                   signal_name(stop_signal), r->out, r->best_epoch, r->out);
+        else
+            printf("interrupted by %s: saved %s at epoch %ld, %s %ld; continue with --resume %s\n",
+                   signal_name(stop_signal), r->out, r->epoch + 1, r->batch_name, r->batch, r->out);
         fflush(stdout);
         return 128 + stop_signal;
     }
@@ -269,6 +444,7 @@ int train_run_go(train_run *r)
 {
     if (train_run_check_output(r->out) || open_metrics(r)) return 1;
     catch_signals();
+    budget_schedule(r);
     int status = run_epochs(r);
     /* What follows (a final evaluation) writes no checkpoint: a signal may
      * end it at once again. */
@@ -277,8 +453,62 @@ int train_run_go(train_run *r)
     return status;
 }
 
+int train_budget_flag(int argc, char **argv, int *i, train_budget *b)
+{
+    const char *v;
+    int steps;
+    if (cli_flag_value(argc, argv, i, "--epochs", &v))
+        return cli_parse_int("--epochs", v, 1, 100000, &b->epochs) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--steps", &v)) {
+        if (cli_parse_int("--steps", v, 1, 2000000000, &steps)) return -1;
+        b->steps = steps;
+        return 1;
+    }
+    if (cli_flag_value(argc, argv, i, "--minutes", &v))
+        return cli_parse_float("--minutes", v, 0, 1e6, &b->minutes) ? -1 : 1;
+    if (cli_flag_value(argc, argv, i, "--patience", &v))
+        return cli_parse_int("--patience", v, 1, 100000, &b->patience) ? -1 : 1;
+    return 0;
+}
+
+int train_budget_check(const train_budget *b)
+{
+    if (b->steps && (b->epochs || b->minutes > 0)) {
+        cli_error("--steps sets the run's length, so --%s cannot: give one of them",
+                  b->epochs ? "epochs" : "minutes");
+        return -1;
+    }
+    return 0;
+}
+
+int train_budget_given(const train_budget *b) { return b->epochs || b->steps || b->minutes > 0; }
+
+void train_budget_apply(const train_budget *b, train_run *r, int default_epochs, long fit_steps,
+                        int fit_patience, int saved_epochs)
+{
+    if (r->resumed_from && !train_budget_given(b)) {
+        r->epochs = saved_epochs;
+        if (b->patience > 0) r->patience = b->patience;
+        return;
+    }
+    r->epochs = b->epochs;
+    r->steps = b->steps;
+    r->minutes = b->epochs ? b->minutes : 0;
+    r->budget_minutes = b->epochs ? 0 : b->minutes;
+    r->patience = b->patience > 0 ? b->patience : 0;
+    if (train_budget_given(b)) return;
+    if (fit_steps > 0) {
+        r->steps = fit_steps;
+        if (b->patience <= 0) r->patience = fit_patience;
+    } else {
+        r->epochs = default_epochs;
+    }
+}
+
 void train_run_free(train_run *r)
 {
     if (r->metrics) fclose(r->metrics);
     r->metrics = NULL;
+    free(r->best_weights);
+    r->best_weights = NULL;
 }

@@ -42,6 +42,9 @@ typedef struct train_epoch_figures {
     long units;       /* words, characters, images trained on */
     double seconds;   /* the epoch's training time */
     double elapsed;   /* since the run started */
+    /* Set by end_epoch for early stopping: the held-out score (higher is
+     * better; exact match, or minus a loss) and loss (the tie-break). */
+    double score, loss;
 } train_epoch_figures;
 
 typedef struct train_hooks {
@@ -55,11 +58,13 @@ typedef struct train_hooks {
      * steps fail with EL_ERR_NONFINITE on a non-finite loss or gradient;
      * the run checks the loss and the gradient norm again all the same. */
     el_status (*train_batch)(void *context, float *loss, long *units);
-    /* After an epoch's last batch: evaluates, prints the epoch's line from
-     * figures, and writes the metrics row (no newline) into csv.  *stop = 1
-     * ends the run after this epoch (early stopping).  0, or -1 after
-     * reporting a failure. */
-    int (*end_epoch)(void *context, const train_epoch_figures *figures, char *csv, size_t csv_size,
+    /* After an epoch's last batch (or the run's last, when a step budget
+     * ends it within an epoch; with early stopping on small data, only
+     * every few epochs): evaluates, prints the epoch's line from figures,
+     * sets figures->score and ->loss, and writes the metrics row (no
+     * newline) into csv.  *stop = 1 ends the run after this epoch.  0, or
+     * -1 after reporting a failure. */
+    int (*end_epoch)(void *context, train_epoch_figures *figures, char *csv, size_t csv_size,
                      int *stop);
     /* Writes a checkpoint of the model, the optimizer and the position
      * (train_run.epoch, .batch) to path. */
@@ -79,8 +84,15 @@ typedef struct train_run {
     const char *metrics_header;
     const char
         *resumed_from; /* the checkpoint a resumed run read, or NULL; it appends to the metrics */
-    int epochs;
-    double minutes;         /* 0: no time limit */
+    int epochs;        /* 0: as many as the step budget takes */
+    double minutes;    /* 0: no time limit */
+    /* The step budget (optimizer updates, counted from the run's start):
+     * 0 for none, or fixed once from budget_minutes (see below). */
+    long steps;
+    double budget_minutes;
+    /* Early stopping: > 0 ends the run after that many checks of the
+     * held-out score without a better one, and keeps the best (below). */
+    int patience;
     float clip;             /* the gradient norm's limit, 0 for none */
     const char *unit_name;  /* "words", for the progress line */
     const char *loss_name;  /* "loss", "bpc" */
@@ -89,19 +101,89 @@ typedef struct train_run {
     /* The position: the next batch to train.  Set by a resumed run. */
     long epoch, batch;
     /* Kept by the run. */
+    double best_score, best_loss; /* of the best check, when has_best */
+    long best_epoch;
+    int has_best, bad_checks;
+    float *best_weights;     /* the parameters at the best check */
+    double measured_seconds; /* the budget's timed batches */
+    long measured;
     long units_trained;
     double training_seconds;
     FILE *metrics;
     int signal; /* the signal that stopped the run, or 0 */
 } train_run;
 
+/* The budget of a run with a step budget.
+ *
+ * --steps N trains exactly N updates, and a learning-rate schedule spans
+ * them.  --minutes M alone fixes N once, from the throughput of the first
+ * batches: TRAIN_BUDGET_WARMUP batches are trained untimed (caches, the
+ * allocator, the second thread settling), the next TRAIN_BUDGET_MEASURED
+ * are timed, and N = M minutes at that rate (never fewer than the batches
+ * already trained, plus one), printed as "budget: N steps (...)" and kept
+ * in the checkpoint.  For N to reproduce the run exactly with --steps N,
+ * the rate of those first batches must not depend on N: a run with a step
+ * budget warms the rate up linearly over the first TRAIN_BUDGET_WARMUP +
+ * TRAIN_BUDGET_MEASURED updates (or N - 1, when N is smaller), whichever
+ * way N was given.  Only training batches are timed, so evaluations add to
+ * M minutes.
+ *
+ * Early stopping (patience > 0) checks the held-out score at the end of
+ * every epoch, or of every few epochs when an epoch is shorter than
+ * TRAIN_CHECK_STEPS updates, and once more when the budget ends.  The
+ * checkpoint is written only after a better check, so it always holds the
+ * best model and its position: the weights in memory are set back to the
+ * best when the run ends, and a signal leaves the best checkpoint as it
+ * is, since resuming it replays the same epochs after it exactly (the
+ * batch order, the generator and the optimizer are all in it). */
+enum { TRAIN_BUDGET_WARMUP = 5, TRAIN_BUDGET_MEASURED = 20, TRAIN_CHECK_STEPS = 200 };
+
 /* The position and the training random generator in a checkpoint's
- * metadata ("train.epoch", "train.<batch_name>", "train.rng"), so that a
- * resumed run continues where the saved one stopped.  Loading refuses a
- * negative position with one line and -1; one past the epoch's end is
+ * metadata ("train.epoch", "train.<batch_name>", "train.rng"), with the
+ * budget ("train.steps", "train.budget_minutes", "train.stop_patience") and the
+ * best check's figures ("train.best_score", "train.best_loss"), so that a
+ * resumed run continues where the saved one stopped.  The budget keys may
+ * be absent (checkpoints written before them): no budget.  Loading refuses
+ * a negative position with one line and -1; one past the epoch's end is
  * refused when the run starts. */
 el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, const el_rng *rng);
 int train_run_load_position(train_run *r, const el_checkpoint *c, const char *path, el_rng *rng);
+
+/* A run's length as the command line gives it, shared by the programs:
+ * --epochs N, --steps N, --minutes M (with --epochs, a time limit; alone,
+ * the step budget above) and --patience N (early stopping).  Zero (or -1
+ * for patience) where not given. */
+typedef struct train_budget {
+    int epochs;
+    long steps;
+    float minutes;
+    int patience;
+} train_budget;
+
+#define TRAIN_BUDGET_NONE                                                                          \
+    {                                                                                              \
+        0, 0, 0, -1                                                                                \
+    }
+
+/* Parses one of those flags at argv[*i] (cli.h): 1 if it was one, 0 if
+ * not, -1 on a bad value (reported). */
+int train_budget_flag(int argc, char **argv, int *i, train_budget *b);
+
+/* Refuses a contradictory budget with one line naming the flags: --steps
+ * with --epochs or --minutes.  0 or -1. */
+int train_budget_check(const train_budget *b);
+
+/* Whether the command line sets the run's length. */
+int train_budget_given(const train_budget *b);
+
+/* Sets r's epochs, minutes, steps, budget_minutes and patience from b.
+ * With no length given: fit_steps > 0 fits the data (a budget of
+ * fit_steps updates with early stopping, fit_patience unless --patience
+ * says otherwise), else default_epochs.  A resumed run with no length
+ * given keeps its checkpoint's budget (loaded with its position) and
+ * saved_epochs. */
+void train_budget_apply(const train_budget *b, train_run *r, int default_epochs, long fit_steps,
+                        int fit_patience, int saved_epochs);
 
 /* Refuses an output path that is a directory or whose directory cannot be
  * written, with one line; call it before the long work begins. 0 or -1. */

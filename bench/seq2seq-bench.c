@@ -6,6 +6,7 @@
  *   seq2seq-bench [--words FILE] [--cell C] [--hidden N] [--layers N]
  *                 [--bidirectional 0|1] [--batch N] [--threads N]
  *                 [--batches N] [--warmup N] [--count N] [--padded N]
+ *                 [--attention none|additive|dot|general] [--embedding N]
  *                 [--dump PREFIX]
  *
  * prints "words_per_second=X loss=Y": the training words per second over
@@ -28,7 +29,8 @@
 typedef struct options {
     const char *words, *dump;
     el_cell cell;
-    int hidden, layers, bidirectional, batch, threads, batches, warmup, count, padded;
+    el_attention attention;
+    int hidden, layers, bidirectional, batch, threads, batches, warmup, count, padded, embedding;
 } options;
 
 typedef struct bench {
@@ -60,7 +62,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: seq2seq-bench [--words FILE] [--cell rnn|rnn_relu|gru|lstm] "
                     "[--hidden N] [--layers N] [--bidirectional 0|1] [--batch N] [--threads N] "
-                    "[--batches N] [--warmup N] [--count N] [--padded N] [--dump PREFIX]\n");
+                    "[--batches N] [--warmup N] [--count N] [--padded N] "
+                    "[--attention none|additive|dot|general] [--embedding N] [--dump PREFIX]\n");
     exit(2);
 }
 
@@ -101,7 +104,8 @@ static options parse(int argc, char **argv)
                     {"--batches", &o.batches, 1, 1000000},
                     {"--warmup", &o.warmup, 0, 1000000},
                     {"--count", &o.count, 1, 100000000},
-                    {"--padded", &o.padded, 0, 1000}};
+                    {"--padded", &o.padded, 0, 1000},
+                    {"--embedding", &o.embedding, 0, 4096}};
     for (int i = 1; i < argc; i += 2) {
         const char *flag = argv[i], *v = argv[i + 1];
         if (!v) usage();
@@ -115,6 +119,8 @@ static options parse(int argc, char **argv)
             o.dump = v;
         else if (!strcmp(flag, "--cell")) {
             if (el_cell_parse(v, &o.cell)) die("--cell");
+        } else if (!strcmp(flag, "--attention")) {
+            if (el_attention_parse(v, &o.attention)) die("--attention");
         } else
             usage();
     }
@@ -167,7 +173,9 @@ static void make_model(bench *b, const options *o)
                                 .hidden_size = o->hidden,
                                 .num_layers = o->layers,
                                 .bidirectional = o->bidirectional,
-                                .padded_steps = o->padded};
+                                .padded_steps = o->padded,
+                                .attention = o->attention,
+                                .embedding_size = o->embedding};
     el_rng init;
     el_rng_seed(&init, 1);
     el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);

@@ -11,9 +11,14 @@ python3-torch) replays them.  The losses of the warm-up batches must agree
 on both sides, or the run stops: the same vocabulary, loss positions,
 gradients of every parameter and optimizer steps.
 
-Two configurations: seq2seq-train's default (GRU, hidden 256, one layer,
-bidirectional encoder, batch 64) and the course notebook's (GRU, hidden 128,
-one direction, batch 128).  The notebook runs both GRUs over fixed 34- and
+Three configurations: seq2seq-train's default (GRU, hidden 256, one layer,
+bidirectional encoder, batch 64), the course notebook's (GRU, hidden 128,
+one direction, batch 128), and PyTorch's seq2seq tutorial's attention model
+(embeddings of 128, a GRU of hidden 128 each side, the decoder's GRU over
+[embedding; context] with additive attention, masked over the padded source
+steps, no dropout; batch 64).  The tutorial's attention computes Ua k at
+every decoder step; PyTorch is timed that way and with Ua k once per batch
+("hoisted"), and elman is compared with the faster.  The notebook runs both GRUs over fixed 34- and
 33-step padded sequences without lengths and takes the loss over every
 position, padding included; for it PyTorch is timed in that form too, elman
 is compared with the faster of PyTorch's two forms, and a second table
@@ -21,7 +26,8 @@ compares both in the padded form.  Each timing is a fresh process, at 1 and
 2 threads.  The last line is "speedup_vs_torch: X", the smallest ratio of
 elman's words/s to PyTorch's in the first table.
 
-    bench/seq2seq.py [--build DIR] [--threads 1,2] [--batches 200] [--configs default,notebook]
+    bench/seq2seq.py [--build DIR] [--threads 1,2] [--batches 200]
+                     [--configs default,notebook,attention]
 """
 import argparse
 import os
@@ -160,12 +166,131 @@ print(f"words_per_second={timed * batch / seconds:.1f} loss={total / timed:.4f} 
       f"warmup_losses={','.join(f'{v:.6f}' for v in warmup_losses)}")
 """
 
+ATTENTION_TIMER = r"""
+import json, sys, time, torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+batches_path, weights_path, form = sys.argv[1:4]
+vocab, hidden, batch, threads, warmup, timed = map(int, sys.argv[4:])
+torch.set_num_threads(threads)
+PAD, SOS, EOS = 0, 1, 2
+
+
+class BahdanauAttention(nn.Module):
+    # PyTorch's seq2seq tutorial's, with the padded source steps masked.
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.Wa = nn.Linear(hidden_size, hidden_size)
+        self.Ua = nn.Linear(hidden_size, hidden_size)
+        self.Va = nn.Linear(hidden_size, 1)
+
+    def forward(self, query, keys, mask, ua_keys=None):
+        ua_keys = self.Ua(keys) if ua_keys is None else ua_keys
+        scores = self.Va(torch.tanh(self.Wa(query) + ua_keys))
+        scores = scores.squeeze(2).unsqueeze(1).masked_fill(mask, float("-inf"))
+        weights = F.softmax(scores, dim=-1)
+        return torch.bmm(weights, keys), weights
+
+
+# The tutorial's EncoderRNN (embedding, GRU) and AttnDecoderRNN (embedding,
+# BahdanauAttention, GRU over [embedding; context], a linear output layer),
+# without dropout, under elman's parameter names, so that its initial
+# weights load as they are.
+model = nn.Module()
+model.encoder, model.decoder = nn.Module(), nn.Module()
+model.encoder.embedding = nn.Embedding(vocab, hidden)
+model.encoder.gru = nn.GRU(hidden, hidden, batch_first=True)
+model.decoder.embedding = nn.Embedding(vocab, hidden)
+model.decoder.attention = BahdanauAttention(hidden)
+model.decoder.gru = nn.GRU(2 * hidden, hidden, batch_first=True)
+model.decoder.fc = nn.Linear(hidden, vocab)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        data = f.read()
+    tensors = {}
+    for key, info in header.items():
+        if key != "__metadata__":
+            first, last = info["data_offsets"]
+            tensors[key] = torch.frombuffer(bytearray(data[first:last]),
+                                            dtype=torch.float32).reshape(info["shape"])
+    return tensors
+
+
+model.load_state_dict(read_safetensors(weights_path))  # strict: every name and shape
+
+
+def frame(examples):
+    # Batch-first: the reversed word; <sos> word -> word <eos>, padded.
+    size, steps = len(examples), max(len(target) for _, target in examples) + 1
+    src = torch.full((size, steps - 1), PAD, dtype=torch.long)
+    tin = torch.full((size, steps), PAD, dtype=torch.long)
+    tout = torch.full((size, steps), PAD, dtype=torch.long)
+    for b, (source, target) in enumerate(examples):
+        n = len(target)
+        src[b, :n] = torch.tensor(source)
+        tin[b, :n + 1] = torch.tensor([SOS] + target)
+        tout[b, :n + 1] = torch.tensor(target + [EOS])
+    lengths = torch.tensor([len(source) for source, _ in examples])
+    mask = (torch.arange(steps - 1).unsqueeze(0) >= lengths.unsqueeze(1)).unsqueeze(1)
+    return src, lengths, tin, tout, mask
+
+
+with open(batches_path) as f:
+    examples = [[list(map(int, half.split())) for half in line.rstrip("\n").split("\t")]
+                for line in f]
+batches = [frame(examples[i:i + batch]) for i in range(0, len(examples), batch)]
+assert len(batches) == warmup + timed
+optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+attention, decoder_gru = model.decoder.attention, model.decoder.gru
+
+
+def train_step(src, lengths, tin, tout, mask):
+    optimizer.zero_grad(set_to_none=True)
+    x = pack_padded_sequence(model.encoder.embedding(src), lengths, batch_first=True,
+                             enforce_sorted=False)
+    out, hidden_state = model.encoder.gru(x)
+    keys, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+    # "tutorial": Ua(keys) at every step, as the tutorial's attention does;
+    # "hoisted": once per batch.
+    ua_keys = attention.Ua(keys) if form == "hoisted" else None
+    embedded = model.decoder.embedding(tin)
+    outputs = []
+    for t in range(tin.shape[1]):
+        query = hidden_state.permute(1, 0, 2)
+        context, _ = attention(query, keys, mask, ua_keys)
+        step, hidden_state = decoder_gru(torch.cat((embedded[:, t:t + 1], context), dim=2),
+                                         hidden_state)
+        outputs.append(step)
+    logits = model.decoder.fc(torch.cat(outputs, dim=1))
+    loss = F.cross_entropy(logits.reshape(-1, vocab), tout.reshape(-1), ignore_index=PAD)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+warmup_losses = [train_step(*b) for b in batches[:warmup]]
+start = time.perf_counter()
+total = sum(train_step(*b) for b in batches[warmup:])
+seconds = time.perf_counter() - start
+print(f"words_per_second={timed * batch / seconds:.1f} loss={total / timed:.4f} "
+      f"warmup_losses={','.join(f'{v:.6f}' for v in warmup_losses)}")
+"""
+
 CONFIGS = {
     # seq2seq-train's defaults.
     "default": {"cell": "gru", "hidden": 256, "layers": 1, "bidirectional": 1, "batch": 64},
     # The course notebook's model; it pads to 33 decoder steps.
     "notebook": {"cell": "gru", "hidden": 128, "layers": 1, "bidirectional": 0, "batch": 128,
                  "padded_steps": 33},
+    # PyTorch's seq2seq tutorial's attention model: embeddings of the
+    # hidden size, additive attention, one direction.
+    "attention": {"cell": "gru", "hidden": 128, "layers": 1, "bidirectional": 0, "batch": 64,
+                  "attention": "additive", "embedding": 128},
 }
 WARMUP = 10
 # The warm-up losses must agree this closely (relative).  Sums taken in
@@ -191,7 +316,8 @@ def elman_args(build, config, threads, batches, padded=0):
             "--hidden", str(config["hidden"]), "--layers", str(config["layers"]),
             "--bidirectional", str(config["bidirectional"]), "--batch", str(config["batch"]),
             "--threads", str(threads), "--batches", str(batches), "--warmup", str(WARMUP),
-            "--padded", str(padded)]
+            "--padded", str(padded), "--attention", config.get("attention", "none"),
+            "--embedding", str(config.get("embedding", 0))]
 
 
 def elman_env():
@@ -206,6 +332,11 @@ def torch_run(prefix, vocab, config, threads, batches, form):
         # Without it PyTorch's OpenMP threads spin between the small matrix
         # products of a time step and run several times slower on 2 cores.
         env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if "attention" in config:
+        return run([sys.executable, "-c", ATTENTION_TIMER, prefix + ".batches",
+                    prefix + ".safetensors", form, str(vocab), str(config["hidden"]),
+                    str(config["batch"]), str(threads), str(WARMUP), str(batches)], env,
+                   "the PyTorch timer")
     return run([sys.executable, "-c", TORCH_TIMER, prefix + ".batches", prefix + ".safetensors",
                 config["cell"], form, str(vocab), str(config["hidden"]), str(config["layers"]),
                 str(config["bidirectional"]), str(config["batch"]), str(threads), str(WARMUP),
@@ -231,7 +362,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(here, "..", "build"))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batches", type=int, default=200, help="timed batches after the warm-up")
-    ap.add_argument("--configs", default="default,notebook")
+    ap.add_argument("--configs", default="default,notebook,attention")
     args = ap.parse_args()
     print(describe())
     print(f"training words/s over {args.batches} batches after {WARMUP} of warm-up, "
@@ -245,12 +376,14 @@ def main():
             prefix = os.path.join(tmp, name)
             steps = config.get("padded_steps", 0)
             forms = {"packed": 0, **({"padded": steps} if steps else {})}
+            if "attention" in config:
+                forms = {"tutorial": 0, "hoisted": 0}
             # The batches and initial weights (the same for both forms), and
             # each form's warm-up losses.
             checks = {form: run(elman_args(args.build, config, 1, args.batches, padded) +
                                 ["--dump", prefix], elman_env())
                       for form, padded in forms.items()}
-            vocab = int(checks["packed"]["vocab"])
+            vocab = int(next(iter(checks.values()))["vocab"])
             for threads in map(int, args.threads.split(",")):
                 elman = run(elman_args(args.build, config, threads, args.batches), elman_env())
                 torch = {}

@@ -366,6 +366,46 @@ static void write_model(const char *target, const char *name, const char *kind, 
     el_vocab_free(vocab);
 }
 
+/* A seq2seq model file with attention, embeddings of 2 and a target
+ * vocabulary of its own, with the metadata key set to value afterwards
+ * when key is not NULL. */
+static void write_attention_model(const char *name, el_attention attention, int bidirectional,
+                                  const char *key, const char *value)
+{
+    el_vocab *source = NULL, *target = NULL;
+    check(el_vocab_create(&source), "vocab");
+    check(el_vocab_add_text(source, "abca", 4, 0), "vocab");
+    check(el_vocab_finish(source, 1), "vocab");
+    check(el_vocab_create(&target), "vocab");
+    check(el_vocab_add_text(target, "xyz", 3, 0), "vocab");
+    check(el_vocab_finish(target, 1), "vocab");
+    el_rng rng;
+    el_rng_seed(&rng, 1);
+    el_seq2seq_config config = {EL_CELL_GRU,
+                                el_vocab_size(source),
+                                el_vocab_size(target),
+                                2,
+                                1,
+                                bidirectional,
+                                0,
+                                0,
+                                attention,
+                                2};
+    el_seq2seq seq2seq;
+    check(el_seq2seq_init(&seq2seq, &config, &rng), "seq2seq");
+    el_checkpoint_writer *w = NULL;
+    check(el_checkpoint_writer_create(&w), "writer");
+    check(el_checkpoint_add_seq2seq(w, &seq2seq, source, target), "add seq2seq");
+    if (key) check(el_checkpoint_set_meta(w, key, value), "metadata");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model_seq2seq/%s", root, name);
+    check(el_checkpoint_write(w, path), path);
+    el_checkpoint_writer_free(w);
+    el_seq2seq_free(&seq2seq);
+    el_vocab_free(source);
+    el_vocab_free(target);
+}
+
 static void model_file_seeds(void)
 {
     make_dir("model_charlm");
@@ -383,6 +423,11 @@ static void model_file_seeds(void)
     write_model("model_seq2seq", "one-direction.st", "seq2seq", EL_CELL_GRU, 1, 1,
                 "seq2seq.bidirectional", "0");
     write_model("model_seq2seq", "charlm.st", "charlm", EL_CELL_GRU, 1, 0, NULL, NULL);
+    write_attention_model("additive-embedding.st", EL_ATTENTION_ADDITIVE, 0, NULL, NULL);
+    write_attention_model("general-bidirectional.st", EL_ATTENTION_GENERAL, 1, NULL, NULL);
+    write_attention_model("dot-bidirectional.st", EL_ATTENTION_DOT, 1, NULL, NULL);
+    write_attention_model("dot-said-general.st", EL_ATTENTION_DOT, 1, "seq2seq.attention",
+                          "general");
 }
 
 int main(int argc, char **argv)

@@ -585,6 +585,26 @@ Test(words, length_limits_count_clusters)
     EL_TEST_FAILS(el_words_parse(&none, NULL, 3, NULL, 0, 0), EL_ERR_INVALID);
 }
 
+/* EL_WORDS_KEEP_DUPLICATES keeps repeats, in file order, with the same
+ * trimming and length filter; unknown flags are refused. */
+Test(words, keep_duplicates_keeps_every_fitting_line)
+{
+    const char *text = "cat\n dog \ncat\n\nx\ndog\ncat\n";
+    el_words *words = NULL;
+    EL_TEST_OK(
+        el_words_parse_flags(&words, text, strlen(text), "w", 2, 0, EL_WORDS_KEEP_DUPLICATES));
+    static const char *const all[] = {"cat", "dog", "cat", "dog", "cat"};
+    assert_words(words, all, 5);
+    el_words_free(words);
+    EL_TEST_OK(el_words_parse_flags(&words, text, strlen(text), "w", 2, 0, 0));
+    static const char *const unique[] = {"cat", "dog"};
+    assert_words(words, unique, 2);
+    el_words_free(words);
+    words = (el_words *)text;
+    EL_TEST_FAILS(el_words_parse_flags(&words, text, strlen(text), "w", 0, 0, 2), EL_ERR_INVALID);
+    cr_assert_null(words);
+}
+
 Test(words, invalid_utf8_names_line_and_file_offset)
 {
     /* The 0xFF is on line 4, at byte 12 of the text (CRLF counts 2). */

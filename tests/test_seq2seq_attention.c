@@ -297,3 +297,78 @@ Test(seq2seq_attention, an_example_alone_decodes_as_in_its_batch)
         el_seq2seq_free(&m);
     }
 }
+
+/* An empty source attends to nothing: zero weights, and no NaN in the
+ * decoding of the other examples or its own. */
+Test(seq2seq_attention, an_empty_source_decodes)
+{
+    el_rng rng;
+    el_rng_seed(&rng, 22);
+    for (el_attention a = EL_ATTENTION_ADDITIVE; a <= EL_ATTENTION_GENERAL; a++) {
+        el_seq2seq_config cfg = {EL_CELL_GRU, 9, 9, 6, 1, 1, 0.0f, 0, a, 4};
+        el_seq2seq m;
+        EL_TEST_OK(el_seq2seq_init(&m, &cfg, &rng));
+        int lengths[] = {0, 3}, index[] = {0, 1};
+        int inputs[] = {EL_PAD, 4, EL_PAD, 5, EL_PAD, 6};
+        el_batch batch = {2, 3, 0, inputs, lengths, NULL, NULL, index};
+        el_ids out[2] = {{0}};
+        el_tensor weights = {0};
+        EL_TEST_OK(el_seq2seq_decode_attention(&m, &batch, 4, out, &weights));
+        for (size_t i = 0; i < weights.size; i++) cr_assert(isfinite(weights.data[i]));
+        int steps = weights.shape[1];
+        for (int t = 0; t < steps; t++)
+            for (int s = 0; s < 3; s++)
+                cr_assert(weights.data[(size_t)t * 3 + s] == 0.0f, "the empty source has weight");
+        EL_TEST_OK(el_seq2seq_decode(&m, &batch, 3, 4, out));
+        for (int b = 0; b < 2; b++) el_ids_free(&out[b]);
+        el_tensor_free(&weights);
+        el_seq2seq_free(&m);
+    }
+}
+
+/* ---- out of memory ------------------------------------------------------- */
+
+static const el_seq2seq_config oom_config = {EL_CELL_LSTM,         9, 10, 4, 1, 1, 0.0f, 0,
+                                             EL_ATTENTION_GENERAL, 3};
+
+static el_status try_init(long n)
+{
+    el_seq2seq m;
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_seq2seq_init(&m, &oom_config, NULL));
+    if (s)
+        cr_assert_null(m.cache, "a model that failed to initialise was handed out");
+    else
+        el_seq2seq_free(&m);
+    return s;
+}
+
+/* The first call of a batch shape sizes every workspace. */
+static el_status try_first_call(long n, int decode)
+{
+    el_seq2seq m;
+    EL_TEST_OK(el_seq2seq_init(&m, &oom_config, NULL));
+    torch_batch tb;
+    make_reversal(&tb, train_words, 4);
+    float loss = 0;
+    el_ids out[4] = {{0}};
+    el_tensor weights = {0};
+    el_test_arm(n);
+    el_status s = decode ? el_seq2seq_decode_attention(&m, &tb.batch, 4, out, &weights)
+                         : el_seq2seq_train_step(&m, &tb.batch, 1.0, NULL, &loss);
+    s = el_test_disarm(s);
+    for (int b = 0; b < 4; b++) el_ids_free(&out[b]);
+    el_tensor_free(&weights);
+    el_seq2seq_free(&m);
+    return s;
+}
+
+static el_status try_train_step(long n) { return try_first_call(n, 0); }
+static el_status try_decode_attention(long n) { return try_first_call(n, 1); }
+
+Test(seq2seq_attention, out_of_memory_leaves_nothing_behind)
+{
+    el_test_sweep("el_seq2seq_init (attention)", try_init, 200);
+    el_test_sweep("el_seq2seq_train_step (attention, first call)", try_train_step, 2000);
+    el_test_sweep("el_seq2seq_decode_attention (first call)", try_decode_attention, 2000);
+}

@@ -100,6 +100,15 @@ EL_API el_status el_words_read(el_words **out, const char *path, int min_length,
 /* The same from memory; source names it in messages. */
 EL_API el_status el_words_parse(el_words **out, const char *text, size_t len, const char *source,
                                 int min_length, int max_length);
+/* The same with flags: EL_WORDS_KEEP_DUPLICATES keeps every line that
+ * fits, repeats included, in file order (a corpus's tokens rather than its
+ * vocabulary, as the course notebook trains on). */
+enum { EL_WORDS_KEEP_DUPLICATES = 1u << 0 };
+EL_API el_status el_words_read_flags(el_words **out, const char *path, int min_length,
+                                     int max_length, unsigned flags);
+EL_API el_status el_words_parse_flags(el_words **out, const char *text, size_t len,
+                                      const char *source, int min_length, int max_length,
+                                      unsigned flags);
 EL_API void el_words_free(el_words *words);
 EL_API int el_words_count(const el_words *words);
 /* Word i's clusters (see vocab.h) */

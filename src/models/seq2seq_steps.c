@@ -50,7 +50,7 @@ static void copy_rows(int B, int n, const float *src, int lds, float *dst, int l
         memcpy(dst + (size_t)b * ldd, src + (size_t)b * lds, (size_t)n * sizeof(float));
 }
 
-/* Luong: cat = [context; y] and h~ = tanh(W_c cat), rows of step t. */
+/* x = tanh(x) over n floats: Luong's h~ from W_c [context; h]. */
 EL__SIMD_CLONES
 static void tanh_rows(size_t n, float *restrict x)
 {

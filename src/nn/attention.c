@@ -221,25 +221,55 @@ el_status el_attention_forward_keys(const el_attention_layer *a, el_attention_ca
     return EL_OK;
 }
 
+/* Sums in LANES partial sums, which the compiler keeps in one vector
+ * register (one running sum is a chain it cannot vectorise without
+ * reassociating). */
+#define LANES 16
+
+static float lanes_sum(const float *acc)
+{
+    float sum = 0.0f;
+    for (int j = 0; j < LANES; j++) sum += acc[j];
+    return sum;
+}
+
 /* act = tanh(wq + p) over H, and its dot with va. */
 EL__SIMD_CLONES
 static float additive_score(int H, const float *restrict wq, const float *restrict p,
                             const float *restrict va, float *restrict act)
 {
-    float sum = 0.0f;
-    for (int h = 0; h < H; h++) {
+    float acc[LANES] = {0}, sum = 0.0f;
+    int h = 0;
+    for (; h + LANES <= H; h += LANES)
+        for (int j = 0; j < LANES; j++) {
+            float e = el__tanh(wq[h + j] + p[h + j]);
+            act[h + j] = e;
+            acc[j] += e * va[h + j];
+        }
+    for (; h < H; h++) {
         float e = el__tanh(wq[h] + p[h]);
         act[h] = e;
         sum += e * va[h];
     }
-    return sum;
+    return sum + lanes_sum(acc);
 }
 
+EL__SIMD_CLONES
 static float dot(int n, const float *restrict x, const float *restrict y)
 {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += x[i] * y[i];
-    return sum;
+    float acc[LANES] = {0}, sum = 0.0f;
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[i + j] * y[i + j];
+    for (; i < n; i++) sum += x[i] * y[i];
+    return sum + lanes_sum(acc);
+}
+
+/* y += a x over n. */
+EL__SIMD_CLONES
+static void axpy(int n, float a, const float *restrict x, float *restrict y)
+{
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
 /* The softmax of score[0 .. len) into w, zeros from len to S. */
@@ -300,10 +330,8 @@ el_status el_attention_forward_step(const el_attention_layer *a, el_attention_ca
         float *w = w_all + (size_t)b * S, *ctx = context->data + (size_t)b * K;
         masked_softmax(c->score.data + (size_t)b * S, c->lengths[b], S, w);
         memset(ctx, 0, (size_t)K * sizeof(float));
-        for (int i = 0; i < c->lengths[b]; i++) {
-            const float *k = keys->data + ((size_t)i * B + b) * K;
-            for (int j = 0; j < K; j++) ctx[j] += w[i] * k[j];
-        }
+        for (int i = 0; i < c->lengths[b]; i++)
+            axpy(K, w[i], keys->data + ((size_t)i * B + b) * K, ctx);
     }
     if (weights) memcpy(weights->data, w_all, (size_t)B * S * sizeof(float));
     return EL_OK;
@@ -352,8 +380,7 @@ el_status el_attention_backward_step(el_attention_layer *a, el_attention_cache *
             size_t row = (size_t)i * B + b;
             ds[i] = dot(K, dctx, keys->data + row * K);
             sum += (double)w[i] * ds[i];
-            float *dk = c->dkeys.data + row * K;
-            for (int j = 0; j < K; j++) dk[j] += w[i] * dctx[j];
+            axpy(K, w[i], dctx, c->dkeys.data + row * K);
         }
         for (int i = 0; i < c->lengths[b]; i++) ds[i] = w[i] * (float)(ds[i] - sum);
     }
@@ -381,12 +408,8 @@ el_status el_attention_backward_step(el_attention_layer *a, el_attention_cache *
             for (int i = 0; i < c->lengths[b]; i++) {
                 size_t row = (size_t)i * B + b;
                 float ds = ds_all[(size_t)b * S + i];
-                const float *p = c->proj.data + row * H, *qb = q + (size_t)b * H;
-                float *dqb = dq + (size_t)b * H, *dp = c->dproj.data + row * H;
-                for (int h = 0; h < H; h++) {
-                    dqb[h] += ds * p[h];
-                    dp[h] += ds * qb[h];
-                }
+                axpy(H, ds, c->proj.data + row * H, dq + (size_t)b * H);
+                axpy(H, ds, q + (size_t)b * H, c->dproj.data + row * H);
             }
     }
     return EL_OK;

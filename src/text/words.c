@@ -120,12 +120,13 @@ static int length_fits(size_t length, int min_length, int max_length)
 }
 
 /* Fills kept with the trimmed, non-blank, fitting lines, first occurrences
- * only, in file order; returns how many, or SIZE_MAX when out of memory. */
+ * only unless duplicates are kept, in file order; returns how many, or
+ * SIZE_MAX when out of memory. */
 static size_t keep_lines(const el_clusters *c, span *kept, size_t lines, int min_length,
-                         int max_length)
+                         int max_length, int duplicates)
 {
     line_set set;
-    if (!line_set_init(&set, lines)) return SIZE_MAX;
+    if (!line_set_init(&set, duplicates ? 1 : lines)) return SIZE_MAX;
     size_t n = 0;
     for (size_t i = 0; i <= c->count;) {
         span line = {i, i};
@@ -133,7 +134,7 @@ static size_t keep_lines(const el_clusters *c, span *kept, size_t lines, int min
         i = line.end + 1;
         kept[n] = trim(c, line);
         if (length_fits(kept[n].end - kept[n].first, min_length, max_length) &&
-            line_set_add(&set, c, kept, n))
+            (duplicates || line_set_add(&set, c, kept, n)))
             n++;
     }
     el__free(set.slots);
@@ -184,9 +185,17 @@ static el_status build_words(el_words **out, const el_clusters *c, const span *k
 el_status el_words_parse(el_words **out, const char *text, size_t len, const char *source,
                          int min_length, int max_length)
 {
+    return el_words_parse_flags(out, text, len, source, min_length, max_length, 0);
+}
+
+el_status el_words_parse_flags(el_words **out, const char *text, size_t len, const char *source,
+                               int min_length, int max_length, unsigned flags)
+{
     EL_REQUIRE(out, "el_words_parse");
     *out = NULL;
     if (len > 0) EL_REQUIRE(text, "el_words_parse");
+    if (flags & ~(unsigned)EL_WORDS_KEEP_DUPLICATES)
+        return el__fail(EL_ERR_INVALID, "el_words_parse: unknown flags 0x%x", flags);
     if (min_length < 0 || max_length < 0 || (max_length > 0 && max_length < min_length))
         return el__fail(EL_ERR_INVALID,
                         "el_words_parse: the lengths %d..%d are not a range (0: no limit)",
@@ -201,7 +210,9 @@ el_status el_words_parse(el_words **out, const char *text, size_t len, const cha
                         source ? source : "text", INT_MAX);
     }
     span *kept = el__alloc_zero(lines, sizeof *kept);
-    size_t n = kept ? keep_lines(&c, kept, lines, min_length, max_length) : SIZE_MAX;
+    size_t n = kept ? keep_lines(&c, kept, lines, min_length, max_length,
+                                 (flags & EL_WORDS_KEEP_DUPLICATES) != 0)
+                    : SIZE_MAX;
     if (n == SIZE_MAX)
         s = el__fail(EL_ERR_NOMEM, "el_words_parse: out of memory for %zu lines", lines);
     else
@@ -213,6 +224,12 @@ el_status el_words_parse(el_words **out, const char *text, size_t len, const cha
 
 el_status el_words_read(el_words **out, const char *path, int min_length, int max_length)
 {
+    return el_words_read_flags(out, path, min_length, max_length, 0);
+}
+
+el_status el_words_read_flags(el_words **out, const char *path, int min_length, int max_length,
+                              unsigned flags)
+{
     EL_REQUIRE(out, "el_words_read");
     *out = NULL;
     EL_REQUIRE(path, "el_words_read");
@@ -220,7 +237,7 @@ el_status el_words_read(el_words **out, const char *path, int min_length, int ma
     size_t len = 0;
     el_status s = el_read_file(path, &text, &len);
     if (s) return s;
-    s = el_words_parse(out, text, len, path, min_length, max_length);
+    s = el_words_parse_flags(out, text, len, path, min_length, max_length, flags);
     el__free(text);
     return s;
 }

@@ -27,6 +27,11 @@ learned() { # the validation bpc falls below a uniform guess over the symbols
 }
 check "validation bpc falls" learned
 
+# The budget (train_run.h): --minutes alone fixes the number of updates,
+# which --steps reproduces; --steps with --epochs is refused.
+check "--minutes prints its step budget, and --steps N reproduces the run byte for byte" minutes_then_steps charlm $train
+check "--steps with --epochs exits 2" refused 2 train --steps 10 --epochs 2
+
 constant="$train --schedule constant"
 whole() { $constant --epochs 3 --out "$dir/constant.st"; }
 check "trains three epochs at a constant rate" whole

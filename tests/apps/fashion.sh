@@ -32,6 +32,11 @@ learned() {
     tail -n 1 "$dir/log" | awk '{ exit !($2 > 0.5) }' || { tail -n 1 "$dir/log"; return 1; }
 }
 check "the test accuracy beats chance" learned
+# --steps N trains exactly N batches: 20 of the 12 an epoch are epoch 1 and
+# batch 8; --steps with --epochs is refused.
+steps() { $classify --steps 20 --out "$dir/steps.st" >/dev/null 2>&1 && [ "$(meta "$dir/steps.st" train.epoch) $(meta "$dir/steps.st" train.batch)" = "1 8" ]; }
+check "--steps 20 trains 20 batches" steps
+check "--steps with --epochs exits 2" refused 2 classify --steps 10 --epochs 2
 report() {
     [ -s "$dir/model-misclassified.png" ] || grep -q '^no test image misclassified' "$dir/log" ||
         return 1

@@ -102,6 +102,21 @@ unwritable_dir() {
     mkdir -p "$dir/read-only" && chmod a-w "$dir/read-only"
     if (: >"$dir/read-only/probe") 2>/dev/null; then echo /proc; else echo "$dir/read-only"; fi
 }
+meta() { # meta FILE KEY: a checkpoint's metadata value
+    grep -ao "\"$2\":\"[^\"]*\"" "$1" | head -n 1 | sed 's/.*:"\(.*\)"/\1/'
+}
+# minutes_then_steps NAME ARGS...: $exe ARGS --minutes 0.01 prints its
+# budget, "budget: N steps (...)", and keeps N in the checkpoint; $exe ARGS
+# --steps N then writes the same checkpoint byte for byte.  Whatever N the
+# machine measured: the test reads it.
+minutes_then_steps() {
+    name=$1
+    shift
+    "$@" --minutes 0.01 --out "$dir/$name-minutes.st" >"$dir/$name-minutes.log" 2>/dev/null || return 1
+    n=$(sed -n 's/^budget: \([0-9]*\) steps (0.01 minutes at .* steps\/s measured over 20 batches)$/\1/p' "$dir/$name-minutes.log")
+    [ -n "$n" ] && [ "$(meta "$dir/$name-minutes.st" train.steps)" = "$n" ] || { cat "$dir/$name-minutes.log"; return 1; }
+    "$@" --steps "$n" --out "$dir/$name-steps.st" >/dev/null 2>&1 && cmp "$dir/$name-minutes.st" "$dir/$name-steps.st"
+}
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -35,6 +35,56 @@ check "Ctrl-C saves, exits 130, and resuming gives the uninterrupted model" inte
 check "SIGTERM saves, exits 143, and resuming gives the uninterrupted model" interrupted TERM 143
 check "a storm of signals during the save leaves a whole checkpoint" interrupted INT 130 storm
 
+# The budget.  --steps N trains exactly N updates: 40 of the 9 batches an
+# epoch are 4 epochs and 4 batches.
+position() { [ "$(meta "$1" train.epoch) $(meta "$1" train.batch)" = "$2" ]; }
+check "--steps 40 trains 40 updates" sh -c "$train --steps 40 --out '$dir/steps.st' >/dev/null 2>&1"
+check "and stops at epoch 4, batch 4" position "$dir/steps.st" "4 4"
+check "and keeps the budget in the checkpoint" test "$(meta "$dir/steps.st" train.steps)" = 40
+# A resumed run keeps the checkpoint's budget: this one has nothing left.
+resume_budget() { cp "$dir/steps.st" "$dir/steps-again.st" && $exe --resume "$dir/steps-again.st" >/dev/null 2>&1 && cmp "$dir/steps.st" "$dir/steps-again.st"; }
+check "resuming a finished budget trains no more" resume_budget
+# --minutes alone fixes N from the first batches' speed and prints it;
+# --steps N then gives the same model, whatever N the machine measured.
+check "--minutes prints its step budget, and --steps N reproduces the run byte for byte" minutes_then_steps s2s $train
+# A run with a step budget stopped by a signal and resumed with no flags
+# continues to the same N: whole, and for --minutes, stopped (the 15th
+# progress line comes before N is fixed, at the 25th batch, so the resumed
+# run measures it) and resumed, it equals --steps N with the N it printed.
+long="$train --steps 2700"
+rm -f "$dir/long.st"
+check "Ctrl-C in a --steps run, resumed, gives the uninterrupted model" interrupted INT 130
+resumed_minutes() {
+    rm -f "$dir/progress" "$dir/cut.st" && mkfifo "$dir/progress" || return 1
+    $train --minutes 0.02 --out "$dir/cut.st" >"$dir/cut.log" 2>"$dir/progress" &
+    pid=$!
+    lines=0
+    while IFS= read -r line; do
+        lines=$((lines + 1))
+        [ $lines -eq 15 ] && kill -INT $pid
+    done <"$dir/progress"
+    wait $pid
+    [ $? -eq 130 ] || { cat "$dir/cut.log"; return 1; }
+    $exe --resume "$dir/cut.st" >"$dir/cut-resumed.log" 2>/dev/null || return 1
+    n=$(meta "$dir/cut.st" train.steps)
+    grep -q "^budget: $n steps (0.02 minutes" "$dir/cut-resumed.log" || { cat "$dir/cut-resumed.log"; return 1; }
+    $train --steps "$n" --out "$dir/cut-steps.st" >/dev/null 2>&1 && cmp "$dir/cut.st" "$dir/cut-steps.st"
+}
+check "a --minutes run stopped before its budget is fixed measures it when resumed, and equals --steps N" resumed_minutes
+# With no length given the run fits the data: early stopping on the
+# validation set.  With a patience of 1 it stops at the first check that is
+# no better, and the checkpoint is the best check's (its position).
+early() {
+    $train --patience 1 --out "$dir/early.st" >"$dir/early.log" 2>/dev/null || return 1
+    best=$(sed -n 's/^no better held-out score for 1 checks: stopping early with the best, epoch \([0-9]*\)$/\1/p' "$dir/early.log")
+    [ -n "$best" ] && position "$dir/early.st" "$best 0" && [ "$(meta "$dir/early.st" train.best_epoch)" = "$best" ] ||
+        { cat "$dir/early.log"; return 1; }
+}
+check "early stopping stops after the patience and keeps the best model" early
+check "--steps with --epochs exits 2" refused 2 --steps 10 --epochs 2
+check "--steps with --minutes exits 2" refused 2 --minutes 1 --steps 10
+check "--steps 0 exits 2" refused 2 --steps 0
+
 evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
 check "--eval ends with the exact_match line" evaluate
 predict() {
@@ -137,6 +187,21 @@ check "--threads 1000 exits 2" refused 2 --threads 1000
 check "a number with trailing text exits 2" refused 2 --hidden 1e3
 check "a negative seed exits 2" refused 2 --seed -1
 check "a NaN learning rate exits 2" refused 2 --lr nan
+# Attention and embeddings come from the command line, are kept in the
+# checkpoint, and a resumed or loaded model has them again.
+attention() {
+    $train --attention "$1" --embedding 8 --epochs 1 --out "$dir/att-$1.st" >"$dir/att-$1.log" &&
+        grep -q "$1 attention" "$dir/att-$1.log" &&
+        test "$(meta "$dir/att-$1.st" seq2seq.attention)" = "$1" &&
+        test "$(meta "$dir/att-$1.st" seq2seq.embedding_size)" = 8 &&
+        $exe --eval --model "$dir/att-$1.st" --words "$words" | tail -n 1 | grep -q '^exact_match: ' &&
+        test "$($exe --predict --model "$dir/att-$1.st" --beam 3 eyb ab | wc -l)" -eq 2 &&
+        $exe --resume "$dir/att-$1.st" --epochs 2 | grep -q "$1 attention"
+}
+for kind in additive dot general; do
+    check "--attention $kind trains, evaluates, predicts with a beam and resumes" attention $kind
+done
+check "an unknown --attention exits 2" refused 2 --attention luong
 check "a flag without its value exits 2" refused 2 --words
 check "a model too big for memory is one line" out_of_memory --words "$words" --hidden 4096 --layers 8 --out "$dir/z.st"
 check "nothing was written for any of them" test ! -e "$dir/z.st"
