@@ -748,7 +748,9 @@ static int train(run *r)
     fflush(stdout);
     int status = train_run_go(t);
     if (status || t->rank != 0) return status; /* rank 0 alone reports */
-    if (t->batch > 0 || isnan(r->val_bpc)) {   /* stopped inside an epoch, or had none to run */
+    /* Stopped inside an epoch, had none to run, or went back to the best
+     * epoch (early stopping). */
+    if (t->batch > 0 || isnan(r->val_bpc) || t->patience) {
         el_charlm_set_training(&r->model, 0);
         if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc)) return 1;
     }

@@ -75,6 +75,16 @@ static const glyph *glyph_of(unsigned char c)
     return c == ' ' ? NULL : unknown;
 }
 
+int plot_can_draw(const char *text)
+{
+    for (; *text; text++) {
+        unsigned char c = (unsigned char)*text;
+        const glyph *g = glyph_of(c);
+        if (c >= 0x80 || (c != ' ' && g && g->c == '?' && c != '?')) return 0;
+    }
+    return 1;
+}
+
 typedef struct rgb {
     unsigned char r, g, b;
 } rgb;

@@ -13,6 +13,10 @@
 int plot_line_png(const char *path, const double *x, const double *y, int n, const char *x_label,
                   const char *y_label);
 
+/* Whether the font draws every character of text (capitals as
+ * lowercase). */
+int plot_can_draw(const char *text);
+
 /* rows x cols weights in [0, 1], row-major, one gray cell each (black 0,
  * white 1), with row_labels down the left and col_labels along the top.
  * 0, or 1 after reporting. */

@@ -1,18 +1,22 @@
 /* seq2seq-train: learns to turn a word's reversed characters back into the
- * word ("yekrut" -> "turkey") with an encoder-decoder, and evaluates and
+ * word ("yekrut" -> "turkey") with an encoder-decoder, or any source into
+ * its target from a pairs file (apps/seq2seq_data.h), and evaluates and
  * uses such models.
  *
- *   seq2seq-train [--words FILE] [--out MODEL] [options]   train
- *   seq2seq-train --eval --model MODEL --words FILE        exact-match accuracy
- *   seq2seq-train --predict --model MODEL [WORD ...]       reversed words in, words out
+ *   seq2seq-train [--words FILE | --pairs FILE] [--out MODEL] [options]   train
+ *   seq2seq-train --eval --model MODEL --words FILE|--pairs FILE          scores
+ *   seq2seq-train --predict --model MODEL [WORD ...]                      predictions
  *
  * Characters are grapheme clusters (see elman/vocab.h), so accented
  * letters, ß, Cyrillic or emoji reverse as a reader expects.  Words are
- * split into training, validation and test sets by seed, over unique words,
- * so no test word is seen in training.  The model is saved after every
- * epoch and on Ctrl-C or SIGTERM (apps/train_run.h), as a safetensors file
- * whose metadata holds the configuration, the vocabulary and the training
- * position, so --resume continues exactly where training stopped. */
+ * split into training, validation and test sets by seed, over unique words
+ * (pairs: over distinct sources), so no test word is seen in training.
+ * The model is saved after every epoch and on Ctrl-C or SIGTERM
+ * (apps/train_run.h), as a safetensors file whose metadata holds the
+ * configuration, the vocabularies and the training position, so --resume
+ * continues exactly where training stopped.  The command line is
+ * apps/seq2seq_options.c; evaluation apps/seq2seq_eval.c; prediction
+ * apps/seq2seq_predict.c. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -28,258 +32,11 @@
 #include "progress.h"
 #include "seq2seq_data.h"
 #include "seq2seq_eval.h"
+#include "seq2seq_options.h"
 #include "seq2seq_predict.h"
 #include "train_run.h"
 
-enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
-static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
-static const char *const schedule_names[] = {"constant", "cosine", NULL};
-enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE };
 enum { DECODE_BATCH = 256 };
-
-typedef struct options {
-    int mode;
-    const char *words, *out, *model, *resume, *metrics;
-    int cell, hidden, layers, bidirectional, padded_steps, embedding;
-    el_attention attention;
-    float dropout, lr, teacher_forcing, validation_fraction, test_fraction;
-    int batch, min_length, max_length, beam, threads, schedule;
-    float mpi_timeout;
-    train_budget budget; /* --epochs, --steps, --minutes, --patience */
-    int default_epochs;  /* with no budget given: 0 fits the data (FIT_STEPS) */
-    int lecture;         /* --preset lecture */
-    uint64_t seed;
-    int verbose;    /* --verbose: say how many threads run */
-    char **sources; /* predict: the words or sources given as arguments */
-    int source_count;
-    s2s_data_options data; /* --pairs and the flags of eval and predict */
-} options;
-
-/* With no --epochs, --steps or --minutes, a run fits the data: FIT_STEPS
- * updates under a cosine schedule, about 8 epochs of the bundled English
- * list and 50 of a 14,000-word one, ended early when the validation exact
- * match (then loss) has not improved for FIT_PATIENCE checks, and the best
- * check's model is the one saved (train_run.h).  A fixed number of epochs
- * gave small lists too few updates to learn and large ones too many. */
-enum { FIT_STEPS = 10000, FIT_PATIENCE = 8 };
-
-/* Trains in about five minutes on two cores to over 99% exact matches on
- * the bundled English word list (README: "Measured figures"). */
-static const options default_options = {
-    .mode = MODE_TRAIN,
-    .cell = 2, /* gru */
-    .hidden = 256,
-    .layers = 1,
-    .bidirectional = 1,
-    .lr = 2e-3f,
-    .schedule = SCHEDULE_COSINE,
-    .teacher_forcing = 1.0f,
-    .validation_fraction = 0.05f,
-    .test_fraction = 0.05f,
-    .batch = 64,
-    .budget = TRAIN_BUDGET_NONE,
-    .min_length = 1,
-    .max_length = 32,
-    .beam = 1,
-    .threads = 0, /* see cli_set_threads */
-    .seed = 1,
-    .mpi_timeout = 60,
-};
-
-/* ---- command line ------------------------------------------------------- */
-
-static void print_usage(void)
-{
-    printf("Usage: seq2seq-train [--words FILE | --pairs FILE] [--out MODEL] [training options]\n"
-           "       seq2seq-train --eval --model MODEL --words FILE|--pairs FILE [--beam K]\n"
-           "       seq2seq-train --predict --model MODEL [--beam K] [--input FILE] [WORD ...]\n"
-           "Learns to turn reversed words back into words (\"yekrut\" -> \"turkey\").\n"
-           "With no arguments it trains on the bundled WordNet word list.\n"
-           "\n"
-           "Training:\n"
-           "  --words FILE            one word per line, UTF-8 (default: the bundled list)\n"
-           "  --out MODEL             where the model is saved (default seq2seq.safetensors)\n"
-           "  --cell rnn|rnn_relu|gru|lstm   recurrent cell (default gru)\n"
-           "  --hidden N              hidden units, 1 to 4096 (default 256)\n"
-           "  --layers N              stacked layers, 1 to 8 (default 1)\n"
-           "  --bidirectional 0|1     a bidirectional encoder (default 1)\n"
-           "  --dropout X             between stacked layers, 0 to 0.9 (default 0)\n"
-           "  --attention none|additive|dot|general   the decoder's attention over the\n"
-           "                          encoder's outputs (default none)\n"
-           "  --embedding N           symbol embeddings of N, 1 to 4096 (default 0: one-hot)\n"
-           "  --batch N               words per batch, 1 to 4096 (default 64)\n"
-           "  --epochs N              passes over the training words\n"
-           "  --steps N               exactly N updates (batches)\n"
-           "  --minutes M             alone: N updates fitting M minutes, measured on the\n"
-           "                          first batches and printed; with --epochs, a time limit\n"
-           "  --patience N            stop after N checks of the validation set without\n"
-           "                          a better one, keeping the best model\n"
-           "                          (default, with none of the three: 10000 updates,\n"
-           "                          patience 8, a check every epoch of 200+ updates)\n"
-           "  --lr X                  Adam's learning rate (default 0.002)\n"
-           "  --schedule constant|cosine   the rate over the run: cosine decays it to\n"
-           "                          zero over the epochs or updates (default cosine)\n"
-           "  --teacher-forcing X     how often the decoder reads the true previous\n"
-           "                          character rather than its own guess, 0 to 1 (default 1)\n"
-           "  --min-length N, --max-length N   word lengths kept, in characters (1, 32)\n"
-           "  --validation X, --test X   fractions held out (default 0.05 each)\n"
-           "  --seed N                the split, the weights and the order (default 1)\n"
-           "  --resume MODEL          continue training MODEL where it stopped\n"
-           "  --metrics FILE.csv      write one line of figures per epoch\n"
-           "  --preset lecture        the course notebook's setup: GRU 128, batch 128,\n"
-           "                          Adam 1e-3, 10 epochs, 33 padded steps in the loss;\n"
-           "                          without --words, its data too: WordNet's 296,863\n"
-           "                          tokens with repeats, tested on its 5%% (14,843)\n"
-           "\n"
-           "%s"
-           "All modes:\n"
-           "  --beam K                beam search of width K, 1 to 64 (default 1: greedy)\n"
-           "  --threads N             threads, 1 to 64 (default: 1 for --predict, which\n"
-           "                          steps one word at a time; else 2, or 1 on one core)\n"
-           "  --verbose               say on stderr how many threads run\n"
-           "  --help                  show this help and exit\n"
-           "\n"
-           "Ctrl-C (or SIGTERM) saves the model and exits with 130 (143); --resume MODEL\n"
-           "continues from there.  A NaN or infinite loss stops training (exit 3) without\n"
-           "saving.  mpirun -np N seq2seq-train trains on N ranks, each on its share of\n"
-           "every batch (docs/distributed.md); --mpi-timeout S ends the job when the ranks\n"
-           "wait for one another longer than S seconds (default 60; 0: never).\n",
-           s2s_data_usage);
-}
-
-static void apply_lecture_preset(options *o)
-{
-    o->cell = 2;
-    o->hidden = 128;
-    o->layers = 1;
-    o->bidirectional = 0;
-    o->batch = 128;
-    o->lr = 1e-3f;
-    o->schedule = SCHEDULE_CONSTANT;
-    o->default_epochs = 10;
-    o->teacher_forcing = 1.0f;
-    o->padded_steps = 33;
-    o->validation_fraction = 0.0f;
-    o->test_fraction = 0.05f;
-    o->lecture = 1;
-}
-
-/* Returns 1 if argv[*i] was a flag of ours and parsed, 0 if it is no flag
- * of ours, -1 on a bad value (already reported). */
-static int parse_flag(int argc, char **argv, int *i, options *o)
-{
-    const char *v;
-    int data = s2s_data_flag(argc, argv, i, &o->data);
-    if (data) return data;
-    if (cli_flag_value(argc, argv, i, "--words", &v)) return v ? (o->words = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--cell", &v))
-        return cli_parse_choice("--cell", v, cell_names, &o->cell) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--hidden", &v))
-        return cli_parse_int("--hidden", v, 1, 4096, &o->hidden) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--layers", &v))
-        return cli_parse_int("--layers", v, 1, 8, &o->layers) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--bidirectional", &v))
-        return cli_parse_int("--bidirectional", v, 0, 1, &o->bidirectional) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--dropout", &v))
-        return cli_parse_float("--dropout", v, 0, 0.9, &o->dropout) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--attention", &v)) {
-        if (!v) return -1;
-        if (!el_attention_parse(v, &o->attention)) return 1;
-        cli_error("--attention takes none, additive, dot or general, not \"%s\"", v);
-        return -1;
-    }
-    if (cli_flag_value(argc, argv, i, "--embedding", &v))
-        return cli_parse_int("--embedding", v, 1, 4096, &o->embedding) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--batch", &v))
-        return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
-    int budget = train_budget_flag(argc, argv, i, &o->budget);
-    if (budget) return budget;
-    if (cli_flag_value(argc, argv, i, "--lr", &v))
-        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--schedule", &v))
-        return cli_parse_choice("--schedule", v, schedule_names, &o->schedule) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--teacher-forcing", &v))
-        return cli_parse_float("--teacher-forcing", v, 0, 1, &o->teacher_forcing) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--min-length", &v))
-        return cli_parse_int("--min-length", v, 1, 1000, &o->min_length) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--max-length", &v))
-        return cli_parse_int("--max-length", v, 1, 1000, &o->max_length) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--validation", &v))
-        return cli_parse_float("--validation", v, 0, 0.5, &o->validation_fraction) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--test", &v))
-        return cli_parse_float("--test", v, 0, 0.5, &o->test_fraction) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--seed", &v))
-        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--beam", &v))
-        return cli_parse_int("--beam", v, 1, 64, &o->beam) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--threads", &v))
-        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
-        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
-    if (strcmp(argv[*i], "--verbose") == 0) {
-        o->verbose = 1;
-        return 1;
-    }
-    if (cli_flag_value(argc, argv, i, "--preset", &v)) {
-        static const char *const presets[] = {"lecture", NULL};
-        int which;
-        if (cli_parse_choice("--preset", v, presets, &which)) return -1;
-        apply_lecture_preset(o);
-        return 1;
-    }
-    return 0;
-}
-
-/* 0 to go on, or the exit status (after --help or an error). */
-static int parse_options(int argc, char **argv, options *o)
-{
-    *o = default_options;
-    o->sources = argv + 1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0) {
-            print_usage();
-            return -1;
-        }
-        if (strcmp(arg, "--eval") == 0 || strcmp(arg, "--predict") == 0) {
-            o->mode = arg[2] == 'e' ? MODE_EVAL : MODE_PREDICT;
-            continue;
-        }
-        int r = parse_flag(argc, argv, &i, o);
-        if (r < 0) return CLI_EXIT_USAGE;
-        if (r > 0) continue;
-        if (o->mode == MODE_PREDICT && arg[0] != '-') {
-            /* Kept at the front of argv, over arguments already read. */
-            o->sources[o->source_count++] = argv[i];
-            continue;
-        }
-        cli_error("unknown argument '%s' (see --help)", arg);
-        return CLI_EXIT_USAGE;
-    }
-    if (o->mode != MODE_TRAIN && !o->model) {
-        cli_error("--%s needs --model MODEL", o->mode == MODE_EVAL ? "eval" : "predict");
-        return CLI_EXIT_USAGE;
-    }
-    if (o->mode == MODE_EVAL && !o->words && !o->data.pairs) {
-        cli_error("--eval needs --words FILE or --pairs FILE");
-        return CLI_EXIT_USAGE;
-    }
-    if (o->words && o->data.pairs) {
-        cli_error("--words and --pairs are two kinds of data: give one");
-        return CLI_EXIT_USAGE;
-    }
-    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
-    if (!o->out) o->out = o->resume ? o->resume : "seq2seq.safetensors";
-    if (o->min_length > o->max_length) {
-        cli_error("--min-length %d is above --max-length %d", o->min_length, o->max_length);
-        return CLI_EXIT_USAGE;
-    }
-    return 0;
-}
 
 /* ---- the run's state ---------------------------------------------------- */
 
@@ -356,7 +113,7 @@ static el_status save(void *context, const char *path)
     if (!s && r->test_path) s = el_checkpoint_set_meta(w, "train.test_indices", r->test_path);
     if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
     if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
-    if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
+    if (!s) s = el_checkpoint_set_meta(w, "train.schedule", s2s_schedule_names[o->schedule]);
     if (!s) s = el_checkpoint_set_float(w, "train.teacher_forcing", o->teacher_forcing);
     if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
     if (!s) s = el_checkpoint_set_float(w, "train.test_fraction", o->test_fraction);
@@ -404,7 +161,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (s2s_data_read_meta(c, &o->data, &pairs_model, &words)) return -1;
     if (!words) words = meta_get(c, "train.words"); /* reports that it is missing */
     if (!words || !schedule ||
-        cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
+        cli_parse_choice("the model's schedule", schedule, s2s_schedule_names, &o->schedule) ||
         meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
         meta_get_float(c, "train.teacher_forcing", &o->teacher_forcing) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
@@ -782,7 +539,7 @@ static int train(run *r)
     t->loss_name = "loss";
     t->loss_scale = 1.0;
     print_data(r);
-    printf("%s, hidden %d, %d layer%s%s, %s attention, %zu parameters\n", cell_names[o->cell],
+    printf("%s, hidden %d, %d layer%s%s, %s attention, %zu parameters\n", s2s_cell_names[o->cell],
            o->hidden, o->layers, o->layers > 1 ? "s" : "",
            o->bidirectional ? ", bidirectional encoder" : "", el_attention_name(o->attention),
            el_param_list_numel(&r->params));
@@ -839,7 +596,8 @@ static int eval(run *r)
     if (s2s_check_model_kind(o->model, r->pairs_model, o->data.pairs != NULL)) return 1;
     if (load_eval_data(r)) return cli_library_failure();
     if (el_loader_batches(r->test_loader) == 0) {
-        cli_error("%s: nothing to evaluate on", o->data.pairs ? o->data.pairs : o->words);
+        cli_error("%s: no %s to evaluate on", o->data.pairs ? o->data.pairs : o->words,
+                  o->data.pairs ? "pairs" : "words");
         return 1;
     }
     s2s_result result = {0};
@@ -854,7 +612,7 @@ static int predict(run *r)
     if (load_for_use(r)) return 1;
     const s2s_data_options *d = &r->opts.data;
     s2s_predictor p = {&r->model,        r->vocab,       target_vocab(r), d->source_tokens,
-                       d->target_tokens, r->pairs_model, r->opts.beam};
+                       d->target_tokens, r->pairs_model, r->opts.beam,    d->attention_png};
     return s2s_predict(&p, r->opts.sources, r->opts.source_count, d->input);
 }
 
@@ -862,7 +620,7 @@ int main(int argc, char **argv)
 {
     cli_set_program_name("seq2seq-train");
     run r = {0};
-    int status = parse_options(argc, argv, &r.opts);
+    int status = s2s_parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
     /* --predict steps one word at a time, where a second thread only slows it. */
     if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_PREDICT, r.opts.verbose)) return 1;

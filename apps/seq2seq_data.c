@@ -20,6 +20,8 @@ const char s2s_data_usage[] =
     "                          are ignored)\n"
     "  --by-length FILE        --eval: exact match by source length, as FILE.csv\n"
     "                          (length,n,exact_match) or as a plot, FILE.png\n"
+    "  --attention-png FILE    --predict: the first source's attention weights as a\n"
+    "                          heat map, output symbols down, source symbols across\n"
     "\n";
 
 static int parse_tokens(const char *flag, const char *v, el_tokens *out)
@@ -36,6 +38,8 @@ int s2s_data_flag(int argc, char **argv, int *i, s2s_data_options *o)
     if (cli_flag_value(argc, argv, i, "--pairs", &v)) return v ? (o->pairs = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--input", &v)) return v ? (o->input = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--by-length", &v)) return v ? (o->by_length = v, 1) : -1;
+    if (cli_flag_value(argc, argv, i, "--attention-png", &v))
+        return v ? (o->attention_png = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--source-tokens", &v)) {
         o->tokens_given |= 1;
         return parse_tokens("--source-tokens", v, &o->source_tokens);
@@ -159,7 +163,7 @@ static el_status copy_ids(el_ids *to, const el_ids *from)
         cli_error("out of memory for %zu indices", from->count);
         return EL_ERR_NOMEM;
     }
-    memcpy(to->data, from->data, from->count * sizeof *to->data);
+    if (from->count) memcpy(to->data, from->data, from->count * sizeof *to->data);
     to->count = to->capacity = from->count;
     return EL_OK;
 }

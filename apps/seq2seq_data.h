@@ -16,9 +16,10 @@
 typedef struct s2s_data_options {
     const char *pairs; /* --pairs FILE */
     el_tokens source_tokens, target_tokens;
-    int tokens_given;      /* bit 0: --source-tokens given, bit 1: --target-tokens */
-    const char *input;     /* --input FILE: sources to predict */
-    const char *by_length; /* --by-length FILE.csv or FILE.png: eval by source length */
+    int tokens_given;          /* bit 0: --source-tokens given, bit 1: --target-tokens */
+    const char *input;         /* --input FILE: sources to predict */
+    const char *by_length;     /* --by-length FILE.csv or FILE.png: eval by source length */
+    const char *attention_png; /* --attention-png FILE: predict's first attention map */
 } s2s_data_options;
 
 /* The usage lines of those flags. */

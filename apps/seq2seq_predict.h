@@ -15,6 +15,9 @@ typedef struct s2s_predictor {
      * the word alone, at most 8 symbols longer than its input. */
     int pairs_model;
     int beam; /* 1: greedy */
+    /* The first source's attention weights as a PNG heat map (its
+     * prediction then greedy), or NULL. */
+    const char *attention_png;
 } s2s_predictor;
 
 /* Predicts for args[0 .. count) (count > 0), else each line of input (a

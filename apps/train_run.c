@@ -126,7 +126,7 @@ static int load_budget(train_run *r, const el_checkpoint *c)
         return -1;
     if (steps < 0 || r->budget_minutes < 0 || r->patience < 0) {
         cli_error("%s: a negative budget (train.steps %lld, train.budget_minutes %g, "
-                  "train.patience %d)",
+                  "train.stop_patience %d)",
                   el_checkpoint_path(c), steps, r->budget_minutes, r->patience);
         return -1;
     }

@@ -63,6 +63,25 @@ Test(pairs, chars_are_clusters_in_nfc_with_inner_spaces_kept)
     el_clusters_free(&c);
 }
 
+/* Plain ASCII is split without ICU (tokens.c): the clusters must be the
+ * ones ICU gives. */
+Test(pairs, ascii_chars_are_the_clusters_icu_gives)
+{
+    static const char *const texts[] = {"hello world", "a\tb",   "x",      "~!@#$%^&*()_+{}|:\"<>?",
+                                        "a\rb",        "a\r\nb", "del\x7f"};
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        el_clusters mine = {0}, icu = {0};
+        size_t len = strlen(texts[k]);
+        EL_TEST_OK(el_tokens_split(&mine, EL_TOKENS_CHARS, texts[k], len, "t", 1));
+        EL_TEST_OK(el_clusters_split(&icu, texts[k], len, "t", 1));
+        cr_assert_eq(mine.count, icu.count, "\"%s\"", texts[k]);
+        cr_assert_str_eq(mine.text, icu.text);
+        for (size_t i = 0; i <= mine.count; i++) cr_assert_eq(mine.starts[i], icu.starts[i]);
+        el_clusters_free(&mine);
+        el_clusters_free(&icu);
+    }
+}
+
 Test(pairs, spaces_are_tokens_between_runs_of_white_space)
 {
     el_clusters c = {0};
@@ -413,3 +432,69 @@ Test(score, empty_and_bad_arguments)
     cr_assert_eq(score.count, 0);
     el_score_free(&score);
 }
+
+/* ---- out of memory ---------------------------------------------------------- */
+
+/* Both token modes, a repeated pair, a second target and non-ASCII text
+ * (through ICU), so that every allocation of the reader is reached. */
+static const char pairs_text[] = "read\tr iy d\ncafe\xCC\x81\tk ae f\nread\tr eh d\nread\tr iy d\n";
+
+static el_status try_pairs_parse(long n)
+{
+    el_pairs *p = NULL;
+    el_test_arm(n);
+    el_status s = el_test_disarm(
+        el_pairs_parse(&p, pairs_text, strlen(pairs_text), "p", EL_TOKENS_CHARS, EL_TOKENS_SPACES));
+    if (s) cr_assert_null(p);
+    if (!s) cr_assert_eq(el_pairs_count(p), 3);
+    el_pairs_free(p);
+    return s;
+}
+
+static el_status try_pair_data_create(long n)
+{
+    el_pairs *p = parse(pairs_text, EL_TOKENS_CHARS, EL_TOKENS_SPACES);
+    el_vocab *sv = NULL, *tv = NULL;
+    int all[] = {0, 1, 2};
+    EL_TEST_OK(el_vocab_create(&sv));
+    EL_TEST_OK(el_vocab_create(&tv));
+    EL_TEST_OK(el_vocab_add_pairs(sv, tv, p, all, 3));
+    EL_TEST_OK(el_vocab_finish(sv, 1));
+    EL_TEST_OK(el_vocab_finish(tv, 1));
+    el_pair_data *data = NULL;
+    el_ids members = {0};
+    el_test_arm(n);
+    el_status s = el_pair_data_create(&data, p, all, 3, sv, tv);
+    if (!s) s = el_pairs_of_groups(p, (int[]){1, 0}, 2, &members);
+    s = el_test_disarm(s);
+    if (!s) cr_assert_eq(members.count, 3);
+    el_ids_free(&members);
+    el_pair_data_free(data);
+    el_vocab_free(sv);
+    el_vocab_free(tv);
+    el_pairs_free(p);
+    return s;
+}
+
+static el_status try_score_add(long n)
+{
+    el_score score = {0};
+    int a[] = {1, 2, 3}, b[] = {1, 2};
+    const int *refs[] = {a, b};
+    size_t lengths[] = {3, 2};
+    el_test_arm(n);
+    el_status s = el_test_disarm(el_score_add(&score, b, 2, refs, lengths, 2));
+    if (!s) cr_assert_eq(score.exact, 1);
+    if (s) cr_assert_eq(score.count, 0, "a failed add counts nothing");
+    el_score_free(&score);
+    return s;
+}
+
+Test(pairs_memory, pairs_parse) { el_test_sweep("el_pairs_parse", try_pairs_parse, 200); }
+
+Test(pairs_memory, pair_data_create)
+{
+    el_test_sweep("el_pair_data_create", try_pair_data_create, 64);
+}
+
+Test(pairs_memory, score_add) { el_test_sweep("el_score_add", try_score_add, 16); }

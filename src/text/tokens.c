@@ -83,6 +83,38 @@ static el_status keep_tokens(el_clusters *out, const el_clusters *c, size_t firs
     return s;
 }
 
+/* Printable ASCII, tab and space, with no CR: text that is its own NFC
+ * and whose every byte is a grapheme cluster (UAX #29 joins no two of
+ * them; it joins CR LF), as the sides of most pairs files are. */
+static int plain_ascii(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)text[i];
+        if (b >= 0x7F || (b < 0x20 && b != '\t')) return 0;
+    }
+    return 1;
+}
+
+/* Splits text into clusters as el_clusters_split does, without ICU for
+ * plain ASCII: opening ICU's break iterator for each side of a large file
+ * would cost more than the rest of reading it. */
+static el_status split_clusters(el_clusters *c, const char *text, size_t len, const char *source,
+                                long first_line)
+{
+    if (!plain_ascii(text, len)) return el_clusters_split(c, text, len, source, first_line);
+    c->text = el__alloc(len + 1);
+    c->starts = el__alloc_zero(len + 1, sizeof *c->starts);
+    if (!c->text || !c->starts) {
+        el_clusters_free(c);
+        return el__fail(EL_ERR_NOMEM, "el_tokens_split: out of memory for %zu bytes", len);
+    }
+    if (len > 0) memcpy(c->text, text, len);
+    c->text[len] = '\0';
+    for (size_t i = 0; i <= len; i++) c->starts[i] = i;
+    c->bytes = c->count = len;
+    return EL_OK;
+}
+
 el_status el_tokens_split(el_clusters *out, el_tokens tokens, const char *text, size_t len,
                           const char *source, long first_line)
 {
@@ -90,8 +122,9 @@ el_status el_tokens_split(el_clusters *out, el_tokens tokens, const char *text, 
     memset(out, 0, sizeof *out);
     if (!el_tokens_name(tokens))
         return el__fail(EL_ERR_INVALID, "el_tokens_split: tokens is %d, not a mode", (int)tokens);
+    if (len > 0) EL_REQUIRE(text, "el_tokens_split");
     el_clusters c = {0};
-    el_status s = el_clusters_split(&c, text, len, source, first_line);
+    el_status s = split_clusters(&c, text, len, source, first_line);
     if (s) return s;
     size_t first = 0, end = c.count;
     while (first < end && is_blank(&c, first)) first++;

@@ -31,6 +31,16 @@ check "validation bpc falls" learned
 # which --steps reproduces; --steps with --epochs is refused.
 check "--minutes prints its step budget, and --steps N reproduces the run byte for byte" minutes_then_steps charlm $train
 check "--steps with --epochs exits 2" refused 2 train --steps 10 --epochs 2
+# --patience stops early and ends with the best epoch's model: its
+# validation bpc is the one reported last, and its position is saved.
+best_kept() {
+    $train --epochs 40 --patience 2 --out "$dir/early.st" >"$dir/early.log" 2>/dev/null || return 1
+    best=$(sed -n 's/^no better held-out score for 2 checks: stopping early with the best, epoch \([0-9]*\)$/\1/p' "$dir/early.log")
+    bpc=$(sed -n "s/^epoch $best: .*validation bpc \([0-9.]*\),.*/\1/p" "$dir/early.log")
+    [ -n "$bpc" ] && tail -n 1 "$dir/early.log" | grep -qx "val_bpc: $bpc" &&
+        [ "$(meta "$dir/early.st" train.epoch)" = "$best" ] || { cat "$dir/early.log"; return 1; }
+}
+check "--patience stops early and keeps the best epoch's model" best_kept
 
 constant="$train --schedule constant"
 whole() { $constant --epochs 3 --out "$dir/constant.st"; }

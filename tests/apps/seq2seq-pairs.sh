@@ -62,6 +62,18 @@ plot() {
 }
 check "--by-length FILE.png draws it" plot
 
+# Word reversal keeps its report: no error-rate line, by length all the same.
+words_by_length() {
+    cut -f 1 "$dir/pairs.tsv" >"$dir/words.txt" &&
+        $exe --words "$dir/words.txt" --hidden 8 --epochs 1 --out "$dir/words.st" >/dev/null &&
+        $exe --eval --model "$dir/words.st" --words "$dir/words.txt" --by-length "$dir/w.csv" \
+            >"$dir/w.log" &&
+        ! grep -q '^symbol_error_rate' "$dir/w.log" && tail -n 1 "$dir/w.log" | grep -q '^exact_match: ' &&
+        [ "$(awk -F, 'NR > 1 { n += $2 } END { print n }' "$dir/w.csv")" -eq 120 ]
+}
+check "--eval --words --by-length counts the words by length" words_by_length
+check "--eval --pairs refuses a word-reversal model" refused 1 --eval --model "$dir/words.st" --pairs "$dir/pairs.tsv"
+
 predict() {
     $exe --predict --model "$dir/model.st" abc fed >"$dir/args.out" &&
         [ "$(wc -l <"$dir/args.out")" -eq 2 ] && grep -q '^abc	' "$dir/args.out" &&
@@ -75,6 +87,35 @@ predict_file() {
         [ "$(printf 'abc\nfed\n' | $exe --predict --model "$dir/model.st" | wc -l)" -eq 2 ]
 }
 check "--predict --input reads sources, or a pairs file's sources, and stdin" predict_file
+printf 'abc\nf\377d\n' >"$dir/bad-input.txt"
+bad_input() { refused 1 --predict --model "$dir/model.st" --input "$dir/bad-input.txt" && grep -q 'bad-input.txt:2: invalid UTF-8 at byte 5' "$dir/err"; }
+check "--predict --input refuses invalid UTF-8, naming its line and byte" bad_input
+
+# Attention: a model with it draws its first source's weights; the
+# symbols the PNG's font lacks send them to FILE.txt too.
+is_png() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '211PNG' ]; }
+attention_map() {
+    $exe --pairs "$dir/pairs.tsv" --target-tokens spaces --attention additive --embedding 8 \
+        --hidden 16 --epochs 1 --out "$dir/att.st" >/dev/null &&
+        grep -aq '"seq2seq.attention":"additive"' "$dir/att.st" &&
+        $exe --predict --model "$dir/att.st" --attention-png "$dir/map.png" abc fed >"$dir/att.out" &&
+        [ "$(wc -l <"$dir/att.out")" -eq 2 ] && is_png "$dir/map.png" && test ! -e "$dir/map.png.txt"
+}
+check "--predict --attention-png draws the first source's attention" attention_map
+attention_text() {
+    e=$(printf '\303\251') # é, in each source, so that training sees it
+    printf 'caf%s\tk ae f ey\nth%s\tt ey\nn%s\tn ey\n' "$e" "$e" "$e" >"$dir/accents.tsv" &&
+        $exe --pairs "$dir/accents.tsv" --target-tokens spaces --attention dot --hidden 8 \
+            --epochs 1 --test 0.34 --validation 0 --out "$dir/acc.st" >/dev/null &&
+        $exe --predict --model "$dir/acc.st" --attention-png "$dir/acc.png" "$e" \
+            >/dev/null 2>"$dir/acc.err" &&
+        is_png "$dir/acc.png" && [ "$(head -n 1 "$dir/acc.png.txt")" = "$(printf '\t%s' "$e")" ] &&
+        grep -q 'acc.png.txt' "$dir/acc.err"
+}
+check "symbols the font lacks go to FILE.txt beside the map" attention_text
+no_attention() { refused 1 --predict --model "$dir/model.st" --attention-png "$dir/none.png" abc && test ! -e "$dir/none.png"; }
+check "--attention-png refuses a model without attention" no_attention
+check "an unknown attention exits 2" refused 2 --pairs "$dir/pairs.tsv" --attention sideways
 
 printf 'ab\tbb\ncd\tdd\nno tab here\n' >"$dir/bad.tsv"
 named() { grep -q "bad.tsv:3: no tab between source and target" "$dir/err"; }
@@ -88,6 +129,9 @@ printf 'ab\tbb\n\tc\n' >"$dir/empty.tsv"
 check "an empty side is refused" refused 1 --pairs "$dir/empty.tsv" --out "$dir/x.st"
 printf 'ab\tb\377\n' >"$dir/utf8.tsv"
 check "invalid UTF-8 is refused" refused 1 --pairs "$dir/utf8.tsv" --out "$dir/x.st"
+printf '\n\n' >"$dir/blank.tsv"
+check "a pairs file of blank lines is refused for training" refused 1 --pairs "$dir/blank.tsv" --out "$dir/x.st"
+check "and by --eval" refused 1 --eval --model "$dir/model.st" --pairs "$dir/blank.tsv"
 check "nothing was written for refused runs" test ! -e "$dir/x.st"
 check "--words and --pairs together exit 2" refused 2 --words "$dir/pairs.tsv" --pairs "$dir/pairs.tsv"
 check "a bad token mode exits 2" refused 2 --pairs "$dir/pairs.tsv" --source-tokens bytes

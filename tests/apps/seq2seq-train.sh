@@ -85,6 +85,16 @@ check "--steps with --epochs exits 2" refused 2 --steps 10 --epochs 2
 check "--steps with --minutes exits 2" refused 2 --minutes 1 --steps 10
 check "--steps 0 exits 2" refused 2 --steps 0
 
+# --preset lecture without --words: the notebook's 296,863 tokens with
+# their repeats, its 14,843 test tokens in the order NumPy drew them (the
+# first is "down"), and the rest for training.
+lecture() {
+    $exe --preset lecture --steps 1 --out "$dir/lecture.st" >"$dir/lecture.log" 2>/dev/null &&
+        head -n 1 "$dir/lecture.log" | grep -q '^296863 words (282020 training, 0 validation, 14843 test)' &&
+        grep -q '^  nwod ' "$dir/lecture.log" || { cat "$dir/lecture.log"; return 1; }
+}
+check "--preset lecture trains on the notebook's tokens and tests on its split" lecture
+
 evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
 check "--eval ends with the exact_match line" evaluate
 predict() {
