@@ -8,6 +8,7 @@
 #include "core/ensure.h"
 #include "core/internal.h"
 #include "models/seq2seq_internal.h"
+#include "nn/rnn_reuse.h"
 #include "text/ids.h"
 
 static el_status append_id(el_ids *ids, int id)
@@ -53,7 +54,10 @@ static el_status decode_greedy(el_seq2seq *m, int max_length, el_ids *out, int r
     }
     int running = B, t = 0;
     for (; t < T && running > 0 && !s; t++) {
-        /* A finished example has length 0: its state stays as it is. */
+        /* A finished example has length 0: its state stays as it is.  The
+         * weights do not change while decoding: the first step packs them
+         * for the others. */
+        if (t > 0) el__rnn_reuse_packed(c->decoder[0], c->decoder[0]);
         s = el__s2s_step(m, c->decoder[0], 0, t ? 0 : -1, t % 2, c->step_lengths.data, NULL,
                          record ? &c->weights : NULL);
         for (int b = 0; b < B && !s; b++) {
@@ -186,6 +190,7 @@ static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length
     out->count = 0;
     for (int t = 0; t < T && alive > 0 && !s; t++) {
         for (int k = alive; k < width; k++) c->step_ids.data[k] = EL_PAD; /* unused rows */
+        if (t > 0) el__rnn_reuse_packed(c->decoder[0], c->decoder[0]);
         s = el__s2s_step(m, c->decoder[0], 0, t ? 0 : -1, t % 2, NULL, NULL, NULL);
         if (!s) s = el_log_softmax_forward(&c->logits, &c->beam_logp);
         int count = 0;

@@ -190,7 +190,7 @@ void el__rnn_gradients_task(void *context, int index, int count)
         parameter_gradients_from_rows(&l, index, count);
     if (!p->din) return; /* the first layer's input gradient, not wanted */
     el__split(l.N, index, count, &r0, &r1);
-    const el__packed *w_ih = &c->tracks[slot].w_ih;
+    const el__packed *w_ih = &c->backward_packs[slot].w_ih;
     float *din = p->din + (size_t)r0 * l.in;
     if (p->panels)
         el__gemm_packed_panels(r1 - r0, &c->dgx_panels, r0, w_ih, p->beta, din, l.in);
