@@ -12,7 +12,11 @@ streams' state) are left out.  The configuration comes from the metadata
 the programs write (apps/charlm.c and apps/seq2seq-train.c, save):
 "elman.kind", "elman.vocab" (JSON: {"version": 1, "symbols": [...]}, ids in
 list order, the four specials first), "<kind>.cell", ".hidden", ".layers",
-".dropout", and for seq2seq ".bidirectional" and ".padded_steps".
+".dropout", and for seq2seq ".bidirectional", ".padded_steps" and, where
+present, ".attention" (none, additive, dot, general), ".embedding_size" and
+".target_vocab" (a pairs model's own target vocabulary).  A seq2seq model
+with attention or embeddings becomes the modules of
+tools/make_seq2seq_fixtures.py (see Seq2Seq below).
 
 --check, charlm (build/apps/charlm, or --program):
   - `charlm eval --model MODEL --text FILE` prints the bits per character of
@@ -25,7 +29,8 @@ list order, the four specials first), "<kind>.cell", ".hidden", ".layers",
 --check, seq2seq (build/apps/seq2seq-train, or --program):
   - `seq2seq-train --predict --model MODEL` decodes reversed words greedily
     (one line each on standard input); PyTorch decodes the same words, and
-    every output must be identical.
+    every output must be identical.  Word-reversal models only: a pairs
+    model (with its own target vocabulary) loads, but is not checked.
 The programs print rounded figures and ids, which a small error can pass
 unseen; with libelman built (--library, default build/src/libelman.so) the
 check also reads elman's numbers at full precision through its public API
