@@ -312,6 +312,50 @@ Test(seq2seq, decodes_without_training)
     }
 }
 
+/* At most max_length symbols come out, however unlikely <eos> is: the step
+ * after max_length symbols may only end the output, with either search,
+ * with and without attention.  The ends are made very unlikely, so that
+ * greedy search decodes exactly max_length symbols for every example;
+ * beam search, which scores the end too, may prefer a shorter output. */
+Test(seq2seq, decodes_at_most_max_length_symbols)
+{
+    el_rng rng;
+    el_rng_seed(&rng, 21);
+    for (int attention = EL_ATTENTION_NONE; attention <= EL_ATTENTION_DOT; attention++) {
+        el_seq2seq_config cfg = {EL_CELL_GRU, 9, 9, 8, 1, 1, 0.0f, 0, (el_attention)attention, 0};
+        el_seq2seq model;
+        EL_TEST_OK(el_seq2seq_init(&model, &cfg, &rng));
+        for (int id = 0; id < EL_SPECIALS; id++) model.output.bias.value.data[id] = -100.0f;
+        test_batch tb;
+        make_batch(&tb, small_words, 4);
+        for (int max_length = 1; max_length <= 2; max_length++)
+            for (int beam = 1; beam <= 3; beam += 2) {
+                el_ids out[4] = {{0}};
+                EL_TEST_OK(el_seq2seq_decode(&model, &tb.batch, beam, max_length, out));
+                for (int b = 0; b < 4; b++) {
+                    int n = (int)out[b].count;
+                    cr_expect(beam == 1 ? n == max_length : n <= max_length,
+                              "%s attention, beam %d, max_length %d: %d symbols",
+                              el_attention_name(cfg.attention), beam, max_length, n);
+                    el_ids_free(&out[b]);
+                }
+            }
+        if (attention != EL_ATTENTION_NONE) {
+            el_ids out[4] = {{0}};
+            el_tensor weights = {0};
+            EL_TEST_OK(el_seq2seq_decode_attention(&model, &tb.batch, 1, out, &weights));
+            /* The symbol's step and the step that ended the output. */
+            cr_expect_eq(weights.shape[1], 2, "%d steps of weights", weights.shape[1]);
+            for (int b = 0; b < 4; b++) {
+                cr_expect_eq((int)out[b].count, 1, "%zu symbols", out[b].count);
+                el_ids_free(&out[b]);
+            }
+            el_tensor_free(&weights);
+        }
+        el_seq2seq_free(&model);
+    }
+}
+
 Test(seq2seq, attention_names_read_back)
 {
     for (int i = EL_ATTENTION_NONE; i <= EL_ATTENTION_GENERAL; i++) {

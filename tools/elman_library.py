@@ -21,6 +21,7 @@ import numpy as np
 
 # el_cell (include/elman/rnn.h) by the names the programs write.
 CELLS = {"rnn": 0, "rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
+ATTENTIONS = {"none": 0, "additive": 1, "dot": 2, "general": 3}  # el_attention
 # Room for an el_charlm or el_seq2seq (a few hundred bytes each).
 MODEL_BYTES = 1 << 16
 SPECIALS = 4
@@ -76,10 +77,11 @@ class Library:
                       CharLMConfig(CELLS[cell], vocab_size, hidden, layers, dropout))
 
     def seq2seq(self, path, cell, vocab_size, hidden, layers, bidirectional, dropout=0.0,
-                padded_steps=0):
+                padded_steps=0, attention="none", embedding=0, target_vocab_size=0):
         return _Model(self, path, "seq2seq",
-                      Seq2SeqConfig(CELLS[cell], vocab_size, vocab_size, hidden, layers,
-                                    int(bidirectional), dropout, padded_steps))
+                      Seq2SeqConfig(CELLS[cell], vocab_size, target_vocab_size or vocab_size,
+                                    hidden, layers, int(bidirectional), dropout, padded_steps,
+                                    ATTENTIONS[attention], embedding))
 
 
 class _Model:

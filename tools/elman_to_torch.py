@@ -12,7 +12,11 @@ streams' state) are left out.  The configuration comes from the metadata
 the programs write (apps/charlm.c and apps/seq2seq-train.c, save):
 "elman.kind", "elman.vocab" (JSON: {"version": 1, "symbols": [...]}, ids in
 list order, the four specials first), "<kind>.cell", ".hidden", ".layers",
-".dropout", and for seq2seq ".bidirectional" and ".padded_steps".
+".dropout", and for seq2seq ".bidirectional", ".padded_steps" and, where
+present, ".attention" (none, additive, dot, general), ".embedding_size" and
+".target_vocab" (a pairs model's own target vocabulary).  A seq2seq model
+with attention or embeddings becomes the modules of
+tools/make_seq2seq_fixtures.py (see Seq2Seq below).
 
 --check, charlm (build/apps/charlm, or --program):
   - `charlm eval --model MODEL --text FILE` prints the bits per character of
@@ -25,7 +29,8 @@ list order, the four specials first), "<kind>.cell", ".hidden", ".layers",
 --check, seq2seq (build/apps/seq2seq-train, or --program):
   - `seq2seq-train --predict --model MODEL` decodes reversed words greedily
     (one line each on standard input); PyTorch decodes the same words, and
-    every output must be identical.
+    every output must be identical.  Word-reversal models only: a pairs
+    model (with its own target vocabulary) loads, but is not checked.
 The programs print rounded figures and ids, which a small error can pass
 unseen; with libelman built (--library, default build/src/libelman.so) the
 check also reads elman's numbers at full precision through its public API
@@ -60,6 +65,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
 from elman_library import Library  # noqa: E402
+from make_attention_fixtures import (BahdanauAttention, DotAttention,  # noqa: E402
+                                     GeneralAttention)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PAD, SOS, EOS, UNK, SPECIALS = 0, 1, 2, 3, 4
@@ -72,6 +79,7 @@ BPC_TOLERANCE = 1e-4
 # elman and PyTorch compute in float32 with different summation orders;
 # log-probabilities and losses of a correct load agree far closer than this.
 LOGPROB_TOLERANCE = 1e-4
+ATTENTIONS = {"additive": BahdanauAttention, "dot": DotAttention, "general": GeneralAttention}
 
 
 # ---- text ---------------------------------------------------------------------
@@ -172,40 +180,93 @@ class CharLM(torch.nn.Module):
 
 
 class Seq2Seq(torch.nn.Module):
-    """el_seq2seq: an encoder over one-hot ids whose final state, summed over
-    directions, starts a one-direction decoder, and a linear layer."""
+    """el_seq2seq: an encoder over one-hot ids or an embedding whose final
+    state, summed over directions, starts a one-direction decoder, and a
+    linear layer; with attention, the modules of
+    tools/make_seq2seq_fixtures.py (the attention classes are
+    tools/make_attention_fixtures.py's): additive, the decoder's cell reads
+    [symbol; context] with the top layer's state before the step as the
+    query; dot and general, it reads [symbol; h~ of the step before] (zeros
+    first), and h~ = tanh(concat [context; output]) feeds the output layer.
+    The keys are the encoder's outputs (both directions side by side; dot
+    sums them)."""
 
     def __init__(self, cell, vocab_size, hidden, layers, bidirectional, dropout=0.0,
-                 padded_steps=0):
+                 padded_steps=0, attention="none", embedding=0, target_vocab_size=0):
         super().__init__()
         # elman names the modules by cell: "encoder.gru.weight_ih_l0".
         self.prefix = "gru" if cell == "gru" else "lstm" if cell == "lstm" else "rnn"
         self.vocab_size, self.layers, self.padded_steps = vocab_size, layers, padded_steps
+        self.target_vocab_size = target_vocab_size or vocab_size
+        self.attention, self.embedding_size = attention, embedding
         self.directions = 2 if bidirectional else 1
+        H, K = hidden, hidden * self.directions
+        extra = {"none": 0, "additive": K, "dot": H, "general": H}[attention]
         self.encoder = torch.nn.Module()
-        self.encoder.add_module(self.prefix, make_rnn(cell, vocab_size, hidden, layers, dropout,
-                                                      bidirectional))
         self.decoder = torch.nn.Module()
-        self.decoder.add_module(self.prefix, make_rnn(cell, vocab_size, hidden, layers, dropout))
-        self.decoder.fc = torch.nn.Linear(hidden, vocab_size)
+        if embedding:
+            self.encoder.embedding = torch.nn.Embedding(vocab_size, embedding)
+            self.decoder.embedding = torch.nn.Embedding(self.target_vocab_size, embedding)
+        self.encoder.add_module(self.prefix, make_rnn(cell, embedding or vocab_size, hidden,
+                                                      layers, dropout, bidirectional))
+        if attention != "none":
+            self.decoder.attention = ATTENTIONS[attention](H, K)
+        self.decoder.add_module(self.prefix, make_rnn(
+            cell, (embedding or self.target_vocab_size) + extra, hidden, layers, dropout))
+        if attention in ("dot", "general"):
+            self.decoder.concat = torch.nn.Linear(K + H, H, bias=False)
+        self.decoder.fc = torch.nn.Linear(hidden, self.target_vocab_size)
 
-    def one_hot(self, ids):
-        return F.one_hot(torch.tensor(ids).view(-1, 1), self.vocab_size).float()
+    def symbols(self, ids, side):
+        """(len(ids), 1, width): the embeddings or one-hot vectors of ids."""
+        ids = torch.tensor(ids).view(-1, 1)
+        if self.embedding_size:
+            return getattr(self, side).embedding(ids)
+        size = self.vocab_size if side == "encoder" else self.target_vocab_size
+        return F.one_hot(ids, size).float()
 
     def encode(self, ids):
-        """The decoder's initial state for one source sequence."""
+        """The keys (S, 1, K) and the decoder's initial state for one source
+        sequence (with padded_steps, framed and padded as elman frames it,
+        and every step a key)."""
         if self.padded_steps:
             steps = self.padded_steps + 1
             if len(ids) + 2 > steps:
                 raise ValueError("a source of %d symbols does not fit %d padded steps" %
                                  (len(ids), self.padded_steps))
             ids = [SOS] + ids + [EOS] + [PAD] * (steps - len(ids) - 2)
-        _, state = getattr(self.encoder, self.prefix)(self.one_hot(ids))
+        keys, state = getattr(self.encoder, self.prefix)(self.symbols(ids, "encoder"))
 
         def summed(s):
             return s.view(self.layers, self.directions, *s.shape[1:]).sum(1)
 
-        return tuple(summed(s) for s in state) if isinstance(state, tuple) else summed(state)
+        state = tuple(summed(s) for s in state) if isinstance(state, tuple) else summed(state)
+        return keys, state
+
+    def attend(self, query, keys):
+        """The context (1, K) of query (1, H) over keys (S, 1, K)."""
+        batch_keys = keys.transpose(0, 1)
+        scores = self.decoder.attention.scores(query.unsqueeze(1), batch_keys)
+        return torch.bmm(F.softmax(scores, dim=-1), batch_keys).squeeze(1)
+
+    def step(self, previous, state, feed, keys):
+        """One decoder step reading id previous: (logits (V,), state, feed)."""
+        sym = self.symbols([previous], "decoder")[0]
+        rnn = getattr(self.decoder, self.prefix)
+        if self.attention == "none":
+            out, state = rnn(sym.unsqueeze(0), state)
+            return self.decoder.fc(out[0])[0], state, feed
+        if self.attention == "additive":
+            top = (state[0] if isinstance(state, tuple) else state)[-1]
+            out, state = rnn(torch.cat([sym, self.attend(top, keys)], 1).unsqueeze(0), state)
+            return self.decoder.fc(out[0])[0], state, feed
+        out, state = rnn(torch.cat([sym, feed], 1).unsqueeze(0), state)
+        ht = torch.tanh(self.decoder.concat(torch.cat([self.attend(out[0], keys), out[0]], 1)))
+        return self.decoder.fc(ht)[0], state, ht
+
+    def start(self, source):
+        keys, state = self.encode(source)
+        return keys, state, torch.zeros(1, self.decoder.fc.in_features)
 
     def forced_loss(self, source, target):
         """el_seq2seq_loss_of for one example: the decoder reads <sos> and the
@@ -214,24 +275,28 @@ class Seq2Seq(torch.nn.Module):
         steps = self.padded_steps or len(target) + 1
         given = ([SOS] + target + [EOS] + [PAD] * steps)[:steps]
         wanted = torch.tensor((target + [EOS] + [PAD] * steps)[:steps])
-        y, _ = getattr(self.decoder, self.prefix)(self.one_hot(given), self.encode(source))
-        return float(F.cross_entropy(self.decoder.fc(y)[:, 0], wanted))
+        keys, state, feed = self.start(source)
+        logits = []
+        for previous in given:
+            out, state, feed = self.step(previous, state, feed, keys)
+            logits.append(out)
+        return float(F.cross_entropy(torch.stack(logits), wanted))
 
     def greedy(self, ids, max_length):
-        """el_seq2seq_decode with beam 1: the ids, and the smallest gap
-        between the two likeliest symbols over the steps taken."""
+        """el_seq2seq_decode with beam 1: at most max_length ids (the step
+        after them may only end the output), and the smallest gap between
+        the two likeliest symbols over the steps taken."""
         steps = max_length + 1
         if self.padded_steps and self.padded_steps < steps:
             steps = self.padded_steps
-        state, previous, out, gap = self.encode(ids), SOS, [], math.inf
-        rnn = getattr(self.decoder, self.prefix)
+        keys, state, feed = self.start(ids)
+        previous, out, gap = SOS, [], math.inf
         for t in range(steps):
-            y, state = rnn(self.one_hot([previous]), state)
-            logits = self.decoder.fc(y)[0, 0]
+            logits, state, feed = self.step(previous, state, feed, keys)
             top = torch.topk(logits, 2).values
             gap = min(gap, float(top[0] - top[1]))
             previous = int(torch.argmax(logits))
-            if previous in (PAD, SOS, EOS):
+            if previous in (PAD, SOS, EOS) or t == max_length:
                 break
             out.append(previous)
         return out, gap
@@ -263,10 +328,19 @@ def load(path):
         model = CharLM(meta(metadata, path, "charlm.cell"), len(vocab), number("hidden", int),
                        number("layers", int), number("dropout", float))
     elif kind == "seq2seq":
+        # Absent in older files: no attention, one-hot inputs, one vocabulary.
+        target = metadata.get("seq2seq.target_vocab")
+        target = Vocab.from_json(target) if target else None
+        attention = metadata.get("seq2seq.attention", "none")
+        if attention not in ("none", *ATTENTIONS):
+            raise ValueError("%s: unknown seq2seq.attention \"%s\"" % (path, attention))
         model = Seq2Seq(meta(metadata, path, "seq2seq.cell"), len(vocab),
                         number("hidden", int), number("layers", int),
                         bool(number("bidirectional", int)), number("dropout", float),
-                        number("padded_steps", int))
+                        number("padded_steps", int), attention,
+                        int(metadata.get("seq2seq.embedding_size", "0")),
+                        len(target) if target else 0)
+        model.target_vocab = target or vocab
     else:
         raise ValueError("%s: a model of kind \"%s\" (charlm and seq2seq are known)" %
                          (path, kind))
@@ -390,11 +464,15 @@ def seq2seq_config(model):
     cell = model.prefix if model.prefix != "rnn" else (
         "rnn_relu" if rnn.nonlinearity == "relu" else "rnn")
     return (cell, model.vocab_size, rnn.hidden_size, rnn.num_layers, model.directions == 2,
-            0.0, model.padded_steps)
+            0.0, model.padded_steps, model.attention, model.embedding_size,
+            model.target_vocab_size)
 
 
 def check_seq2seq(path, model, vocab, program, words, library=None):
     """Decodes the reversed words with both; returns True on PASS."""
+    if model.target_vocab is not vocab:
+        raise RuntimeError("%s has a target vocabulary of its own (a pairs model): --check "
+                           "compares word-reversal models only" % path)
     reversed_words = ["".join(reversed(clusters(w))) for w in words]
     if model.padded_steps:
         reversed_words = [w for w in reversed_words
@@ -411,7 +489,7 @@ def check_seq2seq(path, model, vocab, program, words, library=None):
             else:
                 ours, g = model.greedy(ids, len(ids) + 8)  # seq2seq-train's predict_one
             gap = min(gap, g)
-            text = vocab.decode(ours)
+            text = model.target_vocab.decode(ours)
             right += text == unicodedata.normalize("NFC", word)
             if text != theirs:
                 mismatched += 1
@@ -423,7 +501,7 @@ def check_seq2seq(path, model, vocab, program, words, library=None):
         loss_diff = 0.0
         with library.seq2seq(path, *seq2seq_config(model)) as m, torch.no_grad():
             for word, source in zip(words, reversed_words):
-                src, tgt = vocab.encode(source), vocab.encode(word)
+                src, tgt = vocab.encode(source), model.target_vocab.encode(word)
                 if src:
                     loss_diff = max(loss_diff, abs(m.loss_of(src, tgt) -
                                                    model.forced_loss(src, tgt)))

@@ -157,11 +157,10 @@ def greedy(model, source, b):
         feed = new_feed if new_feed is not None else feed
         weights.append(w[0])
         best = int(out[0].argmax())
-        if best in (PAD, SOS, EOS):
+        # After MAX_LENGTH symbols the step may only end the output.
+        if best in (PAD, SOS, EOS) or t == MAX_LENGTH:
             break
         ids.append(best)
-        if t == MAX_LENGTH:
-            break
         prev = torch.tensor([best])
     return ids, weights
 
@@ -207,7 +206,7 @@ def configuration(w, seed, name, cell, attention, layers, bidirectional, embeddi
     with torch.no_grad():
         decoded = [greedy(model, source, b) for b in range(B)]
     steps = max(len(ws) for _, ws in decoded)
-    ids = torch.full((B, MAX_LENGTH + 1), -1)
+    ids = torch.full((B, MAX_LENGTH), -1)
     weights = torch.zeros(B, steps, S)
     for b, (out, ws) in enumerate(decoded):
         ids[b, :len(out)] = torch.tensor(out, dtype=torch.long)

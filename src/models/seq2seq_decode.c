@@ -8,6 +8,7 @@
 #include "core/ensure.h"
 #include "core/internal.h"
 #include "models/seq2seq_internal.h"
+#include "nn/rnn_reuse.h"
 #include "text/ids.h"
 
 static el_status append_id(el_ids *ids, int id)
@@ -20,9 +21,12 @@ static el_status append_id(el_ids *ids, int id)
 /* The symbols that end a decoded sequence. */
 static int is_end(int id) { return id == EL_EOS || id == EL_PAD || id == EL_SOS; }
 
+/* The steps a decoding runs: max_length symbols and the step that may
+ * choose <eos> after them, which appends no symbol (at most max_length come
+ * out), or the model's fixed number of steps where that is fewer. */
 static int decode_steps(const el_seq2seq *m, int max_length)
 {
-    int steps = max_length + 1; /* the symbols and <eos> */
+    int steps = max_length + 1;
     return m->config.padded_steps && m->config.padded_steps < steps ? m->config.padded_steps
                                                                     : steps;
 }
@@ -53,7 +57,10 @@ static el_status decode_greedy(el_seq2seq *m, int max_length, el_ids *out, int r
     }
     int running = B, t = 0;
     for (; t < T && running > 0 && !s; t++) {
-        /* A finished example has length 0: its state stays as it is. */
+        /* A finished example has length 0: its state stays as it is.  The
+         * weights do not change while decoding: the first step packs them
+         * for the others. */
+        if (t > 0) el__rnn_reuse_packed(c->decoder[0], c->decoder[0]);
         s = el__s2s_step(m, c->decoder[0], 0, t ? 0 : -1, t % 2, c->step_lengths.data, NULL,
                          record ? &c->weights : NULL);
         for (int b = 0; b < B && !s; b++) {
@@ -66,7 +73,7 @@ static el_status decode_greedy(el_seq2seq *m, int max_length, el_ids *out, int r
                 c->step_lengths.data[b] = 0;
                 running--;
             }
-            if (!is_end(id)) s = append_id(&out[b], id);
+            if (!is_end(id) && t < max_length) s = append_id(&out[b], id);
             c->step_ids.data[b] = id;
         }
     }
@@ -186,11 +193,14 @@ static el_status decode_beam_one(el_seq2seq *m, int b, int width, int max_length
     out->count = 0;
     for (int t = 0; t < T && alive > 0 && !s; t++) {
         for (int k = alive; k < width; k++) c->step_ids.data[k] = EL_PAD; /* unused rows */
+        if (t > 0) el__rnn_reuse_packed(c->decoder[0], c->decoder[0]);
         s = el__s2s_step(m, c->decoder[0], 0, t ? 0 : -1, t % 2, NULL, NULL, NULL);
         if (!s) s = el_log_softmax_forward(&c->logits, &c->beam_logp);
         int count = 0;
         for (int k = 0; k < alive && !s; k++)
             for (int v = 0; v < V && !s; v++) {
+                /* After max_length symbols only an end may follow. */
+                if (t == max_length && !is_end(v)) continue;
                 hypothesis h = {scores[k] + c->beam_logp.data[(size_t)k * V + v], k, v};
                 int ends = is_end(v) || t == T - 1;
                 if (!ends) {

@@ -9,6 +9,7 @@
 #include "core/fastmath.h"
 #include "core/internal.h"
 #include "models/seq2seq_internal.h"
+#include "nn/rnn_reuse.h"
 #include "text/ids.h"
 
 el_status el__s2s_attention_keys(el_seq2seq *m, const el_tensor *keys, const int *lengths,
@@ -141,6 +142,9 @@ el_status el__s2s_steps_forward(el_seq2seq *m, double ratio, el_rng *rng)
             c->decoder_ids.data[(size_t)t * B + b] = id;
             c->step_lengths.data[b] = m->config.padded_steps || t < c->target_lengths.data[b];
         }
+        /* The weights do not change within the pass: the first step packs
+         * them and the others read its packing. */
+        if (t > 0) el__rnn_reuse_packed(c->decoder[t], c->decoder[0]);
         s = el__s2s_step(m, c->decoder[t], t, t - 1, t % 2, c->step_lengths.data, rng, NULL);
     }
     return s;
@@ -192,6 +196,9 @@ el_status el__s2s_steps_backward(el_seq2seq *m)
         if (!s) s = el_tensor_view(&dy, &c->dec_dy, (size_t)t * B * H, 3, (int[]){1, B, H});
         if (!s && inputs)
             s = el_tensor_view(&dx, &c->dec_dx, (size_t)t * B * in, 3, (int[]){1, B, in});
+        /* Backward packs the weights at the last step, which the others
+         * read. */
+        if (!s && t < T - 1) el__rnn_reuse_packed(c->decoder[t], c->decoder[T - 1]);
         if (!s)
             s = el_rnn_backward(&m->decoder, c->decoder[t], &dy,
                                 t == T - 1 ? NULL : &c->state[!from],

@@ -176,8 +176,8 @@ static void project_task(void *context, int index, int count)
     const el_rnn_cache *c = p->c;
     int G = el_cell_gates(c->config.cell) * c->config.hidden_size, in, begin, end;
     const float *input = el__rnn_layer_input(c, p->layer, &in);
-    const rnn_track *track = &c->tracks[p->layer * el_rnn_directions(&c->config) + p->dir];
-    float *gates = track->gates.data;
+    int slot = p->layer * el_rnn_directions(&c->config) + p->dir;
+    float *gates = c->tracks[slot].gates.data;
     el__split(c->rows, index, count, &begin, &end);
     if (!input) { /* one-hot: the product is W_ih's column of each id */
         const float *rows = c->w_ih_rows[p->dir].data;
@@ -185,8 +185,8 @@ static void project_task(void *context, int index, int count)
             memcpy(gates + (size_t)r * G, rows + (size_t)c->ids[r] * G, (size_t)G * sizeof(float));
         return;
     }
-    el__gemm_packed(end - begin, input + (size_t)begin * in, in, &track->w_ih_t, 0.0f,
-                    gates + (size_t)begin * G, G);
+    el__gemm_packed(end - begin, input + (size_t)begin * in, in, &c->forward_packs[slot].w_ih_t,
+                    0.0f, gates + (size_t)begin * G, G);
 }
 
 /* The time loop over one part's sequences (el__rnn_part_rows).  A sequence's steps
@@ -240,7 +240,8 @@ static void forward_steps_task(void *context, int index, int count)
             step.h = track->hprev.data + next_off * H;
             step.c = lstm ? track->cprev.data + next_off * H : NULL;
         }
-        el__gemm_packed(multiplied, track->hprev.data + off * H, H, &track->w_hh_t, 0.0f, gh, G);
+        el__gemm_packed(multiplied, track->hprev.data + off * H, H, &c->forward_packs[slot].w_hh_t,
+                        0.0f, gh, G);
         memset(gh + (size_t)multiplied * G, 0, (size_t)(mine - multiplied) * G * sizeof(float));
         step.rows = mine;
         step.gates = track->gates.data + off * G;
@@ -276,6 +277,8 @@ static void pack_task(void *context, int index, int count)
     }
 }
 
+void el__rnn_reuse_packed(el_rnn_cache *cache, const el_rnn_cache *owner) { cache->reuse = owner; }
+
 /* Packs the weights once for all of a pass's products with them (each step
  * multiplies a few rows by W_hh, and cblas_sgemm would re-pack it every
  * time): W_ihᵀ and W_hhᵀ for forward, W_ih and W_hh for backward.  W_ih is
@@ -283,9 +286,23 @@ static void pack_task(void *context, int index, int count)
  * gradient when with_input_grad is 0.  All the buffers are sized before
  * anything is written, so that running out of memory here changes
  * nothing.  Large weights are split by panels over the threads
- * (el__rnn_pack_parts). */
+ * (el__rnn_pack_parts).  Where the caller has named a cache whose packing
+ * covers this call (el__rnn_reuse_packed), its packed weights are read
+ * instead. */
 static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, int with_input_grad)
 {
+    const el_rnn_cache *owner = c->reuse;
+    c->reuse = NULL;
+    int needs_ih0 = for_backward ? with_input_grad : !c->one_hot;
+    const rnn_track **use = for_backward ? &c->backward_packs : &c->forward_packs;
+    if (owner && owner->tracks && memcmp(&owner->config, &rnn->config, sizeof rnn->config) == 0 &&
+        (owner->packed[for_backward] == PACKED_ALL ||
+         (owner->packed[for_backward] == PACKED_BUT_IH0 && !needs_ih0))) {
+        *use = owner->tracks;
+        return EL_OK;
+    }
+    *use = c->tracks;
+    c->packed[for_backward] = PACKED_NONE;
     int D = el_rnn_directions(&rnn->config), count = rnn->config.num_layers * D, n = 0, panels = 0;
     size_t floats = 0;
     for (int i = 0; i < count; i++) {
@@ -309,6 +326,7 @@ static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, in
     }
     packing k = {c->packs, n, panels, !for_backward};
     el__parallel_run(pack_task, &k, el__rnn_pack_parts(floats));
+    c->packed[for_backward] = needs_ih0 ? PACKED_ALL : PACKED_BUT_IH0;
     return EL_OK;
 }
 
@@ -484,7 +502,7 @@ static void backward_steps_task(void *context, int index, int count)
          * not wanted without dh0. */
         int carried = el__rnn_rows_at_step(c, p->dir == 0 ? t - 1 : t + 1, first, end);
         int multiplied = p->dh0 || carried > mine ? mine : carried;
-        el__gemm_packed(multiplied, step.dgh, G, &track->w_hh, 1.0f, step.h, H);
+        el__gemm_packed(multiplied, step.dgh, G, &c->backward_packs[slot].w_hh, 1.0f, step.h, H);
     }
     el__rnn_scatter_state(c, c->h.data, p->dh0, slot, H, first, end);
     if (lstm) el__rnn_scatter_state(c, c->c.data, p->dc0, slot, H, first, end);

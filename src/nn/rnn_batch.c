@@ -45,6 +45,7 @@ static void free_layer_arrays(el_rnn_cache *c)
     c->tracks = NULL;
     c->packs = NULL;
     c->layer_slots = c->track_slots = 0;
+    c->packed[0] = c->packed[1] = PACKED_NONE;
 }
 
 void el_rnn_cache_free(el_rnn_cache *c)

@@ -97,8 +97,18 @@ static void weights_from_panels(const el_rnn_cache *c, const float *x, int ld, i
     el__packed columns = el__packed_columns(dg, g0, g1);
     el__gemm_packed_sums(width, x, ld, in_place, &columns, 0.0f, c->dw_t.data + g0, G);
     const float *sums = c->dw_t.data + (size_t)width * G, *weights = c->dw_t.data;
+    /* grad += the transpose of dw_t's columns [g0, g1), by tiles, so that
+     * neither side is walked a float per cache line: the seq2seq decoder
+     * with attention runs this once per step, over few rows. */
+    enum { TILE = 16 };
+    for (int gt = g0; gt < g1; gt += TILE)
+        for (int vt = 0; vt < width; vt += TILE) {
+            int ge = gt + TILE < g1 ? gt + TILE : g1, ve = vt + TILE < width ? vt + TILE : width;
+            for (int g = gt; g < ge; g++)
+                for (int v = vt; v < ve; v++)
+                    grad[(size_t)g * width + v] += weights[(size_t)v * G + g];
+        }
     for (int g = g0; g < g1; g++) {
-        for (int v = 0; v < width; v++) grad[(size_t)g * width + v] += weights[(size_t)v * G + g];
         bias[g] += sums[g];
         if (bias2) bias2[g] += sums[g];
     }
@@ -190,7 +200,7 @@ void el__rnn_gradients_task(void *context, int index, int count)
         parameter_gradients_from_rows(&l, index, count);
     if (!p->din) return; /* the first layer's input gradient, not wanted */
     el__split(l.N, index, count, &r0, &r1);
-    const el__packed *w_ih = &c->tracks[slot].w_ih;
+    const el__packed *w_ih = &c->backward_packs[slot].w_ih;
     float *din = p->din + (size_t)r0 * l.in;
     if (p->panels)
         el__gemm_packed_panels(r1 - r0, &c->dgx_panels, r0, w_ih, p->beta, din, l.in);

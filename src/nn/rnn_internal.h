@@ -17,6 +17,7 @@
 
 #include "elman/rnn.h"
 #include "core/packed_gemm.h"
+#include "nn/rnn_reuse.h"
 
 /* What forward stores for one layer and direction. */
 typedef struct rnn_track {
@@ -61,7 +62,15 @@ struct el_rnn_cache {
     el_tensor *mask;        /* per layer but the last (N, D*H) */
     rnn_track *tracks;      /* per layer and direction */
     weight_pack *packs;     /* two per track: what pack_weights packs */
-    int layer_slots;        /* layers the arrays above were made for */
+    /* The packed weights: what this cache's own tracks hold for forward
+     * [0] and backward [1] (PACKED_NONE, PACKED_ALL or PACKED_BUT_IH0, the
+     * latter without layer 0's W_ih), the cache the next call may take
+     * them from (el__rnn_reuse_packed, rnn_reuse.h; cleared by the call), and the
+     * tracks the running call reads them from (its own or the owner's). */
+    int packed[2];
+    const el_rnn_cache *reuse;
+    const rnn_track *forward_packs, *backward_packs;
+    int layer_slots; /* layers the arrays above were made for */
     int track_slots;
     el_tensor h, c;     /* (B, H) the running state, or its gradient */
     el_tensor gh;       /* (B, G) the state pre-activations of one step */
@@ -90,6 +99,9 @@ typedef struct direction_pass {
     const el_tensor *dhn, *dcn;
     el_tensor *dh0, *dc0;
 } direction_pass;
+
+/* What a cache's own packed weights hold (el_rnn_cache's packed). */
+enum { PACKED_NONE, PACKED_BUT_IH0, PACKED_ALL };
 
 /* ---- the packed layout (rnn_batch.c) ----------------------------------- */
 

@@ -2,7 +2,8 @@
 # elman and PyTorch on the same checkpoints (tools/elman_to_torch.py,
 # tools/torch_to_charlm.py): small charlm and seq2seq models trained by
 # elman load into torch.nn modules strictly and give the same
-# log-probabilities, losses, bpc and greedy outputs; a model trained in
+# log-probabilities, losses, bpc and greedy outputs (a seq2seq with
+# attention and embeddings among them); a model trained in
 # PyTorch loads into charlm generate and eval the same way; the
 # safetensors writer reproduces elman's files byte for byte; a damaged
 # file is refused.  Skipped (status 77) where /usr/bin/python3 has no torch,
@@ -53,6 +54,12 @@ lecture() {
         compare "$dir/lecture.st" "$seq2seq" --words "$words"
 }
 check "the lecture preset's padded framing too" lecture
+attention() { # Luong's dot over a bidirectional encoder's summed directions, embeddings
+    $s2s --cell lstm --hidden 16 --layers 2 --attention dot --embedding 8 \
+        --out "$dir/attention.st" >/dev/null &&
+        compare "$dir/attention.st" "$seq2seq" --words "$words"
+}
+check "a seq2seq with attention and embeddings too" attention
 
 from_torch() {
     $python "$tools/torch_to_charlm.py" --text "$text" --hidden 16 --steps 30 --seq-len 20 \
