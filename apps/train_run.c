@@ -314,6 +314,8 @@ enum {
     SHARED_FAILED,
     SHARED_SIGINT,
     SHARED_SIGTERM,
+    SHARED_COMPUTING, /* this rank's seconds in the batch's hook */
+    SHARED_COMBINING, /* and in the previous step's all-reduce */
     SHARED_COUNT
 };
 
@@ -322,8 +324,8 @@ enum {
  * stops the run, in one all-reduce that every rank joins whatever its own
  * batch gave, so that all of them take the same decision at the same batch.
  * *s is this rank's outcome, and becomes the run's. */
-static el_status share_batch(train_run *r, double run_started, el_status *s, float *loss,
-                             long *units)
+static el_status share_batch(train_run *r, double run_started, double computing, el_status *s,
+                             float *loss, long *units)
 {
     double weight = 0;
     if (!*s)
@@ -334,11 +336,17 @@ static el_status share_batch(train_run *r, double run_started, el_status *s, flo
         [SHARED_LOSS] = *s ? 0 : *loss * (float)weight, [SHARED_WEIGHT] = (float)weight,
         [SHARED_UNITS] = *s ? 0 : (float)*units,        [SHARED_NONFINITE] = *s == EL_ERR_NONFINITE,
         [SHARED_FAILED] = *s && *s != EL_ERR_NONFINITE, [SHARED_SIGINT] = stop_signal == SIGINT,
-        [SHARED_SIGTERM] = stop_signal == SIGTERM,
+        [SHARED_SIGTERM] = stop_signal == SIGTERM,      [SHARED_COMPUTING] = (float)computing,
+        [SHARED_COMBINING] = (float)r->combining,
     };
     int stop = stop_signal || out_of_time(r, run_started);
+    double started = progress_now();
     el_status m = train_ranks_mean(r->ranks, weight, shared, &stop);
+    r->combining = progress_now() - started;
     if (m) return m;
+    r->ranks_computing += shared[SHARED_COMPUTING];
+    r->ranks_combining += shared[SHARED_COMBINING];
+    r->ranks_steps++;
     r->stop_agreed = stop;
     if (!r->signal_agreed)
         r->signal_agreed = shared[SHARED_SIGTERM] > 0  ? SIGTERM
@@ -376,7 +384,7 @@ static el_status train_batch(train_run *r, double run_started, float *loss, long
         s = EL_ERR_NONFINITE;
     }
     if (r->rank_count > 1) {
-        el_status m = share_batch(r, run_started, &s, loss, units);
+        el_status m = share_batch(r, run_started, seconds, &s, loss, units);
         if (m) s = m;
     }
     /* The norm is computed with or without clipping: a non-finite one is
@@ -566,12 +574,27 @@ static int start_ranks(train_run *r)
     return s ? cli_library_failure() : 0;
 }
 
+/* Where a data-parallel run's time went, per rank and step: a rank that
+ * waits long in the all-reduce (which alone takes about 0.5 ms on one host,
+ * docs/distributed.md) waits for a slower one. */
+static void report_ranks(const train_run *r)
+{
+    if (r->rank != 0 || r->rank_count <= 1 || r->ranks_steps < 2) return;
+    /* Each step carries the all-reduce of the step before it. */
+    double n = r->rank_count;
+    printf("%d ranks, per rank and step: %.1f ms computing, %.1f ms in the all-reduce "
+           "(with waiting for the slowest rank)\n",
+           r->rank_count, 1e3 * r->ranks_computing / (n * (double)r->ranks_steps),
+           1e3 * r->ranks_combining / (n * (double)(r->ranks_steps - 1)));
+}
+
 int train_run_go(train_run *r)
 {
     if (train_run_check_output(r->out) || open_metrics(r) || start_ranks(r)) return 1;
     catch_signals();
     budget_schedule(r);
     int status = run_epochs(r);
+    report_ranks(r);
     /* What follows (a final evaluation) writes no checkpoint: a signal may
      * end it at once again. */
     signal(SIGINT, SIG_DFL);

@@ -125,6 +125,11 @@ typedef struct train_run {
     int rank, rank_count;
     int stop_agreed;   /* with several ranks: every rank stops after this batch */
     int signal_agreed; /* and the signal that stopped them (SIGTERM first), or 0 */
+    /* Where the ranks' time went, summed over every rank (from the shared
+     * figures of each step, one step late): their own batches, and the
+     * all-reduce, which includes waiting for the slowest rank. */
+    double ranks_computing, ranks_combining, combining; /* the last: this rank's last step */
+    long ranks_steps;
 } train_run;
 
 /* Joins the ranks mpirun started (one process without mpirun; elman-mpi,

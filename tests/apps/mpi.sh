@@ -51,6 +51,15 @@ for program in lm fa s2 s2a; do
     check "$program: two 2-rank runs give identical weights" again
 done
 
+# Rank 0 says where the ranks' time went; one process says nothing of ranks.
+timed() {
+    ranks 2 $lm --out "$dir/timed.st" >"$dir/log" &&
+        grep -Eq '^2 ranks, per rank and step: [0-9.]+ ms computing, [0-9.]+ ms in the all-reduce' \
+            "$dir/log" &&
+        $lm --out "$dir/timed.st" >"$dir/log" && ! grep -q 'ranks, per rank' "$dir/log"
+}
+check "the ranks' time: computing and all-reduce" timed
+
 # SIGTERM to mpirun after the 5th progress line, read from a pipe: every
 # rank stops at the same chunk and rank 0 saves it.  mpirun sends the ranks
 # SIGTERM odls_base_sigkill_timeout seconds after it gets it and SIGKILL as
