@@ -10,6 +10,9 @@
 # are taken by other guests ("steal" in top), that ceiling is below 2x, and
 # two ranks are judged against it as well as against 2x.
 #
+# Rank 0's line on where the ranks' time went (computing, all-reduce) is
+# printed for each 2x1 round.
+#
 # Each round runs the four rows once, in the same order; the table gives the
 # median of the rounds and each row's ratio to the 1x1 median.
 #   bench/mpi-scaling.sh BUILD_DIR [BTL [PROGRAM [ROUNDS]]]
@@ -36,7 +39,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 run() { # run NAME COMMAND...
     name=$1
     shift
-    : >"$out/1x1" ; : >"$out/1x2" ; : >"$out/2x1" ; : >"$out/2sep"
+    : >"$out/1x1" ; : >"$out/1x2" ; : >"$out/2x1" ; : >"$out/2sep" ; : >"$out/where"
     r=0
     while [ $r -lt "$rounds" ]; do
         "$@" --threads 1 --out "$out/m.st" >"$out/log" 2>/dev/null
@@ -45,6 +48,7 @@ run() { # run NAME COMMAND...
         rate "$out/log" >>"$out/1x2"
         $mpirun -np 2 "$@" --threads 1 --out "$out/m.st" >"$out/log" 2>/dev/null
         rate "$out/log" >>"$out/2x1"
+        sed -n 's/^2 ranks, per rank and step: //p' "$out/log" >>"$out/where"
         "$@" --threads 1 --out "$out/a.st" >"$out/loga" 2>/dev/null &
         "$@" --threads 1 --out "$out/b.st" >"$out/logb" 2>/dev/null
         wait
@@ -57,6 +61,7 @@ run() { # run NAME COMMAND...
         printf '%-8s %-5s %10.0f /s  %5.2fx   (rounds: %s)\n' "$name" "$how" "$m" \
             "$(echo "$m $base" | awk '{ print $1 / $2 }')" "$(tr '\n' ' ' <"$out/$how")"
     done
+    sed "s/^/$name   2x1 per rank and step: /" "$out/where"
 }
 want charlm && run charlm "$build/apps/charlm" train --steps 300
 want fashion && run fashion "$build/apps/fashion" classify --steps 120
