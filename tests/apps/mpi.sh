@@ -4,7 +4,8 @@
 # relative norm difference of 1e-4 per tensor after more than 50 steps (only
 # the order of the sums differs; 3 ranks do not divide the batches), two
 # 2-rank runs give identical weights, and SIGTERM given to mpirun leaves a
-# checkpoint that loads and resumes on another number of ranks.  Prints
+# checkpoint that loads and resumes on another number of ranks.  With
+# dropout and teacher forcing too.  Prints
 # "N passed, N failed".
 #
 #   mpi.sh MPIRUN CHARLM FASHION SEQ2SEQ TEXT WORDS GLOSSES MAKE_FASHION_FIXTURES.PY COMPARE.PY
@@ -39,7 +40,12 @@ s2="$seq2seq --words $dir/words.txt --hidden 16 --batch 50 --epochs 1 --threads 
 # its gradient is zero but for rounding, so that tensor is noise, with one
 # process as with several.)
 s2a="$s2 --attention general --embedding 8"
-for program in lm fa s2 s2a; do
+# Dropout and teacher forcing: each example's draws are keyed by the seed,
+# the step and its row in the global batch, not by the rank, so they are one
+# process's on any number of ranks.
+lmd="$lm --layers 2 --dropout 0.3"
+s2d="$s2 --layers 2 --dropout 0.3 --teacher-forcing 0.5"
+for program in lm fa s2 s2a lmd s2d; do
     eval "cmd=\$$program"
     one() { $cmd --out "$dir/$program-1.st" >/dev/null; }
     two() { ranks 2 $cmd --out "$dir/$program-2.st" >/dev/null && same "$dir/$program-1.st" "$dir/$program-2.st" 1e-4; }
