@@ -144,9 +144,10 @@ el_status el__s2s_steps_forward(el_seq2seq *m, double ratio, el_rng *rng)
             int own =
                 t > 0 ? el__s2s_argmax(c->logits.data + ((size_t)(t - 1) * B + b) * V, V) : truth;
             uint64_t row = (uint64_t)((int64_t)first_row + b);
-            int id = ratio >= 1.0 || t == 0 || el_rng_keyed_uniform(forcing, row, (uint64_t)t) < ratio
-                         ? truth
-                         : own;
+            int id =
+                ratio >= 1.0 || t == 0 || el_rng_keyed_uniform(forcing, row, (uint64_t)t) < ratio
+                    ? truth
+                    : own;
             c->step_ids.data[b] = id;
             c->decoder_ids.data[(size_t)t * B + b] = id;
             c->step_lengths.data[b] = m->config.padded_steps || t < c->target_lengths.data[b];
