@@ -57,6 +57,21 @@ for program in lm fa s2 s2a lmd s2d; do
     check "$program: two 2-rank runs give identical weights" again
 done
 
+# Resume with dropout and teacher forcing on another number of ranks: an
+# epoch on 2 ranks, then a second on 3, trains one process's two epochs
+# (each step's generator comes from the run's, which the checkpoint holds).
+resumed_draws() { # resumed_draws NAME COMMAND...
+    name=$1
+    shift
+    ranks 2 "$@" --schedule constant --epochs 1 --out "$dir/$name-half.st" >/dev/null &&
+        ranks 3 "$@" --schedule constant --epochs 2 --resume "$dir/$name-half.st" \
+            --out "$dir/$name-resumed.st" >/dev/null &&
+        "$@" --schedule constant --epochs 2 --out "$dir/$name-whole.st" >/dev/null &&
+        same "$dir/$name-whole.st" "$dir/$name-resumed.st" 1e-4
+}
+check "lmd: an epoch on 2 ranks resumed on 3 trains one process's weights" resumed_draws lmd $lmd
+check "s2d: an epoch on 2 ranks resumed on 3 trains one process's weights" resumed_draws s2d $s2d
+
 # SIGTERM to mpirun after the 5th progress line, read from a pipe: every
 # rank stops at the same chunk and rank 0 saves it.  mpirun sends the ranks
 # SIGTERM odls_base_sigkill_timeout seconds after it gets it and SIGKILL as
