@@ -417,10 +417,15 @@ static el_status train_batch(void *context, float *loss, long *words)
     r->share_weight = 0;
     *words = count;
     if (count == 0) return EL_OK;
-    s = cut_share(r, batch, first, count);
+    /* A share of the whole batch (one process's) is the batch itself. */
+    const el_batch *share = batch;
+    if (count < batch->size) {
+        s = cut_share(r, batch, first, count);
+        share = &r->share;
+    }
     el_seq2seq_set_first_row(&r->model, (int)first);
-    if (!s) s = el_seq2seq_train_step(&r->model, &r->share, r->opts.teacher_forcing, &rng, loss);
-    if (!s) r->share_weight = steps_counted(r, &r->share);
+    if (!s) s = el_seq2seq_train_step(&r->model, share, r->opts.teacher_forcing, &rng, loss);
+    if (!s) r->share_weight = steps_counted(r, share);
     return s;
 }
 
