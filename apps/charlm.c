@@ -565,11 +565,12 @@ static el_status start_epoch(void *context, long epoch, long first)
     return EL_OK;
 }
 
-/* With several ranks, each trains on its share of the streams (their
- * columns of the chunk) and keeps their state.  Dropout draws its masks for
- * the share alone, from a generator seeded by the seed, the step and the
- * share's first stream: the same for any run on the same number of ranks,
- * but not one process's masks (docs/distributed.md). */
+/* Each rank trains on its share of the streams (their columns of the
+ * chunk; one process's share is all of them) and keeps their state.  The
+ * step's generator is seeded by two draws of the run's, which every rank
+ * makes whatever its share (so the run's stream, saved in checkpoints, stays
+ * the same on every rank), and the share says which stream its first is: a
+ * stream's dropout masks are then one process's (docs/distributed.md). */
 static el_status train_share(run *r, const int *inputs, const int *targets, int steps, float *loss,
                              long *chars)
 {
@@ -581,12 +582,11 @@ static el_status train_share(run *r, const int *inputs, const int *targets, int 
             r->share_targets[t * count + b] = targets[(long)t * r->streams + first + b];
         }
     el_rng rng;
-    el_rng_seed(&rng, r->opts.seed * 1000003u +
-                          (uint64_t)el_optimizer_step_count(r->optimizer) * 65537u +
-                          (uint64_t)first);
+    el_rng_seed(&rng, el_rng_u64(&r->rng));
     *loss = 0;
     *chars = (long)steps * count;
     if (count == 0) return EL_OK;
+    el_charlm_set_first_row(&r->model, (int)first);
     return el_charlm_train_step(&r->model, r->share_inputs, r->share_targets, steps, (int)count,
                                 &r->state, &rng, loss);
 }
@@ -597,13 +597,7 @@ static el_status train_chunk(void *context, float *loss, long *chars)
     int steps;
     el_status s = el_charlm_chunk(r->ids.data, r->train_count, r->offset, r->streams,
                                   r->opts.seq_len, r->train.batch, r->inputs, r->targets, &steps);
-    if (!s && r->train.rank_count > 1)
-        return train_share(r, r->inputs, r->targets, steps, loss, chars);
-    if (!s)
-        s = el_charlm_train_step(&r->model, r->inputs, r->targets, steps, r->streams, &r->state,
-                                 &r->rng, loss);
-    if (!s) *chars = (long)steps * r->streams;
-    return s;
+    return s ? s : train_share(r, r->inputs, r->targets, steps, loss, chars);
 }
 
 /* Every stream's state for rank 0 to save, inside an epoch (at its start

@@ -397,10 +397,12 @@ static double steps_counted(const run *r, const el_batch *batch)
     return n;
 }
 
-/* With several ranks, each trains on its share of the batch.  Dropout and
- * teacher forcing then draw from a generator seeded by the seed, the step
- * and the share's first example: the same for any run on the same number of
- * ranks, but not one process's draws (docs/distributed.md). */
+/* Each rank trains on its share of the batch (one process's share is all
+ * of it).  The step's generator is seeded by two draws of the run's, which
+ * every rank makes whatever its share (so the run's stream, saved in
+ * checkpoints, stays the same on every rank), and the share says which
+ * example its first is: an example's dropout masks and teacher-forcing
+ * choices are then one process's (docs/distributed.md). */
 static el_status train_batch(void *context, float *loss, long *words)
 {
     run *r = context;
@@ -408,23 +410,22 @@ static el_status train_batch(void *context, float *loss, long *words)
     *loss = 0;
     el_status s = el_loader_next(r->train_loader, &batch);
     if (s || !batch) return s;
-    if (r->train.rank_count <= 1) {
-        s = el_seq2seq_train_step(&r->model, batch, r->opts.teacher_forcing, &r->rng, loss);
-        if (!s) *words = batch->size;
-        return s;
-    }
     long first, count;
     train_run_share(&r->train, batch->size, &first, &count);
+    el_rng rng;
+    el_rng_seed(&rng, el_rng_u64(&r->rng));
     r->share_weight = 0;
     *words = count;
     if (count == 0) return EL_OK;
-    s = cut_share(r, batch, first, count);
-    el_rng rng;
-    el_rng_seed(&rng, r->opts.seed * 1000003u +
-                          (uint64_t)el_optimizer_step_count(r->optimizer) * 65537u +
-                          (uint64_t)first);
-    if (!s) s = el_seq2seq_train_step(&r->model, &r->share, r->opts.teacher_forcing, &rng, loss);
-    if (!s) r->share_weight = steps_counted(r, &r->share);
+    /* A share of the whole batch (one process's) is the batch itself. */
+    const el_batch *share = batch;
+    if (count < batch->size) {
+        s = cut_share(r, batch, first, count);
+        share = &r->share;
+    }
+    el_seq2seq_set_first_row(&r->model, (int)first);
+    if (!s) s = el_seq2seq_train_step(&r->model, share, r->opts.teacher_forcing, &rng, loss);
+    if (!s) r->share_weight = steps_counted(r, share);
     return s;
 }
 

@@ -246,3 +246,70 @@ Test(rng, permutations_of_three_are_equally_likely)
     double chi2 = chi_square(counts, 6, draws);
     cr_assert_lt(chi2, 35.0, "chi-square %g", chi2);
 }
+
+Test(rng, u64_is_two_u32_draws_high_word_first)
+{
+    el_rng a, b;
+    el_rng_seed(&a, 77);
+    el_rng_seed(&b, 77);
+    uint64_t high = el_rng_u32(&b), low = el_rng_u32(&b);
+    cr_assert_eq(el_rng_u64(&a), high << 32 | low);
+    cr_assert_eq(a.state, b.state, "el_rng_u64 advances the stream by two draws");
+}
+
+/* A keyed draw is a pure function: the same coordinates give the same value
+ * whatever was drawn before, and each coordinate changes it. */
+Test(rng, keyed_uniform_is_a_pure_function_of_its_coordinates)
+{
+    float v = el_rng_keyed_uniform(42, 5, 1000);
+    for (int i = 0; i < 100; i++) el_rng_keyed_uniform(7, (uint64_t)i, (uint64_t)i * 3);
+    cr_assert_eq(el_rng_keyed_uniform(42, 5, 1000), v);
+    cr_assert_neq(el_rng_keyed_uniform(43, 5, 1000), v, "the key changes the value");
+    cr_assert_neq(el_rng_keyed_uniform(42, 6, 1000), v, "the row changes the value");
+    cr_assert_neq(el_rng_keyed_uniform(42, 5, 1001), v, "the index changes the value");
+    cr_assert_neq(el_rng_keyed_uniform(42, 1000, 5), v, "row and index are not interchangeable");
+    /* Over many neighbours, a change of one coordinate almost never keeps
+     * the value (24 bits: about 1 in 16.7 million). */
+    int same = 0;
+    for (uint64_t i = 0; i < 10000; i++) {
+        float base = el_rng_keyed_uniform(9, i, i);
+        same += el_rng_keyed_uniform(10, i, i) == base;
+        same += el_rng_keyed_uniform(9, i + 1, i) == base;
+        same += el_rng_keyed_uniform(9, i, i + 1) == base;
+    }
+    cr_assert_leq(same, 1, "%d of 30000 neighbouring draws equal", same);
+}
+
+/* Draws over consecutive rows and indices of one key (the layout dropout
+ * uses) are uniform: the mean, the ten deciles, and the correlation of
+ * neighbours are checked on 2^18 draws with a fixed key. */
+Test(rng, keyed_uniform_is_uniform_over_consecutive_coordinates)
+{
+    enum { ROWS = 256, INDICES = 1024, N = ROWS * INDICES };
+    double sum = 0, pairs = 0;
+    long bins[10] = {0};
+    float min = 1, max = 0;
+    for (uint64_t r = 0; r < ROWS; r++) {
+        float prev = el_rng_keyed_uniform(12345, r, 0);
+        for (uint64_t i = 0; i < INDICES; i++) {
+            float u = el_rng_keyed_uniform(12345, r, i);
+            cr_assert(u >= 0.0f && u < 1.0f, "draw %f outside [0, 1)", u);
+            sum += u;
+            bins[(int)(u * 10)]++;
+            if (i > 0) pairs += (u - 0.5) * (prev - 0.5);
+            prev = u;
+            min = u < min ? u : min;
+            max = u > max ? u : max;
+        }
+    }
+    double mean = sum / N;
+    cr_assert(fabs(mean - 0.5) < 0.003, "mean %f", mean);
+    for (int b = 0; b < 10; b++)
+        cr_assert(fabs(bins[b] / (double)N - 0.1) < 0.003, "decile %d holds %ld of %d", b, bins[b],
+                  N);
+    /* The covariance of neighbours: 0 for independent draws, whose sample
+     * value has a standard deviation of 1/12 / sqrt(N) ~ 1.6e-4. */
+    double cov = pairs / (ROWS * (INDICES - 1));
+    cr_assert(fabs(cov) < 1e-3, "neighbouring draws have covariance %g", cov);
+    cr_assert(min < 1e-4 && max > 1 - 1e-4, "the draws span [%f, %f]", min, max);
+}

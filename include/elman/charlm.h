@@ -67,6 +67,11 @@ EL_API void el_charlm_free(el_charlm *m);
 EL_API el_status el_charlm_params(el_charlm *m, el_param_list *list);
 /* Training mode (dropout on) or evaluation mode. */
 EL_API void el_charlm_set_training(el_charlm *m, int training);
+/* Says that stream b of the next training steps is stream first_row + b of
+ * a larger batch (a data-parallel rank's share of the streams): the
+ * dropout masks of a stream are then the ones it gets in the whole batch
+ * (el_rnn_set_position).  0 at init; stays in force until changed. */
+EL_API void el_charlm_set_first_row(el_charlm *m, int first_row);
 
 /* inputs and targets are (steps, batch), time-major: element t * batch + b
  * is step t of stream b.  A target of EL_PAD is skipped (no loss, no
@@ -75,7 +80,9 @@ EL_API void el_charlm_set_training(el_charlm *m, int training);
  * one. */
 
 /* A forward and backward pass: the loss, and every parameter's gradient
- * accumulated.  rng draws the dropout masks (NULL without dropout).  A NaN
+ * accumulated.  rng gives the dropout masks' key (NULL without dropout; with
+ * dropout and more than one layer the call takes two draws from it,
+ * whatever the batch, el_rnn_set_position).  A NaN
  * or infinite loss (then no backward pass runs) or gradient norm fails with
  * EL_ERR_NONFINITE. */
 EL_API el_status el_charlm_train_step(el_charlm *m, const int *inputs, const int *targets,

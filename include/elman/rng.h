@@ -35,6 +35,21 @@ EL_API uint32_t el_rng_u32(el_rng *rng);
  * stream). */
 EL_API void el_rng_advance(el_rng *rng, uint64_t n);
 
+/* A 64-bit integer from two draws of el_rng_u32 (the first is the high
+ * word), e.g. a key for el_rng_keyed_uniform. */
+EL_API uint64_t el_rng_u64(el_rng *rng);
+
+/* A uniform float in [0, 1) with 24 bits, a pure function of a key and two
+ * coordinates (a counter-based draw: no state, nothing advances).  Dropout
+ * and teacher forcing draw element (row, index) of a batch this way, with
+ * row the example's place in the whole batch: so the value of one element
+ * does not depend on how the batch is laid out, cut into shares or run a
+ * step at a time (a sequential stream would give an element the draw of its
+ * position in the layout).  The mixer is SplitMix64's finaliser (Stafford's
+ * "Mix13") applied three times, the coordinates added in with odd constants;
+ * different keys, rows or indices give unrelated values. */
+EL_API float el_rng_keyed_uniform(uint64_t key, uint64_t row, uint64_t index);
+
 /* A uniform integer in [0, n), without modulo bias; 0 when n is 0. */
 EL_API uint32_t el_rng_below(el_rng *rng, uint32_t n);
 

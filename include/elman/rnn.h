@@ -72,6 +72,10 @@ typedef struct el_rnn {
     el_rnn_config config;
     int training;           /* 1: dropout between layers is active */
     el_rnn_weights *layers; /* num_layers * directions, layer-major */
+    /* Where the next forward call's batch sits, for its dropout masks: its
+     * row b is row first_row + b, its step t step first_step + t of the
+     * whole batch and sequence (el_rnn_set_position; 0 and 0 at init). */
+    int first_row, first_step;
 } el_rnn;
 
 /* Allocates the parameters, named "<name>.weight_ih_l0" and so on (no prefix
@@ -87,6 +91,18 @@ EL_API el_status el_rnn_params(el_rnn *rnn, el_param_list *list);
  * evaluation mode (no dropout, no rng needed); the same as setting
  * rnn->training.  NULL is ignored. */
 EL_API void el_rnn_set_training(el_rnn *rnn, int on);
+/* Says where the batch of the next forward calls sits in a larger one, for
+ * the dropout masks: its row b is row first_row + b of the whole batch, its
+ * step t step first_step + t of the whole sequence.  Dropout's mask of
+ * element j of layer l at (row, step) is a keyed draw (el_rng_keyed_uniform)
+ * of those global coordinates, the key two draws (el_rng_u64) from the
+ * forward call's rng.  So a row's masks do not depend on the other rows,
+ * the batch size, T, or whether the sequence runs whole or one step at a
+ * time: a data-parallel rank running rows [first_row, ...) of a batch, or a
+ * decoder run step by step (first_step = t, each step given a copy of the
+ * same generator), gets the masks of the whole batch run at once.  Stays in
+ * force until changed; NULL is ignored. */
+EL_API void el_rnn_set_position(el_rnn *rnn, int first_row, int first_step);
 /* The weights of a layer and direction (0 forward, 1 reverse). */
 EL_API el_rnn_weights *el_rnn_layer(el_rnn *rnn, int layer, int direction);
 
@@ -102,8 +118,9 @@ EL_API void el_rnn_cache_free(el_rnn_cache *cache);
  * layer keeps what backward needs in the cache either way), and each sizes
  * itself: an empty tensor or one of another shape is (re)allocated with
  * el_tensor_ensure, one of the right shape is reused (a view must already
- * have the shape).  rng draws the dropout masks (only needed when training
- * with dropout > 0 and more than one layer). */
+ * have the shape).  rng gives the dropout masks' key (only needed when
+ * training with dropout > 0 and more than one layer; then the call takes
+ * exactly two draws from it, whatever the batch: see el_rnn_set_position). */
 EL_API el_status el_rnn_forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el_tensor *x,
                                 const int *lengths, const el_tensor *h0, const el_tensor *c0,
                                 el_tensor *y, el_tensor *hn, el_tensor *cn);

@@ -82,11 +82,21 @@ EL_API void el_seq2seq_free(el_seq2seq *m);
 EL_API el_status el_seq2seq_params(el_seq2seq *m, el_param_list *list);
 /* Training mode (dropout on) or evaluation mode. */
 EL_API void el_seq2seq_set_training(el_seq2seq *m, int training);
+/* Says that example b of the next training steps' batches is example
+ * first_row + b of a larger batch (a data-parallel rank's share): its
+ * dropout masks and teacher-forcing choices are then the ones it gets in the
+ * whole batch.  0 at init; stays in force until changed. */
+EL_API void el_seq2seq_set_first_row(el_seq2seq *m, int first_row);
 
 /* One forward and backward pass over a batch: the loss, and every
- * parameter's gradient accumulated.  rng draws the dropout masks and the
- * teacher-forcing choices.  A NaN or infinite loss (then no backward pass
- * runs) or gradient norm fails with EL_ERR_NONFINITE. */
+ * parameter's gradient accumulated.  rng gives the keys of the dropout
+ * masks and of the teacher-forcing choices, two draws (el_rng_u64) for each
+ * of the encoder's masks, the choices and the decoder's masks that the step
+ * uses, whatever the batch; example b's draws are keyed draws
+ * (el_rng_keyed_uniform) of its row first_row + b (el_seq2seq_set_first_row)
+ * and the step, so they do not depend on the other examples (the choice at
+ * step t: row, t).  A NaN or infinite loss (then no backward pass runs) or
+ * gradient norm fails with EL_ERR_NONFINITE. */
 EL_API el_status el_seq2seq_train_step(el_seq2seq *m, const el_batch *batch, double teacher_forcing,
                                        el_rng *rng, float *loss);
 

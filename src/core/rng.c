@@ -5,13 +5,14 @@
 
 /* SplitMix64 (Steele, Lea, Flood 2014): spreads a small seed such as 1, 2, 3
  * over all 64 bits before it becomes PCG's state and stream. */
-static uint64_t splitmix64(uint64_t *x)
+static uint64_t mix64(uint64_t z)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+static uint64_t splitmix64(uint64_t *x) { return mix64(*x += 0x9e3779b97f4a7c15ULL); }
 
 void el_rng_seed(el_rng *rng, uint64_t seed)
 {
@@ -66,6 +67,25 @@ uint32_t el_rng_below(el_rng *rng, uint32_t n)
         }
     }
     return (uint32_t)(m >> 32);
+}
+
+uint64_t el_rng_u64(el_rng *rng)
+{
+    uint64_t high = el_rng_u32(rng);
+    return high << 32 | el_rng_u32(rng);
+}
+
+/* Each step is a bijection of 64 bits, so for one key two different
+ * (row, index) pairs collide only by chance (2^-64); the odd multipliers
+ * (the golden ratio's and another Weyl constant) spread consecutive rows
+ * and indices over all bits before each mix, as SplitMix64 does with its
+ * counter. */
+float el_rng_keyed_uniform(uint64_t key, uint64_t row, uint64_t index)
+{
+    uint64_t z = mix64(key ^ 0x6a09e667f3bcc909ULL);
+    z = mix64(z + (row + 1) * 0x9e3779b97f4a7c15ULL);
+    z = mix64(z + (index + 1) * 0xd1b54a32d192ed03ULL);
+    return (float)(z >> 40) * 0x1.0p-24f;
 }
 
 float el_rng_uniform(el_rng *rng) { return (float)(el_rng_u32(rng) >> 8) * 0x1.0p-24f; }

@@ -77,6 +77,11 @@ void el_charlm_set_training(el_charlm *m, int training)
     if (m) m->rnn.training = training;
 }
 
+void el_charlm_set_first_row(el_charlm *m, int first_row)
+{
+    if (m) el_rnn_set_position(&m->rnn, first_row, 0);
+}
+
 static el_status check_state(const el_charlm *m, const el_tensor *t, const char *name, int batch,
                              const char *fn)
 {

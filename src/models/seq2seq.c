@@ -141,6 +141,13 @@ void el_seq2seq_set_training(el_seq2seq *m, int training)
     m->decoder.training = training != 0;
 }
 
+void el_seq2seq_set_first_row(el_seq2seq *m, int first_row)
+{
+    if (!m) return;
+    el_rnn_set_position(&m->encoder, first_row, 0);
+    el_rnn_set_position(&m->decoder, first_row, 0);
+}
+
 /* ---- workspaces ------------------------------------------------------- */
 
 el_status el__s2s_reserve_ids(el_ids *ids, size_t count)

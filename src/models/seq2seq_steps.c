@@ -132,12 +132,22 @@ el_status el__s2s_steps_forward(el_seq2seq *m, double ratio, el_rng *rng)
     if (s) return s;
     memcpy(c->state[0].data, c->h0.data, state_bytes);
     if (el__s2s_lstm(m)) memcpy(c->cell[0].data, c->c0.data, state_bytes);
+    /* Example b's choice at step t is the keyed draw (b's global row, t);
+     * every step's masks come from a copy of the same generator, at step
+     * first_step = t, so they are the whole-sequence decoder's. */
+    int first_row = m->decoder.first_row;
+    uint64_t forcing = ratio < 1.0 ? el_rng_u64(rng) : 0;
+    el_rng start = rng ? *rng : (el_rng){0, 1}, step = start;
     for (int t = 0; t < T && !s; t++) {
         for (int b = 0; b < B; b++) {
             int truth = c->target_in.data[(size_t)t * B + b];
             int own =
                 t > 0 ? el__s2s_argmax(c->logits.data + ((size_t)(t - 1) * B + b) * V, V) : truth;
-            int id = ratio >= 1.0 || t == 0 || el_rng_uniform(rng) < ratio ? truth : own;
+            uint64_t row = (uint64_t)((int64_t)first_row + b);
+            int id =
+                ratio >= 1.0 || t == 0 || el_rng_keyed_uniform(forcing, row, (uint64_t)t) < ratio
+                    ? truth
+                    : own;
             c->step_ids.data[b] = id;
             c->decoder_ids.data[(size_t)t * B + b] = id;
             c->step_lengths.data[b] = m->config.padded_steps || t < c->target_lengths.data[b];
@@ -145,8 +155,13 @@ el_status el__s2s_steps_forward(el_seq2seq *m, double ratio, el_rng *rng)
         /* The weights do not change within the pass: the first step packs
          * them and the others read its packing. */
         if (t > 0) el__rnn_reuse_packed(c->decoder[t], c->decoder[0]);
-        s = el__s2s_step(m, c->decoder[t], t, t - 1, t % 2, c->step_lengths.data, rng, NULL);
+        step = start;
+        el_rnn_set_position(&m->decoder, first_row, t);
+        s = el__s2s_step(m, c->decoder[t], t, t - 1, t % 2, c->step_lengths.data,
+                         rng ? &step : NULL, NULL);
     }
+    el_rnn_set_position(&m->decoder, first_row, 0);
+    if (rng) *rng = step;
     return s;
 }
 

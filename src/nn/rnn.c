@@ -128,6 +128,13 @@ void el_rnn_set_training(el_rnn *rnn, int on)
     if (rnn) rnn->training = on != 0;
 }
 
+void el_rnn_set_position(el_rnn *rnn, int first_row, int first_step)
+{
+    if (!rnn) return;
+    rnn->first_row = first_row;
+    rnn->first_step = first_step;
+}
+
 el_status el_rnn_params(el_rnn *rnn, el_param_list *list)
 {
     EL_REQUIRE(rnn, "el_rnn_params");
@@ -330,6 +337,31 @@ static el_status pack_weights(el_rnn *rnn, el_rnn_cache *c, int for_backward, in
     return EL_OK;
 }
 
+/* Dropout on layer l's outputs (packed rows): element j of sorted row r at
+ * step t is kept with the keyed draw of the batch row's global number and
+ * (global step, layer, j), so the mask follows the example, not its place
+ * in the packed layout (el_rnn_set_position). */
+static void drop_layer(const el_rnn *rnn, el_rnn_cache *c, int l, uint64_t key)
+{
+    const el_rnn_config *cfg = &rnn->config;
+    int width = el_rnn_directions(cfg) * cfg->hidden_size, gaps = cfg->num_layers - 1;
+    float p = cfg->dropout, scale = 1.0f / (1.0f - p);
+    for (int t = 0; t < c->steps; t++) {
+        uint64_t step = (uint64_t)((int64_t)rnn->first_step + t);
+        uint64_t first = (step * (uint64_t)gaps + (uint64_t)l) * (uint64_t)width;
+        for (int r = 0; r < c->batch_sizes[t]; r++) {
+            size_t at = ((size_t)c->offsets[t] + r) * width;
+            uint64_t row = (uint64_t)((int64_t)rnn->first_row + c->perm[r]);
+            const float *x = c->out[l].data + at;
+            float *y = c->dropped[l].data + at, *mask = c->mask[l].data + at;
+            for (int j = 0; j < width; j++) {
+                mask[j] = el_rng_keyed_uniform(key, row, first + (uint64_t)j) >= p ? scale : 0.0f;
+                y[j] = x[j] * mask[j];
+            }
+        }
+    }
+}
+
 /* Runs layer pass->layer in direction pass->dir. */
 static void forward_direction(direction_pass *pass)
 {
@@ -398,17 +430,13 @@ static el_status forward(el_rnn *rnn, el_rnn_cache *cache, el_rng *rng, const el
      * last layer's outputs stay in the cache, unread by backward too. */
     int direct = y && cache->padded_is_packed && !overlap(y, h0) && !overlap(y, c0) &&
                  !overlap(y, hn) && !overlap(y, cn);
-    el_dropout dropout = {cfg->dropout, 1};
+    uint64_t key = dropout_active ? el_rng_u64(rng) : 0;
     direction_pass pass = {.rnn = rnn, .c = cache, .h0 = h0, .c0 = c0, .hn = hn, .cn = cn};
     for (int l = 0; l < L; l++) {
         pass.layer = l;
         pass.out = l == L - 1 && direct ? y->data : cache->out[l].data;
         for (pass.dir = 0; pass.dir < D; pass.dir++) forward_direction(&pass);
-        if (dropout_active && l < L - 1) {
-            s = el_dropout_forward(&dropout, rng, &cache->out[l], &cache->dropped[l],
-                                   &cache->mask[l]);
-            if (s) return s;
-        }
+        if (dropout_active && l < L - 1) drop_layer(rnn, cache, l, key);
     }
     if (y && !direct)
         el__rnn_packed_to_padded(cache, cache->out[L - 1].data, y->data, D * cfg->hidden_size);

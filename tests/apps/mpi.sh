@@ -4,7 +4,8 @@
 # relative norm difference of 1e-4 per tensor after more than 50 steps (only
 # the order of the sums differs; 3 ranks do not divide the batches), two
 # 2-rank runs give identical weights, and SIGTERM given to mpirun leaves a
-# checkpoint that loads and resumes on another number of ranks.  Prints
+# checkpoint that loads and resumes on another number of ranks.  With
+# dropout and teacher forcing too.  Prints
 # "N passed, N failed".
 #
 #   mpi.sh MPIRUN CHARLM FASHION SEQ2SEQ TEXT WORDS GLOSSES MAKE_FASHION_FIXTURES.PY COMPARE.PY
@@ -39,7 +40,12 @@ s2="$seq2seq --words $dir/words.txt --hidden 16 --batch 50 --epochs 1 --threads 
 # its gradient is zero but for rounding, so that tensor is noise, with one
 # process as with several.)
 s2a="$s2 --attention general --embedding 8"
-for program in lm fa s2 s2a; do
+# Dropout and teacher forcing: each example's draws are keyed by the seed,
+# the step and its row in the global batch, not by the rank, so they are one
+# process's on any number of ranks.
+lmd="$lm --layers 2 --dropout 0.3"
+s2d="$s2 --layers 2 --dropout 0.3 --teacher-forcing 0.5"
+for program in lm fa s2 s2a lmd s2d; do
     eval "cmd=\$$program"
     one() { $cmd --out "$dir/$program-1.st" >/dev/null; }
     two() { ranks 2 $cmd --out "$dir/$program-2.st" >/dev/null && same "$dir/$program-1.st" "$dir/$program-2.st" 1e-4; }
@@ -59,6 +65,21 @@ timed() {
         $lm --out "$dir/timed.st" >"$dir/log" && ! grep -q 'ranks, per rank' "$dir/log"
 }
 check "the ranks' time: computing and all-reduce" timed
+
+# Resume with dropout and teacher forcing on another number of ranks: an
+# epoch on 2 ranks, then a second on 3, trains one process's two epochs
+# (each step's generator comes from the run's, which the checkpoint holds).
+resumed_draws() { # resumed_draws NAME COMMAND...
+    name=$1
+    shift
+    ranks 2 "$@" --schedule constant --epochs 1 --out "$dir/$name-half.st" >/dev/null &&
+        ranks 3 "$@" --schedule constant --epochs 2 --resume "$dir/$name-half.st" \
+            --out "$dir/$name-resumed.st" >/dev/null &&
+        "$@" --schedule constant --epochs 2 --out "$dir/$name-whole.st" >/dev/null &&
+        same "$dir/$name-whole.st" "$dir/$name-resumed.st" 1e-4
+}
+check "lmd: an epoch on 2 ranks resumed on 3 trains one process's weights" resumed_draws lmd $lmd
+check "s2d: an epoch on 2 ranks resumed on 3 trains one process's weights" resumed_draws s2d $s2d
 
 # SIGTERM to mpirun after the 5th progress line, read from a pipe: every
 # rank stops at the same chunk and rank 0 saves it.  mpirun sends the ranks
