@@ -15,46 +15,23 @@
  * with everything --resume needs to continue exactly: the optimizer state,
  * the position, the streams' state and the random generator.
  *
- * The three commands share one option table, the model file and the text's
- * reading, which keeps them in one file of a little over 700 lines; the
- * training loop itself is apps/train_run.c's. */
+ * This file is the command line, the text, the model file and training
+ * (the loop itself is apps/train_run.c's); bits per character and eval are
+ * apps/charlm_eval.c, generate apps/charlm_generate.c. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "charlm.h"
 #include "cli.h"
-#include "elman/charlm.h"
-#include "elman/elman.h"
 #include "meta.h"
-#include "progress.h"
-#include "train_run.h"
 
-enum { MODE_TRAIN, MODE_GENERATE, MODE_EVAL };
 static const char *const mode_names[] = {"train", "generate", "eval", NULL};
 static const char *const cell_names[] = {"rnn", "rnn_relu", "gru", "lstm", NULL};
 static const char *const schedule_names[] = {"constant", "cosine", NULL};
-enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE };
-/* Evaluation reads a text as at most this many parallel streams (each at
- * least EVAL_MIN_STREAM characters): one stream would be exact but slow,
- * and the few characters each stream reads before its state warms up cost
- * little at this length. */
-enum { EVAL_STREAMS = 32, EVAL_MIN_STREAM = 256, EVAL_STEPS = 128 };
-
-typedef struct options {
-    int mode;
-    const char *text, *out, *model, *resume, *metrics, *prompt, *prompt_file;
-    int cell, hidden, layers, seq_len, batch, threads, schedule, min_count;
-    float dropout, lr, clip, validation_fraction, mpi_timeout;
-    train_budget budget; /* --epochs (default 10), --steps, --minutes, --patience */
-    int length, top_k;
-    float temperature, top_p;
-    uint64_t seed;
-    int verbose; /* --verbose: say how many threads run */
-} options;
 
 /* A one-layer LSTM of 256: on the bundled glosses (1.1 MB) an epoch takes
  * about a minute on two cores (README: "Measured figures"). */
@@ -65,7 +42,6 @@ static const options default_options = {
     .layers = 1,
     .seq_len = 100,
     .batch = 32,
-    .budget = TRAIN_BUDGET_NONE,
     .lr = 1e-2f,
     .clip = 5.0f,
     .schedule = SCHEDULE_COSINE,
@@ -74,8 +50,7 @@ static const options default_options = {
     .length = 500,
     .temperature = 0.8f,
     .top_p = 1.0f,
-    .seed = 1,
-    .mpi_timeout = 60,
+    TRAIN_OPTIONS_DEFAULTS,
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -148,11 +123,9 @@ static void print_usage(void)
 static int parse_flag(int argc, char **argv, int *i, options *o)
 {
     const char *v;
+    int common = train_options_flag(argc, argv, i, &o->common, 4096);
+    if (common) return common;
     if (cli_flag_value(argc, argv, i, "--text", &v)) return v ? (o->text = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--prompt", &v)) return v ? (o->prompt = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--prompt-file", &v)) return v ? (o->prompt_file = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--cell", &v))
@@ -163,12 +136,6 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_int("--layers", v, 1, 8, &o->layers) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--seq-len", &v))
         return cli_parse_int("--seq-len", v, 1, 100000, &o->seq_len) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--batch", &v))
-        return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
-    int budget = train_budget_flag(argc, argv, i, &o->budget);
-    if (budget) return budget;
-    if (cli_flag_value(argc, argv, i, "--lr", &v))
-        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--schedule", &v))
         return cli_parse_choice("--schedule", v, schedule_names, &o->schedule) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--clip", &v))
@@ -179,12 +146,6 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_float("--validation", v, 0.001, 0.5, &o->validation_fraction) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--min-count", &v))
         return cli_parse_int("--min-count", v, 1, 1000000, &o->min_count) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--seed", &v))
-        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--threads", &v))
-        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
-        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
     if (strcmp(argv[*i], "--verbose") == 0) {
         o->verbose = 1;
         return 1;
@@ -241,35 +202,10 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("eval needs --text FILE");
         return CLI_EXIT_USAGE;
     }
-    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
-    if (!o->out) o->out = o->resume ? o->resume : "charlm.safetensors";
-    return 0;
+    return train_options_finish(&o->common, "charlm.safetensors") ? CLI_EXIT_USAGE : 0;
 }
 
 /* ---- the run's state ---------------------------------------------------- */
-
-typedef struct run {
-    options opts;
-    char *saved_path; /* the text path a resumed run read from its checkpoint */
-    int saved_epochs; /* and its epochs (0: a step budget) */
-    el_vocab *vocab;
-    el_ids ids;         /* the whole text */
-    size_t train_count; /* ids [0, train_count) train, the rest validate */
-    int streams;        /* training streams (--batch, fewer for a short text) */
-    el_charlm model;
-    int model_ready;
-    el_param_list params;
-    el_optimizer *optimizer;
-    el_thread_check threads; /* whether the second thread helps (elman/runtime.h) */
-    el_rng rng;              /* dropout */
-    el_charlm_state state;   /* the training streams' state (this rank's streams) */
-    el_charlm_state all;     /* every stream's, gathered for rank 0 to save */
-    int *inputs, *targets;
-    int *share_inputs, *share_targets; /* this rank's streams of a chunk */
-    size_t offset;                     /* where the current epoch's streams start */
-    double val_bpc;                    /* after the last epoch, or NAN */
-    train_run train; /* the position, epoch and chunk, is train.epoch and train.batch */
-} run;
 
 static void run_free(run *r)
 {
@@ -290,11 +226,7 @@ static void run_free(run *r)
 
 /* ---- text ----------------------------------------------------------------- */
 
-/* Reads, validates and splits a text into clusters, and sets train_count:
- * the clusters before the held-out --validation part.  With build_vocab,
- * the vocabulary comes from those (so validation characters unseen in
- * training are <unk>).  Encodes it all into r->ids. */
-static int load_text(run *r, const char *path, int build_vocab)
+int charlm_load_text(run *r, const char *path, int build_vocab)
 {
     char *text;
     size_t len;
@@ -485,8 +417,7 @@ static el_status make_model(run *r, el_rng *init)
     return el_charlm_params(&r->model, &r->params);
 }
 
-/* Loads a model for generate and eval. */
-static int load_for_use(run *r)
+int charlm_load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
     if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
@@ -494,50 +425,6 @@ static int load_for_use(run *r)
     el_checkpoint_free(c);
     if (!bad) el_charlm_set_training(&r->model, 0);
     return bad;
-}
-
-/* ---- evaluation ------------------------------------------------------------- */
-
-/* Bits per character of ids [first, first + count) read as parallel streams
- * from a zero state; 0, or -1 after reporting a failure. */
-static int text_bpc(run *r, size_t first, size_t count, double *bpc)
-{
-    size_t streams = (count - 1) / EVAL_MIN_STREAM;
-    int B = streams < 1 ? 1 : streams > EVAL_STREAMS ? EVAL_STREAMS : (int)streams;
-    long chunks = el_charlm_chunks(count, 0, B, EVAL_STEPS);
-    int *inputs = malloc(sizeof(int) * EVAL_STEPS * B),
-        *targets = malloc(sizeof(int) * EVAL_STEPS * B);
-    el_charlm_state state = {0};
-    double sum = 0;
-    long counted = 0;
-    el_status s = EL_OK;
-    if (!inputs || !targets) {
-        free(inputs);
-        free(targets);
-        cli_error("out of memory for %d streams", B);
-        return -1;
-    }
-    for (long k = 0; k < chunks && !s; k++) {
-        int steps;
-        double part;
-        long n;
-        s = el_charlm_chunk(r->ids.data + first, count, 0, B, EVAL_STEPS, k, inputs, targets,
-                            &steps);
-        if (!s) s = el_charlm_loss_of(&r->model, inputs, targets, steps, B, &state, &part, &n);
-        if (!s) {
-            sum += part;
-            counted += n;
-        }
-    }
-    el_charlm_state_free(&state);
-    free(inputs);
-    free(targets);
-    *bpc = counted ? sum / counted / log(2.0) : 0;
-    if (s) {
-        cli_library_failure();
-        return -1;
-    }
-    return 0;
 }
 
 /* ---- training --------------------------------------------------------------- */
@@ -631,7 +518,7 @@ static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t si
     (void)stop;
     el_charlm_state_free(&r->state);
     el_charlm_set_training(&r->model, 0);
-    int failed = text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc);
+    int failed = charlm_text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc);
     el_charlm_set_training(&r->model, 1);
     if (failed) return -1;
     double rate = f->units / (f->seconds + 1e-9);
@@ -656,7 +543,7 @@ static int prepare_training(run *r)
     el_rng_seed(&init, o->seed);
     if (!o->resume) {
         if (!o->text) o->text = cli_bundled_file("wordnet-glosses.txt");
-        if (load_text(r, o->text, 1) || check_lengths(r, o->text)) return -1;
+        if (charlm_load_text(r, o->text, 1) || check_lengths(r, o->text)) return -1;
         if (make_model(r, &init)) return cli_library_failure();
         el_rng_seed(&r->rng, o->seed + 1);
     } else {
@@ -665,7 +552,8 @@ static int prepare_training(run *r)
         const char *trained_on = NULL;
         char fingerprint[17];
         int bad = load_model(r, c) || load_training_state(r, c, o->resume) ||
-                  !(trained_on = meta_get(c, "train.text_fingerprint")) || load_text(r, o->text, 0);
+                  !(trained_on = meta_get(c, "train.text_fingerprint")) ||
+                  charlm_load_text(r, o->text, 0);
         if (!bad) text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
         if (!bad && strcmp(fingerprint, trained_on) != 0) {
             cli_error("%s: not the text %s was trained on (its fingerprint differs)", o->text,
@@ -701,7 +589,6 @@ static int prepare_training(run *r)
     /* The rate is a function of the step alone, so a resumed run gets the
      * same rates; it spans --epochs even when --minutes ends the run, and
      * a step budget (train_run.h). */
-    r->train.resumed_from = o->resume;
     train_budget_apply(&o->budget, &r->train, 10, 0, 0, r->saved_epochs);
     long per_epoch = el_charlm_chunks(r->train_count, 0, r->streams, o->seq_len);
     r->train.schedule =
@@ -715,22 +602,19 @@ static int train(run *r)
 {
     options *o = &r->opts;
     train_run *t = &r->train;
-    t->batch_name = "chunk"; /* before the position is loaded */
-    if (train_run_join(t, o->mpi_timeout) || train_run_check_output(o->out) || prepare_training(r))
-        return 1;
-    t->hooks = &hooks;
-    t->context = r;
-    t->params = &r->params;
+    const train_setup setup = {.hooks = &hooks,
+                               .context = r,
+                               .params = &r->params,
+                               .threads = &r->threads,
+                               .batch_name = "chunk",
+                               .unit_name = "characters",
+                               .loss_name = "bpc",
+                               .loss_scale = 1 / log(2.0),
+                               .metrics_header =
+                                   "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds"};
+    if (train_run_setup(t, &setup, &o->common) || prepare_training(r)) return 1;
     t->optimizer = r->optimizer;
-    t->threads = &r->threads;
-    t->out = o->out;
-    t->metrics_path = o->metrics;
-    t->metrics_header = "epoch,train_bpc,val_bpc,chars_per_second,elapsed_seconds";
-    t->resumed_from = o->resume;
     t->clip = o->clip;
-    t->unit_name = "characters";
-    t->loss_name = "bpc";
-    t->loss_scale = 1 / log(2.0);
     r->val_bpc = NAN;
     printf("%s: %zu characters (%zu training, %zu validation), %d symbols; %s, hidden %d, %d "
            "layer%s, %zu parameters; %d streams of %d\n",
@@ -746,104 +630,13 @@ static int train(run *r)
      * epoch (early stopping). */
     if (t->batch > 0 || isnan(r->val_bpc) || t->patience) {
         el_charlm_set_training(&r->model, 0);
-        if (text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc)) return 1;
+        if (charlm_text_bpc(r, r->train_count, r->ids.count - r->train_count, &r->val_bpc))
+            return 1;
     }
     printf("trained on %ld characters in %.1f s: %.0f chars/s\n", t->units_trained,
            t->training_seconds, t->units_trained / (t->training_seconds + 1e-9));
     printf("saved %s\n", o->out);
     printf("val_bpc: %.4f\n", r->val_bpc);
-    return 0;
-}
-
-/* ---- generate and eval ------------------------------------------------- */
-
-/* The prompt's ids: its clusters, unknown ones as <unk> (with a warning).
- * The prompt (--prompt, or the contents of --prompt-file, named source in
- * messages) is echoed; without one, generation starts after a new line (or,
- * if the text had none, after its most frequent character), unseen. */
-static int prompt_ids(run *r, const char *prompt, size_t len, const char *source, el_ids *ids)
-{
-    int echo = len > 0;
-    if (!echo) {
-        if (el_vocab_id(r->vocab, "\n", 1) != EL_UNK) {
-            prompt = "\n";
-            len = 1;
-        } else {
-            prompt = el_vocab_symbol(r->vocab, EL_SPECIALS, &len);
-        }
-    }
-    el_clusters clusters = {0};
-    if (el_clusters_split(&clusters, prompt, len, source, 1)) return cli_library_failure();
-    el_status s = el_vocab_encode(r->vocab, &clusters, 0, clusters.count, ids);
-    long unknown = 0;
-    for (size_t i = 0; i < ids->count; i++) unknown += ids->data[i] == EL_UNK;
-    if (unknown)
-        fprintf(stderr, "charlm: %ld character%s of %s never seen in training (read as <unk>)\n",
-                unknown, unknown > 1 ? "s" : "", source);
-    if (!s && echo) fwrite(clusters.text, 1, clusters.bytes, stdout);
-    el_clusters_free(&clusters);
-    return s ? cli_library_failure() : 0;
-}
-
-static int generate(run *r)
-{
-    if (load_for_use(r)) return 1;
-    el_sampling how = {r->opts.temperature, r->opts.top_k, r->opts.top_p, EL_SPECIALS};
-    el_charlm_generator *g = NULL;
-    el_ids prompt = {0};
-    el_rng rng;
-    el_rng_seed(&rng, r->opts.seed);
-    int status = 0, id = 0, last_newline = 1;
-    char *file_text = NULL;
-    const char *text = r->opts.prompt ? r->opts.prompt : "", *source = "--prompt";
-    size_t len = strlen(text);
-    if (r->opts.prompt_file) {
-        status = cli_read_file(r->opts.prompt_file, &file_text, &len) ? 1 : 0;
-        text = file_text;
-        source = r->opts.prompt_file;
-    }
-    if (!status && el_charlm_generator_create(&g, &r->model, &how)) status = cli_library_failure();
-    if (!status) status = prompt_ids(r, text, len, source, &prompt);
-    el_file_free(file_text);
-    for (size_t i = 0; i < prompt.count && !status; i++)
-        if (el_charlm_generator_feed(g, prompt.data[i])) status = cli_library_failure();
-    if (!status && len > 0)
-        last_newline = prompt.data[prompt.count - 1] == el_vocab_id(r->vocab, "\n", 1);
-    /* Each character goes out as soon as it is made, to a terminal or a
-     * pipe alike (a write costs a microsecond; a step about twenty). */
-    fflush(stdout);
-    for (int n = 0; n < r->opts.length && !status; n++) {
-        if (el_charlm_generator_draw(g, &rng, &id) || el_charlm_generator_feed(g, id)) {
-            status = cli_library_failure();
-            break;
-        }
-        size_t size;
-        const char *bytes = el_vocab_symbol(r->vocab, id, &size);
-        fwrite(bytes, 1, size, stdout);
-        last_newline = size && bytes[size - 1] == '\n';
-        fflush(stdout);
-    }
-    if (!last_newline) putchar('\n');
-    fflush(stdout);
-    el_ids_free(&prompt);
-    el_charlm_generator_free(g);
-    return status;
-}
-
-static int eval(run *r)
-{
-    if (load_for_use(r) || load_text(r, r->opts.text, 0)) return 1;
-    if (r->ids.count < 2) {
-        cli_error("%s: one character is nothing to predict", r->opts.text);
-        return 1;
-    }
-    long unknown = 0;
-    for (size_t i = 0; i < r->ids.count; i++) unknown += r->ids.data[i] == EL_UNK;
-    double bpc;
-    if (text_bpc(r, 0, r->ids.count, &bpc)) return 1;
-    printf("%s: %zu characters, %ld never seen in training (<unk>)\n", r->opts.text, r->ids.count,
-           unknown);
-    printf("bpc: %.4f\n", bpc);
     return 0;
 }
 
@@ -856,8 +649,8 @@ int main(int argc, char **argv)
     /* generate steps one sequence, where a second thread only slows it. */
     if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_GENERATE, r.opts.verbose)) return 1;
     status = r.opts.mode == MODE_TRAIN      ? train(&r)
-             : r.opts.mode == MODE_GENERATE ? generate(&r)
-                                            : eval(&r);
+             : r.opts.mode == MODE_GENERATE ? charlm_generate(&r)
+                                            : charlm_eval(&r);
     run_free(&r);
     return status;
 }

@@ -14,9 +14,10 @@
  * optimizer, the position, the early-stopping state and the random
  * generator, so --resume continues exactly.
  *
- * This file is one program's command line, data, models and training hooks
- * (a little over 700 lines); what it shows the user (the confusion matrix,
- * the PNG grids, predict) is in fashion_show.c. */
+ * This file is one program's command line, models and training hooks; the
+ * data (reading the IDX set, the validation part, normalisation) is in
+ * fashion_data.c, and what it shows the user (the confusion matrix, the
+ * PNG grids, predict) in fashion_show.c. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <float.h>
@@ -24,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "fashion.h"
@@ -34,7 +34,6 @@
 static const char *const mode_names[] = {"classify", "autoencode", "predict", NULL};
 static const char *const kind_names[] = {"conv", "dense", NULL};
 static const char *const model_kinds[] = {"fashion-classifier", "fashion-autoencoder"};
-static const char default_data[] = "/usr/share/datasets/fashion-mnist";
 /* The autoencoders' code size, and the dense one's hidden layer. */
 enum { LATENT = 32, DENSE_HIDDEN = 256 };
 /* Images per forward pass when evaluating. */
@@ -99,52 +98,27 @@ static void print_usage(void)
            "--resume MODEL continues.  A NaN or infinite loss stops training (exit 3)\n"
            "without saving.  mpirun -np N fashion classify|autoencode trains on N ranks\n"
            "(docs/distributed.md).\n",
-           default_data);
+           FASHION_DEFAULT_DATA);
 }
 
 static int parse_flag(int argc, char **argv, int *i, options *o)
 {
     const char *v;
+    int common = train_options_flag(argc, argv, i, &o->common, 65536);
+    if (common) return common;
     if (cli_flag_value(argc, argv, i, "--data", &v)) return v ? (o->data = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--kind", &v))
         return cli_parse_choice("--kind", v, kind_names, &o->kind) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--epochs", &v))
-        return cli_parse_int("--epochs", v, 1, 100000, &o->epochs) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--batch", &v))
-        return cli_parse_int("--batch", v, 1, 65536, &o->batch) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--lr", &v))
-        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--validation", &v))
         return cli_parse_float("--validation", v, 0.001, 0.5, &o->validation_fraction) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--patience", &v))
-        return cli_parse_int("--patience", v, 1, 100000, &o->patience) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--seed", &v))
-        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--threads", &v))
-        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
-        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
     if (strcmp(argv[*i], "--invert") == 0) return o->invert = 1;
-    /* --epochs and --patience are fashion's own, above: --steps, --minutes. */
-    int budget = train_budget_flag(argc, argv, i, &o->budget);
-    if (budget) return budget;
     return 0;
 }
 
 /* 0 to go on, -1 after --help, or the exit status of an error. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.batch = 256,
-                   .lr = 1e-3f,
-                   .validation_fraction = 0.1f,
-                   .patience = 5,
-                   .seed = 1,
-                   .mpi_timeout = 60,
-                   .budget = TRAIN_BUDGET_NONE};
+    *o = (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, TRAIN_OPTIONS_DEFAULTS};
     if (argc < 2) {
         cli_error("which command: classify, autoencode or predict? (see --help)");
         return CLI_EXIT_USAGE;
@@ -183,185 +157,13 @@ static int parse_options(int argc, char **argv, options *o)
         cli_error("--model and --invert are predict's; %s takes --resume", mode_names[o->mode]);
         return CLI_EXIT_USAGE;
     }
-    o->budget.epochs = o->epochs;
-    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
-    if (!o->epochs) o->epochs = o->mode == MODE_CLASSIFY ? 50 : 10;
-    if (!o->out)
-        o->out = o->resume                    ? o->resume
-                 : o->mode == MODE_AUTOENCODE ? "fashion-ae.safetensors"
-                                              : "fashion.safetensors";
-    return 0;
-}
-
-/* ---- the data ------------------------------------------------------------- */
-
-static void free_set(image_set *set)
-{
-    free(set->pixels);
-    free(set->labels);
-    *set = (image_set){0};
-}
-
-/* dir/name.gz, else dir/name unzipped; NULL (with *path the .gz name, for
- * the message) when neither exists. */
-static char *data_file(const char *dir, const char *name, int *found)
-{
-    size_t size = strlen(dir) + strlen(name) + 8;
-    char *path = malloc(size);
-    struct stat st;
-    if (!path) return NULL;
-    snprintf(path, size, "%s/%s", dir, name);
-    *found = stat(path, &st) == 0;
-    if (*found) return path;
-    snprintf(path, size, "%s/%s.gz", dir, name);
-    *found = stat(path, &st) == 0;
-    return path;
-}
-
-/* Reads images and labels of 28x28 ubyte images into set; 0, or -1 after
- * one line. */
-static int load_set(const char *dir, const char *images_name, const char *labels_name,
-                    image_set *set)
-{
-    int found_images, found_labels;
-    char *images_path = data_file(dir, images_name, &found_images);
-    char *labels_path = data_file(dir, labels_name, &found_labels);
-    el_idx images = {0}, labels = {0};
-    int bad = 0;
-    if (!images_path || !labels_path) {
-        cli_error("out of memory");
-        bad = 1;
-    } else if (!found_images || !found_labels) {
-        cli_error("%s: missing; install the Debian package dataset-fashion-mnist, or give --data "
-                  "DIR of an IDX set with its file names",
-                  found_images ? labels_path : images_path);
-        bad = 1;
-    } else if (el_idx_read(&images, images_path) || el_idx_read(&labels, labels_path)) {
-        bad = cli_library_failure();
-    } else if (images.type != EL_IDX_UBYTE || images.ndim != 3 || images.dims[1] != SIDE ||
-               images.dims[2] != SIDE || images.dims[0] < 1) {
-        cli_error("%s: not 8-bit images of %dx%d pixels", images_path, SIDE, SIDE);
-        bad = 1;
-    } else if (labels.type != EL_IDX_UBYTE || labels.ndim != 1 ||
-               labels.dims[0] != images.dims[0]) {
-        cli_error("%s: not %d 8-bit labels, one per image of %s", labels_path, images.dims[0],
-                  images_path);
-        bad = 1;
-    } else {
-        set->count = images.dims[0];
-        set->pixels = malloc((size_t)set->count * PIXELS);
-        set->labels = malloc(sizeof(int) * (size_t)set->count);
-        if (!set->pixels || !set->labels) {
-            cli_error("out of memory for %d images", set->count);
-            bad = 1;
-        } else if (el_idx_to_labels(&labels, CLASSES, set->labels, (size_t)set->count)) {
-            bad = cli_library_failure();
-        } else {
-            memcpy(set->pixels, images.data, (size_t)set->count * PIXELS);
-        }
-    }
-    el_idx_free(&images);
-    el_idx_free(&labels);
-    free(images_path);
-    free(labels_path);
-    return bad ? -1 : 0;
-}
-
-/* The validation part is a function of the seed alone, so a resumed run
- * holds out the same images. */
-static int split(run *r)
-{
-    const options *o = &r->opts;
-    int n = r->train_all.count;
-    r->val_count = (int)((double)n * o->validation_fraction);
-    r->train_count = n - r->val_count;
-    if (r->val_count < 1 || r->train_count < 1) {
-        cli_error("%d training images: too few to hold out %g%% for validation", n,
-                  100.0 * o->validation_fraction);
-        return -1;
-    }
-    int *perm = malloc(sizeof(int) * (size_t)n);
-    r->order = malloc(sizeof(int) * (size_t)r->train_count);
-    if (!perm || !r->order) {
-        free(perm);
-        cli_error("out of memory");
-        return -1;
-    }
-    el_rng rng;
-    el_rng_seed(&rng, o->seed * 2654435761u + 17);
-    el_rng_permutation(&rng, perm, n);
-    r->train_index = perm;
-    r->val_index = perm + r->train_count;
-    return 0;
-}
-
-/* The training part's pixel mean and deviation, in [0, 1] units. */
-static int pixel_statistics(run *r)
-{
-    double sum = 0, squares = 0;
-    for (int i = 0; i < r->train_count; i++) {
-        const unsigned char *p = r->train_all.pixels + (size_t)r->train_index[i] * PIXELS;
-        for (int k = 0; k < PIXELS; k++) {
-            double v = p[k] / 255.0;
-            sum += v;
-            squares += v * v;
-        }
-    }
-    double count = (double)r->train_count * PIXELS, mean = sum / count;
-    double variance = squares / count - mean * mean;
-    if (!(variance > 1e-12)) {
-        cli_error("every training pixel is %g: nothing to learn", mean * 255);
-        return -1;
-    }
-    r->mean = (float)mean;
-    r->std = (float)sqrt(variance);
-    return 0;
-}
-
-/* A fingerprint of the training images and labels (64-bit FNV-1a), so that
- * --resume can tell the data it is given from the data it was trained on. */
-static void data_fingerprint(const image_set *set, char *out, size_t size)
-{
-    uint64_t hash = 14695981039346656037u;
-    for (size_t i = 0; i < (size_t)set->count * PIXELS; i++) {
-        hash ^= set->pixels[i];
-        hash *= 1099511628211u;
-    }
-    for (int i = 0; i < set->count; i++) {
-        hash ^= (uint64_t)set->labels[i];
-        hash *= 1099511628211u;
-    }
-    snprintf(out, size, "%016llx", (unsigned long long)hash);
-}
-
-static int load_data(run *r)
-{
-    const char *dir = r->opts.data ? r->opts.data : default_data;
-    if (load_set(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", &r->train_all) ||
-        load_set(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", &r->test) || split(r))
-        return -1;
-    r->opts.data = dir;
-    return r->opts.mode == MODE_CLASSIFY ? pixel_statistics(r) : 0;
-}
-
-el_status fashion_batch(const run *r, const image_set *set, const int *index, int first, int n,
-                        el_tensor *x, int *targets)
-{
-    el_status s = el_tensor_ensure(x, 4, (int[]){n, 1, SIDE, SIDE});
-    if (s) return s;
-    /* The classifier takes standardised pixels, the autoencoders pixels in
-     * [0, 1], which their sigmoid output can reach. */
-    int classify = r->opts.mode != MODE_AUTOENCODE;
-    float scale = classify ? 1.0f / (255.0f * r->std) : 1.0f / 255.0f;
-    float shift = classify ? r->mean / r->std : 0.0f;
-    for (int i = 0; i < n; i++) {
-        int k = index ? index[first + i] : first + i;
-        const unsigned char *p = set->pixels + (size_t)k * PIXELS;
-        float *out = x->data + (size_t)i * PIXELS;
-        for (int j = 0; j < PIXELS; j++) out[j] = p[j] * scale - shift;
-        if (targets) targets[i] = set->labels[k];
-    }
-    return EL_OK;
+    /* --patience counts fashion's epochs without a better validation loss
+     * (end_epoch), not the run's checks (train_run.h), which stay off. */
+    o->patience = o->budget.patience > 0 ? o->budget.patience : 5;
+    o->budget.patience = -1;
+    o->epochs = o->budget.epochs ? o->budget.epochs : o->mode == MODE_CLASSIFY ? 50 : 10;
+    const char *out = o->mode == MODE_AUTOENCODE ? "fashion-ae.safetensors" : "fashion.safetensors";
+    return train_options_finish(&o->common, out) ? CLI_EXIT_USAGE : 0;
 }
 
 /* ---- the models ----------------------------------------------------------- */
@@ -478,7 +280,7 @@ static el_status save(void *context, const char *path)
     const options *o = &r->opts;
     el_checkpoint_writer *w = NULL;
     char fingerprint[17];
-    data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
+    fashion_data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
     el_status s = el_checkpoint_writer_create(&w);
     if (!s) s = el_checkpoint_add_params(w, &r->params);
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
@@ -688,7 +490,7 @@ static int prepare_training(run *r)
         el_rng init;
         el_rng_seed(&init, o->seed);
         el_rng_seed(&r->rng, o->seed + 1);
-        if (load_data(r)) return -1;
+        if (fashion_load_data(r)) return -1;
         if (make_model(r, &init) || make_optimizer(r)) return (void)cli_library_failure(), -1;
     } else {
         el_checkpoint *c = NULL;
@@ -701,10 +503,10 @@ static int prepare_training(run *r)
         if (!bad) {
             mean = r->mean;
             std = r->std;
-            bad = load_data(r);
+            bad = fashion_load_data(r);
         }
         char fingerprint[17];
-        if (!bad) data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
+        if (!bad) fashion_data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
         if (!bad && strcmp(fingerprint, trained_on) != 0) {
             cli_error("%s: not the data %s was trained on (its fingerprint differs)", o->data,
                       o->resume);
@@ -732,22 +534,20 @@ static int train(run *r)
 {
     options *o = &r->opts;
     train_run *t = &r->train;
-    t->batch_name = "batch"; /* before the position is loaded */
-    if (train_run_join(t, o->mpi_timeout) || train_run_check_output(o->out) || prepare_training(r))
-        return 1;
-    t->hooks = &hooks;
-    t->context = r;
-    t->params = &r->params;
+    const train_setup setup = {
+        .hooks = &hooks,
+        .context = r,
+        .params = &r->params,
+        .threads = &r->threads,
+        .batch_name = "batch",
+        .unit_name = "images",
+        .loss_name = o->mode == MODE_AUTOENCODE ? "mse" : "loss",
+        .loss_scale = 1,
+        .metrics_header =
+            "epoch,train_loss,val_loss,val_accuracy,images_per_second,elapsed_seconds"};
+    if (train_run_setup(t, &setup, &o->common) || prepare_training(r)) return 1;
     t->optimizer = r->optimizer;
-    t->threads = &r->threads;
-    t->out = o->out;
-    t->metrics_path = o->metrics;
-    t->metrics_header = "epoch,train_loss,val_loss,val_accuracy,images_per_second,elapsed_seconds";
-    t->resumed_from = o->resume;
     train_budget_apply(&o->budget, t, o->epochs, 0, 0, o->epochs);
-    t->unit_name = "images";
-    t->loss_name = o->mode == MODE_AUTOENCODE ? "mse" : "loss";
-    t->loss_scale = 1;
     printf("%s: %d training images (%d held out for validation), %d test images; %s, %zu "
            "parameters, batch %d\n",
            o->data, r->train_count, r->val_count, r->test.count,
@@ -798,8 +598,8 @@ static void run_free(run *r)
 {
     free(r->saved_data);
     free(r->opts.images);
-    free_set(&r->train_all);
-    free_set(&r->test);
+    fashion_free_set(&r->train_all);
+    fashion_free_set(&r->test);
     free(r->train_index);
     free(r->order);
     free(r->targets);
@@ -818,8 +618,7 @@ int main(int argc, char **argv)
     cli_set_program_name("fashion");
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
-    if (!status && el_set_threads(r.opts.threads ? r.opts.threads : cli_default_threads()))
-        status = cli_library_failure();
+    if (!status) status = cli_set_threads(r.opts.threads, 0, 0);
     if (!status) status = r.opts.mode == MODE_PREDICT ? fashion_predict(&r) : train(&r);
     run_free(&r);
     return status < 0 ? 0 : status;

@@ -1,6 +1,6 @@
 /* What the parts of the fashion program share (apps/fashion.c: the command
- * line, the data, the models and training; apps/fashion_show.c: the
- * confusion matrix, the PNG grids and predict). */
+ * line, the models and training; apps/fashion_data.c: the data;
+ * apps/fashion_show.c: the confusion matrix, the PNG grids and predict). */
 #ifndef ELMAN_APPS_FASHION_H
 #define ELMAN_APPS_FASHION_H
 
@@ -8,20 +8,28 @@
 
 #include "elman/autoencoder.h"
 #include "elman/elman.h"
+#include "train_options.h"
 #include "train_run.h"
 
 enum { MODE_CLASSIFY, MODE_AUTOENCODE, MODE_PREDICT };
 enum { KIND_CONV, KIND_DENSE };
 enum { CLASSES = 10, SIDE = 28, PIXELS = SIDE * SIDE };
+/* The data without --data: the Debian package dataset-fashion-mnist's. */
+#define FASHION_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 typedef struct options {
     int mode, kind;
-    const char *data, *out, *model, *resume, *metrics;
-    int epochs, batch, threads, patience, invert;
-    float lr, validation_fraction, mpi_timeout;
-    uint64_t seed;
-    train_budget budget; /* --steps, --minutes (train_run.h) */
-    char **images;       /* predict's PNG files */
+    /* --out, --model, --resume, --metrics, --batch, --threads, --lr,
+     * --mpi-timeout, --seed and the budget: --epochs, --steps, --minutes,
+     * --patience (train_options.h). */
+    TRAIN_OPTIONS_GROUP;
+    const char *data;
+    /* --epochs, or the mode's default; --patience, fashion's own early
+     * stopping (end_epoch), or its default. */
+    int epochs, patience;
+    int invert;
+    float validation_fraction;
+    char **images; /* predict's PNG files */
     int image_count;
 } options;
 
@@ -56,6 +64,19 @@ typedef struct run {
 
 /* The class names of Fashion-MNIST, by label. */
 extern const char *const fashion_class_names[CLASSES];
+
+/* Reads the training and test sets of --data (or FASHION_DEFAULT_DATA,
+ * then set as --data), draws the validation part by the seed and, for
+ * classify, the training part's pixel mean and deviation; 0, or -1 after
+ * one line. */
+int fashion_load_data(run *r);
+
+void fashion_free_set(image_set *set);
+
+/* A fingerprint of the training images and labels (64-bit FNV-1a), so that
+ * --resume can tell the data it is given from the data it was trained on:
+ * 16 hex digits and a NUL into out. */
+void fashion_data_fingerprint(const image_set *set, char *out, size_t size);
 
 /* Fills x (n, 1, 28, 28) with images index[0 .. n - 1] of set (all of
  * them in order when index is NULL, from first), normalised as the model

@@ -514,15 +514,19 @@ static int train(run *r)
 {
     options *o = &r->opts;
     train_run *t = &r->train;
-    t->batch_name = "batch"; /* before the position is loaded */
-    if (train_run_join(t, o->mpi_timeout) || train_run_check_output(o->out) || prepare_training(r))
-        return 1;
-    t->hooks = &hooks;
-    t->context = r;
-    t->params = &r->params;
+    const train_setup setup = {.hooks = &hooks,
+                               .context = r,
+                               .params = &r->params,
+                               .threads = &r->threads,
+                               .batch_name = "batch",
+                               .unit_name = "words",
+                               .loss_name = "loss",
+                               .loss_scale = 1.0,
+                               .metrics_header =
+                                   "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
+                                   "words_per_second,elapsed_seconds"};
+    if (train_run_setup(t, &setup, &o->common) || prepare_training(r)) return 1;
     t->optimizer = r->optimizer;
-    t->threads = &r->threads;
-    t->resumed_from = o->resume;
     train_budget_apply(&o->budget, t, o->default_epochs, o->default_epochs ? 0 : FIT_STEPS,
                        FIT_PATIENCE, r->saved_epochs);
     /* A function of the step alone, so a resumed run gets the same rates;
@@ -532,13 +536,6 @@ static int train(run *r)
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
                          .base_lr = o->lr,
                          .total_steps = (long)t->epochs * el_loader_batches(r->train_loader)};
-    t->out = o->out;
-    t->metrics_path = o->metrics;
-    t->metrics_header = "epoch,train_loss,last_batch_loss,heldout_loss,heldout_exact,"
-                        "words_per_second,elapsed_seconds";
-    t->unit_name = "words";
-    t->loss_name = "loss";
-    t->loss_scale = 1.0;
     print_data(r);
     printf("%s, hidden %d, %d layer%s%s, %s attention, %zu parameters\n", s2s_cell_names[o->cell],
            o->hidden, o->layers, o->layers > 1 ? "s" : "",

@@ -22,13 +22,10 @@ static const options default_options = {
     .validation_fraction = 0.05f,
     .test_fraction = 0.05f,
     .batch = 64,
-    .budget = TRAIN_BUDGET_NONE,
     .min_length = 1,
     .max_length = 32,
     .beam = 1,
-    .threads = 0, /* see cli_set_threads */
-    .seed = 1,
-    .mpi_timeout = 60,
+    TRAIN_OPTIONS_DEFAULTS,
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -116,11 +113,9 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
     const char *v;
     int data = s2s_data_flag(argc, argv, i, &o->data);
     if (data) return data;
+    int common = train_options_flag(argc, argv, i, &o->common, 4096);
+    if (common) return common;
     if (cli_flag_value(argc, argv, i, "--words", &v)) return v ? (o->words = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--out", &v)) return v ? (o->out = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--model", &v)) return v ? (o->model = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--resume", &v)) return v ? (o->resume = v, 1) : -1;
-    if (cli_flag_value(argc, argv, i, "--metrics", &v)) return v ? (o->metrics = v, 1) : -1;
     if (cli_flag_value(argc, argv, i, "--cell", &v))
         return cli_parse_choice("--cell", v, s2s_cell_names, &o->cell) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--hidden", &v))
@@ -139,12 +134,6 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
     }
     if (cli_flag_value(argc, argv, i, "--embedding", &v))
         return cli_parse_int("--embedding", v, 1, 4096, &o->embedding) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--batch", &v))
-        return cli_parse_int("--batch", v, 1, 4096, &o->batch) ? -1 : 1;
-    int budget = train_budget_flag(argc, argv, i, &o->budget);
-    if (budget) return budget;
-    if (cli_flag_value(argc, argv, i, "--lr", &v))
-        return cli_parse_float("--lr", v, 1e-7, 10, &o->lr) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--schedule", &v))
         return cli_parse_choice("--schedule", v, s2s_schedule_names, &o->schedule) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--teacher-forcing", &v))
@@ -157,14 +146,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         return cli_parse_float("--validation", v, 0, 0.5, &o->validation_fraction) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--test", &v))
         return cli_parse_float("--test", v, 0, 0.5, &o->test_fraction) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--seed", &v))
-        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
     if (cli_flag_value(argc, argv, i, "--beam", &v))
         return cli_parse_int("--beam", v, 1, 64, &o->beam) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--threads", &v))
-        return cli_parse_int("--threads", v, 1, 64, &o->threads) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--mpi-timeout", &v))
-        return cli_parse_float("--mpi-timeout", v, 0, 1e6, &o->mpi_timeout) ? -1 : 1;
     if (strcmp(argv[*i], "--verbose") == 0) {
         o->verbose = 1;
         return 1;
@@ -217,8 +200,7 @@ int s2s_parse_options(int argc, char **argv, options *o)
         cli_error("--words and --pairs are two kinds of data: give one");
         return CLI_EXIT_USAGE;
     }
-    if (train_budget_check(&o->budget)) return CLI_EXIT_USAGE;
-    if (!o->out) o->out = o->resume ? o->resume : "seq2seq.safetensors";
+    if (train_options_finish(&o->common, "seq2seq.safetensors")) return CLI_EXIT_USAGE;
     if (o->min_length > o->max_length) {
         cli_error("--min-length %d is above --max-length %d", o->min_length, o->max_length);
         return CLI_EXIT_USAGE;

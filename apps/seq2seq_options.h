@@ -7,6 +7,7 @@
 
 #include "elman/seq2seq.h"
 #include "seq2seq_data.h"
+#include "train_options.h"
 #include "train_run.h"
 
 enum { MODE_TRAIN, MODE_EVAL, MODE_PREDICT };
@@ -16,17 +17,19 @@ enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE };
 
 typedef struct options {
     int mode;
-    const char *words, *out, *model, *resume, *metrics;
+    /* --out, --model, --resume, --metrics, --batch, --threads, --lr,
+     * --mpi-timeout, --seed and the budget: --epochs, --steps, --minutes,
+     * --patience (train_options.h). */
+    TRAIN_OPTIONS_GROUP;
+    const char *words;
     int cell, hidden, layers, bidirectional, padded_steps, embedding;
     el_attention attention;
-    float dropout, lr, teacher_forcing, validation_fraction, test_fraction, mpi_timeout;
-    int batch, min_length, max_length, beam, threads, schedule;
-    train_budget budget; /* --epochs, --steps, --minutes, --patience */
-    int default_epochs;  /* with no budget given: 0 fits the data (FIT_STEPS) */
-    int lecture;         /* --preset lecture */
-    uint64_t seed;
-    int verbose;    /* --verbose: say how many threads run */
-    char **sources; /* predict: the words or sources given as arguments */
+    float dropout, teacher_forcing, validation_fraction, test_fraction;
+    int min_length, max_length, beam, schedule;
+    int default_epochs; /* with no budget given: 0 fits the data (FIT_STEPS) */
+    int lecture;        /* --preset lecture */
+    int verbose;        /* --verbose: say how many threads run */
+    char **sources;     /* predict: the words or sources given as arguments */
     int source_count;
     s2s_data_options data; /* --pairs and the flags of eval and predict */
 } options;

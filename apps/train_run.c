@@ -51,7 +51,8 @@ static void catch_signals(void)
 
 static const char *signal_name(int signo) { return signo == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
-int train_run_check_output(const char *path)
+/* Refuses an output path that cannot be written, with one line; 0 or -1. */
+static int check_output(const char *path)
 {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -84,7 +85,7 @@ int train_run_check_output(const char *path)
 
 static void position_key(const train_run *r, char *key, size_t size)
 {
-    snprintf(key, size, "train.%s", r->batch_name);
+    snprintf(key, size, "train.%s", r->setup.batch_name);
 }
 
 el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, const el_rng *rng)
@@ -144,7 +145,7 @@ int train_run_load_position(train_run *r, const el_checkpoint *c, const char *pa
         meta_get_rng(c, "train.rng", rng))
         return -1;
     if (epoch < 0 || batch < 0) {
-        cli_error("%s: a negative position (epoch %lld, %s %lld)", path, epoch, r->batch_name,
+        cli_error("%s: a negative position (epoch %lld, %s %lld)", path, epoch, r->setup.batch_name,
                   batch);
         return -1;
     }
@@ -167,7 +168,8 @@ static int stopping(const train_run *r, double started)
     return stop_signal || out_of_time(r, started);
 }
 
-int train_run_join(train_run *r, double timeout)
+/* Joins the ranks (train_run_setup); 0 or -1. */
+static int join(train_run *r, double timeout)
 {
     if (train_ranks_start(&r->ranks, timeout)) return -1;
     r->rank = train_ranks_rank(r->ranks);
@@ -177,6 +179,15 @@ int train_run_join(train_run *r, double timeout)
         return -1;
     }
     return 0;
+}
+
+int train_run_setup(train_run *r, const train_setup *setup, const train_options *o)
+{
+    r->setup = *setup;
+    r->out = o->out;
+    r->metrics_path = o->metrics;
+    r->resumed_from = o->resume;
+    return join(r, o->mpi_timeout) || check_output(o->out) ? -1 : 0;
 }
 
 void train_run_share(const train_run *r, long n, long *first, long *count)
@@ -236,14 +247,14 @@ static int measure_budget(train_run *r, double seconds)
 static int copy_best(train_run *r, int to_best)
 {
     size_t total = 0;
-    for (int i = 0; i < r->params->count; i++) total += r->params->items[i]->value.size;
+    for (int i = 0; i < r->setup.params->count; i++) total += r->setup.params->items[i]->value.size;
     if (!r->best_weights && !(r->best_weights = malloc((total ? total : 1) * sizeof(float)))) {
         cli_error("out of memory for the best weights (%zu)", total);
         return -1;
     }
     float *at = r->best_weights;
-    for (int i = 0; i < r->params->count; i++) {
-        el_tensor *v = &r->params->items[i]->value;
+    for (int i = 0; i < r->setup.params->count; i++) {
+        el_tensor *v = &r->setup.params->items[i]->value;
         if (to_best)
             memcpy(at, v->data, v->size * sizeof(float));
         else
@@ -257,7 +268,7 @@ static int copy_best(train_run *r, int to_best)
  * enough for TRAIN_CHECK_STEPS updates. */
 static long check_interval(const train_run *r)
 {
-    long batches = r->hooks->batches(r->context, r->epoch);
+    long batches = r->setup.hooks->batches(r->setup.context, r->epoch);
     if (!r->patience || batches <= 0 || batches >= TRAIN_CHECK_STEPS) return 1;
     return (TRAIN_CHECK_STEPS + batches - 1) / batches;
 }
@@ -270,13 +281,13 @@ static long check_interval(const train_run *r)
  * has threads, where sigprocmask's effect is unspecified. */
 static int save_checkpoint(train_run *r)
 {
-    if (r->rank_count > 1 && r->hooks->gather && r->hooks->gather(r->context))
+    if (r->rank_count > 1 && r->setup.hooks->gather && r->setup.hooks->gather(r->setup.context))
         return cli_library_failure();
     if (r->rank != 0) return 0;
     sigset_t block, old;
     signals_to_stop(&block);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    el_status s = r->hooks->save(r->context, r->out);
+    el_status s = r->setup.hooks->save(r->setup.context, r->out);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return s ? cli_library_failure() : 0;
 }
@@ -284,7 +295,8 @@ static int save_checkpoint(train_run *r)
 static int open_metrics(train_run *r)
 {
     if (!r->metrics_path || r->rank != 0) return 0;
-    if (cli_open_csv(r->metrics_path, r->resumed_from != NULL, r->metrics_header, &r->metrics))
+    if (cli_open_csv(r->metrics_path, r->resumed_from != NULL, r->setup.metrics_header,
+                     &r->metrics))
         return -1;
     if (fflush(r->metrics) != 0) {
         cli_error("%s: %s", r->metrics_path, strerror(errno));
@@ -329,9 +341,10 @@ static el_status share_batch(train_run *r, double run_started, double computing,
 {
     double weight = 0;
     if (!*s)
-        weight = r->hooks->loss_weight ? r->hooks->loss_weight(r->context) : (double)*units;
+        weight = r->setup.hooks->loss_weight ? r->setup.hooks->loss_weight(r->setup.context)
+                                             : (double)*units;
     else
-        el_param_list_zero_grad(r->params);
+        el_param_list_zero_grad(r->setup.params);
     float shared[SHARED_COUNT] = {
         [SHARED_LOSS] = *s ? 0 : *loss * (float)weight, [SHARED_WEIGHT] = (float)weight,
         [SHARED_UNITS] = *s ? 0 : (float)*units,        [SHARED_NONFINITE] = *s == EL_ERR_NONFINITE,
@@ -372,10 +385,10 @@ static el_status train_batch(train_run *r, double run_started, float *loss, long
     el_optimizer_set_lr(r->optimizer,
                         el_lr_at(&r->schedule, el_optimizer_step_count(r->optimizer)));
     el_optimizer_zero_grad(r->optimizer);
-    if (r->threads) el_thread_check_begin(r->threads);
+    if (r->setup.threads) el_thread_check_begin(r->setup.threads);
     *units = 0;
     double started = progress_now();
-    el_status s = r->hooks->train_batch(r->context, loss, units);
+    el_status s = r->setup.hooks->train_batch(r->setup.context, loss, units);
     double seconds = progress_now() - started;
     /* The library's steps refuse a non-finite loss themselves; a model of
      * the program's own may not. */
@@ -390,10 +403,10 @@ static el_status train_batch(train_run *r, double run_started, float *loss, long
     /* The norm is computed with or without clipping: a non-finite one is
      * refused before it reaches the weights. */
     float norm = 0;
-    if (!s) s = el_clip_grad_norm(r->params, r->clip > 0 ? r->clip : FLT_MAX, &norm);
+    if (!s) s = el_clip_grad_norm(r->setup.params, r->clip > 0 ? r->clip : FLT_MAX, &norm);
     if (s && !isfinite(norm)) s = EL_ERR_NONFINITE;
     if (!s) s = el_optimizer_step(r->optimizer);
-    if (r->threads) el_thread_check_end(r->threads, (double)*units);
+    if (r->setup.threads) el_thread_check_end(r->setup.threads, (double)*units);
     if (!s && measure_budget(r, seconds)) s = EL_ERR_STATE;
     return s;
 }
@@ -402,14 +415,14 @@ static el_status train_batch(train_run *r, double run_started, float *loss, long
 static el_status train_epoch(train_run *r, double run_started, train_epoch_figures *f)
 {
     char label[64], figures[160];
-    long total = r->hooks->batches(r->context, r->epoch);
+    long total = r->setup.hooks->batches(r->setup.context, r->epoch);
     if (r->epochs)
         snprintf(label, sizeof label, "epoch %ld/%d", r->epoch + 1, r->epochs);
     else
         snprintf(label, sizeof label, "epoch %ld", r->epoch + 1);
     progress bar;
     if (r->rank == 0) progress_start(&bar, label, total);
-    el_status s = r->hooks->start_epoch(r->context, r->epoch, r->batch);
+    el_status s = r->setup.hooks->start_epoch(r->setup.context, r->epoch, r->batch);
     double sum = 0, started = progress_now();
     long counted = 0;
     *f = (train_epoch_figures){0};
@@ -422,18 +435,18 @@ static el_status train_epoch(train_run *r, double run_started, train_epoch_figur
         sum += loss;
         counted++;
         f->units += units;
-        f->last_loss = loss * r->loss_scale;
+        f->last_loss = loss * r->setup.loss_scale;
         double rate = f->units / (progress_now() - started + 1e-9);
-        snprintf(figures, sizeof figures, "%s %.4f  %.0f %s/s", r->loss_name,
-                 sum / counted * r->loss_scale, rate, r->unit_name);
+        snprintf(figures, sizeof figures, "%s %.4f  %.0f %s/s", r->setup.loss_name,
+                 sum / counted * r->setup.loss_scale, rate, r->setup.unit_name);
         if (r->rank == 0) progress_update(&bar, r->batch, figures);
     }
-    f->mean_loss = counted ? sum / counted * r->loss_scale : 0;
+    f->mean_loss = counted ? sum / counted * r->setup.loss_scale : 0;
     f->seconds = progress_now() - started;
     r->units_trained += f->units;
     r->training_seconds += f->seconds;
     snprintf(figures, sizeof figures, "%s: trained on %ld %s, %s %.4f", label, f->units,
-             r->unit_name, r->loss_name, f->mean_loss);
+             r->setup.unit_name, r->setup.loss_name, f->mean_loss);
     if (r->rank == 0) progress_finish(&bar, figures);
     return s;
 }
@@ -468,7 +481,7 @@ static int check(train_run *r, train_epoch_figures *f, double started, int *stop
 {
     char row[512] = "";
     f->elapsed = progress_now() - started;
-    int failed = r->hooks->end_epoch(r->context, f, row, sizeof row, stop) != 0;
+    int failed = r->setup.hooks->end_epoch(r->setup.context, f, row, sizeof row, stop) != 0;
     /* Every rank evaluates the same weights; they agree all the same, as
      * the end of an epoch is where one rank alone could stop. */
     if (r->rank_count > 1 &&
@@ -495,11 +508,11 @@ static int run_epochs(train_run *r)
 {
     double started = progress_now();
     int stop = 0, saved = 0;
-    long total = r->hooks->batches(r->context, r->epoch);
+    long total = r->setup.hooks->batches(r->setup.context, r->epoch);
     if (r->batch > total || (r->batch == total && total > 0)) {
         cli_error("%s: the position, %s %ld of epoch %ld, is past the epoch's %ld",
-                  r->resumed_from ? r->resumed_from : r->out, r->batch_name, r->batch, r->epoch + 1,
-                  total);
+                  r->resumed_from ? r->resumed_from : r->out, r->setup.batch_name, r->batch,
+                  r->epoch + 1, total);
         return 1;
     }
     /* A resumed run with early stopping starts from its best checkpoint. */
@@ -510,13 +523,13 @@ static int run_epochs(train_run *r)
         el_status s = train_epoch(r, started, &f);
         if (s == EL_ERR_NONFINITE) {
             cli_error("epoch %ld, %s %ld: %s; stopped without saving, %s is as it was",
-                      r->epoch + 1, r->batch_name, r->batch + 1,
+                      r->epoch + 1, r->setup.batch_name, r->batch + 1,
                       *nonfinite_loss ? nonfinite_loss : el_last_error(), r->out);
             return TRAIN_EXIT_NONFINITE;
         }
         if (s) return cli_library_failure();
         saved = 0;
-        int whole = r->batch >= r->hooks->batches(r->context, r->epoch);
+        int whole = r->batch >= r->setup.hooks->batches(r->setup.context, r->epoch);
         /* A signal or the time limit within an epoch: no check. */
         if (!whole && !budget_done(r)) break;
         if (whole) {
@@ -544,7 +557,7 @@ static int run_epochs(train_run *r)
                    signal_name(signo), r->out, r->best_epoch, r->out);
         else
             printf("interrupted by %s: saved %s at epoch %ld, %s %ld; continue with --resume %s\n",
-                   signal_name(signo), r->out, r->epoch + 1, r->batch_name, r->batch, r->out);
+                   signal_name(signo), r->out, r->epoch + 1, r->setup.batch_name, r->batch, r->out);
         fflush(stdout);
         return 128 + signo;
     }
@@ -556,7 +569,7 @@ static int start_ranks(train_run *r)
 {
     if (r->rank_count <= 1) return 0;
     long run[8] = {r->epochs,
-                   r->hooks->batches(r->context, r->epoch),
+                   r->setup.hooks->batches(r->setup.context, r->epoch),
                    r->epoch,
                    r->batch,
                    el_optimizer_step_count(r->optimizer),
@@ -569,8 +582,8 @@ static int start_ranks(train_run *r)
     if (!s)
         s = train_ranks_check_same(r->ranks, "the learning rate, clipping or minutes", rates,
                                    sizeof rates);
-    if (!s) s = train_ranks_broadcast(r->ranks, r->params);
-    if (!s) s = train_ranks_reducer(r->ranks, r->params, SHARED_COUNT);
+    if (!s) s = train_ranks_broadcast(r->ranks, r->setup.params);
+    if (!s) s = train_ranks_reducer(r->ranks, r->setup.params, SHARED_COUNT);
     return s ? cli_library_failure() : 0;
 }
 
@@ -590,7 +603,7 @@ static void report_ranks(const train_run *r)
 
 int train_run_go(train_run *r)
 {
-    if (train_run_check_output(r->out) || open_metrics(r) || start_ranks(r)) return 1;
+    if (check_output(r->out) || open_metrics(r) || start_ranks(r)) return 1;
     catch_signals();
     budget_schedule(r);
     int status = run_epochs(r);
@@ -601,36 +614,6 @@ int train_run_go(train_run *r)
     signal(SIGTERM, SIG_DFL);
     return status;
 }
-
-int train_budget_flag(int argc, char **argv, int *i, train_budget *b)
-{
-    const char *v;
-    int steps;
-    if (cli_flag_value(argc, argv, i, "--epochs", &v))
-        return cli_parse_int("--epochs", v, 1, 100000, &b->epochs) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--steps", &v)) {
-        if (cli_parse_int("--steps", v, 1, 2000000000, &steps)) return -1;
-        b->steps = steps;
-        return 1;
-    }
-    if (cli_flag_value(argc, argv, i, "--minutes", &v))
-        return cli_parse_float("--minutes", v, 0, 1e6, &b->minutes) ? -1 : 1;
-    if (cli_flag_value(argc, argv, i, "--patience", &v))
-        return cli_parse_int("--patience", v, 1, 100000, &b->patience) ? -1 : 1;
-    return 0;
-}
-
-int train_budget_check(const train_budget *b)
-{
-    if (b->steps && (b->epochs || b->minutes > 0)) {
-        cli_error("--steps sets the run's length, so --%s cannot: give one of them",
-                  b->epochs ? "epochs" : "minutes");
-        return -1;
-    }
-    return 0;
-}
-
-int train_budget_given(const train_budget *b) { return b->epochs || b->steps || b->minutes > 0; }
 
 void train_budget_apply(const train_budget *b, train_run *r, int default_epochs, long fit_steps,
                         int fit_patience, int saved_epochs)

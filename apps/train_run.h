@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include "elman/elman.h"
+#include "train_options.h"
 #include "train_ranks.h"
 
 /* The exit status of a run stopped by a non-finite loss or gradient. */
@@ -79,17 +80,27 @@ typedef struct train_hooks {
     el_status (*gather)(void *context);
 } train_hooks;
 
-typedef struct train_run {
-    /* Set by the program. */
+/* What a program tells the run about itself and its model. */
+typedef struct train_setup {
     const train_hooks *hooks;
     void *context;
     el_param_list *params;
+    el_thread_check *threads;   /* or NULL */
+    const char *batch_name;     /* "batch", "chunk" */
+    const char *unit_name;      /* "words", for the progress line */
+    const char *loss_name;      /* "loss", "bpc" */
+    double loss_scale;          /* from nats to loss_name's unit */
+    const char *metrics_header; /* the metrics CSV's first line */
+} train_setup;
+
+typedef struct train_run {
+    /* Set by the program: train_run_setup, then optimizer, schedule, clip
+     * and the budget (train_budget_apply). */
+    train_setup setup;
     el_optimizer *optimizer;
     el_lr_schedule schedule;
-    el_thread_check *threads; /* or NULL */
     const char *out;          /* the checkpoint */
     const char *metrics_path; /* or NULL */
-    const char *metrics_header;
     const char
         *resumed_from; /* the checkpoint a resumed run read, or NULL; it appends to the metrics */
     int epochs;        /* 0: as many as the step budget takes */
@@ -101,11 +112,7 @@ typedef struct train_run {
     /* Early stopping: > 0 ends the run after that many checks of the
      * held-out score without a better one, and keeps the best (below). */
     int patience;
-    float clip;             /* the gradient norm's limit, 0 for none */
-    const char *unit_name;  /* "words", for the progress line */
-    const char *loss_name;  /* "loss", "bpc" */
-    double loss_scale;      /* from nats to loss_name's unit */
-    const char *batch_name; /* "batch", "chunk" */
+    float clip; /* the gradient norm's limit, 0 for none */
     /* The position: the next batch to train.  Set by a resumed run. */
     long epoch, batch;
     /* Kept by the run. */
@@ -119,7 +126,7 @@ typedef struct train_run {
     double training_seconds;
     FILE *metrics;
     int signal; /* the signal that stopped the run, or 0 */
-    /* Data-parallel runs (train_run_join): this process is rank of
+    /* Data-parallel runs (train_run_setup): this process is rank of
      * rank_count; rank 0 alone prints, writes metrics and checkpoints. */
     train_ranks *ranks;
     int rank, rank_count;
@@ -131,12 +138,6 @@ typedef struct train_run {
     double ranks_computing, ranks_combining, combining; /* the last: this rank's last step */
     long ranks_steps;
 } train_run;
-
-/* Joins the ranks mpirun started (one process without mpirun; elman-mpi,
- * docs/distributed.md): call it first, before the data and the model are
- * read.  A rank other than 0 prints nothing on stdout from here on.  timeout:
- * the seconds a collective may take before the job is ended.  0 or -1. */
-int train_run_join(train_run *r, double timeout);
 
 /* The rank's share of n items (a global batch of examples or streams):
  * [*first, *first + *count), n·rank/ranks to n·(rank+1)/ranks, so shares
@@ -182,33 +183,6 @@ enum { TRAIN_BUDGET_WARMUP = 5, TRAIN_BUDGET_MEASURED = 20, TRAIN_CHECK_STEPS = 
 el_status train_run_save_position(const train_run *r, el_checkpoint_writer *w, const el_rng *rng);
 int train_run_load_position(train_run *r, const el_checkpoint *c, const char *path, el_rng *rng);
 
-/* A run's length as the command line gives it, shared by the programs:
- * --epochs N, --steps N, --minutes M (with --epochs, a time limit; alone,
- * the step budget above) and --patience N (early stopping).  Zero (or -1
- * for patience) where not given. */
-typedef struct train_budget {
-    int epochs;
-    long steps;
-    float minutes;
-    int patience;
-} train_budget;
-
-#define TRAIN_BUDGET_NONE                                                                          \
-    {                                                                                              \
-        0, 0, 0, -1                                                                                \
-    }
-
-/* Parses one of those flags at argv[*i] (cli.h): 1 if it was one, 0 if
- * not, -1 on a bad value (reported). */
-int train_budget_flag(int argc, char **argv, int *i, train_budget *b);
-
-/* Refuses a contradictory budget with one line naming the flags: --steps
- * with --epochs or --minutes.  0 or -1. */
-int train_budget_check(const train_budget *b);
-
-/* Whether the command line sets the run's length. */
-int train_budget_given(const train_budget *b);
-
 /* Sets r's epochs, minutes, steps, budget_minutes and patience from b.
  * With no length given: fit_steps > 0 fits the data (a budget of
  * fit_steps updates with early stopping, fit_patience unless --patience
@@ -218,9 +192,17 @@ int train_budget_given(const train_budget *b);
 void train_budget_apply(const train_budget *b, train_run *r, int default_epochs, long fit_steps,
                         int fit_patience, int saved_epochs);
 
-/* Refuses an output path that is a directory or whose directory cannot be
- * written, with one line; call it before the long work begins. 0 or -1. */
-int train_run_check_output(const char *path);
+/* Starts a run: sets r from setup and from the command line's common
+ * options o (the checkpoint o->out, the metrics o->metrics, and
+ * resumed_from o->resume), joins the ranks mpirun started (one process
+ * without mpirun; elman-mpi, docs/distributed.md; a collective that takes
+ * longer than o->mpi_timeout seconds ends the job; a rank other than 0
+ * prints nothing on stdout from here on) and refuses an output path that
+ * is a directory or whose directory cannot be written, with one line.
+ * Call it first, before the data and the model are read (a resumed run's
+ * position is loaded with setup's batch_name); then set what they give: the
+ * optimizer, the schedule, the budget (train_budget_apply).  0 or -1. */
+int train_run_setup(train_run *r, const train_setup *setup, const train_options *o);
 
 /* Trains from the position to the run's end.  With several ranks it first
  * checks that they agree on the run (epochs, schedule, batches, position)
