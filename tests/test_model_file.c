@@ -309,6 +309,48 @@ static void seq2seq_save(el_seq2seq *m, const el_vocab *source, const el_vocab *
     el_checkpoint_writer_free(w);
 }
 
+/* c loads as saved: the same configuration, vocabularies (source, and
+ * target, or source for both when target is NULL; the target the caller's
+ * own) and parameters. */
+static void assert_loads_as(const el_checkpoint *c, el_seq2seq *saved, const el_vocab *source,
+                            const el_vocab *target)
+{
+    el_seq2seq m;
+    el_vocab *loaded = NULL, *loaded_target = NULL;
+    EL_TEST_OK(el_seq2seq_load(&m, c, &loaded, &loaded_target));
+    cr_assert(memcmp(&m.config, &saved->config, sizeof m.config) == 0, "the configuration differs");
+    assert_same_vocab(loaded, source);
+    assert_same_vocab(loaded_target, target ? target : source);
+    cr_assert_neq(loaded, loaded_target, "the target vocabulary is not the caller's own");
+    el_param_list got = {0}, want = {0};
+    EL_TEST_OK(el_seq2seq_params(&m, &got));
+    EL_TEST_OK(el_seq2seq_params(saved, &want));
+    assert_same_params(&got, &want);
+    el_param_list_free(&got);
+    el_param_list_free(&want);
+    el_seq2seq_free(&m);
+    el_vocab_free(loaded);
+    el_vocab_free(loaded_target);
+}
+
+/* saved, written with key set to value, is refused with part in the
+ * message, and nothing is handed out. */
+static void assert_refused(el_seq2seq *saved, el_vocab *source, el_vocab *target, const char *key,
+                           const char *value, const char *part)
+{
+    seq2seq_save(saved, source, target, key, value);
+    el_checkpoint *c = read_back();
+    el_seq2seq m;
+    el_vocab *loaded = source, *loaded_target = source;
+    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded, &loaded_target), EL_ERR_FORMAT);
+    assert_message_has(dir);
+    assert_message_has(part);
+    cr_assert_null(loaded);
+    cr_assert_null(loaded_target);
+    cr_assert_null(m.cache, "a refused model was handed out");
+    el_checkpoint_free(c);
+}
+
 Test(model_file, a_seq2seq_round_trips_under_the_programs_keys)
 {
     el_vocab *vocab = make_vocab("reversed words");
@@ -329,24 +371,7 @@ Test(model_file, a_seq2seq_round_trips_under_the_programs_keys)
         cr_assert_str_eq(meta(c, "seq2seq.attention"), "none");
         cr_assert_str_eq(meta(c, "seq2seq.embedding_size"), "0");
         cr_assert_eq(el_checkpoint_meta(c, "seq2seq.target_vocab") != NULL, target != NULL);
-
-        el_seq2seq m;
-        el_vocab *loaded = NULL, *loaded_target = NULL;
-        EL_TEST_OK(el_seq2seq_load(&m, c, &loaded, &loaded_target));
-        cr_assert(memcmp(&m.config, &saved.config, sizeof m.config) == 0,
-                  "the configuration differs");
-        assert_same_vocab(loaded, vocab);
-        assert_same_vocab(loaded_target, target ? target : vocab);
-        cr_assert_neq(loaded, loaded_target, "the target vocabulary is not the caller's own");
-        el_param_list got = {0}, want = {0};
-        EL_TEST_OK(el_seq2seq_params(&m, &got));
-        EL_TEST_OK(el_seq2seq_params(&saved, &want));
-        assert_same_params(&got, &want);
-        el_param_list_free(&got);
-        el_param_list_free(&want);
-        el_seq2seq_free(&m);
-        el_vocab_free(loaded);
-        el_vocab_free(loaded_target);
+        assert_loads_as(c, &saved, vocab, target);
         el_checkpoint_free(c);
         el_seq2seq_free(&saved);
     }
@@ -358,16 +383,7 @@ static void seq2seq_refused(const char *key, const char *value, const char *part
 {
     el_vocab *vocab = make_vocab("reversed words");
     el_seq2seq saved = seq2seq_make(vocab, NULL, EL_CELL_GRU, 1);
-    seq2seq_save(&saved, vocab, NULL, key, value);
-    el_checkpoint *c = read_back();
-    el_seq2seq m;
-    el_vocab *loaded = vocab, *target = vocab;
-    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded, &target), EL_ERR_FORMAT);
-    assert_message_has(dir);
-    assert_message_has(part);
-    cr_assert_null(loaded);
-    cr_assert_null(target);
-    el_checkpoint_free(c);
+    assert_refused(&saved, vocab, NULL, key, value, part);
     el_seq2seq_free(&saved);
     el_vocab_free(vocab);
     el_test_assert_no_leaks();
@@ -417,22 +433,7 @@ Test(model_file, a_seq2seq_with_attention_round_trips)
         el_checkpoint *c = read_back();
         cr_assert_str_eq(meta(c, "seq2seq.attention"), el_attention_name(a));
         cr_assert_str_eq(meta(c, "seq2seq.embedding_size"), "3");
-        el_seq2seq m;
-        el_vocab *loaded = NULL, *loaded_target = NULL;
-        EL_TEST_OK(el_seq2seq_load(&m, c, &loaded, &loaded_target));
-        cr_assert(memcmp(&m.config, &saved.config, sizeof m.config) == 0,
-                  "the configuration differs");
-        assert_same_vocab(loaded, source);
-        assert_same_vocab(loaded_target, target);
-        el_param_list got = {0}, want = {0};
-        EL_TEST_OK(el_seq2seq_params(&m, &got));
-        EL_TEST_OK(el_seq2seq_params(&saved, &want));
-        assert_same_params(&got, &want);
-        el_param_list_free(&got);
-        el_param_list_free(&want);
-        el_seq2seq_free(&m);
-        el_vocab_free(loaded);
-        el_vocab_free(loaded_target);
+        assert_loads_as(c, &saved, source, target);
         el_checkpoint_free(c);
         el_seq2seq_free(&saved);
     }
@@ -445,15 +446,7 @@ static void attention_refused(const char *key, const char *value, const char *pa
     el_vocab *source = make_vocab("reversed words");
     el_vocab *target = make_vocab("r iy v er s t");
     el_seq2seq saved = attention_make(source, target, EL_ATTENTION_ADDITIVE);
-    seq2seq_save(&saved, source, target, key, value);
-    el_checkpoint *c = read_back();
-    el_seq2seq m;
-    el_vocab *loaded = source, *loaded_target = source;
-    EL_TEST_FAILS(el_seq2seq_load(&m, c, &loaded, &loaded_target), EL_ERR_FORMAT);
-    assert_message_has(dir);
-    assert_message_has(part);
-    cr_assert(loaded == NULL && loaded_target == NULL && m.cache == NULL);
-    el_checkpoint_free(c);
+    assert_refused(&saved, source, target, key, value, part);
     el_seq2seq_free(&saved);
     el_vocab_free(source);
     el_vocab_free(target);
