@@ -169,15 +169,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = default_options;
-    if (argc < 2) {
-        cli_error("which command: train, generate or eval? (see --help)");
-        return CLI_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        print_usage();
-        return -1;
-    }
-    if (cli_parse_choice("the command", argv[1], mode_names, &o->mode)) return CLI_EXIT_USAGE;
+    int command = cli_command(argc, argv, mode_names, print_usage, &o->mode);
+    if (command) return command;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             print_usage();

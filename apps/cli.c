@@ -128,6 +128,24 @@ int cli_parse_choice(const char *flag, const char *text, const char *const *choi
     return -1;
 }
 
+int cli_command(int argc, char **argv, const char *const *names, void (*usage)(void), int *command)
+{
+    if (argc < 2) {
+        char list[256] = "";
+        for (int i = 0; names[i]; i++) {
+            if (i > 0) strncat(list, names[i + 1] ? ", " : " or ", sizeof list - strlen(list) - 1);
+            strncat(list, names[i], sizeof list - strlen(list) - 1);
+        }
+        cli_error("which command: %s? (see --help)", list);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage();
+        return -1;
+    }
+    return cli_parse_choice("the command", argv[1], names, command) ? CLI_EXIT_USAGE : 0;
+}
+
 int cli_library_failure(void)
 {
     cli_error("%s", el_last_error());

@@ -36,6 +36,12 @@ void cli_error(const char *format, ...) CLI_PRINTF(1, 2);
  *         return cli_parse_int("--hidden", value, 1, 4096, &hidden); */
 int cli_flag_value(int argc, char **argv, int *index, const char *flag, const char **value);
 
+/* The command of a program that has several (argv[1], one of the
+ * NULL-terminated names): 0 with *command its index; -1 after usage() for
+ * --help or -h; or CLI_EXIT_USAGE after one line when it is missing
+ * ("which command: a, b or c? (see --help)") or none of them. */
+int cli_command(int argc, char **argv, const char *const *names, void (*usage)(void), int *command);
+
 /* Each parser returns 0 and sets *out, or reports the error and returns -1. */
 
 /* Prints the library's last error (el_last_error) as one line; returns 1,

@@ -119,15 +119,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, TRAIN_OPTIONS_DEFAULTS};
-    if (argc < 2) {
-        cli_error("which command: classify, autoencode or predict? (see --help)");
-        return CLI_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        print_usage();
-        return -1;
-    }
-    if (cli_parse_choice("the command", argv[1], mode_names, &o->mode)) return CLI_EXIT_USAGE;
+    int command = cli_command(argc, argv, mode_names, print_usage, &o->mode);
+    if (command) return command;
     o->images = malloc(sizeof(char *) * (size_t)argc);
     if (!o->images) {
         cli_error("out of memory");
