@@ -41,8 +41,7 @@ static const options default_options = {
     .hidden = 256,
     .layers = 1,
     .seq_len = 100,
-    .batch = 32,
-    .lr = 1e-2f,
+    .common = {.batch = 32, .lr = 1e-2f, TRAIN_OPTIONS_DEFAULTS},
     .clip = 5.0f,
     .schedule = SCHEDULE_COSINE,
     .validation_fraction = 0.05f,
@@ -50,7 +49,6 @@ static const options default_options = {
     .length = 500,
     .temperature = 0.8f,
     .top_p = 1.0f,
-    TRAIN_OPTIONS_DEFAULTS,
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -183,7 +181,7 @@ static int parse_options(int argc, char **argv, options *o)
             return CLI_EXIT_USAGE;
         }
     }
-    if (o->mode != MODE_TRAIN && !o->model) {
+    if (o->mode != MODE_TRAIN && !o->common.model) {
         cli_error("%s needs --model MODEL", mode_names[o->mode]);
         return CLI_EXIT_USAGE;
     }
@@ -263,7 +261,7 @@ static int check_lengths(run *r, const char *path)
         return -1;
     }
     size_t fit = (r->train_count - 1) / (size_t)o->seq_len;
-    r->streams = fit < (size_t)o->batch ? (int)fit : o->batch;
+    r->streams = fit < (size_t)o->common.batch ? (int)fit : o->common.batch;
     return 0;
 }
 
@@ -297,14 +295,14 @@ static el_status save(void *context, const char *path)
     text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
     if (!s) s = el_checkpoint_set_meta(w, "train.text_fingerprint", fingerprint);
     if (!s) s = el_checkpoint_set_int(w, "train.seq_len", o->seq_len);
-    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
-    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->common.batch);
+    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->common.lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", schedule_names[o->schedule]);
     if (!s) s = el_checkpoint_set_float(w, "train.clip", o->clip);
     if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
     if (!s) s = el_checkpoint_set_int(w, "train.min_count", o->min_count);
     if (!s) s = el_checkpoint_set_int(w, "train.epochs", r->train.epochs);
-    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->common.seed);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_checkpoint_writer_free(w);
@@ -335,8 +333,8 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (!text || !schedule ||
         cli_parse_choice("the model's schedule", schedule, schedule_names, &o->schedule) ||
         meta_get_int(c, "train.seq_len", &o->seq_len) ||
-        meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
-        meta_get_float(c, "train.clip", &o->clip) ||
+        meta_get_int(c, "train.batch_size", &o->common.batch) ||
+        meta_get_float(c, "train.lr", &o->common.lr) || meta_get_float(c, "train.clip", &o->clip) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_int(c, "train.min_count", &o->min_count) ||
         meta_get_long(c, "train.seed", &seed) ||
@@ -347,7 +345,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         if (!(r->saved_path = meta_keep(text))) return -1;
         o->text = r->saved_path;
     }
-    o->seed = (uint64_t)seed;
+    o->common.seed = (uint64_t)seed;
     return 0;
 }
 
@@ -413,7 +411,7 @@ static el_status make_model(run *r, el_rng *init)
 int charlm_load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
-    if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
+    if (el_checkpoint_read(&c, r->opts.common.model)) return cli_library_failure();
     int bad = load_model(r, c);
     el_checkpoint_free(c);
     if (!bad) el_charlm_set_training(&r->model, 0);
@@ -427,7 +425,7 @@ int charlm_load_for_use(run *r)
 static size_t epoch_offset(const run *r, long epoch)
 {
     el_rng rng;
-    el_rng_seed(&rng, r->opts.seed * 1000003u + (uint64_t)epoch);
+    el_rng_seed(&rng, r->opts.common.seed * 1000003u + (uint64_t)epoch);
     return el_rng_below(&rng, (uint32_t)r->opts.seq_len);
 }
 
@@ -533,42 +531,42 @@ static int prepare_training(run *r)
 {
     options *o = &r->opts;
     el_rng init;
-    el_rng_seed(&init, o->seed);
-    if (!o->resume) {
+    el_rng_seed(&init, o->common.seed);
+    if (!o->common.resume) {
         if (!o->text) o->text = cli_bundled_file("wordnet-glosses.txt");
         if (charlm_load_text(r, o->text, 1) || check_lengths(r, o->text)) return -1;
         if (make_model(r, &init)) return cli_library_failure();
-        el_rng_seed(&r->rng, o->seed + 1);
+        el_rng_seed(&r->rng, o->common.seed + 1);
     } else {
         el_checkpoint *c = NULL;
-        if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
+        if (el_checkpoint_read(&c, o->common.resume)) return cli_library_failure();
         const char *trained_on = NULL;
         char fingerprint[17];
-        int bad = load_model(r, c) || load_training_state(r, c, o->resume) ||
+        int bad = load_model(r, c) || load_training_state(r, c, o->common.resume) ||
                   !(trained_on = meta_get(c, "train.text_fingerprint")) ||
                   charlm_load_text(r, o->text, 0);
         if (!bad) text_fingerprint(&r->ids, fingerprint, sizeof fingerprint);
         if (!bad && strcmp(fingerprint, trained_on) != 0) {
             cli_error("%s: not the text %s was trained on (its fingerprint differs)", o->text,
-                      o->resume);
+                      o->common.resume);
             bad = 1;
         }
         if (!bad) bad = check_lengths(r, o->text);
         if (!bad) {
             el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
-            adam.lr = o->lr;
+            adam.lr = o->common.lr;
             if (el_optimizer_create(&r->optimizer, &adam, &r->params) ||
                 el_checkpoint_load_optimizer(c, r->optimizer))
                 bad = cli_library_failure();
             else
-                bad = load_stream_state(r, c, o->resume);
+                bad = load_stream_state(r, c, o->common.resume);
         }
         el_checkpoint_free(c);
         if (bad) return -1;
     }
     if (!r->optimizer) {
         el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
-        adam.lr = o->lr;
+        adam.lr = o->common.lr;
         if (el_optimizer_create(&r->optimizer, &adam, &r->params)) return cli_library_failure();
     }
     r->inputs = malloc(sizeof(int) * (size_t)o->seq_len * r->streams);
@@ -582,11 +580,11 @@ static int prepare_training(run *r)
     /* The rate is a function of the step alone, so a resumed run gets the
      * same rates; it spans --epochs even when --minutes ends the run, and
      * a step budget (train_run.h). */
-    train_budget_apply(&o->budget, &r->train, 10, 0, 0, r->saved_epochs);
+    train_budget_apply(&o->common.budget, &r->train, 10, 0, 0, r->saved_epochs);
     long per_epoch = el_charlm_chunks(r->train_count, 0, r->streams, o->seq_len);
     r->train.schedule =
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
-                         .base_lr = o->lr,
+                         .base_lr = o->common.lr,
                          .total_steps = (long)r->train.epochs * per_epoch};
     return 0;
 }
@@ -614,8 +612,9 @@ static int train(run *r)
            o->text, r->ids.count, r->train_count, r->ids.count - r->train_count,
            el_vocab_size(r->vocab), cell_names[o->cell], o->hidden, o->layers,
            o->layers > 1 ? "s" : "", el_param_list_numel(&r->params), r->streams, o->seq_len);
-    if (r->streams < o->batch)
-        printf("(the text is short: %d streams instead of --batch %d)\n", r->streams, o->batch);
+    if (r->streams < o->common.batch)
+        printf("(the text is short: %d streams instead of --batch %d)\n", r->streams,
+               o->common.batch);
     fflush(stdout);
     int status = train_run_go(t);
     if (status || t->rank != 0) return status; /* rank 0 alone reports */
@@ -628,7 +627,7 @@ static int train(run *r)
     }
     printf("trained on %ld characters in %.1f s: %.0f chars/s\n", t->units_trained,
            t->training_seconds, t->units_trained / (t->training_seconds + 1e-9));
-    printf("saved %s\n", o->out);
+    printf("saved %s\n", o->common.out);
     printf("val_bpc: %.4f\n", r->val_bpc);
     return 0;
 }
@@ -640,7 +639,8 @@ int main(int argc, char **argv)
     int status = parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
     /* generate steps one sequence, where a second thread only slows it. */
-    if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_GENERATE, r.opts.verbose)) return 1;
+    if (cli_set_threads(r.opts.common.threads, r.opts.mode == MODE_GENERATE, r.opts.verbose))
+        return 1;
     status = r.opts.mode == MODE_TRAIN      ? train(&r)
              : r.opts.mode == MODE_GENERATE ? charlm_generate(&r)
                                             : charlm_eval(&r);

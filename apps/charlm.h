@@ -20,7 +20,7 @@ typedef struct options {
     /* --out, --model, --resume, --metrics, --batch, --threads, --lr,
      * --mpi-timeout, --seed and the budget: --epochs (default 10),
      * --steps, --minutes, --patience (train_options.h). */
-    TRAIN_OPTIONS_GROUP;
+    train_options common;
     const char *text, *prompt, *prompt_file;
     int cell, hidden, layers, seq_len, schedule, min_count;
     float dropout, clip, validation_fraction;

@@ -40,7 +40,7 @@ int charlm_generate(run *r)
     el_charlm_generator *g = NULL;
     el_ids prompt = {0};
     el_rng rng;
-    el_rng_seed(&rng, r->opts.seed);
+    el_rng_seed(&rng, r->opts.common.seed);
     int status = 0, id = 0, last_newline = 1;
     char *file_text = NULL;
     const char *text = r->opts.prompt ? r->opts.prompt : "", *source = "--prompt";

@@ -118,7 +118,8 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
 /* 0 to go on, -1 after --help, or the exit status of an error. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.batch = 256, .lr = 1e-3f, .validation_fraction = 0.1f, TRAIN_OPTIONS_DEFAULTS};
+    *o = (options){.common = {.batch = 256, .lr = 1e-3f, TRAIN_OPTIONS_DEFAULTS},
+                   .validation_fraction = 0.1f};
     int command = cli_command(argc, argv, mode_names, print_usage, &o->mode);
     if (command) return command;
     o->images = malloc(sizeof(char *) * (size_t)argc);
@@ -142,19 +143,21 @@ static int parse_options(int argc, char **argv, options *o)
             return CLI_EXIT_USAGE;
         }
     }
-    if (o->mode == MODE_PREDICT && (!o->model || o->image_count == 0)) {
+    if (o->mode == MODE_PREDICT && (!o->common.model || o->image_count == 0)) {
         cli_error("predict needs --model MODEL and at least one IMAGE.png");
         return CLI_EXIT_USAGE;
     }
-    if (o->mode != MODE_PREDICT && (o->model || o->invert)) {
+    if (o->mode != MODE_PREDICT && (o->common.model || o->invert)) {
         cli_error("--model and --invert are predict's; %s takes --resume", mode_names[o->mode]);
         return CLI_EXIT_USAGE;
     }
     /* --patience counts fashion's epochs without a better validation loss
      * (end_epoch), not the run's checks (train_run.h), which stay off. */
-    o->patience = o->budget.patience > 0 ? o->budget.patience : 5;
-    o->budget.patience = -1;
-    o->epochs = o->budget.epochs ? o->budget.epochs : o->mode == MODE_CLASSIFY ? 50 : 10;
+    o->patience = o->common.budget.patience > 0 ? o->common.budget.patience : 5;
+    o->common.budget.patience = -1;
+    o->epochs = o->common.budget.epochs    ? o->common.budget.epochs
+                : o->mode == MODE_CLASSIFY ? 50
+                                           : 10;
     const char *out = o->mode == MODE_AUTOENCODE ? "fashion-ae.safetensors" : "fashion.safetensors";
     return train_options_finish(&o->common, out) ? CLI_EXIT_USAGE : 0;
 }
@@ -284,12 +287,12 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_set_float(w, "fashion.std", r->std);
     if (!s) s = el_checkpoint_set_meta(w, "train.data", o->data);
     if (!s) s = el_checkpoint_set_meta(w, "train.data_fingerprint", fingerprint);
-    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
-    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->common.batch);
+    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->common.lr);
     if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
     if (!s) s = el_checkpoint_set_int(w, "train.patience", o->patience);
     if (!s) s = el_checkpoint_set_int(w, "train.epochs", o->epochs);
-    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->common.seed);
     /* Before the first epoch's end there is no best loss yet (infinite),
      * which a checkpoint cannot hold: the largest double compares the same. */
     if (!s)
@@ -318,7 +321,7 @@ static int load_model_config(run *r, const el_checkpoint *c, const char *path, i
 
 int fashion_load_for_use(run *r)
 {
-    const char *path = r->opts.model;
+    const char *path = r->opts.common.model;
     el_checkpoint *c = NULL;
     if (el_checkpoint_read(&c, path)) return (void)cli_library_failure(), -1;
     int bad = load_model_config(r, c, path, MODE_CLASSIFY);
@@ -339,15 +342,15 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     options *o = &r->opts;
     long long seed;
     const char *data = meta_get(c, "train.data");
-    if (!data || meta_get_int(c, "train.batch_size", &o->batch) ||
-        meta_get_float(c, "train.lr", &o->lr) ||
+    if (!data || meta_get_int(c, "train.batch_size", &o->common.batch) ||
+        meta_get_float(c, "train.lr", &o->common.lr) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_int(c, "train.patience", &o->patience) || meta_get_long(c, "train.seed", &seed) ||
         meta_get_double(c, "train.best_val_loss", &r->best_val) ||
         meta_get_int(c, "train.bad_epochs", &r->bad_epochs) ||
         train_run_load_position(&r->train, c, path, &r->rng))
         return -1;
-    if (o->batch < 1 || o->patience < 1 || !(o->lr > 0) ||
+    if (o->common.batch < 1 || o->patience < 1 || !(o->common.lr > 0) ||
         !(o->validation_fraction > 0 && o->validation_fraction < 1)) {
         cli_error("%s: a training configuration out of range", path);
         return -1;
@@ -356,7 +359,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         if (!(r->saved_data = meta_keep(data))) return -1;
         o->data = r->saved_data;
     }
-    o->seed = (uint64_t)seed;
+    o->common.seed = (uint64_t)seed;
     return 0;
 }
 
@@ -366,7 +369,7 @@ static long epoch_batches(void *context, long epoch)
 {
     run *r = context;
     (void)epoch;
-    return (r->train_count + r->opts.batch - 1) / r->opts.batch;
+    return (r->train_count + r->opts.common.batch - 1) / r->opts.common.batch;
 }
 
 /* The epoch's order is a function of the seed and the epoch alone, so a
@@ -376,7 +379,7 @@ static el_status start_epoch(void *context, long epoch, long first)
     run *r = context;
     (void)first;
     el_rng rng;
-    el_rng_seed(&rng, r->opts.seed * 1000003u + (uint64_t)epoch);
+    el_rng_seed(&rng, r->opts.common.seed * 1000003u + (uint64_t)epoch);
     el_rng_permutation(&rng, r->order, r->train_count);
     for (int i = 0; i < r->train_count; i++) r->order[i] = r->train_index[r->order[i]];
     return EL_OK;
@@ -413,8 +416,9 @@ enum { DROPOUT_DRAWS = 64 * 7 * 7 };
 static el_status train_batch(void *context, float *loss, long *units)
 {
     run *r = context;
-    int first = (int)(r->train.batch * r->opts.batch);
-    int n = r->train_count - first < r->opts.batch ? r->train_count - first : r->opts.batch;
+    int first = (int)(r->train.batch * r->opts.common.batch);
+    int n = r->train_count - first < r->opts.common.batch ? r->train_count - first
+                                                          : r->opts.common.batch;
     if (r->train.rank_count <= 1) {
         el_status s = train_images(r, first, n, loss);
         if (!s) *units = n;
@@ -470,7 +474,7 @@ static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_e
 static int make_optimizer(run *r)
 {
     el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
-    adam.lr = r->opts.lr;
+    adam.lr = r->opts.common.lr;
     return el_optimizer_create(&r->optimizer, &adam, &r->params) ? cli_library_failure() : 0;
 }
 
@@ -479,19 +483,19 @@ static int prepare_training(run *r)
 {
     options *o = &r->opts;
     r->best_val = INFINITY;
-    if (!o->resume) {
+    if (!o->common.resume) {
         el_rng init;
-        el_rng_seed(&init, o->seed);
-        el_rng_seed(&r->rng, o->seed + 1);
+        el_rng_seed(&init, o->common.seed);
+        el_rng_seed(&r->rng, o->common.seed + 1);
         if (fashion_load_data(r)) return -1;
         if (make_model(r, &init) || make_optimizer(r)) return (void)cli_library_failure(), -1;
     } else {
         el_checkpoint *c = NULL;
-        if (el_checkpoint_read(&c, o->resume)) return (void)cli_library_failure(), -1;
+        if (el_checkpoint_read(&c, o->common.resume)) return (void)cli_library_failure(), -1;
         const char *trained_on = NULL;
         float mean = 0, std = 0;
-        int bad = load_model_config(r, c, o->resume, o->mode) ||
-                  load_training_state(r, c, o->resume) ||
+        int bad = load_model_config(r, c, o->common.resume, o->mode) ||
+                  load_training_state(r, c, o->common.resume) ||
                   !(trained_on = meta_get(c, "train.data_fingerprint"));
         if (!bad) {
             mean = r->mean;
@@ -502,7 +506,7 @@ static int prepare_training(run *r)
         if (!bad) fashion_data_fingerprint(&r->train_all, fingerprint, sizeof fingerprint);
         if (!bad && strcmp(fingerprint, trained_on) != 0) {
             cli_error("%s: not the data %s was trained on (its fingerprint differs)", o->data,
-                      o->resume);
+                      o->common.resume);
             bad = 1;
         }
         r->mean = mean;
@@ -514,12 +518,13 @@ static int prepare_training(run *r)
         el_checkpoint_free(c);
         if (bad) return -1;
     }
-    r->targets = malloc(sizeof(int) * (size_t)(o->batch > EVAL_CHUNK ? o->batch : EVAL_CHUNK));
+    r->targets =
+        malloc(sizeof(int) * (size_t)(o->common.batch > EVAL_CHUNK ? o->common.batch : EVAL_CHUNK));
     if (!r->targets) {
-        cli_error("out of memory for a batch of %d", o->batch);
+        cli_error("out of memory for a batch of %d", o->common.batch);
         return -1;
     }
-    r->train.schedule = el_lr_schedule_defaults(EL_LR_CONSTANT, o->lr, 1);
+    r->train.schedule = el_lr_schedule_defaults(EL_LR_CONSTANT, o->common.lr, 1);
     return 0;
 }
 
@@ -540,17 +545,17 @@ static int train(run *r)
             "epoch,train_loss,val_loss,val_accuracy,images_per_second,elapsed_seconds"};
     if (train_run_setup(t, &setup, &o->common) || prepare_training(r)) return 1;
     t->optimizer = r->optimizer;
-    train_budget_apply(&o->budget, t, o->epochs, 0, 0, o->epochs);
+    train_budget_apply(&o->common.budget, t, o->epochs, 0, 0, o->epochs);
     printf("%s: %d training images (%d held out for validation), %d test images; %s, %zu "
            "parameters, batch %d\n",
            o->data, r->train_count, r->val_count, r->test.count,
            o->mode == MODE_AUTOENCODE
                ? (o->kind == KIND_CONV ? "conv autoencoder" : "dense autoencoder")
                : "FashionSimpleNet",
-           el_param_list_numel(&r->params), o->batch);
+           el_param_list_numel(&r->params), o->common.batch);
     fflush(stdout);
     if (r->bad_epochs >= o->patience) {
-        printf("%s stopped early at epoch %ld already\n", o->resume, t->epoch);
+        printf("%s stopped early at epoch %ld already\n", o->common.resume, t->epoch);
     } else {
         int status = train_run_go(t);
         if (status) return status;
@@ -559,7 +564,7 @@ static int train(run *r)
     }
     /* Rank 0 alone reports, and writes the report's images. */
     if (t->rank != 0) return 0;
-    printf("saved %s\n", o->out);
+    printf("saved %s\n", o->common.out);
     fflush(stdout);
     return o->mode == MODE_AUTOENCODE ? fashion_report_autoencode(r) : fashion_report_classify(r);
 }
@@ -611,7 +616,7 @@ int main(int argc, char **argv)
     cli_set_program_name("fashion");
     run r = {0};
     int status = parse_options(argc, argv, &r.opts);
-    if (!status) status = cli_set_threads(r.opts.threads, 0, 0);
+    if (!status) status = cli_set_threads(r.opts.common.threads, 0, 0);
     if (!status) status = r.opts.mode == MODE_PREDICT ? fashion_predict(&r) : train(&r);
     run_free(&r);
     return status < 0 ? 0 : status;

@@ -22,7 +22,7 @@ typedef struct options {
     /* --out, --model, --resume, --metrics, --batch, --threads, --lr,
      * --mpi-timeout, --seed and the budget: --epochs, --steps, --minutes,
      * --patience (train_options.h). */
-    TRAIN_OPTIONS_GROUP;
+    train_options common;
     const char *data;
     /* --epochs, or the mode's default; --patience, fashion's own early
      * stopping (end_epoch), or its default. */

@@ -105,7 +105,7 @@ static int split(run *r)
         return -1;
     }
     el_rng rng;
-    el_rng_seed(&rng, o->seed * 2654435761u + 17);
+    el_rng_seed(&rng, o->common.seed * 2654435761u + 17);
     el_rng_permutation(&rng, perm, n);
     r->train_index = perm;
     r->val_index = perm + r->train_count;

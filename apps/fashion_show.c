@@ -77,8 +77,8 @@ static int write_misclassified(run *r, const int *predicted)
     }
     int shown = wrong < MISCLASSIFIED_SHOWN ? wrong : MISCLASSIFIED_SHOWN;
     int cols = shown < PER_ROW ? shown : PER_ROW, rows = (shown + PER_ROW - 1) / PER_ROW;
-    char *png = fashion_beside(r->opts.out, "-misclassified.png");
-    char *txt = fashion_beside(r->opts.out, "-misclassified.txt");
+    char *png = fashion_beside(r->opts.common.out, "-misclassified.png");
+    char *txt = fashion_beside(r->opts.common.out, "-misclassified.txt");
     el_image grid = {0};
     FILE *captions = NULL;
     float pixels[PIXELS];
@@ -197,8 +197,8 @@ int fashion_report_autoencode(run *r)
     int status = fashion_test(r, &mse, &unused, NULL);
     if (status) return status;
     int n = one_per_class(r, index);
-    char *recon = fashion_beside(r->opts.out, "-reconstructions.png");
-    char *between = fashion_beside(r->opts.out, "-interpolation.png");
+    char *recon = fashion_beside(r->opts.common.out, "-reconstructions.png");
+    char *between = fashion_beside(r->opts.common.out, "-interpolation.png");
     el_image grid = {0};
     if (!recon || !between) {
         cli_error("out of memory");

@@ -111,8 +111,8 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_add_optimizer(w, r->optimizer);
     if (!s) s = s2s_data_save(w, &o->data, o->words);
     if (!s && r->test_path) s = el_checkpoint_set_meta(w, "train.test_indices", r->test_path);
-    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->batch);
-    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->lr);
+    if (!s) s = el_checkpoint_set_int(w, "train.batch_size", o->common.batch);
+    if (!s) s = el_checkpoint_set_float(w, "train.lr", o->common.lr);
     if (!s) s = el_checkpoint_set_meta(w, "train.schedule", s2s_schedule_names[o->schedule]);
     if (!s) s = el_checkpoint_set_float(w, "train.teacher_forcing", o->teacher_forcing);
     if (!s) s = el_checkpoint_set_float(w, "train.validation_fraction", o->validation_fraction);
@@ -120,7 +120,7 @@ static el_status save(void *context, const char *path)
     if (!s) s = el_checkpoint_set_int(w, "train.min_length", o->min_length);
     if (!s) s = el_checkpoint_set_int(w, "train.max_length", o->max_length);
     if (!s) s = el_checkpoint_set_int(w, "train.epochs", r->train.epochs);
-    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->seed);
+    if (!s) s = el_checkpoint_set_int(w, "train.seed", (long long)o->common.seed);
     if (!s) s = train_run_save_position(&r->train, w, &r->rng);
     if (!s) s = el_checkpoint_write(w, path);
     el_checkpoint_writer_free(w);
@@ -162,7 +162,8 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
     if (!words) words = meta_get(c, "train.words"); /* reports that it is missing */
     if (!words || !schedule ||
         cli_parse_choice("the model's schedule", schedule, s2s_schedule_names, &o->schedule) ||
-        meta_get_int(c, "train.batch_size", &o->batch) || meta_get_float(c, "train.lr", &o->lr) ||
+        meta_get_int(c, "train.batch_size", &o->common.batch) ||
+        meta_get_float(c, "train.lr", &o->common.lr) ||
         meta_get_float(c, "train.teacher_forcing", &o->teacher_forcing) ||
         meta_get_float(c, "train.validation_fraction", &o->validation_fraction) ||
         meta_get_float(c, "train.test_fraction", &o->test_fraction) ||
@@ -179,7 +180,7 @@ static int load_training_state(run *r, const el_checkpoint *c, const char *path)
         const char *test = el_checkpoint_meta(c, "train.test_indices");
         if (test && !(r->test_path = meta_keep(test))) return -1;
     }
-    o->seed = (uint64_t)seed;
+    o->common.seed = (uint64_t)seed;
     return 0;
 }
 
@@ -192,7 +193,7 @@ static el_status make_loader(el_loader **loader, el_reverse_words **data, run *r
         el_reverse_words_create(data, r->words, indices->data, (int)indices->count, r->vocab);
     if (s) return s;
     el_dataset dataset = el_reverse_words_dataset(*data);
-    el_loader_config config = {batch, shuffle, r->opts.seed, 0, EL_PAD};
+    el_loader_config config = {batch, shuffle, r->opts.common.seed, 0, EL_PAD};
     return el_loader_create(loader, &dataset, &config);
 }
 
@@ -237,8 +238,9 @@ static int load_data(run *r)
     const options *o = &r->opts;
     if (o->data.pairs) {
         r->pairs_model = 1;
-        s2s_split split = {0,        o->seed,     o->validation_fraction, o->test_fraction,
-                           o->batch, DECODE_BATCH};
+        s2s_split split = {
+            0,           o->common.seed, o->validation_fraction, o->test_fraction, o->common.batch,
+            DECODE_BATCH};
         return s2s_pairs_load(&r->pairs, &o->data, &split, &r->vocab, &r->target_vocab,
                               pairs_outputs(r))
                    ? cli_library_failure()
@@ -249,8 +251,8 @@ static int load_data(run *r)
     if (!s && r->test_path) {
         if (lecture_split(r)) return 1;
     } else if (!s) {
-        s = el_split(el_words_count(r->words), o->seed, o->validation_fraction, o->test_fraction,
-                     &r->train_ids, &r->validation_ids, &r->test_ids);
+        s = el_split(el_words_count(r->words), o->common.seed, o->validation_fraction,
+                     o->test_fraction, &r->train_ids, &r->validation_ids, &r->test_ids);
     }
     if (s) return cli_library_failure();
     if (!r->vocab) {
@@ -260,14 +262,15 @@ static int load_data(run *r)
         if (!s) s = el_vocab_finish(r->vocab, 1);
         if (s) return cli_library_failure();
     }
-    s = make_loader(&r->train_loader, &r->train_data, r, &r->train_ids, o->batch, 1);
+    s = make_loader(&r->train_loader, &r->train_data, r, &r->train_ids, o->common.batch, 1);
     if (!s)
         s = make_loader(&r->validation_loader, &r->validation_data, r, &r->validation_ids,
                         DECODE_BATCH, 0);
     /* The notebook's test loss is the mean of its batches' of 128. */
     if (!s)
-        s = make_loader(&r->test_loader, &r->test_data, r, &r->test_ids,
-                        r->test_path && o->batch < DECODE_BATCH ? o->batch : DECODE_BATCH, 0);
+        s = make_loader(
+            &r->test_loader, &r->test_data, r, &r->test_ids,
+            r->test_path && o->common.batch < DECODE_BATCH ? o->common.batch : DECODE_BATCH, 0);
     return s ? cli_library_failure() : 0;
 }
 
@@ -289,15 +292,15 @@ static el_status make_model(run *r)
                                     .attention = o->attention,
                                     .embedding_size = o->embedding};
         el_rng init;
-        el_rng_seed(&init, o->seed);
+        el_rng_seed(&init, o->common.seed);
         s = el_seq2seq_init(&r->model, &config, &init);
         if (s) return s;
         r->model_ready = 1;
-        el_rng_seed(&r->rng, o->seed + 1);
+        el_rng_seed(&r->rng, o->common.seed + 1);
         s = el_seq2seq_params(&r->model, &r->params);
     }
     el_optimizer_config adam = el_optimizer_defaults(EL_OPT_ADAM);
-    adam.lr = o->lr;
+    adam.lr = o->common.lr;
     if (!s) s = el_optimizer_create(&r->optimizer, &adam, &r->params);
     return s;
 }
@@ -472,10 +475,10 @@ static int check_split(run *r)
 static int prepare_training(run *r)
 {
     options *o = &r->opts;
-    if (o->resume) {
+    if (o->common.resume) {
         el_checkpoint *c = NULL;
-        if (el_checkpoint_read(&c, o->resume)) return cli_library_failure();
-        int bad = load_model(r, c) || load_training_state(r, c, o->resume);
+        if (el_checkpoint_read(&c, o->common.resume)) return cli_library_failure();
+        int bad = load_model(r, c) || load_training_state(r, c, o->common.resume);
         if (!bad) bad = load_data(r);
         if (!bad) bad = check_split(r);
         if (!bad && (make_model(r) || el_checkpoint_load_optimizer(c, r->optimizer)))
@@ -527,14 +530,14 @@ static int train(run *r)
                                    "words_per_second,elapsed_seconds"};
     if (train_run_setup(t, &setup, &o->common) || prepare_training(r)) return 1;
     t->optimizer = r->optimizer;
-    train_budget_apply(&o->budget, t, o->default_epochs, o->default_epochs ? 0 : FIT_STEPS,
+    train_budget_apply(&o->common.budget, t, o->default_epochs, o->default_epochs ? 0 : FIT_STEPS,
                        FIT_PATIENCE, r->saved_epochs);
     /* A function of the step alone, so a resumed run gets the same rates;
      * with --minutes as a time limit it still spans --epochs, and with a
      * step budget the run sets it to span the budget. */
     t->schedule =
         (el_lr_schedule){.kind = o->schedule == SCHEDULE_COSINE ? EL_LR_COSINE : EL_LR_CONSTANT,
-                         .base_lr = o->lr,
+                         .base_lr = o->common.lr,
                          .total_steps = (long)t->epochs * el_loader_batches(r->train_loader)};
     print_data(r);
     printf("%s, hidden %d, %d layer%s%s, %s attention, %zu parameters\n", s2s_cell_names[o->cell],
@@ -553,7 +556,7 @@ static int train(run *r)
     int steps = r->pairs.pairs ? s2s_pairs_max_steps(&r->pairs) : o->max_length + 1;
     if (s2s_show_samples(&r->model, r->test_loader, o->beam, steps, &text, r->pairs.pairs != NULL))
         return cli_library_failure();
-    printf("saved %s\n", o->out);
+    printf("saved %s\n", o->common.out);
     if (r->pairs.pairs) printf("symbol_error_rate: %.4f\n", test.error_rate);
     printf("exact_match: %.4f (n=%ld)\n", (double)test.exact / test.count, test.count);
     return 0;
@@ -564,7 +567,7 @@ static int train(run *r)
 static int load_for_use(run *r)
 {
     el_checkpoint *c = NULL;
-    if (el_checkpoint_read(&c, r->opts.model)) return cli_library_failure();
+    if (el_checkpoint_read(&c, r->opts.common.model)) return cli_library_failure();
     int bad = load_model(r, c);
     el_checkpoint_free(c);
     return bad;
@@ -591,7 +594,7 @@ static int eval(run *r)
 {
     const options *o = &r->opts;
     if (load_for_use(r)) return 1;
-    if (s2s_check_model_kind(o->model, r->pairs_model, o->data.pairs != NULL)) return 1;
+    if (s2s_check_model_kind(o->common.model, r->pairs_model, o->data.pairs != NULL)) return 1;
     if (load_eval_data(r)) return cli_library_failure();
     if (el_loader_batches(r->test_loader) == 0) {
         cli_error("%s: no %s to evaluate on", o->data.pairs ? o->data.pairs : o->words,
@@ -621,7 +624,8 @@ int main(int argc, char **argv)
     int status = s2s_parse_options(argc, argv, &r.opts);
     if (status) return status < 0 ? 0 : status;
     /* --predict steps one word at a time, where a second thread only slows it. */
-    if (cli_set_threads(r.opts.threads, r.opts.mode == MODE_PREDICT, r.opts.verbose)) return 1;
+    if (cli_set_threads(r.opts.common.threads, r.opts.mode == MODE_PREDICT, r.opts.verbose))
+        return 1;
     status = r.opts.mode == MODE_TRAIN  ? train(&r)
              : r.opts.mode == MODE_EVAL ? eval(&r)
                                         : predict(&r);

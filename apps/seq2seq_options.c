@@ -16,16 +16,14 @@ static const options default_options = {
     .hidden = 256,
     .layers = 1,
     .bidirectional = 1,
-    .lr = 2e-3f,
+    .common = {.batch = 64, .lr = 2e-3f, TRAIN_OPTIONS_DEFAULTS},
     .schedule = SCHEDULE_COSINE,
     .teacher_forcing = 1.0f,
     .validation_fraction = 0.05f,
     .test_fraction = 0.05f,
-    .batch = 64,
     .min_length = 1,
     .max_length = 32,
     .beam = 1,
-    TRAIN_OPTIONS_DEFAULTS,
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -95,8 +93,8 @@ static void apply_lecture_preset(options *o)
     o->hidden = 128;
     o->layers = 1;
     o->bidirectional = 0;
-    o->batch = 128;
-    o->lr = 1e-3f;
+    o->common.batch = 128;
+    o->common.lr = 1e-3f;
     o->schedule = SCHEDULE_CONSTANT;
     o->default_epochs = 10;
     o->teacher_forcing = 1.0f;
@@ -188,7 +186,7 @@ int s2s_parse_options(int argc, char **argv, options *o)
         cli_error("unknown argument '%s' (see --help)", arg);
         return CLI_EXIT_USAGE;
     }
-    if (o->mode != MODE_TRAIN && !o->model) {
+    if (o->mode != MODE_TRAIN && !o->common.model) {
         cli_error("--%s needs --model MODEL", o->mode == MODE_EVAL ? "eval" : "predict");
         return CLI_EXIT_USAGE;
     }

@@ -20,7 +20,7 @@ typedef struct options {
     /* --out, --model, --resume, --metrics, --batch, --threads, --lr,
      * --mpi-timeout, --seed and the budget: --epochs, --steps, --minutes,
      * --patience (train_options.h). */
-    TRAIN_OPTIONS_GROUP;
+    train_options common;
     const char *words;
     int cell, hidden, layers, bidirectional, padded_steps, embedding;
     el_attention attention;

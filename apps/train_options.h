@@ -31,33 +31,18 @@ typedef struct train_budget {
 /* Whether the command line sets the run's length. */
 int train_budget_given(const train_budget *b);
 
-/* The common flags' values, listed once.  A program's options hold them
- * with TRAIN_OPTIONS_GROUP, as members of their own (o->seed, which the
- * program's code reads) and as one train_options (o->common, which the
- * parser and train_run_setup take) at once: the two views of a union
- * share every member (C11 6.5.2.3, as Linux's struct_group). */
-#define TRAIN_OPTIONS_MEMBERS                                                                      \
-    const char *out, *model, *resume, *metrics;                                                    \
-    int batch;                                                                                     \
-    int threads; /* 0: the default (cli_set_threads) */                                            \
-    float lr, mpi_timeout;                                                                         \
-    uint64_t seed;                                                                                 \
-    train_budget budget;
-
+/* The common flags' values, a member ("common") of each program's options. */
 typedef struct train_options {
-    TRAIN_OPTIONS_MEMBERS
+    const char *out, *model, *resume, *metrics;
+    int batch;
+    int threads; /* 0: the default (cli_set_threads) */
+    float lr, mpi_timeout;
+    uint64_t seed;
+    train_budget budget;
 } train_options;
 
-#define TRAIN_OPTIONS_GROUP                                                                        \
-    union {                                                                                        \
-        train_options common;                                                                      \
-        struct {                                                                                   \
-            TRAIN_OPTIONS_MEMBERS                                                                  \
-        };                                                                                         \
-    }
-
-/* The defaults the programs share, for a designated initializer; each
- * sets its own --batch and --lr. */
+/* The defaults the programs share, for a designated initializer of a
+ * train_options; each program sets its own --batch and --lr. */
 #define TRAIN_OPTIONS_DEFAULTS .seed = 1, .mpi_timeout = 60, .budget = TRAIN_BUDGET_NONE
 
 /* Parses one common flag at argv[*i] (cli.h): 1 if it was one, 0 if not,
