@@ -233,36 +233,57 @@ el_status fashion_forward(run *r, const el_tensor *x, el_tensor *y)
 /* The mean loss (cross-entropy, or MSE per pixel) and the accuracy of
  * images index[0 .. n - 1] of set (all in order when index is NULL), in
  * evaluation mode; each image's predicted class goes into predicted (may
- * be NULL). */
+ * be NULL).  The images are evaluated in chunks of EVAL_CHUNK, each giving
+ * its mean loss and its correct count.  With several ranks each evaluates
+ * its share of the chunks (train_run_share) and the ranks sum every
+ * chunk's figures (and predicted classes), which one rank alone computed,
+ * so the sums are exact; every rank then adds them up in chunk order as
+ * one process does, and the figures are one process's to the bit.  Every
+ * rank calls it the same times, with predicted NULL or not alike. */
 static el_status evaluate(run *r, const image_set *set, const int *index, int n, double *loss,
                           double *accuracy, int *predicted)
 {
-    el_status s = EL_OK;
-    double sum = 0;
-    long correct = 0;
     int classify = r->opts.mode != MODE_AUTOENCODE;
+    long chunks = (n + EVAL_CHUNK - 1) / EVAL_CHUNK, first, count;
+    train_run_share(&r->train, chunks, &first, &count);
+    /* Each chunk's mean loss and correct count, then each image's class. */
+    size_t size = 2 * (size_t)chunks + (predicted ? (size_t)n : 0);
+    float *figures = calloc(size ? size : 1, sizeof *figures);
+    if (!figures) return el_set_error(EL_ERR_NOMEM, "out of memory for %d images' figures", n);
+    el_status s = EL_OK;
     set_training(r, 0);
-    for (int first = 0; first < n && !s; first += EVAL_CHUNK) {
-        int count = n - first < EVAL_CHUNK ? n - first : EVAL_CHUNK;
-        float part;
-        s = fashion_batch(r, set, index, first, count, &r->x, r->targets);
+    for (long k = first; k < first + count && !s; k++) {
+        int start = (int)k * EVAL_CHUNK, m = n - start < EVAL_CHUNK ? n - start : EVAL_CHUNK;
+        s = fashion_batch(r, set, index, start, m, &r->x, r->targets);
         if (!s) s = fashion_forward(r, &r->x, &r->y);
         if (!s)
-            s = classify
-                    ? el_cross_entropy_loss(&r->y, r->targets, NULL, EL_IGNORE_NONE, &part, NULL)
-                    : el_mse_loss(&r->y, &r->x, &part, NULL);
-        if (s) break;
-        sum += (double)part * count;
-        for (int i = 0; classify && i < count; i++) {
+            s = classify ? el_cross_entropy_loss(&r->y, r->targets, NULL, EL_IGNORE_NONE,
+                                                 &figures[2 * k], NULL)
+                         : el_mse_loss(&r->y, &r->x, &figures[2 * k], NULL);
+        for (int i = 0; !s && classify && i < m; i++) {
             const float *row = r->y.data + (size_t)i * CLASSES;
             int best = 0;
             for (int c = 1; c < CLASSES; c++)
                 if (row[c] > row[best]) best = c;
-            correct += best == r->targets[i];
-            if (predicted) predicted[first + i] = best;
+            figures[2 * k + 1] += best == r->targets[i];
+            if (predicted) figures[2 * chunks + start + i] = (float)best;
         }
     }
     set_training(r, 1);
+    /* Every rank sums, also after a failure of its own, so none waits. */
+    if (r->train.rank_count > 1) {
+        el_status summed = train_ranks_sum(r->train.ranks, figures, size);
+        if (!s) s = summed;
+    }
+    double sum = 0;
+    long correct = 0;
+    for (long k = 0; k < chunks; k++) {
+        int m = n - (int)k * EVAL_CHUNK < EVAL_CHUNK ? n - (int)k * EVAL_CHUNK : EVAL_CHUNK;
+        sum += (double)figures[2 * k] * m;
+        correct += (long)figures[2 * k + 1];
+    }
+    for (int i = 0; predicted && i < n; i++) predicted[i] = (int)figures[2 * chunks + i];
+    free(figures);
     *loss = sum / n;
     *accuracy = (double)correct / n;
     return s;
@@ -528,6 +549,23 @@ static int prepare_training(run *r)
     return 0;
 }
 
+/* A rank other than 0's part in the evaluation of the test set that rank
+ * 0's report starts with (fashion_test): with each image's class when it
+ * classifies, as rank 0 then gathers them. */
+static int test_share(run *r)
+{
+    double loss, accuracy;
+    int *predicted = NULL;
+    if (r->opts.mode != MODE_AUTOENCODE &&
+        !(predicted = malloc(sizeof(int) * (size_t)r->test.count))) {
+        cli_error("out of memory");
+        return 1;
+    }
+    int status = fashion_test(r, &loss, &accuracy, predicted);
+    free(predicted);
+    return status;
+}
+
 static int train(run *r)
 {
     options *o = &r->opts;
@@ -562,8 +600,9 @@ static int train(run *r)
         printf("trained on %ld images in %.1f s: %.0f images/s\n", t->units_trained,
                t->training_seconds, t->units_trained / (t->training_seconds + 1e-9));
     }
-    /* Rank 0 alone reports, and writes the report's images. */
-    if (t->rank != 0) return 0;
+    /* Rank 0 alone reports, and writes the report's images; the others
+     * evaluate their share of its test set. */
+    if (t->rank != 0) return test_share(r);
     printf("saved %s\n", o->common.out);
     fflush(stdout);
     return o->mode == MODE_AUTOENCODE ? fashion_report_autoencode(r) : fashion_report_classify(r);

@@ -92,7 +92,9 @@ int fashion_load_for_use(run *r);
 el_status fashion_forward(run *r, const el_tensor *x, el_tensor *y);
 
 /* The test set's mean loss and accuracy in evaluation mode, with each
- * image's predicted class (may be NULL); 0, or 1 after reporting. */
+ * image's predicted class (may be NULL); 0, or 1 after reporting.  With
+ * several ranks every rank calls it (each evaluates its share), predicted
+ * NULL on all or on none. */
 int fashion_test(run *r, double *loss, double *accuracy, int *predicted);
 
 /* After classify: the test set's confusion matrix, the misclassified

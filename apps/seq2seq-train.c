@@ -313,21 +313,38 @@ typedef struct scores {
     double error_rate; /* symbol error rate (elman/score.h) */
 } scores;
 
-/* Decodes and scores a loader's examples (the test's or the validation's):
- * a word against itself, a pair's source against all its targets. */
-static el_status evaluate_all(run *r, el_loader *loader, int beam, s2s_result *out)
+/* Decodes and scores a loader's batches [first, first + count) (the
+ * test's or the validation's): a word against itself, a pair's source
+ * against all its targets. */
+static el_status evaluate_all(run *r, el_loader *loader, int beam, long first, long count,
+                              s2s_result *out)
 {
     if (!r->pairs.pairs)
-        return s2s_evaluate(&r->model, loader, beam, r->opts.max_length + 1, NULL, NULL, out);
+        return s2s_evaluate(&r->model, loader, beam, r->opts.max_length + 1, NULL, NULL, first,
+                            count, out);
     int split = loader == r->test_loader ? S2S_TEST : S2S_VALIDATION;
-    return s2s_evaluate_pairs(&r->model, loader, beam, &r->pairs, split, out);
+    return s2s_evaluate_pairs(&r->model, loader, beam, &r->pairs, split, first, count, out);
 }
 
-/* The mean batch loss, the exact matches and the symbol error rate. */
+/* The mean batch loss, the exact matches and the symbol error rate.  With
+ * several ranks each evaluates its share of the loader's batches
+ * (train_run_share) and the ranks sum every batch's figures, which one rank
+ * alone computed: the figures are then one process's exactly, on every
+ * rank.  Every rank calls it the same times. */
 static el_status evaluate(run *r, el_loader *loader, int beam, scores *out)
 {
     s2s_result result = {0};
-    el_status s = evaluate_all(r, loader, beam, &result);
+    long first, count;
+    train_run_share(&r->train, el_loader_batches(loader), &first, &count);
+    el_status s = evaluate_all(r, loader, beam, first, count, &result);
+    /* Every rank sums, also after a failure of its own, so none waits
+     * (one that had no memory for its figures leaves it to the watchdog). */
+    if (r->train.rank_count > 1 && result.batches) {
+        el_status summed = train_ranks_sum(r->train.ranks, result.batches,
+                                           (size_t)result.batch_count * S2S_FIGURES);
+        if (!s) s = summed;
+        if (!s) s2s_result_combine(&result);
+    }
     *out = (scores){result.loss, result.total.exact, result.total.count,
                     el_score_error_rate(&result.total)};
     s2s_result_free(&result);
@@ -549,9 +566,10 @@ static int train(run *r)
                t->patience ? ", early stopping on the validation exact match" : "");
     fflush(stdout);
     int status = train_run_go(t);
-    if (status || t->rank != 0) return status; /* rank 0 alone reports */
-    scores test;
+    if (status) return status;
+    scores test; /* every rank evaluates its share */
     if (evaluate(r, r->test_loader, o->beam, &test)) return cli_library_failure();
+    if (t->rank != 0) return 0; /* rank 0 alone reports */
     s2s_text text = {r->vocab, target_vocab(r), o->data.source_tokens, o->data.target_tokens};
     int steps = r->pairs.pairs ? s2s_pairs_max_steps(&r->pairs) : o->max_length + 1;
     if (s2s_show_samples(&r->model, r->test_loader, o->beam, steps, &text, r->pairs.pairs != NULL))
@@ -602,7 +620,10 @@ static int eval(run *r)
         return 1;
     }
     s2s_result result = {0};
-    int status = evaluate_all(r, r->test_loader, o->beam, &result) ? cli_library_failure() : 0;
+    int status =
+        evaluate_all(r, r->test_loader, o->beam, 0, el_loader_batches(r->test_loader), &result)
+            ? cli_library_failure()
+            : 0;
     if (!status) status = s2s_report(&result, r->pairs_model, o->data.by_length);
     s2s_result_free(&result);
     return status;

@@ -14,6 +14,8 @@ void s2s_result_free(s2s_result *r)
 {
     el_score_free(&r->total);
     for (int n = 0; n <= S2S_LONGEST_TRACKED; n++) el_score_free(&r->by_length[n]);
+    free(r->batches);
+    r->batches = NULL;
 }
 
 /* Room for a batch's decoded ids and its own targets, grown as needed. */
@@ -92,26 +94,55 @@ static el_status score_batch(workspace *w, const el_batch *batch, s2s_references
 }
 
 el_status s2s_evaluate(el_seq2seq *m, el_loader *loader, int beam, int max_steps,
-                       s2s_references_fn refs, void *self, s2s_result *out)
+                       s2s_references_fn refs, void *self, long first, long count, s2s_result *out)
 {
     workspace w = {0};
     const el_batch *batch;
-    long batches = 0;
+    long batches = 0, all = el_loader_batches(loader);
     s2s_result_free(out);
     memset(out, 0, sizeof *out);
+    out->batches = calloc((size_t)(all > 0 ? all : 1) * S2S_FIGURES, sizeof *out->batches);
+    if (!out->batches) return el_set_error(EL_ERR_NOMEM, "out of memory for %ld batches", all);
+    out->batch_count = all;
     el_status s = el_loader_start(loader, 0);
-    while (!s && !(s = el_loader_next(loader, &batch)) && batch) {
+    for (long k = 0; k < first + count && !s && !(s = el_loader_next(loader, &batch)) && batch;
+         k++) {
+        if (k < first) continue;
         float loss;
+        el_score before = out->total;
         s = reserve(&w, batch->size);
         if (!s) s = el_seq2seq_loss_of(m, batch, &loss);
         if (!s) s = el_seq2seq_decode(m, batch, beam, max_steps, w.decoded);
         if (!s) s = score_batch(&w, batch, refs, self, out);
+        if (s) break;
+        float *f = out->batches + (size_t)k * S2S_FIGURES;
+        f[S2S_LOSS] = loss;
+        f[S2S_COUNT] = (float)(out->total.count - before.count);
+        f[S2S_EXACT] = (float)(out->total.exact - before.exact);
+        f[S2S_ERRORS] = (float)(out->total.errors - before.errors);
+        f[S2S_SYMBOLS] = (float)(out->total.reference_length - before.reference_length);
         out->loss += loss;
         batches++;
     }
     workspace_free(&w);
     if (batches) out->loss /= (double)batches;
     return s;
+}
+
+void s2s_result_combine(s2s_result *r)
+{
+    r->loss = 0;
+    r->total.count = r->total.exact = 0;
+    r->total.errors = r->total.reference_length = 0;
+    for (long k = 0; k < r->batch_count; k++) {
+        const float *f = r->batches + (size_t)k * S2S_FIGURES;
+        r->loss += f[S2S_LOSS];
+        r->total.count += (long)f[S2S_COUNT];
+        r->total.exact += (long)f[S2S_EXACT];
+        r->total.errors += (size_t)f[S2S_ERRORS];
+        r->total.reference_length += (size_t)f[S2S_SYMBOLS];
+    }
+    if (r->batch_count) r->loss /= (double)r->batch_count;
 }
 
 typedef struct split_references {
@@ -126,10 +157,11 @@ static int pair_references(void *self, int k, const int *const **refs, const siz
 }
 
 el_status s2s_evaluate_pairs(el_seq2seq *m, el_loader *loader, int beam, s2s_pairs *p, int split,
-                             s2s_result *out)
+                             long first, long count, s2s_result *out)
 {
     split_references where = {p, split};
-    return s2s_evaluate(m, loader, beam, s2s_pairs_max_steps(p), pair_references, &where, out);
+    return s2s_evaluate(m, loader, beam, s2s_pairs_max_steps(p), pair_references, &where, first,
+                        count, out);
 }
 
 /* Text of ids, or "?" if it would not fit. */

@@ -18,23 +18,40 @@ typedef int (*s2s_references_fn)(void *self, int k, const int *const **refs,
 
 enum { S2S_LONGEST_TRACKED = 64 }; /* by-length rows: 1 .. 63, then 64 and over */
 
+/* Each evaluated batch's figures in s2s_result.batches: its loss, and
+ * its examples, exact matches, edit errors and reference symbols (whole
+ * numbers, exact as floats below 2^24 a batch). */
+enum { S2S_LOSS, S2S_COUNT, S2S_EXACT, S2S_ERRORS, S2S_SYMBOLS, S2S_FIGURES };
+
 typedef struct s2s_result {
     double loss;                                 /* the mean batch loss */
     el_score total;                              /* every example */
     el_score by_length[S2S_LONGEST_TRACKED + 1]; /* by source length */
+    /* S2S_FIGURES floats for each of the loader's batches, zero for
+     * those not evaluated. */
+    float *batches;
+    long batch_count;
 } s2s_result;
 
-/* Decodes every example of loader (beam width beam, at most max_steps
- * symbols) and scores it against its references: refs's, or the batch's
- * own target when refs is NULL. */
+/* Decodes the examples of loader's batches [first, first + count) (beam
+ * width beam, at most max_steps symbols) and scores them against their
+ * references: refs's, or the batch's own target when refs is NULL.  The
+ * figures are those batches'; every batch's is first 0, count all. */
 el_status s2s_evaluate(el_seq2seq *m, el_loader *loader, int beam, int max_steps,
-                       s2s_references_fn refs, void *self, s2s_result *out);
+                       s2s_references_fn refs, void *self, long first, long count, s2s_result *out);
 void s2s_result_free(s2s_result *r);
+
+/* After each rank of several evaluated its share of the batches and the
+ * ranks summed r->batches (each batch's figures are one rank's, so the
+ * sum is exact): r->loss and r->total's counts become every batch's,
+ * added up in batch order as one process adds them, so they are its
+ * figures exactly.  r->by_length stays the rank's share. */
+void s2s_result_combine(s2s_result *r);
 
 /* The references of a pairs split (seq2seq_data.h): a source against all
  * its targets, at most s2s_pairs_max_steps symbols. */
 el_status s2s_evaluate_pairs(el_seq2seq *m, el_loader *loader, int beam, s2s_pairs *p, int split,
-                             s2s_result *out);
+                             long first, long count, s2s_result *out);
 
 /* How ids are written as text, on each side. */
 typedef struct s2s_text {

@@ -482,8 +482,10 @@ static int check(train_run *r, train_epoch_figures *f, double started, int *stop
     char row[512] = "";
     f->elapsed = progress_now() - started;
     int failed = r->setup.hooks->end_epoch(r->setup.context, f, row, sizeof row, stop) != 0;
-    /* Every rank evaluates the same weights; they agree all the same, as
-     * the end of an epoch is where one rank alone could stop. */
+    /* Every rank has the same figures (the programs sum their shares of
+     * the held-out data exactly, or each evaluates all of it); they agree
+     * all the same, as the end of an epoch is where one rank alone could
+     * stop. */
     if (r->rank_count > 1 &&
         (train_ranks_any(r->ranks, &failed) || train_ranks_any(r->ranks, stop)))
         return cli_library_failure();

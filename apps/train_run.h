@@ -65,7 +65,9 @@ typedef struct train_hooks {
      * every few epochs): evaluates, prints the epoch's line from figures,
      * sets figures->score and ->loss, and writes the metrics row (no
      * newline) into csv.  *stop = 1 ends the run after this epoch.  0, or
-     * -1 after reporting a failure. */
+     * -1 after reporting a failure.  With several ranks it is called on
+     * every rank, which may evaluate its share and sum the figures with
+     * the others' (train_ranks_sum through train_run.ranks). */
     int (*end_epoch)(void *context, train_epoch_figures *figures, char *csv, size_t csv_size,
                      int *stop);
     /* Writes a checkpoint of the model, the optimizer and the position
