@@ -475,14 +475,26 @@ static int end_epoch(void *context, train_epoch_figures *f, char *csv, size_t si
 static const train_hooks hooks = {epoch_batches, start_epoch, train_batch, end_epoch,
                                   save,          loss_weight, NULL};
 
-/* An empty split would end the run with a figure over no words. */
+/* An empty split would end the run with a figure over no words.  --test 0
+ * asks for no test share (a test file of one's own is scored with --eval
+ * afterwards); then the validation share is the held-out data, and must
+ * not be empty. */
 static int check_split(run *r)
 {
     const options *o = &r->opts;
-    if (r->train_ids.count > 0 && r->test_ids.count > 0) return 0;
+    int no_test = o->test_fraction == 0 && !r->test_path;
+    if (r->train_ids.count > 0 && (r->test_ids.count > 0 || no_test) &&
+        (r->test_ids.count > 0 || r->validation_ids.count > 0))
+        return 0;
+    if (no_test && r->train_ids.count > 0) {
+        cli_error("%s: --test 0 and no validation %s: give --validation above 0 to hold "
+                  "some out",
+                  r->pairs.pairs ? o->data.pairs : o->words, r->pairs.pairs ? "sources" : "words");
+        return -1;
+    }
     if (r->pairs.pairs) return s2s_pairs_split_failed(&r->pairs, o->data.pairs);
     cli_error("%s: %d words after the length filter (%d to %d characters): %zu for training and "
-              "%zu for the test, and each needs at least one",
+              "%zu for the test, and each needs at least one (--test 0: no test share)",
               o->words, el_words_count(r->words), o->min_length, o->max_length, r->train_ids.count,
               r->test_ids.count);
     return -1;
@@ -567,6 +579,12 @@ static int train(run *r)
     fflush(stdout);
     int status = train_run_go(t);
     if (status) return status;
+    if (r->test_ids.count == 0) { /* --test 0 */
+        if (t->rank == 0)
+            printf("saved %s (no test share: score a test set with --eval --model %s)\n",
+                   o->common.out, o->common.out);
+        return 0;
+    }
     scores test; /* every rank evaluates its share */
     if (evaluate(r, r->test_loader, o->beam, &test)) return cli_library_failure();
     if (t->rank != 0) return 0; /* rank 0 alone reports */

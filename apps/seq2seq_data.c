@@ -205,7 +205,7 @@ void s2s_pairs_print(const s2s_pairs *p, const el_vocab *source, const el_vocab 
 int s2s_pairs_split_failed(const s2s_pairs *p, const char *path)
 {
     cli_error("%s: %d pairs of %d sources: %zu sources for training and %zu for the test, and "
-              "each needs at least one",
+              "each needs at least one (--test 0: no test share)",
               path, el_pairs_count(p->pairs), el_pairs_groups(p->pairs), p->groups[S2S_TRAIN].count,
               p->groups[S2S_TEST].count);
     return -1;

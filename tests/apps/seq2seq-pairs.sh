@@ -28,6 +28,14 @@ awk 'BEGIN {
 }' >"$dir/pairs.tsv"
 train="$exe --pairs $dir/pairs.tsv --target-tokens spaces --hidden 24 --batch 16 --seed 3"
 
+# --test 0: every source but the validation share trains; no test figures.
+pairs_no_test() {
+    $train --test 0 --validation 0.1 --steps 3 --out "$dir/notest.st" >"$dir/log" &&
+        grep -q ' 0 test sources' "$dir/log" &&
+        tail -n 1 "$dir/log" | grep -q '(no test share' && ! grep -q exact_match "$dir/log"
+}
+check "--test 0 holds out no test sources" pairs_no_test
+
 trains() {
     $train --epochs 2 --out "$dir/model.st" >"$dir/train.log" &&
         tail -n 2 "$dir/train.log" | head -n 1 | grep -Eq '^symbol_error_rate: [0-9]+\.[0-9]{4}$' &&

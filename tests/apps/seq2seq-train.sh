@@ -97,6 +97,17 @@ check "--preset lecture trains on the notebook's tokens and tests on its split" 
 
 evaluate() { $exe --eval --model "$dir/whole.st" --words "$words" | tail -n 1 | grep -Eq '^exact_match: [01]\.[0-9]{4} \(n=[0-9]+\)$'; }
 check "--eval ends with the exact_match line" evaluate
+# --test 0: no test share, so no test figures; the model is scored later.
+no_test() {
+    $exe --words "$words" --hidden 8 --batch 16 --validation 0.1 --test 0 --steps 5 \
+        --out "$dir/notest.st" >"$dir/log" &&
+        tail -n 1 "$dir/log" | grep -q "^saved $dir/notest.st (no test share" &&
+        ! grep -q exact_match "$dir/log" &&
+        grep -q 'validation exact match' "$dir/log" &&
+        $exe --eval --model "$dir/notest.st" --words "$words" | tail -n 1 | grep -q '^exact_match:'
+}
+check "--test 0 trains with no test share, and --eval scores the model" no_test
+check "--test 0 with --validation 0 is refused" refused 1 --words "$words" --test 0 --validation 0 --out "$dir/z.st"
 predict() {
     [ "$($exe --predict --model "$dir/whole.st" eyb olleh | wc -l)" -eq 2 ] &&
         [ "$(printf 'eyb\n\nolleh\n' | $exe --predict --model "$dir/whole.st" | wc -l)" -eq 3 ]
