@@ -63,6 +63,7 @@ typedef struct run {
      * was a mean over. */
     el_batch share;
     int *share_ids;
+    int *share_cost, share_cost_size; /* each example's symbols, for the shares */
     double share_weight;
     el_loader *held_out; /* validation, or test when there is none */
     const char *held_out_name;
@@ -77,6 +78,7 @@ static void run_free(run *r)
     el_param_list_free(&r->params);
     if (r->model_ready) el_seq2seq_free(&r->model);
     free(r->share_ids);
+    free(r->share_cost);
     el_loader_free(r->train_loader);
     el_loader_free(r->validation_loader);
     el_loader_free(r->test_loader);
@@ -430,8 +432,20 @@ static el_status train_batch(void *context, float *loss, long *words)
     *loss = 0;
     el_status s = el_loader_next(r->train_loader, &batch);
     if (s || !batch) return s;
-    long first, count;
-    train_run_share(&r->train, batch->size, &first, &count);
+    long first = 0, count = batch->size;
+    if (r->train.rank_count > 1) {
+        /* Shares of about equal symbols, not words: the ranks wait for the
+         * slowest at every step.  (The buffer grows to the batch once.) */
+        if (batch->size > r->share_cost_size) {
+            int *cost = realloc(r->share_cost, sizeof(int) * (size_t)batch->size);
+            if (!cost) return el_set_error(EL_ERR_NOMEM, "out of memory for a batch's shares");
+            r->share_cost = cost;
+            r->share_cost_size = batch->size;
+        }
+        for (int b = 0; b < batch->size; b++)
+            r->share_cost[b] = batch->input_lengths[b] + batch->target_lengths[b];
+        train_run_share_weighted(&r->train, r->share_cost, batch->size, &first, &count);
+    }
     el_rng rng;
     el_rng_seed(&rng, el_rng_u64(&r->rng));
     r->share_weight = 0;

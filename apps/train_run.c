@@ -197,6 +197,27 @@ void train_run_share(const train_run *r, long n, long *first, long *count)
     *count = n * (r->rank + 1) / ranks - *first;
 }
 
+/* The first item at or past the point where the running total reaches
+ * total·k/ranks (n for k == ranks). */
+static long weighted_cut(const int *weight, long n, double total, int k, int ranks)
+{
+    if (k >= ranks) return n;
+    double target = total * k / ranks, sum = 0;
+    long i = 0;
+    for (; i < n && sum + 0.5 * weight[i] < target; i++) sum += weight[i];
+    return i;
+}
+
+void train_run_share_weighted(const train_run *r, const int *weight, long n, long *first,
+                              long *count)
+{
+    int ranks = r->rank_count > 1 ? r->rank_count : 1;
+    double total = 0;
+    for (long i = 0; i < n; i++) total += weight[i];
+    *first = weighted_cut(weight, n, total, r->rank, ranks);
+    *count = weighted_cut(weight, n, total, r->rank + 1, ranks) - *first;
+}
+
 static int budget_done(const train_run *r)
 {
     return r->steps > 0 && el_optimizer_step_count(r->optimizer) >= r->steps;

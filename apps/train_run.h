@@ -149,6 +149,14 @@ typedef struct train_run {
  * (loss_weight, or units), which is the one-process gradient. */
 void train_run_share(const train_run *r, long n, long *first, long *count);
 
+/* The same for items of unequal cost (weight[i] >= 0, such as a word's
+ * symbols): contiguous shares cut where the running total of the weights
+ * crosses total·rank/ranks, so each rank gets about the same work rather
+ * than the same number of items (a rank whose share is done waits for the
+ * others at every step).  Every rank computes the same cuts. */
+void train_run_share_weighted(const train_run *r, const int *weight, long n, long *first,
+                              long *count);
+
 /* The budget of a run with a step budget.
  *
  * --steps N trains exactly N updates, and a learning-rate schedule spans
