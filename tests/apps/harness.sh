@@ -47,25 +47,38 @@ failed_with() { # failed_with EXPECTED_STATUS ARGS...: one error line, that stat
     [ $status -eq "$want" ] && [ "$(wc -l <"$dir/err")" -eq 1 ] ||
         { echo "status $status"; cat "$dir/all-err"; return 1; }
 }
-interrupted() { # interrupted SIGNAL STATUS [storm]
-    [ -e "$dir/long.st" ] || $long --out "$dir/long.st" >/dev/null 2>&1 || return 1
-    rm -f "$dir/progress" "$dir/interrupted.st"
+# signal_after LINES ACTION OUT COMMAND...: runs COMMAND with its stdout in
+# OUT and its progress (stderr) read through a pipe, calls ACTION PID at
+# the LINES-th progress line, and returns COMMAND's status: the signal is
+# sent on an event, whatever the machine's speed.
+signal_after() {
+    after=$1 action=$2 out=$3
+    shift 3
+    rm -f "$dir/progress"
     mkfifo "$dir/progress" || return 1
-    $long --out "$dir/interrupted.st" >"$dir/log" 2>"$dir/progress" &
+    "$@" >"$out" 2>"$dir/progress" &
     pid=$!
     lines=0
     while IFS= read -r line; do
         lines=$((lines + 1))
-        [ $lines -eq 15 ] || continue
-        kill -"$1" $pid
-        [ -z "${3:-}" ] || for i in 1 2 3 4 5 6 7 8; do kill -INT $pid; kill -TERM $pid; done 2>/dev/null
+        [ $lines -ne "$after" ] || $action $pid
     done <"$dir/progress"
     wait $pid
+}
+interrupted() { # interrupted SIGNAL STATUS [storm]
+    [ -e "$dir/long.st" ] || $long --out "$dir/long.st" >/dev/null 2>&1 || return 1
+    rm -f "$dir/interrupted.st"
+    signal=$1 storm=${3:-}
+    signal_after 15 send_signal "$dir/log" $long --out "$dir/interrupted.st"
     status=$?
-    [ $status -eq "$2" ] || { [ -n "${3:-}" ] && [ $status -eq 143 ]; } ||
+    [ $status -eq "$2" ] || { [ -n "$storm" ] && [ $status -eq 143 ]; } ||
         { echo "exit status $status, not $2"; cat "$dir/log"; return 1; }
     grep -q "continue with --resume" "$dir/log" || { cat "$dir/log"; return 1; }
     $long --resume "$dir/interrupted.st" >/dev/null 2>&1 && cmp "$dir/long.st" "$dir/interrupted.st"
+}
+send_signal() { # send_signal PID: $signal, then with $storm a storm of INT and TERM
+    kill -"$signal" "$1"
+    [ -z "$storm" ] || for i in 1 2 3 4 5 6 7 8; do kill -INT "$1"; kill -TERM "$1"; done 2>/dev/null
 }
 # poison FILE TENSOR BYTES: writes BYTES (printf escapes: '\000\000\300\177' is
 # a NaN, '\000\000\200\177' infinity) over the first element of a tensor in a

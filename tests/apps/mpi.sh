@@ -178,18 +178,10 @@ check "s2d: an epoch on 2 ranks resumed on 3 trains one process's weights" resum
 # meanwhile blocks until it is killed: the text is long enough for an
 # epoch to last a while and print a few lines only.
 terminated() {
-    mkfifo "$dir/progress" || return 1
-    "$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader \
-        --mca odls_base_sigkill_timeout 3 -np 2 $charlm train --text "$dir/glosses.txt" \
-        --hidden 16 --batch 4 --seq-len 10 --epochs 100000 --threads 1 \
-        --out "$dir/stopped.st" >"$dir/log" 2>"$dir/progress" &
-    pid=$!
-    lines=0
-    while IFS= read -r line; do
-        lines=$((lines + 1))
-        [ $lines -eq 5 ] && kill -TERM $pid
-    done <"$dir/progress"
-    wait $pid
+    signal_after 5 "kill -TERM" "$dir/log" "$mpirun" --allow-run-as-root --oversubscribe \
+        --mca btl self,vader --mca odls_base_sigkill_timeout 3 -np 2 $charlm train \
+        --text "$dir/glosses.txt" --hidden 16 --batch 4 --seq-len 10 --epochs 100000 \
+        --threads 1 --out "$dir/stopped.st"
     status=$?
     # mpirun's own status is 1 here; rank 0 says where it saved.
     epoch=$(sed -n 's/^interrupted by SIGTERM: saved .* at epoch \([0-9]*\), chunk [0-9]*;.*/\1/p' \

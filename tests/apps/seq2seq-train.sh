@@ -55,15 +55,8 @@ long="$train --steps 2700"
 rm -f "$dir/long.st"
 check "Ctrl-C in a --steps run, resumed, gives the uninterrupted model" interrupted INT 130
 resumed_minutes() {
-    rm -f "$dir/progress" "$dir/cut.st" && mkfifo "$dir/progress" || return 1
-    $train --minutes 0.02 --out "$dir/cut.st" >"$dir/cut.log" 2>"$dir/progress" &
-    pid=$!
-    lines=0
-    while IFS= read -r line; do
-        lines=$((lines + 1))
-        [ $lines -eq 15 ] && kill -INT $pid
-    done <"$dir/progress"
-    wait $pid
+    rm -f "$dir/cut.st"
+    signal_after 15 "kill -INT" "$dir/cut.log" $train --minutes 0.02 --out "$dir/cut.st"
     [ $? -eq 130 ] || { cat "$dir/cut.log"; return 1; }
     $exe --resume "$dir/cut.st" >"$dir/cut-resumed.log" 2>/dev/null || return 1
     n=$(meta "$dir/cut.st" train.steps)
