@@ -230,6 +230,13 @@ el_status fashion_forward(run *r, const el_tensor *x, el_tensor *y)
                                            : el_sequential_forward(&r->net, x, y);
 }
 
+/* The images in chunk k of n images: EVAL_CHUNK, fewer in the last. */
+static int chunk_images(int n, long k)
+{
+    int left = n - (int)k * EVAL_CHUNK;
+    return left < EVAL_CHUNK ? left : EVAL_CHUNK;
+}
+
 /* The mean loss (cross-entropy, or MSE per pixel) and the accuracy of
  * images index[0 .. n - 1] of set (all in order when index is NULL), in
  * evaluation mode; each image's predicted class goes into predicted (may
@@ -253,7 +260,7 @@ static el_status evaluate(run *r, const image_set *set, const int *index, int n,
     el_status s = EL_OK;
     set_training(r, 0);
     for (long k = first; k < first + count && !s; k++) {
-        int start = (int)k * EVAL_CHUNK, m = n - start < EVAL_CHUNK ? n - start : EVAL_CHUNK;
+        int start = (int)k * EVAL_CHUNK, m = chunk_images(n, k);
         s = fashion_batch(r, set, index, start, m, &r->x, r->targets);
         if (!s) s = fashion_forward(r, &r->x, &r->y);
         if (!s)
@@ -278,8 +285,7 @@ static el_status evaluate(run *r, const image_set *set, const int *index, int n,
     double sum = 0;
     long correct = 0;
     for (long k = 0; k < chunks; k++) {
-        int m = n - (int)k * EVAL_CHUNK < EVAL_CHUNK ? n - (int)k * EVAL_CHUNK : EVAL_CHUNK;
-        sum += (double)figures[2 * k] * m;
+        sum += (double)figures[2 * k] * chunk_images(n, k);
         correct += (long)figures[2 * k + 1];
     }
     for (int i = 0; predicted && i < n; i++) predicted[i] = (int)figures[2 * chunks + i];
